@@ -1,0 +1,2 @@
+//! The `shmkit` command.
+fn main() {}
