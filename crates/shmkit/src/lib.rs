@@ -1,3 +1,21 @@
 //! shmkit: Linux shared memory, understood and under control.
+//!
+//! - [`sys`]: the system-call layer (System V, POSIX, mmap, memfd, namespaces), the only
+//!   `unsafe` code in the crate.
+//! - [`scan`]: every shared-memory object on the host, its holders and leaks.
+//! - [`render`]: sizes and tables for people.
+//! - [`error`]: one-line errors that name the object, the cause and the fix, with exit codes.
+//!
+//! Everything that reads `/proc` or `/sys` goes through [`shmkit_procfs::ProcRoot`], so tests
+//! run the same code on captured fixture trees.
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod error;
+pub mod render;
+pub mod scan;
+pub mod sys;
+
+pub use error::{Error, ErrorKind, Result};
+pub use shmkit_procfs as procfs;

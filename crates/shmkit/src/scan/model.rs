@@ -1,0 +1,263 @@
+//! What a scan finds: shared-memory objects of every kind, their holders and status.
+//!
+//! These types are the contract between the scan (which fills them from `/proc`, `/sys` and
+//! `/dev/shm`), the memory report, the life-cycle commands and the renderers.
+
+use serde::Serialize;
+
+/// The kinds of shared memory, named the same way in commands, JSON and the library.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// A System V segment (`shmget`), living in an IPC namespace until `IPC_RMID`.
+    Sysv,
+    /// A POSIX shared memory object (`shm_open`), a file in `/dev/shm`.
+    Posix,
+    /// A file in a tmpfs (or ramfs) mount other than `/dev/shm`.
+    Tmpfs,
+    /// A `MAP_SHARED|MAP_ANONYMOUS` mapping, freed at its last unmap.
+    SharedAnon,
+    /// A `memfd_create` file, freed at its last close and unmap.
+    Memfd,
+    /// A `MAP_SHARED` mapping of a regular file: ordinary, reclaimable page cache.
+    File,
+}
+
+impl Kind {
+    /// Every kind, in the order tables list them.
+    pub const ALL: [Kind; 6] = [
+        Kind::Sysv,
+        Kind::Posix,
+        Kind::Tmpfs,
+        Kind::SharedAnon,
+        Kind::Memfd,
+        Kind::File,
+    ];
+
+    /// The name used on the command line and in JSON (`sysv`, `posix`, `tmpfs`,
+    /// `shared-anon`, `memfd`, `file`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Sysv => "sysv",
+            Kind::Posix => "posix",
+            Kind::Tmpfs => "tmpfs",
+            Kind::SharedAnon => "shared-anon",
+            Kind::Memfd => "memfd",
+            Kind::File => "file",
+        }
+    }
+
+    /// Parses [`Kind::as_str`]'s names.
+    pub fn parse(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+
+    /// Whether its pages are shmem (counted in meminfo `Shmem`, never freed by drop_caches).
+    /// Only [`Kind::File`] is ordinary page cache.
+    pub fn is_shmem(self) -> bool {
+        self != Kind::File
+    }
+
+    /// How long objects of this kind live (PRODUCT.md's table).
+    pub fn lifetime(self) -> Lifetime {
+        match self {
+            Kind::Sysv => Lifetime {
+                process_exit: true,
+                container_restart: "only if the IPC namespace outlives the container (--ipc=host or shareable)",
+                reboot: false,
+            },
+            Kind::Posix => Lifetime {
+                process_exit: true,
+                container_restart: "only if that /dev/shm outlives the container",
+                reboot: false,
+            },
+            Kind::Tmpfs => Lifetime {
+                process_exit: true,
+                container_restart: "only if the mount outlives the container",
+                reboot: false,
+            },
+            Kind::SharedAnon | Kind::Memfd => Lifetime {
+                process_exit: false,
+                container_restart: "no",
+                reboot: false,
+            },
+            Kind::File => Lifetime {
+                process_exit: true,
+                container_restart: "if the file's filesystem does (a volume, not the writable layer)",
+                reboot: true,
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What outlives what, for one kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Lifetime {
+    /// Survives the exit of every process that used it.
+    pub process_exit: bool,
+    /// When it survives a container restart.
+    pub container_restart: &'static str,
+    /// Survives a reboot (only files on disk do, after `msync`).
+    pub reboot: bool,
+}
+
+/// How a process holds an object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HoldVia {
+    /// It maps (or, for System V, attaches) the object.
+    Map,
+    /// It holds an open file descriptor to it.
+    Fd,
+    /// Both.
+    MapAndFd,
+}
+
+/// A process that maps or holds an object open.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Holder {
+    /// Its pid.
+    pub pid: u32,
+    /// Its command name (`/proc/PID/comm`).
+    pub comm: String,
+    /// Its real user id.
+    pub uid: u32,
+    /// How it holds the object.
+    pub via: HoldVia,
+    /// Bytes of the object this process has mapped (0 for fd-only holders).
+    pub mapped: u64,
+}
+
+/// A process named by a kernel field (a System V creator or last user), alive or not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProcessRef {
+    /// The pid the kernel recorded.
+    pub pid: u32,
+    /// Its command if the process is still alive, `None` if it exited.
+    pub comm: Option<String>,
+}
+
+/// The status flags of an object.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Status {
+    /// A leak: nobody holds it and nothing will free it (see [`Object::orphan_reason`]).
+    pub orphan: bool,
+    /// System V: `IPC_RMID` was called; freed at the last detach (`SHM_DEST`).
+    pub marked_for_destruction: bool,
+    /// System V: locked in memory (`SHM_LOCK`).
+    pub locked: bool,
+    /// Backed by huge pages.
+    pub hugetlb: bool,
+    /// A tmpfs or POSIX file that was unlinked but is still mapped or open.
+    pub deleted: bool,
+}
+
+/// System V details of an object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SysvDetails {
+    /// The key (`0` is `IPC_PRIVATE`).
+    pub key: i32,
+    /// The segment id.
+    pub shmid: i32,
+    /// Attachments the kernel counts (`nattch`), in every process, also unreadable ones.
+    pub nattch: u64,
+    /// The creator.
+    pub creator: ProcessRef,
+    /// The last process to attach or detach.
+    pub last: ProcessRef,
+    /// Creator uid and gid.
+    pub cuid: u32,
+    /// Creator gid.
+    pub cgid: u32,
+    /// Last attach, detach, change (unix seconds; 0 = never).
+    pub atime: i64,
+    /// Last detach.
+    pub dtime: i64,
+    /// Creation or last `IPC_SET`.
+    pub ctime: i64,
+}
+
+/// One shared-memory object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Object {
+    /// Its kind.
+    pub kind: Kind,
+    /// How shmkit commands address it: `sysv:id=294918`, `posix:/name`, `file:/mnt/t/x`;
+    /// `None` where no command can reach it (a shared anonymous mapping, a memfd).
+    pub address: Option<String>,
+    /// What a person calls it: a key (`0x0000162e`), a name (`/orders`), a path, a memfd name.
+    pub name: String,
+    /// Device (major, minor) and inode, the identity that maps and fds share.
+    pub dev: Option<(u32, u32)>,
+    /// Inode number (for System V the kernel sets it to the shmid).
+    pub inode: Option<u64>,
+    /// Size in bytes.
+    pub size: u64,
+    /// Bytes in memory, if known.
+    pub resident: Option<u64>,
+    /// Bytes in swap, if known.
+    pub swapped: Option<u64>,
+    /// Owner uid.
+    pub uid: u32,
+    /// Owner gid.
+    pub gid: u32,
+    /// Owner user name, if the passwd database knows it.
+    pub user: Option<String>,
+    /// Permission bits (`0o600`).
+    pub mode: u32,
+    /// Processes that map or hold it.
+    pub holders: Vec<Holder>,
+    /// Creation time, or the closest the kernel keeps (System V ctime, a file's mtime)
+    /// (unix seconds).
+    pub created: Option<i64>,
+    /// The tmpfs mount point that holds it (tmpfs and POSIX objects).
+    pub mount: Option<String>,
+    /// Status flags.
+    pub status: Status,
+    /// Why it is an orphan, in words, when it is one.
+    pub orphan_reason: Option<String>,
+    /// The command that frees it (`ipcrm -m 294918`, `rm /dev/shm/x`), when one can.
+    pub free_command: Option<String>,
+    /// System V details.
+    pub sysv: Option<SysvDetails>,
+}
+
+/// A tmpfs or ramfs mount and what it holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TmpfsMount {
+    /// Where it is mounted.
+    pub mount_point: String,
+    /// `tmpfs` or `ramfs`.
+    pub fs_type: String,
+    /// Device (major, minor).
+    pub dev: (u32, u32),
+    /// Its `size=` limit in bytes (`None` for ramfs: unlimited).
+    pub size_limit: Option<u64>,
+    /// Bytes allocated in it (files, including deleted files still held).
+    pub used: u64,
+    /// Files found in it.
+    pub files: u64,
+    /// Whether it is `/dev/shm`, where POSIX objects live.
+    pub is_dev_shm: bool,
+}
+
+/// What the scan could not see, so the report can say how much stays unattributed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Coverage {
+    /// Processes examined.
+    pub processes: u64,
+    /// Processes that exited during the scan (skipped).
+    pub processes_vanished: u64,
+    /// Processes whose maps or fds could not be read (not root).
+    pub processes_unreadable: u64,
+    /// Objects that vanished during the scan (a segment removed, a file deleted).
+    pub objects_vanished: u64,
+    /// Other things not seen, in words.
+    pub notes: Vec<String>,
+}

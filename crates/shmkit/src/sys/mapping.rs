@@ -1,0 +1,268 @@
+//! [`Mapping`]: memory this process has mapped or attached, with bounds-checked access.
+//!
+//! Shared memory can change under us at any moment (another process writes it), so handing out
+//! `&[u8]` or `&mut [u8]` over it would let safe code observe a "immutable" slice changing. All
+//! access therefore copies through raw pointers: [`Mapping::read_at`] and [`Mapping::write_at`].
+//!
+//! # Safety
+//!
+//! A `Mapping` owns `[ptr, ptr+len)` from a successful `mmap` or `shmat` until it is dropped,
+//! when it is unmapped or detached exactly once. Every access is checked against `len` first.
+
+use std::io;
+use std::ptr::NonNull;
+
+/// How a [`Mapping`] is given back to the kernel on drop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Release {
+    /// `munmap(ptr, len)`.
+    Munmap,
+    /// `shmdt(ptr)`.
+    Shmdt,
+}
+
+/// An access that would reach past the end of a mapping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{len} bytes at offset {offset} reach past the end of the {size}-byte object")]
+pub struct OutOfBounds {
+    /// Where the access starts.
+    pub offset: u64,
+    /// How many bytes it covers.
+    pub len: u64,
+    /// The size of the mapping.
+    pub size: u64,
+}
+
+/// Memory mapped (`mmap`) or attached (`shmat`) by this process; unmapped or detached on drop.
+#[derive(Debug)]
+pub struct Mapping {
+    ptr: NonNull<u8>,
+    len: usize,
+    writable: bool,
+    release: Release,
+}
+
+// SAFETY: a Mapping is a range of the address space, valid from any thread; all access is by
+// copies through raw pointers, so sharing it between threads is no different from sharing it
+// between processes, which is what shared memory is for.
+unsafe impl Send for Mapping {}
+// SAFETY: see `Send`: `read_at`/`write_at` copy bytes and never create references into the range.
+unsafe impl Sync for Mapping {}
+
+impl Mapping {
+    /// # Safety
+    /// `ptr..ptr+len` must be a range that this process mapped with `mmap` (for
+    /// `Release::Munmap`) or attached with `shmat` (for `Release::Shmdt`), that nothing else
+    /// will unmap, and that is writable when `writable` is true.
+    pub(crate) unsafe fn from_raw(
+        ptr: NonNull<u8>,
+        len: usize,
+        writable: bool,
+        shmdt: bool,
+    ) -> Self {
+        Mapping {
+            ptr,
+            len,
+            writable,
+            release: if shmdt { Release::Shmdt } else { Release::Munmap },
+        }
+    }
+
+    /// The mapped length in bytes.
+    pub fn len(&self) -> u64 {
+        self.len as u64
+    }
+
+    /// Whether the mapping is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Whether the mapping was made writable.
+    pub fn is_writable(&self) -> bool {
+        self.writable
+    }
+
+    /// The address of the first byte (for diagnostics and for passing to other system calls).
+    pub fn as_ptr(&self) -> *const u8 {
+        self.ptr.as_ptr()
+    }
+
+    fn check(&self, offset: u64, len: usize) -> Result<usize, OutOfBounds> {
+        let err = OutOfBounds {
+            offset,
+            len: len as u64,
+            size: self.len as u64,
+        };
+        let start = usize::try_from(offset).map_err(|_| err)?;
+        match start.checked_add(len) {
+            Some(end) if end <= self.len => Ok(start),
+            _ => Err(err),
+        }
+    }
+
+    /// Copies `buf.len()` bytes starting at `offset` into `buf`.
+    pub fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), OutOfBounds> {
+        let start = self.check(offset, buf.len())?;
+        // SAFETY: `check` proved `start + buf.len() <= self.len`, so the source range lies in
+        // the mapping, which stays mapped while `self` lives; `buf` is a distinct local buffer.
+        unsafe {
+            std::ptr::copy_nonoverlapping(self.ptr.as_ptr().add(start), buf.as_mut_ptr(), buf.len())
+        };
+        Ok(())
+    }
+
+    /// Copies `data` into the mapping at `offset`.
+    ///
+    /// Fails with `InvalidInput` (carrying [`OutOfBounds`]) past the end, and with `EACCES` on
+    /// a read-only mapping.
+    pub fn write_at(&self, offset: u64, data: &[u8]) -> io::Result<()> {
+        let start = self.check(offset, data.len())?;
+        if !self.writable {
+            return Err(io::Error::from_raw_os_error(libc::EACCES));
+        }
+        // SAFETY: `check` proved the destination lies in the mapping, which is writable
+        // (checked above) and mapped while `self` lives; `data` is a distinct buffer.
+        unsafe {
+            std::ptr::copy_nonoverlapping(data.as_ptr(), self.ptr.as_ptr().add(start), data.len())
+        };
+        Ok(())
+    }
+
+    /// Fills `[offset, offset+len)` with `byte`.
+    pub fn fill(&self, offset: u64, len: u64, byte: u8) -> io::Result<()> {
+        let len = usize::try_from(len).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+        let start = self.check(offset, len)?;
+        if !self.writable {
+            return Err(io::Error::from_raw_os_error(libc::EACCES));
+        }
+        // SAFETY: the range was bounds-checked and the mapping is writable and alive.
+        unsafe { std::ptr::write_bytes(self.ptr.as_ptr().add(start), byte, len) };
+        Ok(())
+    }
+
+    /// `msync(ptr, len, MS_SYNC)`—Writes a file-backed mapping's dirty pages to its file and
+    /// waits. A no-op for shmem-backed memory (it has no backing file to write).
+    ///
+    /// # References
+    /// - [POSIX](https://pubs.opengroup.org/onlinepubs/9799919799/functions/msync.html)
+    /// - [Linux](https://man7.org/linux/man-pages/man2/msync.2.html)
+    pub fn flush(&self) -> io::Result<()> {
+        if self.len == 0 || self.release == Release::Shmdt {
+            return Ok(());
+        }
+        // SAFETY: ptr/len describe a live mapping owned by self; msync does not access memory
+        // on our behalf beyond the kernel's page tables.
+        super::cvt(unsafe { libc::msync(self.ptr.as_ptr().cast(), self.len, libc::MS_SYNC) })
+            .map(drop)
+    }
+
+    /// `madvise(MADV_POPULATE_WRITE)` or a read pass: faults every page in now ("prefault").
+    pub fn prefault(&self) -> io::Result<()> {
+        if self.len == 0 {
+            return Ok(());
+        }
+        let advice = if self.writable {
+            libc::MADV_POPULATE_WRITE
+        } else {
+            libc::MADV_POPULATE_READ
+        };
+        // SAFETY: ptr/len describe a live mapping owned by self; madvise only changes the
+        // kernel's page tables for that range.
+        super::cvt(unsafe { libc::madvise(self.ptr.as_ptr().cast(), self.len, advice) }).map(drop)
+    }
+}
+
+impl From<OutOfBounds> for io::Error {
+    fn from(e: OutOfBounds) -> Self {
+        io::Error::new(io::ErrorKind::InvalidInput, e)
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        match self.release {
+            // SAFETY: the range came from mmap (constructor's contract) and is unmapped once,
+            // here; nothing can use it after drop.
+            Release::Munmap if self.len > 0 => unsafe {
+                libc::munmap(self.ptr.as_ptr().cast(), self.len);
+            },
+            Release::Munmap => {}
+            // SAFETY: the address came from shmat (constructor's contract) and is detached
+            // once, here.
+            Release::Shmdt => unsafe {
+                libc::shmdt(self.ptr.as_ptr().cast());
+            },
+        }
+    }
+}
+
+/// `mmap(NULL, len, prot, MAP_SHARED, fd, 0)`—Maps `len` bytes of a file or shmem object.
+///
+/// `len == 0` yields an empty mapping without calling the kernel (mmap refuses zero lengths).
+///
+/// # References
+/// - [POSIX](https://pubs.opengroup.org/onlinepubs/9799919799/functions/mmap.html)
+/// - [Linux](https://man7.org/linux/man-pages/man2/mmap.2.html)
+pub fn map_shared_fd(
+    fd: std::os::fd::BorrowedFd<'_>,
+    len: u64,
+    writable: bool,
+) -> io::Result<Mapping> {
+    use std::os::fd::AsRawFd;
+    let len = usize::try_from(len).map_err(|_| io::Error::from_raw_os_error(libc::ENOMEM))?;
+    if len == 0 {
+        return Ok(empty(writable));
+    }
+    let prot = if writable {
+        libc::PROT_READ | libc::PROT_WRITE
+    } else {
+        libc::PROT_READ
+    };
+    // SAFETY: a NULL hint lets the kernel choose a fresh range, so no existing memory of ours
+    // is replaced; the fd is borrowed for the call only (the mapping keeps its own reference).
+    let ptr = unsafe {
+        libc::mmap(std::ptr::null_mut(), len, prot, libc::MAP_SHARED, fd.as_raw_fd(), 0)
+    };
+    wrap_mmap(ptr, len, writable)
+}
+
+/// `mmap(NULL, len, PROT_READ|PROT_WRITE, MAP_SHARED|MAP_ANONYMOUS, -1, 0)`—Shared anonymous
+/// memory: shmem that lives while any process (this one, or a child after fork) maps it.
+///
+/// # References
+/// - [Linux](https://man7.org/linux/man-pages/man2/mmap.2.html)
+pub fn map_shared_anonymous(len: u64) -> io::Result<Mapping> {
+    let len = usize::try_from(len).map_err(|_| io::Error::from_raw_os_error(libc::ENOMEM))?;
+    if len == 0 {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    // SAFETY: anonymous mapping with a NULL hint: a fresh range, no fd involved.
+    let ptr = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    wrap_mmap(ptr, len, true)
+}
+
+fn wrap_mmap(ptr: *mut libc::c_void, len: usize, writable: bool) -> io::Result<Mapping> {
+    // mmap reports failure as MAP_FAILED, never NULL (the seed's mmap.c checks NULL).
+    if ptr == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    let ptr = NonNull::new(ptr.cast::<u8>()).ok_or_else(|| io::Error::from_raw_os_error(libc::ENOMEM))?;
+    // SAFETY: ptr/len come from a successful mmap just above and are owned by the new Mapping.
+    Ok(unsafe { Mapping::from_raw(ptr, len, writable, false) })
+}
+
+fn empty(writable: bool) -> Mapping {
+    // SAFETY: a zero-length mapping is never dereferenced (every access is bounds-checked
+    // against len 0) and never unmapped (Drop skips len 0).
+    unsafe { Mapping::from_raw(NonNull::dangling(), 0, writable, false) }
+}

@@ -1,0 +1,117 @@
+//! The system-call layer: the only place in shmkit with `unsafe`.
+//!
+//! # Safety
+//!
+//! Each function wraps one system call (or one tight group of them) and turns its result into
+//! `io::Result`. Every `unsafe` block carries a `// SAFETY:` comment that states why the
+//! pointers and lengths handed to the kernel are valid. Nothing outside this module may use
+//! `unsafe`: the crate root denies it, and only this module allows it.
+//!
+//! rustix and nix do not cover System V shared memory, so the whole layer speaks `libc`
+//! directly, in one style: one documented function per call, with `# References`.
+#![allow(unsafe_code)]
+// Field widths of libc structs differ between architectures; casts that are no-ops on x86_64
+// are needed elsewhere.
+#![allow(clippy::unnecessary_cast)]
+
+pub mod mapping;
+pub mod memfd;
+pub mod ns;
+pub mod posix;
+pub mod sysv;
+
+pub use mapping::{Mapping, OutOfBounds};
+
+use std::io;
+
+/// Turns a C return value of `-1` into the thread's `errno`.
+pub(crate) fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
+    if ret == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+/// The size of a page on this machine, in bytes.
+pub fn page_size() -> u64 {
+    // SAFETY: sysconf takes no pointers and is always safe to call.
+    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    u64::try_from(size).ok().filter(|&s| s > 0).unwrap_or(4096)
+}
+
+/// `statvfs(path)`—The size and free space of the filesystem that holds `path`.
+///
+/// # References
+/// - [POSIX](https://pubs.opengroup.org/onlinepubs/9799919799/functions/statvfs.html)
+/// - [Linux](https://man7.org/linux/man-pages/man3/statvfs.3.html)
+pub fn statvfs(path: &std::path::Path) -> io::Result<FsStat> {
+    let c_path = cstring(path.as_os_str().as_encoded_bytes())?;
+    let mut buf = std::mem::MaybeUninit::<libc::statvfs>::zeroed();
+    // SAFETY: `c_path` is a NUL-terminated string that lives across the call, and `buf` is a
+    // writable `statvfs` the kernel fills completely on success.
+    cvt(unsafe { libc::statvfs(c_path.as_ptr(), buf.as_mut_ptr()) })?;
+    // SAFETY: statvfs returned 0, so it initialised the whole struct.
+    let st = unsafe { buf.assume_init() };
+    let frsize = st.f_frsize as u64;
+    Ok(FsStat {
+        total: st.f_blocks as u64 * frsize,
+        free: st.f_bfree as u64 * frsize,
+        available: st.f_bavail as u64 * frsize,
+        inodes: st.f_files as u64,
+        inodes_free: st.f_ffree as u64,
+    })
+}
+
+/// What `statvfs` says of a filesystem, in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FsStat {
+    /// Size of the filesystem (for tmpfs: its `size=` limit).
+    pub total: u64,
+    /// Free bytes.
+    pub free: u64,
+    /// Free bytes an unprivileged user may use.
+    pub available: u64,
+    /// Inode count limit.
+    pub inodes: u64,
+    /// Free inodes.
+    pub inodes_free: u64,
+}
+
+/// A C string from bytes, refusing interior NULs with `EINVAL`.
+pub(crate) fn cstring(bytes: &[u8]) -> io::Result<std::ffi::CString> {
+    std::ffi::CString::new(bytes).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
+}
+
+/// `fallocate(fd, 0, offset, len)`—Allocates the pages of `[offset, offset+len)` now.
+///
+/// On tmpfs this makes a full filesystem fail here with `ENOSPC` instead of killing a
+/// process that touches an unbacked page later with `SIGBUS`.
+///
+/// # References
+/// - [Linux](https://man7.org/linux/man-pages/man2/fallocate.2.html)
+pub fn fallocate(fd: std::os::fd::BorrowedFd<'_>, offset: u64, len: u64) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let offset = libc::off_t::try_from(offset).map_err(|_| io::Error::from_raw_os_error(libc::EFBIG))?;
+    let len = libc::off_t::try_from(len).map_err(|_| io::Error::from_raw_os_error(libc::EFBIG))?;
+    // SAFETY: fallocate takes no pointers; an invalid fd is reported as EBADF.
+    cvt(unsafe { libc::fallocate(fd.as_raw_fd(), 0, offset, len) }).map(drop)
+}
+
+/// `getuid()`—The real user id of this process.
+pub fn getuid() -> u32 {
+    // SAFETY: getuid takes no arguments and cannot fail.
+    unsafe { libc::getuid() }
+}
+
+/// `geteuid()`—The effective user id of this process.
+pub fn geteuid() -> u32 {
+    // SAFETY: geteuid takes no arguments and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// `getegid()`—The effective group id of this process.
+pub fn getegid() -> u32 {
+    // SAFETY: getegid takes no arguments and cannot fail.
+    unsafe { libc::getegid() }
+}
