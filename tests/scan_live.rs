@@ -1,0 +1,468 @@
+//! Live tests of the scan: real objects of every kind, made here, found by `Scan::collect` on
+//! the running kernel with the kind, size, resident bytes, holders and status the kernel
+//! reports. We are root. Every object is removed by a guard's `Drop`, also when an assertion
+//! fails, and every key and name is derived from our pid and a counter, so these tests run in
+//! parallel with each other and with other test binaries.
+
+use shmkit::scan::{HoldVia, Kind, Object, ProcRoot, Scan, ScanOptions};
+use shmkit::sys::{self, posix::OpenMode, sysv::GetFlags};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const PAGE: u64 = 4096;
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A name no other test (here or in another process) uses: our pid and a counter.
+fn unique(tag: &str) -> String {
+    format!(
+        "shmkit-live-{tag}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Removes a System V segment on drop.
+struct SysvGuard {
+    shmid: i32,
+}
+
+impl Drop for SysvGuard {
+    fn drop(&mut self) {
+        let _ = sys::sysv::remove(self.shmid);
+    }
+}
+
+/// Creates a segment with a fresh key made of our pid and a counter (retrying past keys some
+/// other program already uses).
+fn sysv_with_unique_key(size: u64) -> (i32, SysvGuard) {
+    let flags = GetFlags {
+        create: true,
+        exclusive: true,
+        ..GetFlags::default()
+    };
+    for _ in 0..64 {
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let key =
+            0x5300_0000_i32 | (((std::process::id() & 0x3fff) as i32) << 10) | (n & 0x3ff) as i32;
+        match sys::sysv::shmget(key, size, flags, 0o600) {
+            Ok(shmid) => return (key, SysvGuard { shmid }),
+            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => continue,
+            Err(e) => panic!("shmget(0x{key:x}): {e}"),
+        }
+    }
+    panic!("no free System V key");
+}
+
+/// Unlinks a POSIX object on drop.
+struct PosixGuard {
+    name: String,
+}
+
+impl Drop for PosixGuard {
+    fn drop(&mut self) {
+        let _ = sys::posix::shm_unlink(&self.name);
+    }
+}
+
+/// Creates `/NAME` of `size` bytes (mode 0600) and closes it: only holders we start keep it.
+fn posix_object(size: u64) -> PosixGuard {
+    let name = format!("/{}", unique("posix"));
+    let fd = sys::posix::shm_open(&name, OpenMode::CreateExclusive, 0o600).expect("shm_open");
+    let guard = PosixGuard { name };
+    std::fs::File::from(fd).set_len(size).expect("ftruncate");
+    guard
+}
+
+/// A small tmpfs of our own, unmounted (lazily, in case a holder is still alive) on drop.
+struct TmpfsGuard {
+    dir: tempfile::TempDir,
+}
+
+impl TmpfsGuard {
+    fn mount() -> TmpfsGuard {
+        let dir = tempfile::Builder::new()
+            .prefix("shmkit-live-tmpfs-")
+            .tempdir()
+            .expect("tempdir");
+        let st = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=16m", "shmkit-test"])
+            .arg(dir.path())
+            .status()
+            .expect("run mount");
+        assert!(st.success(), "mount -t tmpfs failed");
+        TmpfsGuard { dir }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for TmpfsGuard {
+    fn drop(&mut self) {
+        let _ = Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+/// A `shmkit hold` child: maps what it is told, prints `ready PID`, and exits when its stdin
+/// closes. Drop closes stdin and reaps it (killing it if it does not go).
+struct HoldChild {
+    child: Child,
+    pid: u32,
+}
+
+impl HoldChild {
+    fn start(args: &[String]) -> HoldChild {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_shmkit"))
+            .arg("hold")
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn shmkit hold");
+        let mut line = String::new();
+        let stdout = child.stdout.take().expect("stdout");
+        let read = BufReader::new(stdout).read_line(&mut line);
+        let mut guard = HoldChild { child, pid: 0 };
+        read.expect("read ready line");
+        let pid = line
+            .trim()
+            .strip_prefix("ready ")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("shmkit hold {args:?} did not get ready: {line:?}"));
+        assert_eq!(pid, guard.child.id());
+        guard.pid = pid;
+        guard
+    }
+}
+
+impl Drop for HoldChild {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(_)) | Err(_) => return,
+                Ok(None) if Instant::now() > deadline => {
+                    let _ = self.child.kill();
+                    let _ = self.child.wait();
+                    return;
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            }
+        }
+    }
+}
+
+fn scan_live() -> Scan {
+    Scan::collect(&ProcRoot::live(), &ScanOptions::default()).expect("scan")
+}
+
+fn sysv_by_id(scan: &Scan, shmid: i32) -> &Object {
+    scan.objects
+        .iter()
+        .find(|o| o.sysv.as_ref().is_some_and(|s| s.shmid == shmid))
+        .unwrap_or_else(|| panic!("segment id={shmid} not found"))
+}
+
+fn by_name<'a>(scan: &'a Scan, kind: Kind, name: &str) -> &'a Object {
+    scan.objects
+        .iter()
+        .find(|o| o.kind == kind && o.name == name)
+        .unwrap_or_else(|| {
+            let seen: Vec<_> = scan
+                .objects
+                .iter()
+                .map(|o| format!("{} {}", o.kind, o.name))
+                .collect();
+            panic!("{kind} {name} not found among {seen:?}")
+        })
+}
+
+fn held_by<'a>(scan: &'a Scan, kind: Kind, pid: u32) -> Vec<&'a Object> {
+    scan.objects
+        .iter()
+        .filter(|o| o.kind == kind && o.holders.iter().any(|h| h.pid == pid))
+        .collect()
+}
+
+fn within_a_page(what: &str, got: u64, want: u64) {
+    assert!(
+        got.abs_diff(want) < PAGE,
+        "{what}: {got} is not within a page of {want}"
+    );
+}
+
+/// Asserts the object is held by exactly `pid` (the `shmkit hold` child), as given.
+fn assert_held_only_by(o: &Object, pid: u32, via: HoldVia, mapped: u64) {
+    let pids: Vec<u32> = o.holders.iter().map(|h| h.pid).collect();
+    assert_eq!(pids, vec![pid], "holders of {} {}", o.kind, o.name);
+    let h = &o.holders[0];
+    assert_eq!(h.comm, "shmkit", "{}", o.name);
+    assert_eq!(h.uid, sys::getuid(), "{}", o.name);
+    assert_eq!(h.via, via, "{}", o.name);
+    within_a_page(&format!("{} mapped", o.name), h.mapped, mapped);
+}
+
+#[test]
+fn every_kind_is_found_with_size_resident_and_holder() {
+    let sysv_size = 2 * 1024 * 1024 + 5;
+    let (key, seg) = sysv_with_unique_key(sysv_size);
+    let posix_size = 1024 * 1024 + 123;
+    let posix = posix_object(posix_size);
+    let tmpfs = TmpfsGuard::mount();
+    let file = tmpfs.path().join("data file");
+    let file_size = 3 * 1024 * 1024 + 7;
+    std::fs::write(&file, vec![1u8; file_size as usize]).expect("write tmpfs file");
+    let memfd_name = unique("memfd");
+    let child = HoldChild::start(&[
+        "--sysv-id".into(),
+        seg.shmid.to_string(),
+        "--posix".into(),
+        posix.name.clone(),
+        "--file".into(),
+        file.display().to_string(),
+        "--anon".into(),
+        "3M".into(),
+        "--memfd".into(),
+        format!("{memfd_name}=2M"),
+        "--fill".into(),
+        "90".into(),
+    ]);
+
+    let scan = scan_live();
+
+    let o = sysv_by_id(&scan, seg.shmid);
+    assert_eq!(o.kind, Kind::Sysv);
+    assert_eq!(o.name, format!("0x{:08x}", key as u32));
+    assert_eq!(
+        o.address.as_deref(),
+        Some(&*format!("sysv:id={}", seg.shmid))
+    );
+    assert_eq!(o.size, sysv_size);
+    within_a_page("sysv resident", o.resident.expect("sysv rss"), sysv_size);
+    assert_eq!((o.mode, o.uid), (0o600, sys::getuid()));
+    assert_held_only_by(o, child.pid, HoldVia::Map, sysv_size);
+    let details = o.sysv.as_ref().expect("sysv details");
+    assert_eq!((details.key, details.nattch), (key, 1));
+    assert_eq!(details.creator.pid, std::process::id());
+    assert!(
+        details.creator.comm.is_some(),
+        "we created it and are alive"
+    );
+    assert!(!o.status.orphan && o.orphan_reason.is_none());
+    assert_eq!(
+        o.free_command.as_deref(),
+        Some(&*format!("ipcrm -m {}", seg.shmid))
+    );
+
+    let o = by_name(&scan, Kind::Posix, &posix.name);
+    assert_eq!(
+        o.address.as_deref(),
+        Some(&*format!("posix:{}", posix.name))
+    );
+    assert_eq!(o.size, posix_size);
+    within_a_page(
+        "posix resident",
+        o.resident.expect("posix resident"),
+        posix_size,
+    );
+    assert_eq!(o.mode, 0o600);
+    assert_eq!(o.mount.as_deref(), Some("/dev/shm"));
+    assert_held_only_by(o, child.pid, HoldVia::MapAndFd, posix_size);
+    assert!(!o.status.orphan);
+
+    let o = by_name(&scan, Kind::Tmpfs, &file.display().to_string());
+    assert_eq!(o.size, file_size);
+    within_a_page(
+        "tmpfs resident",
+        o.resident.expect("tmpfs resident"),
+        file_size,
+    );
+    assert_eq!(
+        o.mount.as_deref(),
+        Some(&*tmpfs.path().display().to_string())
+    );
+    assert_held_only_by(o, child.pid, HoldVia::MapAndFd, file_size);
+    let mount = scan
+        .mounts
+        .iter()
+        .find(|m| Path::new(&m.mount_point) == tmpfs.path())
+        .expect("our tmpfs mount");
+    assert_eq!((mount.fs_type.as_str(), mount.files), ("tmpfs", 1));
+    assert_eq!(mount.size_limit, Some(16 * 1024 * 1024));
+    within_a_page("tmpfs used", mount.used, file_size);
+
+    let anon = held_by(&scan, Kind::SharedAnon, child.pid);
+    assert_eq!(anon.len(), 1, "{anon:?}");
+    let o = anon[0];
+    assert_eq!(o.size, 3 * 1024 * 1024);
+    assert_eq!(o.resident, Some(3 * 1024 * 1024));
+    assert_held_only_by(o, child.pid, HoldVia::Map, 3 * 1024 * 1024);
+    assert!(o.address.is_none() && !o.status.orphan);
+
+    let o = by_name(&scan, Kind::Memfd, &format!("memfd:{memfd_name}"));
+    assert_eq!(o.size, 2 * 1024 * 1024);
+    assert_eq!(o.resident, Some(2 * 1024 * 1024));
+    assert_held_only_by(o, child.pid, HoldVia::MapAndFd, 2 * 1024 * 1024);
+    assert!(!o.status.orphan);
+    drop(child);
+
+    // Once the holder is gone the memfd and the anonymous memory are freed, and the
+    // segment, the POSIX object and the file stay, unheld.
+    let after = scan_live();
+    assert!(held_by(&after, Kind::SharedAnon, std::process::id()).is_empty());
+    assert!(!after
+        .objects
+        .iter()
+        .any(|o| o.kind == Kind::Memfd && o.name == format!("memfd:{memfd_name}")));
+    assert!(sysv_by_id(&after, seg.shmid).holders.is_empty());
+    let o = by_name(&after, Kind::Posix, &posix.name);
+    assert!(o.holders.is_empty());
+    assert!(o.status.orphan, "an unheld /dev/shm object is a leak");
+    assert_eq!(
+        o.free_command.as_deref(),
+        Some(&*format!("rm /dev/shm/{}", &posix.name[1..]))
+    );
+}
+
+/// Runs `ipcmk -M SIZE -p 0600`, which creates a segment and exits: its creator is gone.
+fn ipcmk(size: u64) -> SysvGuard {
+    let out = Command::new("ipcmk")
+        .args(["-M", &size.to_string(), "-p", "0600"])
+        .output()
+        .expect("run ipcmk (util-linux)");
+    assert!(out.status.success(), "ipcmk: {out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let shmid = text
+        .trim()
+        .rsplit(' ')
+        .next()
+        .and_then(|id| id.parse().ok())
+        .unwrap_or_else(|| panic!("ipcmk printed {text:?}"));
+    SysvGuard { shmid }
+}
+
+#[test]
+fn an_unattached_segment_whose_creator_exited_is_an_orphan() {
+    let leaked = ipcmk(64 * 1024);
+    let attached = ipcmk(64 * 1024);
+    let (_, ours) = sysv_with_unique_key(64 * 1024);
+    let child = HoldChild::start(&["--sysv-id".into(), attached.shmid.to_string()]);
+
+    let scan = scan_live();
+
+    let o = sysv_by_id(&scan, leaked.shmid);
+    let d = o.sysv.as_ref().expect("details");
+    assert_eq!(d.nattch, 0);
+    assert!(d.creator.comm.is_none(), "ipcmk exited: {d:?}");
+    assert!(!Path::new(&format!("/proc/{}", d.creator.pid)).exists() || d.creator.pid == 0);
+    assert!(o.status.orphan, "{o:?}");
+    let reason = o.orphan_reason.as_deref().expect("a reason");
+    assert!(
+        reason.contains("nattch 0") && reason.contains(&d.creator.pid.to_string()),
+        "{reason}"
+    );
+    assert_eq!(o.free_command, Some(format!("ipcrm -m {}", leaked.shmid)));
+
+    // Same creator story, but a process has it attached: in use, not a leak.
+    let o = sysv_by_id(&scan, attached.shmid);
+    assert_eq!(o.sysv.as_ref().map(|d| d.nattch), Some(1));
+    assert!(!o.status.orphan && o.orphan_reason.is_none(), "{o:?}");
+    assert_eq!(
+        o.holders.iter().map(|h| h.pid).collect::<Vec<_>>(),
+        vec![child.pid]
+    );
+
+    // Unattached, but its creator (this test) is alive and may attach it again.
+    let o = sysv_by_id(&scan, ours.shmid);
+    assert!(!o.status.orphan, "{o:?}");
+}
+
+#[test]
+fn a_deleted_tmpfs_file_still_mapped_is_flagged_with_its_holder() {
+    let tmpfs = TmpfsGuard::mount();
+    let file = tmpfs.path().join(unique("gone"));
+    std::fs::write(&file, vec![7u8; 256 * 1024]).expect("write");
+    let child = HoldChild::start(&["--file".into(), file.display().to_string()]);
+    std::fs::remove_file(&file).expect("unlink");
+
+    let scan = scan_live();
+
+    let name = format!("{} (deleted)", file.display());
+    let o = by_name(&scan, Kind::Tmpfs, &name);
+    assert!(o.status.deleted && o.status.orphan, "{o:?}");
+    assert_eq!(o.size, 256 * 1024);
+    assert_eq!(o.resident, Some(256 * 1024));
+    assert_held_only_by(o, child.pid, HoldVia::MapAndFd, 256 * 1024);
+    assert_eq!(o.free_command, Some(format!("kill {}", child.pid)));
+    let mount = scan
+        .mounts
+        .iter()
+        .find(|m| Path::new(&m.mount_point) == tmpfs.path())
+        .expect("our tmpfs mount");
+    assert_eq!(mount.files, 0, "the walk cannot see an unlinked file");
+    within_a_page("used by the unlinked file", mount.used, 256 * 1024);
+}
+
+#[test]
+fn objects_and_processes_vanishing_mid_scan_never_fail_it() {
+    let stop = Arc::new(AtomicBool::new(false));
+    let churn = {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let mut rounds = 0u32;
+            let tmp = tempfile::tempdir().expect("tempdir");
+            while !stop.load(Ordering::Relaxed) {
+                let flags = GetFlags {
+                    create: true,
+                    ..GetFlags::default()
+                };
+                let id = sys::sysv::shmget(sys::sysv::IPC_PRIVATE, 64 * 1024, flags, 0o600)
+                    .expect("shmget");
+                let guard = SysvGuard { shmid: id };
+                let posix = posix_object(8192);
+                let path: PathBuf = tmp.path().join("f");
+                std::fs::write(&path, b"x").expect("write");
+                let mut child = Command::new(env!("CARGO_BIN_EXE_shmkit"))
+                    .args(["hold", "--exit", "--anon", "64K", "--sysv-id"])
+                    .arg(id.to_string())
+                    .arg("--posix")
+                    .arg(&posix.name)
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .expect("spawn");
+                drop(guard);
+                drop(posix);
+                let _ = child.wait();
+                rounds += 1;
+            }
+            rounds
+        })
+    };
+    let mut scans = 0;
+    let started = Instant::now();
+    while scans < 40 || started.elapsed() < Duration::from_secs(2) {
+        let result = Scan::collect(&ProcRoot::live(), &ScanOptions::default());
+        assert!(result.is_ok(), "scan {scans} failed: {:?}", result.err());
+        scans += 1;
+        if scans >= 400 {
+            break;
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let rounds = churn.join().expect("churn thread");
+    assert!(rounds > 0, "the churn thread made no objects");
+    std::io::stderr()
+        .write_all(format!("{scans} scans during {rounds} rounds of churn\n").as_bytes())
+        .ok();
+}
