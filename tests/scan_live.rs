@@ -187,7 +187,7 @@ fn by_name<'a>(scan: &'a Scan, kind: Kind, name: &str) -> &'a Object {
         })
 }
 
-fn held_by<'a>(scan: &'a Scan, kind: Kind, pid: u32) -> Vec<&'a Object> {
+fn held_by(scan: &Scan, kind: Kind, pid: u32) -> Vec<&Object> {
     scan.objects
         .iter()
         .filter(|o| o.kind == kind && o.holders.iter().any(|h| h.pid == pid))
