@@ -79,7 +79,9 @@ fn posix_object(size: u64) -> PosixGuard {
 
 /// A small tmpfs of our own, unmounted (lazily, in case a holder is still alive) on drop.
 struct TmpfsGuard {
-    dir: tempfile::TempDir,
+    path: PathBuf,
+    /// The directory we made for it (none when mounted over someone else's).
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl TmpfsGuard {
@@ -88,26 +90,33 @@ impl TmpfsGuard {
             .prefix("shmkit-live-tmpfs-")
             .tempdir()
             .expect("tempdir");
+        let mut guard = TmpfsGuard::mount_over(dir.path());
+        guard._dir = Some(dir);
+        guard
+    }
+
+    /// Mounts a tmpfs on `path`, hiding whatever was mounted there.
+    fn mount_over(path: &Path) -> TmpfsGuard {
         let st = Command::new("mount")
             .args(["-t", "tmpfs", "-o", "size=16m", "shmkit-test"])
-            .arg(dir.path())
+            .arg(path)
             .status()
             .expect("run mount");
         assert!(st.success(), "mount -t tmpfs failed");
-        TmpfsGuard { dir }
+        TmpfsGuard {
+            path: path.to_path_buf(),
+            _dir: None,
+        }
     }
 
     fn path(&self) -> &Path {
-        self.dir.path()
+        &self.path
     }
 }
 
 impl Drop for TmpfsGuard {
     fn drop(&mut self) {
-        let _ = Command::new("umount")
-            .arg("-l")
-            .arg(self.dir.path())
-            .status();
+        let _ = Command::new("umount").arg("-l").arg(&self.path).status();
     }
 }
 
@@ -119,10 +128,16 @@ struct HoldChild {
 }
 
 impl HoldChild {
+    /// Starts `shmkit hold ARGS`.
     fn start(args: &[String]) -> HoldChild {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_shmkit"))
-            .arg("hold")
-            .args(args)
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_shmkit"));
+        cmd.arg("hold").args(args);
+        HoldChild::spawn(cmd)
+    }
+
+    /// Starts a command that ends by exec'ing `shmkit hold` (so the pid stays the same).
+    fn spawn(mut cmd: Command) -> HoldChild {
+        let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -137,7 +152,7 @@ impl HoldChild {
             .trim()
             .strip_prefix("ready ")
             .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("shmkit hold {args:?} did not get ready: {line:?}"));
+            .unwrap_or_else(|| panic!("{cmd:?} did not get ready: {line:?}"));
         assert_eq!(pid, guard.child.id());
         guard.pid = pid;
         guard
@@ -465,4 +480,108 @@ fn objects_and_processes_vanishing_mid_scan_never_fail_it() {
     std::io::stderr()
         .write_all(format!("{scans} scans during {rounds} rounds of churn\n").as_bytes())
         .ok();
+}
+
+/// Kernel quirk: shmids are per IPC namespace, and maps show only the shmid (in the inode
+/// column) and the key: a process in a container that attaches its own segment 7 must not be
+/// counted as a holder of the host's segment 7. `shm_next_id` in the container's fresh
+/// namespace gives its segment the same id as ours.
+#[test]
+fn a_holder_in_another_ipc_namespace_does_not_hold_our_segment_of_the_same_id() {
+    let (_, ours) = sysv_with_unique_key(64 * 1024);
+    let script = format!(
+        "echo {id} > /proc/sys/kernel/shm_next_id && ipcmk -M 65536 >/dev/null && exec \"$0\" hold --sysv-id {id}",
+        id = ours.shmid
+    );
+    let mut cmd = Command::new("unshare");
+    cmd.args(["--ipc", "sh", "-c", &script, env!("CARGO_BIN_EXE_shmkit")]);
+    let child = HoldChild::spawn(cmd);
+
+    let scan = scan_live();
+
+    let o = sysv_by_id(&scan, ours.shmid);
+    assert_eq!(o.sysv.as_ref().map(|d| d.nattch), Some(0));
+    assert!(
+        o.holders.is_empty(),
+        "pid {} attaches a segment of another namespace: {:?}",
+        child.pid,
+        o.holders
+    );
+    assert!(
+        scan.coverage
+            .notes
+            .iter()
+            .any(|n| n.contains("other IPC namespaces")),
+        "{:?}",
+        scan.coverage.notes
+    );
+}
+
+/// A tmpfs mounted over another hides the lower one's files from a walk, but a process can
+/// still map them: they stay shmem (kind tmpfs), not ordinary page cache.
+#[test]
+fn a_file_of_a_tmpfs_hidden_under_another_mount_is_still_tmpfs() {
+    let lower = TmpfsGuard::mount();
+    let file = lower.path().join("under");
+    std::fs::write(&file, vec![3u8; 512 * 1024]).expect("write");
+    let child = HoldChild::start(&["--file".into(), file.display().to_string()]);
+    let _upper = TmpfsGuard::mount_over(lower.path());
+
+    let scan = scan_live();
+
+    let held: Vec<&Object> = scan
+        .objects
+        .iter()
+        .filter(|o| o.holders.iter().any(|h| h.pid == child.pid))
+        .collect();
+    assert_eq!(held.len(), 1, "{held:?}");
+    let o = held[0];
+    assert_eq!(
+        (o.kind, o.name.as_str()),
+        (Kind::Tmpfs, &*file.display().to_string())
+    );
+    assert_eq!(o.resident, Some(512 * 1024));
+    assert!(
+        scan.coverage.notes.iter().any(|n| n.contains("hidden")),
+        "{:?}",
+        scan.coverage.notes
+    );
+}
+
+/// A container's tmpfs lives in a mount namespace whose mounts we cannot list: a file of it
+/// that a process there maps is still shmem (kind tmpfs), known by its filesystem's magic.
+#[test]
+fn a_file_of_a_tmpfs_in_another_mount_namespace_is_still_tmpfs() {
+    let dir = tempfile::Builder::new()
+        .prefix("shmkit-live-mntns-")
+        .tempdir()
+        .expect("tempdir");
+    let script = format!(
+        "mount -t tmpfs -o size=4m shmkit-ns {d} && head -c 786432 /dev/zero > {d}/f && exec \"$0\" hold --file {d}/f",
+        d = dir.path().display()
+    );
+    let mut cmd = Command::new("unshare");
+    cmd.args([
+        "--mount",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        &script,
+        env!("CARGO_BIN_EXE_shmkit"),
+    ]);
+    let child = HoldChild::spawn(cmd);
+
+    let scan = scan_live();
+
+    let held: Vec<&Object> = scan
+        .objects
+        .iter()
+        .filter(|o| o.holders.iter().any(|h| h.pid == child.pid))
+        .collect();
+    assert_eq!(held.len(), 1, "{held:?}");
+    let o = held[0];
+    assert_eq!(o.kind, Kind::Tmpfs, "{o:?}");
+    assert_eq!(o.resident, Some(786_432));
+    assert_eq!(o.size, 786_432);
 }

@@ -89,9 +89,16 @@ impl Scan {
             Vec::new()
         });
 
-        let (mounts, mut files) = scan_mounts(root, opts, &mut coverage);
-        let tmpfs_devs: HashMap<(u32, u32), usize> =
-            mounts.iter().enumerate().map(|(i, m)| (m.dev, i)).collect();
+        let (mounts, mut files, hidden) = scan_mounts(root, opts, &mut coverage);
+        // Every tmpfs and ramfs device of our mount table, also those hidden under another
+        // mount: a file of one that a process maps is shmem however it is reached.
+        let mut shmem_devs: HashMap<(u32, u32), (String, bool)> = hidden
+            .iter()
+            .map(|m| (m.dev, (m.mount_point.clone(), m.is_dev_shm)))
+            .collect();
+        for m in &mounts {
+            shmem_devs.insert(m.dev, (m.mount_point.clone(), m.is_dev_shm));
+        }
         // Descriptors name paths, not devices: a path under a tmpfs mount point is a
         // candidate, longest mount point first so /dev/shm wins over /dev.
         let mut mounts_by_prefix: Vec<(String, (u32, u32), bool)> = mounts
@@ -99,6 +106,14 @@ impl Scan {
             .map(|m| (join_mount(&m.mount_point, ""), m.dev, m.is_dev_shm))
             .collect();
         mounts_by_prefix.sort_by_key(|(p, _, _)| std::cmp::Reverse(p.len()));
+        let known = Known {
+            shmem_devs,
+            mounts_by_prefix,
+            boot_time,
+            // Shmids are per IPC namespace: only holders in ours attach our segments.
+            our_ipc: root.ns_link(None, "ipc").ok().flatten().map(|ns| ns.inode),
+        };
+        let mut other_ipc_ns = 0u64;
 
         let mut procs: HashMap<u32, ProcInfo> = HashMap::new();
         let mut found: HashMap<Identity, Found> = HashMap::new();
@@ -109,7 +124,7 @@ impl Scan {
         });
         let alive: HashSet<u32> = pids.iter().copied().collect();
         if opts.holders {
-            let results = scan_processes(root, &pids, &tmpfs_devs, &mounts_by_prefix, boot_time);
+            let results = scan_processes(root, &pids, &known);
             for r in results {
                 coverage.processes += 1;
                 match r {
@@ -120,7 +135,9 @@ impl Scan {
                         info,
                         maps,
                         fds,
+                        other_ipc,
                     } => {
+                        other_ipc_ns += u64::from(other_ipc);
                         let interesting = !maps.is_empty() || !fds.is_empty();
                         for m in maps {
                             match m {
@@ -173,6 +190,11 @@ impl Scan {
                     }
                 }
             }
+            if other_ipc_ns > 0 {
+                coverage.notes.push(format!(
+                    "{other_ipc_ns} processes attach System V segments of other IPC namespaces (containers); those segments are not listed here"
+                ));
+            }
             if coverage.processes_unreadable > 0 {
                 coverage.notes.push(format!(
                     "{} processes could not be read (run as root to see every holder); an object only they hold looks unheld",
@@ -188,7 +210,7 @@ impl Scan {
             let info = procs
                 .get(&pid)
                 .cloned()
-                .or_else(|| read_proc_info(root, pid, boot_time));
+                .or_else(|| read_proc_info(root, pid, known.boot_time));
             match info {
                 // A process that started after the segment was made only reuses the pid.
                 Some(i) if i.started.is_none_or(|s| s <= since.saturating_add(1)) => ProcessRef {
@@ -225,8 +247,8 @@ impl Scan {
             let Some(kind) = f.kind else { continue };
             let mut obj = hidden_object(id, kind, f, &procs, &mut coverage);
             obj.user = users.name(obj.uid).map(str::to_string);
-            if let Some(&i) = tmpfs_devs.get(&(id.0, id.1)) {
-                obj.mount = Some(mounts[i].mount_point.clone());
+            if let Some((mount_point, _)) = known.shmem_devs.get(&(id.0, id.1)) {
+                obj.mount = Some(mount_point.clone());
             }
             objects.push(obj);
         }
@@ -270,12 +292,12 @@ fn scan_mounts(
     root: &ProcRoot,
     opts: &ScanOptions,
     coverage: &mut Coverage,
-) -> (Vec<TmpfsMount>, Vec<WalkedFile>) {
+) -> (Vec<TmpfsMount>, Vec<WalkedFile>, Vec<HiddenMount>) {
     let infos = match root.mountinfo(None) {
         Ok(infos) => infos,
         Err(e) => {
             coverage.notes.push(format!("mounts not read: {e}"));
-            return (Vec::new(), Vec::new());
+            return (Vec::new(), Vec::new(), Vec::new());
         }
     };
     // One filesystem can be mounted at several places (bind mounts): keep it once, under
@@ -303,6 +325,27 @@ fn scan_mounts(
         if better {
             by_dev.insert(dev, mi);
         }
+    }
+    // What a mount stacked on the same point hides cannot be walked, but processes that
+    // opened or mapped its files before keep them, and their pages stay shmem.
+    let mut hidden: Vec<HiddenMount> = Vec::new();
+    for mi in infos
+        .iter()
+        .filter(|m| m.fs_type == "tmpfs" || m.fs_type == "ramfs")
+    {
+        let dev = (mi.major, mi.minor);
+        if by_dev.contains_key(&dev) || hidden.iter().any(|h| h.dev == dev) {
+            continue;
+        }
+        coverage.notes.push(format!(
+            "{} at {} (device {}:{}) is hidden under another mount: its files are not listed, only those a process maps or holds open",
+            mi.fs_type, mi.mount_point, mi.major, mi.minor
+        ));
+        hidden.push(HiddenMount {
+            mount_point: mi.mount_point.clone(),
+            dev,
+            is_dev_shm: mi.mount_point == "/dev/shm",
+        });
     }
     let mut mounts = Vec::new();
     let mut files = Vec::new();
@@ -371,7 +414,28 @@ fn scan_mounts(
             is_dev_shm,
         });
     }
-    (mounts, files)
+    (mounts, files, hidden)
+}
+
+/// A tmpfs or ramfs that another mount on the same mount point hides.
+#[derive(Debug)]
+struct HiddenMount {
+    mount_point: String,
+    dev: (u32, u32),
+    is_dev_shm: bool,
+}
+
+/// What the per-process pass needs to know of the host, learnt before it.
+#[derive(Debug)]
+struct Known {
+    /// Every tmpfs and ramfs device of our mount table → (mount point, is `/dev/shm`).
+    shmem_devs: HashMap<(u32, u32), (String, bool)>,
+    /// Visible tmpfs mount points with a trailing `/`, longest first: descriptors name paths.
+    mounts_by_prefix: Vec<(String, (u32, u32), bool)>,
+    /// Boot time (unix seconds), to turn process start ticks into dates.
+    boot_time: Option<i64>,
+    /// The inode of our IPC namespace, when known.
+    our_ipc: Option<u64>,
 }
 
 fn join_mount(mount_point: &str, rel: &str) -> String {
@@ -468,6 +532,8 @@ enum ProcResult {
         info: ProcInfo,
         maps: Vec<Seen>,
         fds: Vec<FdSeen>,
+        /// It attached System V segments of another IPC namespace (dropped from `maps`).
+        other_ipc: bool,
     },
 }
 
@@ -502,13 +568,7 @@ struct FdSeen {
 
 /// Reads every process's maps and descriptors, on as many threads as there are cores (the
 /// kernel formats maps on the reading thread, so this is where the time goes).
-fn scan_processes(
-    root: &ProcRoot,
-    pids: &[u32],
-    tmpfs_devs: &HashMap<(u32, u32), usize>,
-    mounts_by_prefix: &[(String, (u32, u32), bool)],
-    boot_time: Option<i64>,
-) -> Vec<ProcResult> {
+fn scan_processes(root: &ProcRoot, pids: &[u32], known: &Known) -> Vec<ProcResult> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, 8);
@@ -520,18 +580,9 @@ fn scan_processes(
                 s.spawn(move || {
                     let mut buf = Vec::with_capacity(64 * 1024);
                     let mut maps = Vec::new();
+                    let mut magic = HashMap::new();
                     part.iter()
-                        .map(|&pid| {
-                            scan_process(
-                                root,
-                                pid,
-                                tmpfs_devs,
-                                mounts_by_prefix,
-                                boot_time,
-                                &mut buf,
-                                &mut maps,
-                            )
-                        })
+                        .map(|&pid| scan_process(root, pid, known, &mut buf, &mut maps, &mut magic))
                         .collect::<Vec<_>>()
                 })
             })
@@ -543,14 +594,15 @@ fn scan_processes(
     })
 }
 
+/// Reads one process. `on_shmem_fs` caches, per device outside our mount table, whether its
+/// filesystem is tmpfs or ramfs (a container's own mounts).
 fn scan_process(
     root: &ProcRoot,
     pid: u32,
-    tmpfs_devs: &HashMap<(u32, u32), usize>,
-    mounts_by_prefix: &[(String, (u32, u32), bool)],
-    boot_time: Option<i64>,
+    known: &Known,
     buf: &mut Vec<u8>,
     maps: &mut Vec<MapEntry>,
+    on_shmem_fs: &mut HashMap<(u32, u32), bool>,
 ) -> ProcResult {
     match root.pid_maps_into(pid, buf, maps) {
         Ok(true) => {}
@@ -559,10 +611,23 @@ fn scan_process(
         Err(_) => return ProcResult::Vanished,
     }
     let mut seen = Vec::new();
-    for e in maps.iter().filter(|e| e.shared) {
+    for e in maps.iter() {
         let id = (e.dev_major, e.dev_minor, e.inode);
+        let dev = (e.dev_major, e.dev_minor);
         let map_file =
             || Some(root.path(format!("/proc/{pid}/map_files/{:x}-{:x}", e.start, e.end)));
+        if !e.shared {
+            // A private mapping of a shmem file (a reader's MAP_PRIVATE of a POSIX object, a
+            // memfd) keeps the file and its pages alive just the same: it is a holder. Other
+            // private mappings (libraries, private anonymous memory) are not shared memory.
+            let shmem = e.memfd_name().is_some()
+                || (e.inode != 0
+                    && matches!(e.path, MapPath::Path { .. })
+                    && known.shmem_devs.contains_key(&dev));
+            if !shmem {
+                continue;
+            }
+        }
         if let Some(shmid) = e.sysv_shmid() {
             seen.push(Seen::Sysv {
                 shmid,
@@ -589,17 +654,34 @@ fn scan_process(
                 stat_path: map_file(),
             });
         } else if let MapPath::Path { path, deleted } = &e.path {
-            let on_tmpfs = tmpfs_devs.contains_key(&(e.dev_major, e.dev_minor));
-            let kind = if !on_tmpfs {
-                Kind::File
-            } else if path.starts_with("/dev/shm/") {
-                Kind::Posix
-            } else {
-                Kind::Tmpfs
-            };
             if e.inode == 0 {
                 continue;
             }
+            let dev_shm = match known.shmem_devs.get(&dev) {
+                Some((_, dev_shm)) => Some(*dev_shm),
+                // Not a filesystem of our mount table: maybe a container's tmpfs. Its
+                // filesystem type, through the mapped file itself, tells.
+                None => {
+                    let shmem = match on_shmem_fs.get(&dev) {
+                        Some(&shmem) => shmem,
+                        None => match map_file().map(|p| sys::fs_magic(&p)) {
+                            Some(Ok(magic)) => {
+                                let shmem = magic == sys::TMPFS_MAGIC || magic == sys::RAMFS_MAGIC;
+                                on_shmem_fs.insert(dev, shmem);
+                                shmem
+                            }
+                            _ => false,
+                        },
+                    };
+                    shmem.then_some(false)
+                }
+            };
+            let kind = match dev_shm {
+                None => Kind::File,
+                Some(true) => Kind::Posix,
+                Some(false) if path.starts_with("/dev/shm/") => Kind::Posix,
+                Some(false) => Kind::Tmpfs,
+            };
             seen.push(Seen::Shmem {
                 id,
                 kind,
@@ -607,7 +689,9 @@ fn scan_process(
                 len: e.len(),
                 size: e.offset + e.len(),
                 deleted: *deleted,
-                stat_path: (*deleted || kind == Kind::File).then(map_file).flatten(),
+                // Used only for what no walk finds: deleted files, files of hidden or
+                // foreign mounts, regular files.
+                stat_path: map_file(),
             });
         }
     }
@@ -620,7 +704,8 @@ fn scan_process(
                 };
                 let kind = if link.memfd_name().is_some() {
                     Kind::Memfd
-                } else if let Some((_, _, dev_shm)) = mounts_by_prefix
+                } else if let Some((_, _, dev_shm)) = known
+                    .mounts_by_prefix
                     .iter()
                     .find(|(prefix, _, _)| target.starts_with(prefix.as_str()))
                 {
@@ -658,6 +743,20 @@ fn scan_process(
         Err(e) if e.is_permission_denied() => return ProcResult::Unreadable,
         Err(_) => {}
     }
+    // Shmids are per IPC namespace: a segment attached in a container is not ours.
+    let mut other_ipc = false;
+    if let Some(ours) = known.our_ipc {
+        if seen.iter().any(|s| matches!(s, Seen::Sysv { .. })) {
+            match root.ns_link(Some(pid), "ipc") {
+                Ok(Some(ns)) if ns.inode != ours => {
+                    seen.retain(|s| !matches!(s, Seen::Sysv { .. }));
+                    other_ipc = true;
+                }
+                Ok(None) => return ProcResult::Vanished,
+                _ => {}
+            }
+        }
+    }
     let info = if seen.is_empty() && fds.is_empty() {
         ProcInfo {
             comm: String::new(),
@@ -665,7 +764,7 @@ fn scan_process(
             started: None,
         }
     } else {
-        match read_proc_info(root, pid, boot_time) {
+        match read_proc_info(root, pid, known.boot_time) {
             Some(info) => info,
             None => return ProcResult::Vanished,
         }
@@ -675,6 +774,7 @@ fn scan_process(
         info,
         maps: seen,
         fds,
+        other_ipc,
     }
 }
 
