@@ -541,6 +541,7 @@ fn a_file_of_a_tmpfs_hidden_under_another_mount_is_still_tmpfs() {
         (Kind::Tmpfs, &*file.display().to_string())
     );
     assert_eq!(o.resident, Some(512 * 1024));
+    assert_eq!(o.address, None, "its path now names the upper mount's file");
     assert!(
         scan.coverage.notes.iter().any(|n| n.contains("hidden")),
         "{:?}",
@@ -582,6 +583,10 @@ fn a_file_of_a_tmpfs_in_another_mount_namespace_is_still_tmpfs() {
     assert_eq!(held.len(), 1, "{held:?}");
     let o = held[0];
     assert_eq!(o.kind, Kind::Tmpfs, "{o:?}");
+    assert_eq!(
+        o.address, None,
+        "not reachable by its path from our mount namespace"
+    );
     assert_eq!(o.resident, Some(786_432));
     assert_eq!(o.size, 786_432);
 }

@@ -250,6 +250,13 @@ impl Scan {
             if let Some((mount_point, _)) = known.shmem_devs.get(&(id.0, id.1)) {
                 obj.mount = Some(mount_point.clone());
             }
+            // A file of a mount that is hidden, or of another mount namespace, cannot be
+            // reached by its path from here: no command can address it.
+            if matches!(kind, Kind::Posix | Kind::Tmpfs)
+                && !mounts.iter().any(|m| m.dev == (id.0, id.1))
+            {
+                obj.address = None;
+            }
             objects.push(obj);
         }
         objects.sort_by(|a, b| {
@@ -702,25 +709,34 @@ fn scan_process(
                 let Some(target) = link.target_path() else {
                     continue;
                 };
-                let kind = if link.memfd_name().is_some() {
-                    Kind::Memfd
-                } else if let Some((_, _, dev_shm)) = known
+                let mount = known
                     .mounts_by_prefix
                     .iter()
-                    .find(|(prefix, _, _)| target.starts_with(prefix.as_str()))
-                {
-                    if *dev_shm {
-                        Kind::Posix
-                    } else {
-                        Kind::Tmpfs
-                    }
+                    .find(|(prefix, _, _)| target.starts_with(prefix.as_str()));
+                let mount_dev = mount.map(|(_, dev, _)| *dev);
+                let kind = match mount {
+                    _ if link.memfd_name().is_some() => Kind::Memfd,
+                    Some((_, _, true)) => Kind::Posix,
+                    Some((_, _, false)) => Kind::Tmpfs,
+                    None => continue,
+                };
+                // Only a stat through the link tells the identity (and a memfd's size). In a
+                // fixture tree the links are plain symlinks whose absolute targets would lead
+                // out of the tree to the host's files: resolve the target inside the root.
+                let live = root.root() == Path::new("/");
+                let through = if live {
+                    root.path(format!("/proc/{pid}/fd/{}", link.fd))
                 } else {
+                    root.path(target)
+                };
+                let Ok(meta) = std::fs::metadata(through) else {
                     continue;
                 };
-                // Only a stat through the link tells the identity (and a memfd's size).
-                let Ok(meta) = std::fs::metadata(root.path(format!("/proc/{pid}/fd/{}", link.fd)))
-                else {
-                    continue;
+                // A fixture's files all sit on the repository's disk: there, as for the
+                // walk, the mount table's device is their identity.
+                let dev = match mount_dev {
+                    Some(dev) if !live => dev,
+                    _ => (dev_major(meta.dev()), dev_minor(meta.dev())),
                 };
                 if !meta.is_file() {
                     continue;
@@ -730,7 +746,7 @@ fn scan_process(
                     None => target.to_string(),
                 };
                 fds.push(FdSeen {
-                    id: (dev_major(meta.dev()), dev_minor(meta.dev()), meta.ino()),
+                    id: (dev.0, dev.1, meta.ino()),
                     kind,
                     name,
                     size: meta.size(),
