@@ -207,7 +207,7 @@ fn a_process_in_another_ipc_namespace_is_not_a_holder_of_our_segment() {
         .coverage
         .notes
         .iter()
-        .any(|n| n.starts_with("1 processes attach System V segments of other IPC namespaces")));
+        .any(|n| n.starts_with("1 process attaches System V segments of other IPC namespaces")));
 }
 
 /// A private mapping of a POSIX object keeps it alive as surely as a shared one.

@@ -37,6 +37,9 @@ pub struct Args {
     /// Read /proc under this root instead of / (a captured fixture tree).
     #[arg(long, value_name = "DIR", hide = true, default_value = "/")]
     pub root: std::path::PathBuf,
+    /// Show ages as of this time (unix seconds) instead of now (fixture tests).
+    #[arg(long, value_name = "SECONDS", hide = true)]
+    pub now: Option<i64>,
 }
 
 /// How `ls` orders its rows.
@@ -72,7 +75,7 @@ struct LsJson<'a> {
 /// Runs `shmkit ls`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let root = ProcRoot::new(&args.root);
-    let scan = Scan::collect(&root, &ScanOptions::default())?;
+    let scan = Scan::collect(&root, &ScanOptions::default()).map_err(shmkit::Error::from)?;
     let uid_filter = match &args.user {
         None => None,
         Some(user) => Some(resolve_user(&root, user)?),
@@ -105,9 +108,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         &mut out,
         &objects,
         args.bytes,
-        now(),
+        args.now.unwrap_or_else(now),
         output::colour_enabled(),
     )?;
+    write_free_commands(&mut out, &objects)?;
     write_coverage(&mut out, &scan.coverage)?;
     Ok(ExitCode::SUCCESS)
 }
@@ -248,13 +252,43 @@ pub fn write_table(
     Ok(())
 }
 
+/// Lists the leaks among `objects`, each with why it is one and the command that frees it.
+pub fn write_free_commands(out: &mut dyn Write, objects: &[&Object]) -> std::io::Result<()> {
+    let leaks: Vec<(&str, String)> = objects
+        .iter()
+        .filter(|o| o.status.orphan)
+        .filter_map(|o| {
+            let name = match &o.sysv {
+                Some(s) => format!("{} {} id={}", o.kind, o.name, s.shmid),
+                None => format!("{} {}", o.kind, sanitize(&o.name)),
+            };
+            let why = o.orphan_reason.as_deref().unwrap_or("an orphan");
+            Some((o.free_command.as_deref()?, format!("{name}: {why}")))
+        })
+        .collect();
+    if leaks.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "\nleaks, and the command that frees each:")?;
+    let width = leaks.iter().map(|(cmd, _)| cmd.len()).max().unwrap_or(0);
+    for (cmd, why) in leaks {
+        writeln!(out, "  {cmd:width$}  # {why}")?;
+    }
+    Ok(())
+}
+
+fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// Says what the scan could not see, if anything.
 pub fn write_coverage(out: &mut dyn Write, coverage: &Coverage) -> std::io::Result<()> {
     if coverage.processes_vanished > 0 || coverage.objects_vanished > 0 {
         writeln!(
             out,
-            "\n{} processes and {} objects vanished during the scan (skipped)",
-            coverage.processes_vanished, coverage.objects_vanished
+            "\nskipped: {} and {} that vanished during the scan",
+            plural(coverage.processes_vanished, "process", "processes"),
+            plural(coverage.objects_vanished, "object", "objects"),
         )?;
     }
     for note in &coverage.notes {

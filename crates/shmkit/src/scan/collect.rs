@@ -34,6 +34,21 @@ impl Default for ScanOptions {
 #[error("cannot read the memory counters: {0}")]
 pub struct ScanError(#[from] shmkit_procfs::Error);
 
+impl From<ScanError> for crate::Error {
+    /// A one-line error for the user: which file, why, and how to get it back.
+    fn from(e: ScanError) -> Self {
+        let kind = if e.0.is_not_found() {
+            crate::ErrorKind::NotFound
+        } else if e.0.is_permission_denied() {
+            crate::ErrorKind::PermissionDenied
+        } else {
+            crate::ErrorKind::Corrupt
+        };
+        crate::Error::new(kind, "/proc/meminfo", e.0.to_string())
+            .with_fix("the scan needs a mounted proc filesystem: mount -t proc proc /proc")
+    }
+}
+
 /// Every shared-memory object on the host at one moment, and what could not be seen.
 #[derive(Debug, Clone)]
 pub struct Scan {
@@ -192,7 +207,12 @@ impl Scan {
             }
             if other_ipc_ns > 0 {
                 coverage.notes.push(format!(
-                    "{other_ipc_ns} processes attach System V segments of other IPC namespaces (containers); those segments are not listed here"
+                    "{} System V segments of other IPC namespaces (containers); those segments are not listed here",
+                    if other_ipc_ns == 1 {
+                        "1 process attaches".to_string()
+                    } else {
+                        format!("{other_ipc_ns} processes attach")
+                    }
                 ));
             }
             if coverage.processes_unreadable > 0 {
