@@ -167,6 +167,8 @@ pub fn write_report(
             format!("held by {}", held.join(" "))
         } else if item.kind == "unattributed" {
             "GPU buffers, other mount namespaces, unreadable processes".to_string()
+        } else if let Some(n @ 1..) = item.nattch {
+            format!("attached {n}x by processes this user cannot read")
         } else if item.kind == "sysv" {
             "nobody attached; lives until ipcrm".to_string()
         } else {

@@ -83,6 +83,8 @@ pub struct PinnedItem {
     pub holders: Vec<String>,
     /// Whether it is a leak.
     pub orphan: bool,
+    /// System V: attachments the kernel counts (also by processes this scan could not read).
+    pub nattch: Option<u64>,
     /// Details: for a tmpfs mount, its largest files and POSIX objects.
     pub files: Vec<PinnedFile>,
 }
@@ -314,6 +316,7 @@ fn pinned(scan: &Scan) -> Pinned {
             bytes: mount.used,
             holders: Vec::new(),
             orphan: false,
+            nattch: None,
             files,
         });
     }
@@ -337,6 +340,7 @@ fn pinned(scan: &Scan) -> Pinned {
             bytes: o.resident.unwrap_or(0),
             holders: holder_names(o),
             orphan: o.status.orphan,
+            nattch: o.sysv.as_ref().map(|s| s.nattch),
             files: Vec::new(),
         });
     }
@@ -351,6 +355,7 @@ fn pinned(scan: &Scan) -> Pinned {
             bytes: unattributed,
             holders: Vec::new(),
             orphan: false,
+            nattch: None,
             files: Vec::new(),
         });
     }
