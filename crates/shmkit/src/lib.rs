@@ -3,6 +3,8 @@
 //! - [`sys`]: the system-call layer (System V, POSIX, mmap, memfd, namespaces), the only
 //!   `unsafe` code in the crate.
 //! - [`scan`]: every shared-memory object on the host, its holders and leaks.
+//! - [`report`]: the memory model behind `shmkit mem` (free's numbers, buff/cache and Shmem
+//!   itemised, leaks).
 //! - [`render`]: sizes and tables for people.
 //! - [`error`]: one-line errors that name the object, the cause and the fix, with exit codes.
 //!
@@ -17,6 +19,7 @@
 
 pub mod error;
 pub mod render;
+pub mod report;
 pub mod scan;
 pub mod sys;
 
