@@ -16,7 +16,9 @@
 # Every process, segment and /dev/shm file it makes is removed on exit (trap EXIT), also on ^C.
 #
 # Environment: PROCS (1000), OBJECTS (50), RUNS (hyperfine --min-runs, 10),
-#              OUT (where the JSON goes, default target/bench).
+#              OUT (where the JSON goes, default target/bench),
+#              PROFILE_CMD (instead of timing, run this shell command with the 1,000 holders
+#              up, then clean up: PROFILE_CMD='strace -c -f target/release/shmkit mem' bench/mem.sh).
 set -euo pipefail
 
 PROCS=${PROCS:-1000}
@@ -105,6 +107,11 @@ print(f"  found {len(sysv)} sysv, {len(posix)} posix, {len(anon)} shared-anon ob
 if len(posix) != n or len(sysv) < n or len(anon) < n:
     sys.exit("shmkit did not find every object")
 PY
+
+if [ -n "${PROFILE_CMD:-}" ]; then
+    (cd "$REPO" && sh -c "$PROFILE_CMD")
+    exit
+fi
 
 JSON=$OUT/mem.json
 hyperfine --style basic --warmup 3 --min-runs "$RUNS" --ignore-failure \

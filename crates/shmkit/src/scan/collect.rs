@@ -4,6 +4,7 @@ use super::model::*;
 use crate::sys;
 use shmkit_procfs::{MapEntry, MapPath, MemInfo, NameTable, ProcRoot, SysvShm};
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::os::fd::AsFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
@@ -605,11 +606,9 @@ fn scan_processes(root: &ProcRoot, pids: &[u32], known: &Known) -> Vec<ProcResul
             .chunks(chunk)
             .map(|part| {
                 s.spawn(move || {
-                    let mut buf = Vec::with_capacity(64 * 1024);
-                    let mut maps = Vec::new();
-                    let mut magic = HashMap::new();
+                    let mut scratch = Scratch::default();
                     part.iter()
-                        .map(|&pid| scan_process(root, pid, known, &mut buf, &mut maps, &mut magic))
+                        .map(|&pid| scan_process(root, pid, known, &mut scratch))
                         .collect::<Vec<_>>()
                 })
             })
@@ -621,21 +620,62 @@ fn scan_processes(root: &ProcRoot, pids: &[u32], known: &Known) -> Vec<ProcResul
     })
 }
 
-/// Reads one process. `on_shmem_fs` caches, per device outside our mount table, whether its
-/// filesystem is tmpfs or ramfs (a container's own mounts).
-fn scan_process(
-    root: &ProcRoot,
-    pid: u32,
-    known: &Known,
-    buf: &mut Vec<u8>,
-    maps: &mut Vec<MapEntry>,
-    on_shmem_fs: &mut HashMap<(u32, u32), bool>,
-) -> ProcResult {
-    match root.pid_maps_into(pid, buf, maps) {
-        Ok(true) => {}
-        Ok(false) => return ProcResult::Vanished,
-        Err(e) if e.is_permission_denied() => return ProcResult::Unreadable,
-        Err(_) => return ProcResult::Vanished,
+/// One scanning thread's reusable buffers: no per-process allocation for the raw files.
+#[derive(Debug, Default)]
+struct Scratch {
+    /// The raw text of `maps` (then of `stat`).
+    buf: Vec<u8>,
+    /// A link's target.
+    link: Vec<u8>,
+    /// The parsed mappings.
+    maps: Vec<MapEntry>,
+    /// Per device outside our mount table: is its filesystem tmpfs or ramfs (a container's
+    /// own mount)?
+    on_shmem_fs: HashMap<(u32, u32), bool>,
+}
+
+/// How an I/O error on a process's files reads: it exited, or we may not look.
+fn gone_or_hidden(e: &std::io::Error) -> ProcResult {
+    match e.raw_os_error() {
+        Some(libc::EACCES) | Some(libc::EPERM) => ProcResult::Unreadable,
+        _ => ProcResult::Vanished,
+    }
+}
+
+/// The fields of a `std` stat the scan uses (fixture trees are stat'ed through `std`).
+fn file_stat(m: &std::fs::Metadata) -> sys::dir::FileStat {
+    sys::dir::FileStat {
+        dev: m.dev(),
+        ino: m.ino(),
+        size: m.size(),
+        allocated: m.blocks() * 512,
+        mode: m.mode(),
+        uid: m.uid(),
+        gid: m.gid(),
+        mtime: m.mtime(),
+    }
+}
+
+/// Reads one process: `/proc/PID` is opened once and its files named relative to it (a path
+/// walk from the root for each descriptor link costs more than reading it).
+fn scan_process(root: &ProcRoot, pid: u32, known: &Known, scratch: &mut Scratch) -> ProcResult {
+    let Scratch {
+        buf,
+        link,
+        maps,
+        on_shmem_fs,
+    } = scratch;
+    let pid_dir = match sys::dir::open_dir(&root.path(format!("/proc/{pid}"))) {
+        Ok(fd) => fd,
+        Err(e) => return gone_or_hidden(&e),
+    };
+    if let Err(e) = sys::dir::read_at(pid_dir.as_fd(), c"maps", buf) {
+        return gone_or_hidden(&e);
+    }
+    maps.clear();
+    if shmkit_procfs::maps::parse_into(&String::from_utf8_lossy(buf), maps).is_err() {
+        // Only a read cut short makes a maps file unparsable: treat it as gone.
+        return ProcResult::Vanished;
     }
     let mut seen = Vec::new();
     for e in maps.iter() {
@@ -723,72 +763,81 @@ fn scan_process(
         }
     }
     let mut fds = Vec::new();
-    match root.pid_fds(pid) {
-        Ok(Some(links)) => {
-            for link in links {
-                let Some(target) = link.target_path() else {
-                    continue;
-                };
-                let mount = known
-                    .mounts_by_prefix
-                    .iter()
-                    .find(|(prefix, _, _)| target.starts_with(prefix.as_str()));
-                let mount_dev = mount.map(|(_, dev, _)| *dev);
-                let kind = match mount {
-                    _ if link.memfd_name().is_some() => Kind::Memfd,
-                    Some((_, _, true)) => Kind::Posix,
-                    Some((_, _, false)) => Kind::Tmpfs,
-                    None => continue,
-                };
-                // Only a stat through the link tells the identity (and a memfd's size). In a
-                // fixture tree the links are plain symlinks whose absolute targets would lead
-                // out of the tree to the host's files: resolve the target inside the root.
-                let live = root.root() == Path::new("/");
-                let through = if live {
-                    root.path(format!("/proc/{pid}/fd/{}", link.fd))
-                } else {
-                    root.path(target)
-                };
-                let Ok(meta) = std::fs::metadata(through) else {
-                    continue;
-                };
-                // A fixture's files all sit on the repository's disk: there, as for the
-                // walk, the mount table's device is their identity.
-                let dev = match mount_dev {
-                    Some(dev) if !live => dev,
-                    _ => (dev_major(meta.dev()), dev_minor(meta.dev())),
-                };
-                if !meta.is_file() {
-                    continue;
-                }
-                let name = match link.memfd_name() {
-                    Some(n) => format!("memfd:{n}"),
-                    None => target.to_string(),
-                };
-                fds.push(FdSeen {
-                    id: (dev.0, dev.1, meta.ino()),
-                    kind,
-                    name,
-                    size: meta.size(),
-                    allocated: Some(meta.blocks() * 512),
-                    deleted: link.deleted() && kind != Kind::Memfd,
-                });
-            }
+    let live = root.root() == Path::new("/");
+    let listed = sys::dir::for_each_entry_at(pid_dir.as_fd(), c"fd", |name, fd_dir| {
+        let Some(fd) = name.to_str().ok().and_then(|n| n.parse::<u32>().ok()) else {
+            return;
+        };
+        // Closed between the listing and now, or not a link (a fixture's .keep): skip.
+        if sys::dir::readlink_at(fd_dir, name, link).is_err() {
+            return;
         }
-        Ok(None) => return ProcResult::Vanished,
-        Err(e) if e.is_permission_denied() => return ProcResult::Unreadable,
-        Err(_) => {}
+        let Ok(link) = shmkit_procfs::fd::parse(&fd.to_string(), &String::from_utf8_lossy(link))
+        else {
+            return;
+        };
+        let Some(target) = link.target_path() else {
+            return;
+        };
+        let mount = known
+            .mounts_by_prefix
+            .iter()
+            .find(|(prefix, _, _)| target.starts_with(prefix.as_str()));
+        let mount_dev = mount.map(|(_, dev, _)| *dev);
+        let kind = match mount {
+            _ if link.memfd_name().is_some() => Kind::Memfd,
+            Some((_, _, true)) => Kind::Posix,
+            Some((_, _, false)) => Kind::Tmpfs,
+            None => return,
+        };
+        // Only a stat through the link tells the identity (and a memfd's size). In a
+        // fixture tree the links are plain symlinks whose absolute targets would lead
+        // out of the tree to the host's files: resolve the target inside the root.
+        let stat = if live {
+            sys::dir::stat_at(fd_dir, name)
+        } else {
+            std::fs::metadata(root.path(target)).map(|m| file_stat(&m))
+        };
+        let Ok(meta) = stat else {
+            return;
+        };
+        // A fixture's files all sit on the repository's disk: there, as for the
+        // walk, the mount table's device is their identity.
+        let dev = match mount_dev {
+            Some(dev) if !live => dev,
+            _ => (dev_major(meta.dev), dev_minor(meta.dev)),
+        };
+        if !meta.is_file() {
+            return;
+        }
+        let name = match link.memfd_name() {
+            Some(n) => format!("memfd:{n}"),
+            None => target.to_string(),
+        };
+        fds.push(FdSeen {
+            id: (dev.0, dev.1, meta.ino),
+            kind,
+            name,
+            size: meta.size,
+            allocated: Some(meta.allocated),
+            deleted: link.deleted() && kind != Kind::Memfd,
+        });
+    });
+    if let Err(e) = listed {
+        return gone_or_hidden(&e);
     }
     // Shmids are per IPC namespace: a segment attached in a container is not ours.
     let mut other_ipc = false;
     if let Some(ours) = known.our_ipc {
         if seen.iter().any(|s| matches!(s, Seen::Sysv { .. })) {
-            match root.ns_link(Some(pid), "ipc") {
-                Ok(Some(ns)) if ns.inode != ours => {
+            if let Err(e) = sys::dir::readlink_at(pid_dir.as_fd(), c"ns/ipc", link) {
+                return gone_or_hidden(&e);
+            }
+            match shmkit_procfs::ns::parse(&String::from_utf8_lossy(link)) {
+                Ok(ns) if ns.inode != ours => {
                     seen.retain(|s| !matches!(s, Seen::Sysv { .. }));
                     other_ipc = true;
                 }
-                Ok(None) => return ProcResult::Vanished,
                 _ => {}
             }
         }
@@ -800,9 +849,18 @@ fn scan_process(
             started: None,
         }
     } else {
-        match read_proc_info(root, pid, known.boot_time) {
-            Some(info) => info,
-            None => return ProcResult::Vanished,
+        if let Err(e) = sys::dir::read_at(pid_dir.as_fd(), c"stat", buf) {
+            return gone_or_hidden(&e);
+        }
+        let Ok(stat) = shmkit_procfs::pid_stat::parse(&String::from_utf8_lossy(buf)) else {
+            return ProcResult::Vanished;
+        };
+        // The owner of /proc/PID is the process's (effective) user.
+        let uid = sys::dir::fstat(pid_dir.as_fd()).map_or(0, |st| st.uid);
+        ProcInfo {
+            comm: stat.comm,
+            uid,
+            started: started(known.boot_time, stat.starttime),
         }
     };
     ProcResult::Seen {
@@ -837,13 +895,17 @@ fn read_proc_info(root: &ProcRoot, pid: u32, boot_time: Option<i64>) -> Option<P
     let uid = std::fs::metadata(root.path(format!("/proc/{pid}")))
         .map(|m| m.uid())
         .unwrap_or(0);
-    // USER_HZ is 100 on every Linux architecture that matters to /proc's ABI.
-    let started = boot_time.map(|b| b + (stat.starttime / 100) as i64);
     Some(ProcInfo {
         comm: stat.comm,
         uid,
-        started,
+        started: started(boot_time, stat.starttime),
     })
+}
+
+/// When a process started (unix seconds), from boot time and its start in clock ticks.
+fn started(boot_time: Option<i64>, starttime: u64) -> Option<i64> {
+    // USER_HZ is 100 on every Linux architecture that matters to /proc's ABI.
+    boot_time.map(|b| b + (starttime / 100) as i64)
 }
 
 /// `btime` from `/proc/stat`: boot time in seconds since the epoch.

@@ -14,6 +14,7 @@
 // are needed elsewhere.
 #![allow(clippy::unnecessary_cast)]
 
+pub mod dir;
 pub mod mapping;
 pub mod memfd;
 pub mod ns;
