@@ -8,7 +8,8 @@
 //! for destruction, locked); a `/dev/shm` with a mapped, an idle and a privately mapped object,
 //! stacked on a hidden older `/dev/shm`; a tmpfs at `/mnt/my\040ram` and a ramfs; process 300
 //! named `a) b\n(c)` mapping most of them, 302 sharing its anonymous memory, 303 in another IPC
-//! namespace, 304 gone (empty directory), 305 a kernel thread.
+//! namespace, 304 gone (empty directory), 305 a kernel thread, 306 the creator of segment
+//! 0x5eed seeming to start 30 s after it (a clock step).
 //! `scan-truncated`: files cut mid-line (sysvipc/shm, mountinfo, a maps, a stat), an empty stat.
 
 mod common;
@@ -80,6 +81,7 @@ fn scan_host_finds_every_object_once_with_its_holders_and_status() {
         r#"sysv "0xdeadbeef" 8192 [300:Map:8192] -D-- sysv:id=11 -"#,
         r#"sysv "0x0000abcd" 4096 [] --L- sysv:id=12 ipcrm -m 12"#,
         r#"sysv "0x00001234" 4096 [] O--- sysv:id=9 ipcrm -m 9"#,
+        r#"sysv "0x00005eed" 65536 [] ---- sysv:id=13 ipcrm -m 13"#,
         r#"posix "/orders" 8192 [300:MapAndFd:8192] ---- posix:/orders rm /dev/shm/orders"#,
         r#"posix "/dev/shm/old" 4096 [302:Map:4096] ---- - -"#,
         r#"posix "/idle" 4096 [] O--- posix:/idle rm /dev/shm/idle"#,
@@ -100,7 +102,7 @@ fn scan_host_finds_every_object_once_with_its_holders_and_status() {
     assert_eq!(got, want);
     assert_eq!(
         (scan.coverage.processes, scan.coverage.processes_vanished),
-        (6, 1),
+        (7, 1),
         "304 is an empty directory: gone, skipped and counted"
     );
 }
@@ -309,4 +311,43 @@ fn a_tree_with_only_meminfo_scans_to_nothing() {
     let scan = Scan::collect(&ProcRoot::new(&cut), &ScanOptions::default()).expect("scan");
     assert!(scan.objects.is_empty() && scan.mounts.is_empty());
     assert_eq!(scan.swap_total, 0);
+}
+
+/// Kernel quirk: /proc/stat's btime moves when the wall clock is stepped (NTP at boot), so a
+/// creator's start, computed from it, can look later than the segment it made. Process 306
+/// seems to start 30 s after segment 13 (0x5eed): a clock step, not a reused pid; the
+/// segment is not a leak.
+#[test]
+fn a_creator_that_seems_to_start_seconds_after_its_segment_is_still_its_creator() {
+    let (_tree, scan) = scan("scan-host");
+    let o = sysv(&scan, 13);
+    let creator = &o.sysv.as_ref().expect("details").creator;
+    assert_eq!(
+        (creator.pid, creator.comm.as_deref()),
+        (306, Some("clock stepped"))
+    );
+    assert!(!o.status.orphan, "{o:?}");
+}
+
+/// A walk stopped at its limit says so; a mount with exactly as many entries as the limit
+/// was walked whole and says nothing.
+#[test]
+fn the_walk_limit_is_noted_only_for_mounts_it_cut() {
+    let tree = fixture_copy("scan-host");
+    let opts = ScanOptions {
+        walk_limit: 3,
+        ..ScanOptions::default()
+    };
+    let scan = Scan::collect(&ProcRoot::new(tree.path()), &opts).expect("scan");
+    let notes = scan.coverage.notes.join("\n");
+    assert!(
+        notes.contains("/mnt/my ram: stopped after 3 entries"),
+        "{notes}"
+    );
+    assert!(
+        !notes.contains("/dev/shm: stopped"),
+        "/dev/shm has exactly 3: {notes}"
+    );
+    let dev_shm = scan.mounts.iter().find(|m| m.is_dev_shm).expect("/dev/shm");
+    assert_eq!(dev_shm.files, 3);
 }

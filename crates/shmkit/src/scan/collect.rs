@@ -8,6 +8,13 @@ use std::os::fd::AsFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
+/// How much later than a segment's ctime its creator may seem to have started and still be
+/// its creator, in seconds. A start time is boot time (`btime`) plus ticks, and `btime` moves
+/// when the wall clock is stepped (NTP at boot), while ctime was taken before the step: a
+/// small slack would call a live creator dead and its segment a leak. A pid reused within
+/// this window is the rarer mistake, and the safe one (a leak missed, not a segment freed).
+const CLOCK_SLACK: i64 = 120;
+
 /// What to collect.
 #[derive(Debug, Clone)]
 pub struct ScanOptions {
@@ -234,10 +241,15 @@ impl Scan {
                 .or_else(|| read_proc_info(root, pid, known.boot_time));
             match info {
                 // A process that started after the segment was made only reuses the pid.
-                Some(i) if i.started.is_none_or(|s| s <= since.saturating_add(1)) => ProcessRef {
-                    pid,
-                    comm: Some(i.comm),
-                },
+                Some(i)
+                    if i.started
+                        .is_none_or(|s| s <= since.saturating_add(CLOCK_SLACK)) =>
+                {
+                    ProcessRef {
+                        pid,
+                        comm: Some(i.comm),
+                    }
+                }
                 _ => ProcessRef { pid, comm: None },
             }
         };
@@ -397,7 +409,8 @@ fn scan_mounts(
                 .notes
                 .push(format!("{}: not walked: {e}", mi.mount_point)),
         }
-        if entries >= opts.walk_limit {
+        // The walk counts one entry past the limit when it stops early.
+        if entries > opts.walk_limit {
             coverage.notes.push(format!(
                 "{}: stopped after {} entries; its largest files may be missing",
                 mi.mount_point, opts.walk_limit
