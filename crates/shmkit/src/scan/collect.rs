@@ -613,16 +613,32 @@ fn scan_processes(root: &ProcRoot, pids: &[u32], known: &Known) -> Vec<ProcResul
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, 8);
-    let chunk = pids.len().div_ceil(threads).max(1);
+    // Threads take small batches from a shared cursor rather than a fixed share: on a busy
+    // machine a thread whose core is taken by another program then does less, instead of
+    // making the whole scan wait for its half.
+    const BATCH: usize = 16;
+    let next = std::sync::atomic::AtomicUsize::new(0);
     std::thread::scope(|s| {
-        let handles: Vec<_> = pids
-            .chunks(chunk)
-            .map(|part| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                let next = &next;
                 s.spawn(move || {
                     let mut scratch = Scratch::default();
-                    part.iter()
-                        .map(|&pid| scan_process(root, pid, known, &mut scratch))
-                        .collect::<Vec<_>>()
+                    let mut out = Vec::new();
+                    loop {
+                        let from = next.fetch_add(BATCH, std::sync::atomic::Ordering::Relaxed);
+                        let Some(part) = pids.get(from..pids.len().min(from + BATCH)) else {
+                            break;
+                        };
+                        if part.is_empty() {
+                            break;
+                        }
+                        out.extend(
+                            part.iter()
+                                .map(|&pid| scan_process(root, pid, known, &mut scratch)),
+                        );
+                    }
+                    out
                 })
             })
             .collect();
