@@ -706,6 +706,21 @@ fn scan_process(root: &ProcRoot, pid: u32, known: &Known, scratch: &mut Scratch)
         // Only a read cut short makes a maps file unparsable: treat it as gone.
         return ProcResult::Vanished;
     }
+    if maps.is_empty() {
+        // A kernel thread, or a process past the point of exit where it drops its memory
+        // (its descriptors go next): nothing to hold, and no descriptors worth a listing.
+        return ProcResult::Seen {
+            pid,
+            info: ProcInfo {
+                comm: String::new(),
+                uid: 0,
+                started: None,
+            },
+            maps: Vec::new(),
+            fds: Vec::new(),
+            other_ipc: false,
+        };
+    }
     let mut seen = Vec::new();
     for e in maps.iter() {
         let id = (e.dev_major, e.dev_minor, e.inode);
