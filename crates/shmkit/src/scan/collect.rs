@@ -146,13 +146,17 @@ impl Scan {
             Vec::new()
         });
         let alive: HashSet<u32> = pids.iter().copied().collect();
+        let mut unseen = Unseen::default();
         if opts.holders {
             let results = scan_processes(root, &pids, &known);
             for r in results {
                 coverage.processes += 1;
                 match r {
                     ProcResult::Vanished => coverage.processes_vanished += 1,
-                    ProcResult::Unreadable => coverage.processes_unreadable += 1,
+                    ProcResult::Unreadable { uid } => {
+                        coverage.processes_unreadable += 1;
+                        unseen.add(uid);
+                    }
                     ProcResult::Seen {
                         pid,
                         info,
@@ -266,11 +270,20 @@ impl Scan {
         }
 
         // Files found by walking mounts, with holders matched by identity.
-        let unreadable = opts.holders.then_some(coverage.processes_unreadable);
+        let unseen = opts.holders.then_some(&unseen);
+        let mut spared = 0u64;
         for file in files.drain(..) {
             let id = (file.dev.0, file.dev.1, file.inode);
             let held = found.remove(&id);
-            objects.push(file_object(file, held, &procs, &users, unreadable));
+            let obj = file_object(file, held, &procs, &users, unseen);
+            spared +=
+                u64::from(obj.kind == Kind::Posix && obj.holders.is_empty() && !obj.status.orphan);
+            objects.push(obj);
+        }
+        if opts.holders && spared > 0 {
+            coverage.notes.push(format!(
+                "{spared} POSIX objects that no process we could read holds are not called leaks: a process we could not read may hold them"
+            ));
         }
         // What only mappings and descriptors revealed: shared anonymous memory, memfds,
         // deleted tmpfs files, shared mappings of regular files.
@@ -567,7 +580,10 @@ fn walk(
 #[derive(Debug)]
 enum ProcResult {
     Vanished,
-    Unreadable,
+    Unreadable {
+        /// Its owner, when even that could not be learnt: `None`.
+        uid: Option<u32>,
+    },
     Seen {
         pid: u32,
         info: ProcInfo,
@@ -663,11 +679,42 @@ struct Scratch {
     on_shmem_fs: HashMap<(u32, u32), bool>,
 }
 
-/// How an I/O error on a process's files reads: it exited, or we may not look.
-fn gone_or_hidden(e: &std::io::Error) -> ProcResult {
+/// How an I/O error on a process's files reads: it exited, or we may not look (then its
+/// owner, from its open `/proc/PID`, tells whose objects it could hold).
+fn gone_or_hidden(e: &std::io::Error, pid_dir: Option<std::os::fd::BorrowedFd<'_>>) -> ProcResult {
     match e.raw_os_error() {
-        Some(libc::EACCES) | Some(libc::EPERM) => ProcResult::Unreadable,
+        Some(libc::EACCES) | Some(libc::EPERM) => ProcResult::Unreadable {
+            uid: pid_dir
+                .and_then(|d| sys::dir::fstat(d).ok())
+                .map(|st| st.uid),
+        },
         _ => ProcResult::Vanished,
+    }
+}
+
+/// The owners of the processes the scan could not read: what they might hold unseen.
+#[derive(Debug, Default)]
+struct Unseen {
+    /// A process whose owner is unknown, or root: it could hold anything.
+    anyone: bool,
+    /// The other owners.
+    uids: HashSet<u32>,
+}
+
+impl Unseen {
+    fn add(&mut self, uid: Option<u32>) {
+        match uid {
+            None | Some(0) => self.anyone = true,
+            Some(uid) => {
+                self.uids.insert(uid);
+            }
+        }
+    }
+
+    /// Whether some unread process may have opened a file of this owner and mode. Group
+    /// membership is not resolved: any group bit counts as a way in.
+    fn could_open(&self, owner: u32, mode: u32) -> bool {
+        self.anyone || (!self.uids.is_empty() && mode & 0o066 != 0) || self.uids.contains(&owner)
     }
 }
 
@@ -696,10 +743,10 @@ fn scan_process(root: &ProcRoot, pid: u32, known: &Known, scratch: &mut Scratch)
     } = scratch;
     let pid_dir = match sys::dir::open_dir(&root.path(format!("/proc/{pid}"))) {
         Ok(fd) => fd,
-        Err(e) => return gone_or_hidden(&e),
+        Err(e) => return gone_or_hidden(&e, None),
     };
     if let Err(e) = sys::dir::read_at(pid_dir.as_fd(), c"maps", buf) {
-        return gone_or_hidden(&e);
+        return gone_or_hidden(&e, Some(pid_dir.as_fd()));
     }
     maps.clear();
     if shmkit_procfs::maps::parse_into(&String::from_utf8_lossy(buf), maps).is_err() {
@@ -868,14 +915,14 @@ fn scan_process(root: &ProcRoot, pid: u32, known: &Known, scratch: &mut Scratch)
         });
     });
     if let Err(e) = listed {
-        return gone_or_hidden(&e);
+        return gone_or_hidden(&e, Some(pid_dir.as_fd()));
     }
     // Shmids are per IPC namespace: a segment attached in a container is not ours.
     let mut other_ipc = false;
     if let Some(ours) = known.our_ipc {
         if seen.iter().any(|s| matches!(s, Seen::Sysv { .. })) {
             if let Err(e) = sys::dir::readlink_at(pid_dir.as_fd(), c"ns/ipc", link) {
-                return gone_or_hidden(&e);
+                return gone_or_hidden(&e, Some(pid_dir.as_fd()));
             }
             match shmkit_procfs::ns::parse(&String::from_utf8_lossy(link)) {
                 Ok(ns) if ns.inode != ours => {
@@ -894,7 +941,7 @@ fn scan_process(root: &ProcRoot, pid: u32, known: &Known, scratch: &mut Scratch)
         }
     } else {
         if let Err(e) = sys::dir::read_at(pid_dir.as_fd(), c"stat", buf) {
-            return gone_or_hidden(&e);
+            return gone_or_hidden(&e, Some(pid_dir.as_fd()));
         }
         let Ok(stat) = shmkit_procfs::pid_stat::parse(&String::from_utf8_lossy(buf)) else {
             return ProcResult::Vanished;
@@ -1047,14 +1094,17 @@ fn file_object(
     held: Option<Found>,
     procs: &HashMap<u32, ProcInfo>,
     users: &NameTable,
-    unreadable: Option<u64>,
+    unseen: Option<&Unseen>,
 ) -> Object {
     let holders = held
         .as_ref()
         .map(|f| holders_of(procs, f))
         .unwrap_or_default();
-    // Without a holder scan nothing can be called unheld.
-    let orphan = file.kind == Kind::Posix && unreadable.is_some() && holders.is_empty();
+    // Without a holder scan nothing can be called unheld, and a process we could not read
+    // may hold what no readable one does: a leak is claimed only when nobody could.
+    let orphan = file.kind == Kind::Posix
+        && holders.is_empty()
+        && unseen.is_some_and(|u| !u.could_open(file.uid, file.mode));
     let address = match &file.posix_name {
         Some(name) => format!("posix:{name}"),
         None => format!("file:{}", file.path),
@@ -1079,12 +1129,7 @@ fn file_object(
             orphan,
             ..Status::default()
         },
-        orphan_reason: orphan.then(|| match unreadable {
-            Some(n) if n > 0 => {
-                format!("no process maps it or holds it open ({n} processes could not be read)")
-            }
-            _ => "no process maps it or holds it open".to_string(),
-        }),
+        orphan_reason: orphan.then(|| "no process maps it or holds it open".to_string()),
         free_command: Some(format!("rm {}", shell_quote(&file.path))),
         sysv: None,
     }
