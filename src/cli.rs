@@ -33,4 +33,6 @@ pub enum Command {
     Mem(command::mem::Args),
     /// Every shared-memory object on the host, one table.
     Ls(command::ls::Args),
+    /// The seed's experiments, run for real, with a verdict for each kernel behaviour.
+    Lab(command::lab::Args),
 }

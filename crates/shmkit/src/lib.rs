@@ -3,6 +3,8 @@
 //! - [`sys`]: the system-call layer (System V, POSIX, mmap, memfd, namespaces), the only
 //!   `unsafe` code in the crate.
 //! - [`scan`]: every shared-memory object on the host, its holders and leaks.
+//! - [`lab`]: the seed's experiments, run for real, with a verdict for each expected kernel
+//!   behaviour.
 //! - [`render`]: sizes and tables for people.
 //! - [`error`]: one-line errors that name the object, the cause and the fix, with exit codes.
 //!
@@ -10,9 +12,13 @@
 //! run the same code on captured fixture trees.
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 pub mod error;
+pub mod lab;
 pub mod render;
 pub mod scan;
 pub mod sys;
