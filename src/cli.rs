@@ -35,4 +35,7 @@ pub enum Command {
     Ls(command::ls::Args),
     /// The seed's experiments, run for real, with a verdict for each kernel behaviour.
     Lab(command::lab::Args),
+    /// Map shared memory and hold it until stdin closes (for tests and experiments).
+    #[command(hide = true)]
+    Hold(command::hold::Args),
 }

@@ -1,6 +1,7 @@
 //! One module per subcommand, each with its `Args` and one `run` function.
 
 pub mod lab;
+pub mod hold;
 pub mod ls;
 pub mod mem;
 
@@ -13,5 +14,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Mem(args) => mem::run(args),
         Command::Ls(args) => ls::run(args),
         Command::Lab(args) => lab::run(args),
+        Command::Hold(args) => hold::run(args),
     }
 }

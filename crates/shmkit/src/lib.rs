@@ -5,6 +5,8 @@
 //! - [`scan`]: every shared-memory object on the host, its holders and leaks.
 //! - [`lab`]: the seed's experiments, run for real, with a verdict for each expected kernel
 //!   behaviour.
+//! - [`report`]: the memory model behind `shmkit mem` (free's numbers, buff/cache and Shmem
+//!   itemised, leaks).
 //! - [`render`]: sizes and tables for people.
 //! - [`error`]: one-line errors that name the object, the cause and the fix, with exit codes.
 //!
@@ -20,6 +22,7 @@
 pub mod error;
 pub mod lab;
 pub mod render;
+pub mod report;
 pub mod scan;
 pub mod sys;
 
