@@ -350,9 +350,11 @@ fn hold_anon(out: &mut dyn Write, size: &str) -> ChildResult {
 }
 
 fn ipc_namespace_inode() -> String {
-    std::fs::read_link("/proc/self/ns/ipc")
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|e| format!("unknown ({})", os_message(&e)))
+    match shmkit_procfs::ProcRoot::live().ns_link(None, "ipc") {
+        Ok(Some(ns)) => format!("ipc:[{}]", ns.inode),
+        Ok(None) => "unknown (no /proc/self/ns/ipc)".to_string(),
+        Err(e) => format!("unknown ({e})"),
+    }
 }
 
 fn ipc_writer(out: &mut dyn Write, key: &str, file: &str, size: &str) -> ChildResult {

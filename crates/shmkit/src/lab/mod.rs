@@ -216,7 +216,7 @@ pub fn run(
             )));
         }
     }
-    let baseline = runner::read_sample(&options.proc_root)?;
+    let baseline = runner::read_sample(&options.proc)?;
     check_size(options.size, baseline.mem_available)?;
 
     let mut lab = Lab::start(options, tolerance, on_step)?;

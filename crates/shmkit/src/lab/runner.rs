@@ -23,8 +23,8 @@ pub struct LabOptions {
     pub child: ChildCommand,
     /// Set by the caller's SIGINT/SIGTERM handler; checked between steps.
     pub interrupted: Option<Arc<AtomicBool>>,
-    /// Where `/proc` is (the live one: the lab acts on this machine).
-    pub proc_root: std::path::PathBuf,
+    /// Where `/proc` is read (the live one: the lab acts on this machine).
+    pub proc: shmkit_procfs::ProcRoot,
 }
 
 impl LabOptions {
@@ -35,7 +35,7 @@ impl LabOptions {
             keep: false,
             child: ChildCommand::default(),
             interrupted: None,
-            proc_root: std::path::PathBuf::from("/proc"),
+            proc: shmkit_procfs::ProcRoot::live(),
         }
     }
 }
@@ -104,7 +104,7 @@ impl<'a> Lab<'a> {
         tolerance: u64,
         on_step: &'a mut dyn FnMut(&StepReport),
     ) -> Result<Self> {
-        let baseline = read_sample(&options.proc_root)?;
+        let baseline = read_sample(&options.proc)?;
         let mut lab = Lab {
             options,
             tolerance,
@@ -210,7 +210,7 @@ impl<'a> Lab<'a> {
         expectations: Vec<Expectation>,
     ) -> Result<()> {
         self.check_interrupted()?;
-        let now = read_sample(&self.options.proc_root)?;
+        let now = read_sample(&self.options.proc)?;
         let verdicts = self.judge_all(&expectations, &now);
         self.record(action.into(), notes, now, verdicts, 0);
         self.check_interrupted()
@@ -230,7 +230,7 @@ impl<'a> Lab<'a> {
         let started = Instant::now();
         loop {
             self.check_interrupted()?;
-            let now = read_sample(&self.options.proc_root)?;
+            let now = read_sample(&self.options.proc)?;
             let verdicts = self.judge_all(&expectations, &now);
             let waited = started.elapsed();
             if verdicts.iter().all(|v| v.held) || waited >= patience {
@@ -275,7 +275,7 @@ impl<'a> Lab<'a> {
 
     /// `sync`, then `echo 3 > /proc/sys/vm/drop_caches`.
     pub fn drop_caches(&self) -> Result<()> {
-        drop_caches(&self.options.proc_root, 3)
+        drop_caches(&self.options.proc, 3)
     }
 
     /// Runs the remaining cleanups (newest first) and returns what was measured, what was kept
@@ -313,18 +313,19 @@ impl Drop for Lab<'_> {
     }
 }
 
-/// Reads and parses `/proc/meminfo` under `proc_root`.
-pub fn read_sample(proc_root: &std::path::Path) -> Result<Sample> {
-    let path = proc_root.join("meminfo");
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| Error::io(path.display().to_string(), "read", e))?;
-    Sample::parse(&text)
+/// Reads `/proc/meminfo` and takes the lab's counters from it.
+pub fn read_sample(proc: &shmkit_procfs::ProcRoot) -> Result<Sample> {
+    let meminfo = proc.meminfo().map_err(|e| {
+        Error::new(ErrorKind::Other, "/proc/meminfo", e.to_string())
+            .with_fix("shmkit needs a mounted /proc")
+    })?;
+    Sample::from_meminfo(&meminfo)
 }
 
 /// `sync`, then writes `level` to `/proc/sys/vm/drop_caches` (1 page cache, 2 slab, 3 both).
-pub fn drop_caches(proc_root: &std::path::Path, level: u8) -> Result<()> {
+pub fn drop_caches(proc: &shmkit_procfs::ProcRoot, level: u8) -> Result<()> {
     crate::sys::fs::sync();
-    let path = proc_root.join("sys/vm/drop_caches");
+    let path = proc.path("/proc/sys/vm/drop_caches");
     std::fs::write(&path, format!("{level}\n")).map_err(|e| {
         let denied = matches!(
             e.raw_os_error(),

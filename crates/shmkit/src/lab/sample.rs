@@ -3,6 +3,7 @@
 
 use crate::error::{Error, ErrorKind, Result};
 use serde::Serialize;
+use shmkit_procfs::MemInfo;
 
 /// One reading of the `/proc/meminfo` counters the lab watches, in bytes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -79,17 +80,17 @@ impl Counter {
 }
 
 impl Sample {
-    /// Parses the text of `/proc/meminfo` (`Name:   123 kB` lines).
+    /// Takes the watched counters from a parsed `/proc/meminfo`.
     ///
     /// Fails with `Unsupported` when a watched line is missing (`MemAvailable` and `Shmem`
     /// need Linux 3.14 and 2.6.32).
-    pub fn parse(meminfo: &str) -> Result<Sample> {
+    pub fn from_meminfo(meminfo: &MemInfo) -> Result<Sample> {
         let field = |name: &str| -> Result<u64> {
-            meminfo_field(meminfo, name).ok_or_else(|| {
+            meminfo.get(name).ok_or_else(|| {
                 Error::new(
                     ErrorKind::Unsupported,
                     "/proc/meminfo",
-                    format!("has no readable '{name}' line"),
+                    format!("has no '{name}' line"),
                 )
                 .with_fix("shmkit needs Linux 3.14 or later, where /proc/meminfo has MemAvailable and Shmem")
             })
@@ -97,7 +98,7 @@ impl Sample {
         Ok(Sample {
             cached: field("Cached")?,
             shmem: field("Shmem")?,
-            mem_free: field("MemFree")?,
+            mem_free: meminfo.mem_free,
             mem_available: field("MemAvailable")?,
             buffers: field("Buffers")?,
             sreclaimable: field("SReclaimable")?,
@@ -200,23 +201,6 @@ pub fn signed_difference(a: u64, b: u64) -> i64 {
     }
 }
 
-/// One `Name: value [kB]` field of `/proc/meminfo`, in bytes.
-pub fn meminfo_field(meminfo: &str, name: &str) -> Option<u64> {
-    meminfo.lines().find_map(|line| {
-        let (key, rest) = line.split_once(':')?;
-        if key.trim() != name {
-            return None;
-        }
-        let mut words = rest.split_whitespace();
-        let value: u64 = words.next()?.parse().ok()?;
-        match words.next() {
-            Some("kB") => value.checked_mul(1024),
-            None => Some(value),
-            Some(_) => None,
-        }
-    })
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -232,9 +216,13 @@ pub(crate) mod tests {
         )
     }
 
+    fn parse(text: &str) -> Result<Sample> {
+        Sample::from_meminfo(&shmkit_procfs::meminfo::parse(text).unwrap())
+    }
+
     #[test]
-    fn parses_kb_fields_to_bytes_and_computes_buff_cache_like_procps_4() {
-        let s = Sample::parse(&meminfo_text(787272, 8724, 23562500)).unwrap();
+    fn takes_kb_fields_as_bytes_and_computes_buff_cache_like_procps_4() {
+        let s = parse(&meminfo_text(787272, 8724, 23562500)).unwrap();
         assert_eq!(s.cached, 787272 * 1024);
         assert_eq!(s.shmem, 8724 * 1024);
         assert_eq!(s.buff_cache(), (3988 + 787272 + 113916) * 1024);
@@ -242,20 +230,8 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn a_field_name_must_match_whole_not_as_a_prefix() {
-        // "Shmem" must not be read from "ShmemHugePages" or "ShmemPmdMapped".
-        let text = "ShmemHugePages: 4 kB\nShmem: 8 kB\n";
-        assert_eq!(meminfo_field(text, "Shmem"), Some(8192));
-        assert_eq!(
-            meminfo_field("HugePages_Total:       7\n", "HugePages_Total"),
-            Some(7)
-        );
-        assert_eq!(meminfo_field("Shmem: x kB\n", "Shmem"), None);
-    }
-
-    #[test]
     fn a_kernel_without_memavailable_is_unsupported() {
-        let err = Sample::parse("MemFree: 1 kB\nCached: 1 kB\nShmem: 1 kB\n").unwrap_err();
+        let err = parse("MemTotal: 2 kB\nMemFree: 1 kB\nCached: 1 kB\nShmem: 1 kB\n").unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Unsupported);
     }
 

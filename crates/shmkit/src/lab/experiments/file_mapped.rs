@@ -47,7 +47,7 @@ pub(super) fn run(lab: &mut Lab<'_>) -> Result<Outcome> {
     map.flush()
         .map_err(|e| Error::io(object.clone(), "msync", e))?;
     let resident = map.resident_bytes().unwrap_or(0);
-    let dirty = crate::lab::runner::read_sample(&lab.options().proc_root)?.dirty;
+    let dirty = crate::lab::runner::read_sample(&lab.options().proc)?.dirty;
     lab.step(
         format!("mmap MAP_SHARED, write all {}, msync", human(size)),
         vec![

@@ -27,9 +27,10 @@ pub(super) fn run(lab: &mut Lab<'_>) -> Result<Outcome> {
     let file_cleanup = lab.on_cleanup(format!("rm {}", file.display()), move || {
         gone_is_ok(std::fs::remove_file(&file_for_cleanup))
     });
-    let host_ns = std::fs::read_link("/proc/self/ns/ipc")
-        .map(|p| p.display().to_string())
-        .unwrap_or_default();
+    let host_ns = match lab.options().proc.ns_link(None, "ipc") {
+        Ok(Some(ns)) => format!("ipc:[{}]", ns.inode),
+        _ => String::new(),
+    };
     let letters = String::from_utf8_lossy(LETTERS).to_string();
 
     let args = [

@@ -12,7 +12,7 @@ use crate::lab::{LabOptions, Outcome};
 use crate::sys::sysv;
 
 pub(super) fn precheck(options: &LabOptions) -> Result<Option<Outcome>> {
-    let sample = read_sample(&options.proc_root)?;
+    let sample = read_sample(&options.proc)?;
     if sample.swap_total == 0 {
         return Ok(Some(Outcome::Skipped(
             "swap is off here (SwapTotal 0, /proc/swaps lists no device): shmem pages have nowhere to go, so pinned really means pinned on this machine; to see the other case, add swap (fallocate -l 1G /swapfile; chmod 600 /swapfile; mkswap /swapfile; swapon /swapfile) and run it again".to_string(),
@@ -28,16 +28,11 @@ pub(super) fn precheck(options: &LabOptions) -> Result<Option<Outcome>> {
     Ok(None)
 }
 
-/// rss and swap of segment `id` from `/proc/sysvipc/shm` (columns 15 and 16).
-fn rss_and_swap(proc_root: &std::path::Path, id: i32) -> Option<(u64, u64)> {
-    let text = std::fs::read_to_string(proc_root.join("sysvipc/shm")).ok()?;
-    text.lines().skip(1).find_map(|line| {
-        let cols: Vec<&str> = line.split_whitespace().collect();
-        if cols.get(1)?.parse::<i32>().ok()? != id {
-            return None;
-        }
-        Some((cols.get(14)?.parse().ok()?, cols.get(15)?.parse().ok()?))
-    })
+/// rss and swap of segment `id` from `/proc/sysvipc/shm`.
+fn rss_and_swap(proc: &shmkit_procfs::ProcRoot, id: i32) -> Option<(u64, u64)> {
+    let segments = proc.sysvipc_shm().ok()?;
+    let seg = segments.iter().find(|s| s.shmid == id)?;
+    Some((seg.rss?, seg.swap?))
 }
 
 pub(super) fn run(lab: &mut Lab<'_>) -> Result<Outcome> {
@@ -54,8 +49,8 @@ pub(super) fn run(lab: &mut Lab<'_>) -> Result<Outcome> {
     let map = sysv::shmat(id, false).map_err(|e| Error::io(format!("sysv:id={id}"), "shmat", e))?;
     map.fill(0, size, 0x5a)
         .map_err(|e| Error::io(format!("sysv:id={id}"), "fill", e))?;
-    let proc_root = lab.options().proc_root.clone();
-    let note = |label: &str| match rss_and_swap(&proc_root, id) {
+    let proc = lab.options().proc.clone();
+    let note = |label: &str| match rss_and_swap(&proc, id) {
         Some((rss, swap)) => format!(
             "{label}: /proc/sysvipc/shm id {id}: rss {}, swap {}",
             human(rss),
@@ -85,7 +80,7 @@ pub(super) fn run(lab: &mut Lab<'_>) -> Result<Outcome> {
     )?;
 
     lab.drop_caches()?;
-    let (_, swap) = rss_and_swap(&proc_root, id).unwrap_or((0, 0));
+    let (_, swap) = rss_and_swap(&proc, id).unwrap_or((0, 0));
     lab.step(
         "sync; echo 3 > /proc/sys/vm/drop_caches",
         vec![note("now")],

@@ -83,7 +83,7 @@ pub(super) fn run(lab: &mut Lab<'_>) -> Result<Outcome> {
     }
     let st =
         sysv::stat(id).map_err(|e| Error::io(format!("sysv:id={id}"), "shmctl(IPC_STAT)", e))?;
-    let creator_alive = std::path::Path::new(&format!("/proc/{creator_pid}")).exists();
+    let creator_alive = matches!(lab.options().proc.pid_stat(creator_pid), Ok(Some(_)));
     lab.step(
         format!(
             "this process: shmat read-only, read, shmdt (like shm.c's parent); IPC_STAT id {id}"
