@@ -35,6 +35,8 @@ pub enum Command {
     Ls(command::ls::Args),
     /// The seed's experiments, run for real, with a verdict for each kernel behaviour.
     Lab(command::lab::Args),
+    /// What each drop_caches level would free, predicted; with --measure, dropped for real.
+    Reclaim(command::reclaim::Args),
     /// Map shared memory and hold it until stdin closes (for tests and experiments).
     #[command(hide = true)]
     Hold(command::hold::Args),

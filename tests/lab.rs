@@ -38,10 +38,31 @@ fn meminfo(field: &str) -> u64 {
 
 /// Ids of the System V segments in this IPC namespace.
 fn segment_ids() -> Vec<i64> {
+    segments().into_iter().map(|(id, _)| id).collect()
+}
+
+/// (id, size) of the System V segments in this IPC namespace.
+fn segments() -> Vec<(i64, u64)> {
     let text = std::fs::read_to_string("/proc/sysvipc/shm").unwrap();
     text.lines()
         .skip(1)
-        .filter_map(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .filter_map(|l| {
+            let mut cols = l.split_whitespace();
+            let id = cols.nth(1)?.parse().ok()?;
+            let size = cols.nth(1)?.parse().ok()?;
+            Some((id, size))
+        })
+        .collect()
+}
+
+/// Segments of exactly `size` bytes that were not there `before`: what a lab run of that SIZE
+/// would leave (other processes on a shared machine may create segments meanwhile, of other
+/// sizes).
+fn new_segments_of(before: &[i64], size: u64) -> Vec<i64> {
+    segments()
+        .into_iter()
+        .filter(|(id, s)| *s == size && !before.contains(id))
+        .map(|(id, _)| id)
         .collect()
 }
 
@@ -86,10 +107,7 @@ fn run_experiment(name: &str) -> (Value, Output) {
         .unwrap_or_else(|e| panic!("{name}: no JSON ({e}); stderr: {stderr}"));
     let leftovers = lab_leftovers();
     assert!(leftovers.is_empty(), "{name} left {leftovers:?}");
-    let new_segments: Vec<i64> = segment_ids()
-        .into_iter()
-        .filter(|id| !segments_before.contains(id))
-        .collect();
+    let new_segments = new_segments_of(&segments_before, 64 << 20);
     assert!(
         new_segments.is_empty(),
         "{name} left segments {new_segments:?}"
@@ -314,10 +332,7 @@ fn sigint_mid_experiment_removes_everything() {
         assert!(stderr.contains("interrupted"), "{name}: {stderr}");
         let leftovers = lab_leftovers();
         assert!(leftovers.is_empty(), "{name} left {leftovers:?}");
-        let new: Vec<i64> = segment_ids()
-            .into_iter()
-            .filter(|id| !segments_before.contains(id))
-            .collect();
+        let new = new_segments_of(&segments_before, 512 << 20);
         assert!(new.is_empty(), "{name} left segments {new:?}");
     }
 }
@@ -389,5 +404,192 @@ fn list_names_every_experiment() {
             "ipc-namespace",
             "swap"
         ]
+    );
+}
+
+/// Removes a file on drop.
+struct RemoveFile(std::path::PathBuf);
+impl Drop for RemoveFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Removes a System V segment on drop.
+struct RemoveSegment(i64);
+impl Drop for RemoveSegment {
+    fn drop(&mut self) {
+        let _ = Command::new("ipcrm")
+            .args(["-m", &self.0.to_string()])
+            .status();
+    }
+}
+
+/// A `shmkit hold` child: killed and reaped on drop.
+struct Holder(std::process::Child);
+impl Drop for Holder {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn write_file(path: &std::path::Path, size: usize, byte: u8) {
+    use std::io::Write;
+    let mut f = std::fs::File::create(path).unwrap();
+    let chunk = vec![byte; 1 << 20];
+    for _ in 0..size >> 20 {
+        f.write_all(&chunk).unwrap();
+    }
+    f.sync_all().unwrap();
+}
+
+#[test]
+fn reclaim_measure_3_matches_the_prediction_on_a_known_load() {
+    let _lock = serial();
+    const M: u64 = 1 << 20;
+    let pid = std::process::id();
+
+    // 1. A tmpfs file: 64 MiB in /dev/shm.
+    let tmpfs_file = RemoveFile(format!("/dev/shm/shmkit-test-reclaim-{pid}").into());
+    write_file(&tmpfs_file.0, 64 << 20, 1);
+
+    // 2. An orphan System V segment: created by ipcmk, filled by a process that exits.
+    let out = Command::new("ipcmk")
+        .args(["-M", "64M", "-p", "0600"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let id: i64 = text.trim().rsplit(' ').next().unwrap().parse().unwrap();
+    let _segment = RemoveSegment(id);
+    let fill = shmkit(&[
+        "hold",
+        "--sysv-id",
+        &id.to_string(),
+        "--fill",
+        "2",
+        "--exit",
+    ]);
+    assert!(
+        fill.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fill.stderr)
+    );
+
+    // 3. A process holding 64 MiB of shared anonymous memory.
+    let mut child = Command::new(SHMKIT)
+        .args(["hold", "--anon", "64M", "--fill", "3"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let _holder = Holder(child);
+    let mut ready = String::new();
+    BufReader::new(stdout).read_line(&mut ready).unwrap();
+    assert!(ready.starts_with("ready "), "{ready}");
+
+    // 4. Plain file cache: 256 MiB written to disk and read back.
+    let disk_file = RemoveFile(format!("/var/tmp/shmkit-test-reclaim-{pid}").into());
+    write_file(&disk_file.0, 256 << 20, 4);
+    let read = std::fs::read(&disk_file.0).unwrap();
+    assert_eq!(read.len(), 256 << 20);
+    drop(read);
+
+    let shmem_load = 192 * M;
+    assert!(meminfo("Shmem") >= shmem_load, "the load is not pinned");
+    let out = shmkit(&["reclaim", "--measure", "3", "--yes", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let m: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let fields = m["fields"].as_array().unwrap();
+    let field = |name: &str| fields.iter().find(|f| f["field"] == name).unwrap();
+    let total = field("total");
+    let predicted = total["predicted"].as_u64().unwrap() as f64;
+    let actual = total["actual"].as_i64().unwrap() as f64;
+    eprintln!("reclaim --measure 3: predicted {predicted}, actual {actual}; {m:#}");
+    // Predicted and actual freed within 10% of each other, in total and for Cached.
+    assert!(
+        (actual - predicted).abs() <= 0.10 * predicted.max(actual),
+        "total: predicted {predicted}, actual {actual}"
+    );
+    let cached = field("Cached");
+    let (cp, ca) = (
+        cached["predicted"].as_u64().unwrap() as f64,
+        cached["actual"].as_i64().unwrap() as f64,
+    );
+    assert!(
+        (ca - cp).abs() <= 0.10 * cp.max(ca),
+        "Cached: predicted {cp}, actual {ca}"
+    );
+    // The 256 MiB file was dropped ...
+    assert!(ca >= (256 - 8) as f64 * M as f64, "Cached freed only {ca}");
+    // ... and the pinned memory was not: Shmem unchanged within max(8 MiB, 5%) of the load.
+    let before = m["shmem_before"].as_u64().unwrap() as i64;
+    let after = m["shmem_after"].as_u64().unwrap() as i64;
+    let tolerance = (8 * M).max(shmem_load / 20) as i64;
+    assert!(before >= shmem_load as i64);
+    assert!(
+        (after - before).abs() <= tolerance,
+        "Shmem {before} -> {after}"
+    );
+}
+
+#[test]
+fn reclaim_predicts_without_root_and_refuses_to_drop_without_a_terminal_or_yes() {
+    let _lock = serial();
+    let out = shmkit(&["reclaim", "--json"]);
+    assert!(out.status.success());
+    let p: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let levels = p["levels"].as_array().unwrap();
+    assert_eq!(levels.len(), 3);
+    // Level 3 frees what levels 1 and 2 free.
+    let total = |l: &Value| l["total"].as_u64().unwrap();
+    assert_eq!(total(&levels[2]), total(&levels[0]) + total(&levels[1]));
+    assert!(p["cost"].as_str().unwrap().contains("read from disk again"));
+
+    let out = shmkit(&["reclaim", "--measure", "3"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("stdin is not a terminal; add --yes"), "{err}");
+    let out = shmkit(&["reclaim", "--measure", "4", "--yes"]);
+    assert_eq!(out.status.code(), Some(2));
+
+    let out = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            SHMKIT,
+            "reclaim",
+            "--measure",
+            "1",
+            "--yes",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(10),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            SHMKIT,
+            "reclaim",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }

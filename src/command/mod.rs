@@ -1,9 +1,10 @@
 //! One module per subcommand, each with its `Args` and one `run` function.
 
-pub mod lab;
 pub mod hold;
+pub mod lab;
 pub mod ls;
 pub mod mem;
+pub mod reclaim;
 
 use crate::cli::{Cli, Command};
 use std::process::ExitCode;
@@ -14,6 +15,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Mem(args) => mem::run(args),
         Command::Ls(args) => ls::run(args),
         Command::Lab(args) => lab::run(args),
+        Command::Reclaim(args) => reclaim::run(args),
         Command::Hold(args) => hold::run(args),
     }
 }

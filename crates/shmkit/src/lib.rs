@@ -7,6 +7,8 @@
 //!   behaviour.
 //! - [`report`]: the memory model behind `shmkit mem` (free's numbers, buff/cache and Shmem
 //!   itemised, leaks).
+//! - [`reclaim`]: what each drop_caches level would free, predicted from the report, and
+//!   measured against a real drop.
 //! - [`render`]: sizes and tables for people.
 //! - [`error`]: one-line errors that name the object, the cause and the fix, with exit codes.
 //!
@@ -21,6 +23,7 @@
 
 pub mod error;
 pub mod lab;
+pub mod reclaim;
 pub mod render;
 pub mod report;
 pub mod scan;
