@@ -23,6 +23,9 @@ pub struct Sample {
     pub sreclaimable: u64,
     /// `Dirty`: page cache waiting to be written to disk.
     pub dirty: u64,
+    /// `Active(file) + Inactive(file)`: ordinary file cache on the file LRU lists. Shmem pages
+    /// are never on them (they are swap-backed and sit on the anon lists).
+    pub file_lru: u64,
     /// `SwapTotal`: swap space configured (0 = swap is off).
     pub swap_total: u64,
     /// `SwapFree`: unused swap.
@@ -51,6 +54,10 @@ pub enum Counter {
     Dirty,
     /// Swap in use: `SwapTotal - SwapFree`.
     SwapUsed,
+    /// `Cached − (Active(file) + Inactive(file))`: Cached with the ordinary file cache taken
+    /// out. Other processes' file I/O moves Cached all the time; it does not move this, so a
+    /// shmem change shows in Cached here without that noise.
+    CachedBeyondFileLru,
 }
 
 impl Counter {
@@ -75,6 +82,7 @@ impl Counter {
             Counter::BuffCache => "buff/cache",
             Counter::Dirty => "Dirty",
             Counter::SwapUsed => "swap used",
+            Counter::CachedBeyondFileLru => "Cached − file LRU",
         }
     }
 }
@@ -103,6 +111,7 @@ impl Sample {
             buffers: field("Buffers")?,
             sreclaimable: field("SReclaimable")?,
             dirty: field("Dirty")?,
+            file_lru: field("Active(file)")?.saturating_add(field("Inactive(file)")?),
             swap_total: field("SwapTotal")?,
             swap_free: field("SwapFree")?,
         })
@@ -127,6 +136,7 @@ impl Sample {
             Counter::BuffCache => self.buff_cache(),
             Counter::Dirty => self.dirty,
             Counter::SwapUsed => self.swap_total.saturating_sub(self.swap_free),
+            Counter::CachedBeyondFileLru => self.cached.saturating_sub(self.file_lru),
         }
     }
 
@@ -157,6 +167,8 @@ pub struct Changes {
     pub dirty: i64,
     /// Swap in use.
     pub swap_used: i64,
+    /// `Cached − file LRU`.
+    pub cached_beyond_file_lru: i64,
 }
 
 impl Changes {
@@ -173,6 +185,7 @@ impl Changes {
             buff_cache: d(Counter::BuffCache),
             dirty: d(Counter::Dirty),
             swap_used: d(Counter::SwapUsed),
+            cached_beyond_file_lru: d(Counter::CachedBeyondFileLru),
         }
     }
 
@@ -188,6 +201,7 @@ impl Changes {
             Counter::BuffCache => self.buff_cache,
             Counter::Dirty => self.dirty,
             Counter::SwapUsed => self.swap_used,
+            Counter::CachedBeyondFileLru => self.cached_beyond_file_lru,
         }
     }
 }
@@ -210,6 +224,7 @@ pub(crate) mod tests {
         format!(
             "MemTotal:       24684100 kB\nMemFree:        {free_kb} kB\nMemAvailable:   {} kB\n\
              Buffers:            3988 kB\nCached:         {cached_kb} kB\nSwapCached:            0 kB\n\
+             Active(file):     363740 kB\nInactive(file):   418820 kB\n\
              SwapTotal:             0 kB\nSwapFree:              0 kB\nDirty:               40 kB\n\
              Shmem:          {shmem_kb} kB\nSReclaimable:     113916 kB\nHugePages_Total:       0\n",
             free_kb + cached_kb - shmem_kb

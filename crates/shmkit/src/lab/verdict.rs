@@ -5,7 +5,7 @@
 //! expectation about a counter carries a tolerance (see [`tolerance_for`]) and is judged on
 //! the change since the step before (the shortest window), unless it says otherwise.
 
-use super::sample::{Counter, Sample};
+use super::sample::{signed_difference, Counter, Sample};
 use crate::render::size::{human, human_delta};
 use serde::Serialize;
 
@@ -54,6 +54,16 @@ pub enum Expectation {
         /// The counter.
         counter: Counter,
         /// The smallest expected fall in bytes.
+        by: u64,
+        /// Measured from.
+        since: Since,
+    },
+    /// `counter` grows by at least `by` (− tolerance): for ordinary file cache, which other
+    /// processes' file I/O adds to at the same time.
+    GrowsByAtLeast {
+        /// The counter.
+        counter: Counter,
+        /// The smallest expected growth in bytes.
         by: u64,
         /// Measured from.
         since: Since,
@@ -168,13 +178,25 @@ pub fn judge(
             } else {
                 format!("{} ±{}", human_delta(*by), human(tolerance))
             };
+            let observed = if *counter == Counter::CachedBeyondFileLru {
+                // Show the raw figures the corrected change comes from.
+                let then = from(*since);
+                format!(
+                    "{} (Cached {}, file LRU {})",
+                    human_delta(delta),
+                    human_delta(now.delta(then, Counter::Cached)),
+                    human_delta(signed_difference(now.file_lru, then.file_lru))
+                )
+            } else {
+                human_delta(delta)
+            };
             Verdict {
                 claim: format!("{} {}", counter.name(), since.words()),
                 expected,
                 counter: Some(*counter),
                 expected_bytes: Some(*by),
                 tolerance: Some(tolerance),
-                observed: human_delta(delta),
+                observed,
                 observed_bytes: Some(delta),
                 held,
             }
@@ -189,6 +211,20 @@ pub fn judge(
                 expected: format!("a fall of at least {} −{}", human(*by), human(tolerance)),
                 counter: Some(*counter),
                 expected_bytes: Some(expected),
+                tolerance: Some(tolerance),
+                observed: human_delta(delta),
+                observed_bytes: Some(delta),
+                held,
+            }
+        }
+        Expectation::GrowsByAtLeast { counter, by, since } => {
+            let delta = now.delta(from(*since), *counter);
+            let held = i128::from(delta) >= i128::from(*by) - tol;
+            Verdict {
+                claim: format!("{} {}", counter.name(), since.words()),
+                expected: format!("a rise of at least {} −{}", human(*by), human(tolerance)),
+                counter: Some(*counter),
+                expected_bytes: Some(i64::try_from(*by).unwrap_or(i64::MAX)),
                 tolerance: Some(tolerance),
                 observed: human_delta(delta),
                 observed_bytes: Some(delta),
@@ -317,6 +353,59 @@ mod tests {
         assert_eq!(v.observed_bytes, Some(-(size as i64)));
     }
 
+    /// Other processes' file I/O moves Cached; taking the file LRU out leaves the shmem change.
+    #[test]
+    fn cached_beyond_file_lru_ignores_other_processes_file_cache() {
+        let size = 256 * M;
+        let tol = tolerance_for(size);
+        let before = Sample {
+            cached: 300 * M,
+            file_lru: 280 * M,
+            ..Sample::default()
+        };
+        // The tmpfs write adds 256M of shmem; a compiler meanwhile adds 55M of file cache.
+        let after = Sample {
+            cached: 300 * M + size + 55 * M,
+            file_lru: 280 * M + 55 * M,
+            ..Sample::default()
+        };
+        assert!(
+            !judge(
+                &Expectation::grows(Counter::Cached, size),
+                &before,
+                &before,
+                &after,
+                tol
+            )
+            .held
+        );
+        let v = judge(
+            &Expectation::grows(Counter::CachedBeyondFileLru, size),
+            &before,
+            &before,
+            &after,
+            tol,
+        );
+        assert!(v.held, "{v:?}");
+        assert_eq!(v.observed, "+256M (Cached +311M, file LRU +55.0M)");
+        // Growth of ordinary file cache alone does not pass for shmem.
+        let only_files = Sample {
+            cached: 300 * M + size,
+            file_lru: 280 * M + size,
+            ..Sample::default()
+        };
+        assert!(
+            !judge(
+                &Expectation::grows(Counter::CachedBeyondFileLru, size),
+                &before,
+                &before,
+                &only_files,
+                tol
+            )
+            .held
+        );
+    }
+
     #[test]
     fn a_change_just_outside_the_tolerance_fails() {
         let size = 64 * M;
@@ -355,6 +444,30 @@ mod tests {
         assert!(!judge(&exp, &before, &before, &sample(890 * M, 8 * M), tol).held);
         // A rise is never a fall.
         assert!(!judge(&exp, &before, &before, &sample(1000 * M, 8 * M), tol).held);
+    }
+
+    #[test]
+    fn grows_by_at_least_accepts_larger_rises_only() {
+        let size = 64 * M;
+        let tol = tolerance_for(size);
+        let before = sample(100 * M, 8 * M);
+        let exp = Expectation::GrowsByAtLeast {
+            counter: Counter::Cached,
+            by: size,
+            since: Since::PreviousStep,
+        };
+        assert!(judge(&exp, &before, &before, &sample(190 * M, 8 * M), tol).held);
+        assert!(
+            judge(
+                &exp,
+                &before,
+                &before,
+                &sample(100 * M + size - tol, 8 * M),
+                tol
+            )
+            .held
+        );
+        assert!(!judge(&exp, &before, &before, &sample(150 * M, 8 * M), tol).held);
     }
 
     #[test]

@@ -24,7 +24,7 @@ pub(super) fn run(lab: &mut Lab<'_>) -> Result<Outcome> {
         ],
         vec![
             Expectation::grows(Counter::Shmem, size),
-            Expectation::grows(Counter::Cached, size),
+            Expectation::grows(Counter::CachedBeyondFileLru, size),
         ],
     )?;
 
@@ -54,7 +54,7 @@ pub(super) fn run(lab: &mut Lab<'_>) -> Result<Outcome> {
         vec![format!("exit code {}", ended.code.unwrap_or(-1))],
         vec![
             Expectation::falls(Counter::Shmem, size),
-            Expectation::falls(Counter::Cached, size),
+            Expectation::falls(Counter::CachedBeyondFileLru, size),
         ],
     )?;
     Ok(Outcome::Completed)

@@ -70,7 +70,7 @@ pub(super) fn run(lab: &mut Lab<'_>) -> Result<Outcome> {
         Vec::new(),
         vec![
             Expectation::grows(Counter::Shmem, size),
-            Expectation::grows(Counter::Cached, size),
+            Expectation::grows(Counter::CachedBeyondFileLru, size),
         ],
     )?;
 
@@ -146,7 +146,7 @@ pub(super) fn run(lab: &mut Lab<'_>) -> Result<Outcome> {
         Vec::new(),
         vec![
             Expectation::falls(Counter::Shmem, size),
-            Expectation::falls(Counter::Cached, size),
+            Expectation::falls(Counter::CachedBeyondFileLru, size),
             Expectation::fact("IPC_STAT afterwards", "gone (Invalid argument)", gone),
         ],
     )?;

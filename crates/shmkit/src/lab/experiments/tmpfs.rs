@@ -74,7 +74,7 @@ pub(super) fn run(lab: &mut Lab<'_>) -> Result<Outcome> {
         vec![used_note(&place)],
         vec![
             Expectation::grows(Counter::Shmem, size),
-            Expectation::grows(Counter::Cached, size),
+            Expectation::grows(Counter::CachedBeyondFileLru, size),
         ],
     )?;
 
@@ -101,7 +101,7 @@ pub(super) fn run(lab: &mut Lab<'_>) -> Result<Outcome> {
         vec![used_note(&place)],
         vec![
             Expectation::falls(Counter::Shmem, size),
-            Expectation::falls(Counter::Cached, size),
+            Expectation::falls(Counter::CachedBeyondFileLru, size),
         ],
     )?;
     Ok(Outcome::Completed)
