@@ -593,3 +593,29 @@ fn reclaim_predicts_without_root_and_refuses_to_drop_without_a_terminal_or_yes()
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn ipc_namespace_says_why_when_unshare_is_not_permitted() {
+    let _lock = serial();
+    // As nobody, unshare(CLONE_NEWIPC) fails with EPERM (no CAP_SYS_ADMIN).
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", SHMKIT])
+        .args(["lab", "run", "ipc-namespace", "--size", "16M", "--json"])
+        .current_dir("/")
+        .output()
+        .expect("setpriv");
+    assert_eq!(
+        out.status.code(),
+        Some(10),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["status"], "unsupported");
+    let reason = report["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("Operation not permitted") && reason.contains("CAP_SYS_ADMIN"),
+        "{reason}"
+    );
+    assert!(lab_leftovers().is_empty(), "{:?}", lab_leftovers());
+}

@@ -50,6 +50,7 @@ pub struct ChildProc {
     stdout: BufReader<ChildStdout>,
     /// Every `KEY VALUE` line read so far.
     pub said: BTreeMap<String, String>,
+    ended: Option<Ended>,
 }
 
 /// How a child ended.
@@ -98,6 +99,7 @@ impl ChildProc {
             stdin,
             stdout: BufReader::new(stdout),
             said: BTreeMap::new(),
+            ended: None,
         })
     }
 
@@ -131,6 +133,9 @@ impl ChildProc {
     /// Closes stdin (the child's signal to let go and exit), reads the rest of its output and
     /// reaps it.
     pub fn finish(&mut self) -> Result<Ended> {
+        if let Some(ended) = &self.ended {
+            return Ok(ended.clone());
+        }
         drop(self.stdin.take());
         let mut rest = String::new();
         let _ = self.stdout.read_to_string(&mut rest);
@@ -153,11 +158,13 @@ impl ChildProc {
         let status = child
             .wait()
             .map_err(|e| Error::io(format!("lab child {}", self.mode), "waitpid", e))?;
-        Ok(Ended {
+        let ended = Ended {
             code: status.code(),
             said: self.said.clone(),
             stderr: stderr.trim().to_string(),
-        })
+        };
+        self.ended = Some(ended.clone());
+        Ok(ended)
     }
 
     /// Runs the child to its end and fails unless it exited 0.
