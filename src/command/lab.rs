@@ -159,7 +159,10 @@ fn run_experiments(args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     if args.json {
         if args.name == "all" {
-            print_json(&reports)?;
+            print_json(&serde_json::json!({
+                "schema": "shmkit.lab-all/1",
+                "experiments": reports,
+            }))?;
         } else if let Some(report) = reports.first() {
             print_json(report)?;
         }

@@ -132,9 +132,16 @@ pub struct LevelPrediction {
     pub total: u64,
 }
 
+/// The version of the JSON document `shmkit reclaim --json` prints.
+pub const SCHEMA: &str = "shmkit.reclaim/1";
+/// The version of the JSON document `shmkit reclaim --measure N --json` prints.
+pub const MEASURE_SCHEMA: &str = "shmkit.reclaim-measure/1";
+
 /// The whole prediction: the three levels, the assumptions behind them, and the cost.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Prediction {
+    /// [`SCHEMA`].
+    pub schema: &'static str,
     /// What the model saw.
     pub inputs: Inputs,
     /// Levels 1, 2 and 3.
@@ -235,6 +242,7 @@ pub fn predict(inputs: &Inputs) -> Prediction {
         "Level 1 also frees a little slab (page-cache index nodes, buffer heads) that is not predicted here.".to_string(),
     ];
     Prediction {
+        schema: SCHEMA,
         inputs: inputs.clone(),
         levels: (1..=3).map(|l| predict_level(inputs, l)).collect(),
         assumptions,
@@ -262,6 +270,8 @@ pub struct FieldOutcome {
 /// The outcome of a real drop.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Measurement {
+    /// [`MEASURE_SCHEMA`].
+    pub schema: &'static str,
     /// The level dropped.
     pub level: u8,
     /// The prediction it is compared with.
@@ -326,6 +336,7 @@ pub fn compare(
     let sum_after = after.cached + after.buffers + after.sreclaimable;
     fields.push(outcome("total", sum_before, sum_after, prediction.total));
     Measurement {
+        schema: MEASURE_SCHEMA,
         level: prediction.level,
         prediction: prediction.clone(),
         fields,

@@ -102,9 +102,14 @@ pub fn find(name: &str) -> Result<&'static Experiment> {
         })
 }
 
+/// The version of the JSON document `shmkit lab run NAME --json` prints.
+pub const SCHEMA: &str = "shmkit.lab/1";
+
 /// The result of one experiment.
 #[derive(Debug, Clone, Serialize)]
 pub struct ExperimentReport {
+    /// [`SCHEMA`].
+    pub schema: &'static str,
     /// The experiment's name.
     pub name: &'static str,
     /// What it shows.
@@ -177,6 +182,7 @@ pub fn run(
 ) -> Result<ExperimentReport> {
     let tolerance = tolerance_for(options.size);
     let report = |status, reason, steps, kept, cleanup_errors| ExperimentReport {
+        schema: SCHEMA,
         name: experiment.name,
         title: experiment.title,
         seed: experiment.seed,
