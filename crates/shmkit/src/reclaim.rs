@@ -53,6 +53,20 @@ pub struct Inputs {
     pub processes_skipped: usize,
     /// `/proc/sys/fs/dentry-state`: all dentries and unused ones.
     pub dentries: Option<(u64, u64)>,
+    /// Reclaimable slab by kind, from `/sys/kernel/slab` (SLUB; readable by root).
+    pub slab: Option<SlabParts>,
+}
+
+/// Reclaimable slab (`SReclaimable`) split by what frees it, in bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct SlabParts {
+    /// The dentry and inode caches: level 2 frees the unused ones.
+    pub dentries_inodes: u64,
+    /// The page cache's own bookkeeping (`radix_tree_node`, `buffer_head`): freed with the
+    /// pages they index, by level 1.
+    pub page_cache_index: u64,
+    /// Every other reclaimable cache: drop_caches does not shrink these.
+    pub other: u64,
 }
 
 impl Inputs {
@@ -62,6 +76,7 @@ impl Inputs {
         meminfo: &shmkit_procfs::MemInfo,
         mapped_file_pss: Option<(u64, usize, usize)>,
         dentries: Option<(u64, u64)>,
+        slab: Option<SlabParts>,
     ) -> Inputs {
         let bc = &report.buff_cache;
         Inputs {
@@ -78,7 +93,22 @@ impl Inputs {
             processes_read: mapped_file_pss.map_or(0, |(_, r, _)| r),
             processes_skipped: mapped_file_pss.map_or(0, |(_, _, s)| s),
             dentries,
+            slab,
         }
+    }
+
+    /// Takes the meminfo counters anew from `meminfo`, keeping what came from the scan
+    /// (ramfs, the mapped bound) and the slower counts: a measurement re-reads meminfo just
+    /// before the drop, so that prediction and drop see the same moment.
+    pub fn refresh(&mut self, meminfo: &shmkit_procfs::MemInfo) {
+        let get = |name: &str| meminfo.get(name).unwrap_or(0);
+        self.cached = get("Cached");
+        self.shmem = get("Shmem");
+        self.dirty_writeback = get("Dirty") + get("Writeback");
+        self.buffers = get("Buffers");
+        self.sreclaimable = get("SReclaimable");
+        self.unevictable = get("Unevictable");
+        self.mlocked = get("Mlocked");
     }
 
     /// File pages that are neither shmem, ramfs, nor dirty.
@@ -187,20 +217,12 @@ pub fn predict_level(inputs: &Inputs, level: u8) -> LevelPrediction {
             vec![("not touched by level 2".to_string(), inputs.buffers)]
         },
     };
-    let slab_frees = (inputs.sreclaimable as f64 * inputs.unused_dentry_fraction()) as u64;
-    let slab_frees = slab_frees.min(inputs.sreclaimable);
+    let (slab_frees, slab_stays) = slab_prediction(inputs, pages, slab, droppable_cache);
     let sreclaimable = FieldPrediction {
         field: "SReclaimable",
         now: inputs.sreclaimable,
-        frees: if slab { slab_frees } else { 0 },
-        stays: if slab {
-            vec![(
-                "dentries and inodes in use".to_string(),
-                inputs.sreclaimable - slab_frees,
-            )]
-        } else {
-            vec![("not touched by level 1".to_string(), inputs.sreclaimable)]
-        },
+        frees: slab_frees,
+        stays: slab_stays,
     };
     let fields = vec![cached, buffers, sreclaimable];
     let total = fields.iter().map(|f| f.frees).sum();
@@ -209,6 +231,55 @@ pub fn predict_level(inputs: &Inputs, level: u8) -> LevelPrediction {
         fields,
         total,
     }
+}
+
+/// What a level frees of `SReclaimable`, and what stays and why.
+fn slab_prediction(
+    inputs: &Inputs,
+    pages: bool,
+    slab: bool,
+    droppable_cache: u64,
+) -> (u64, Vec<(String, u64)>) {
+    let unused = inputs.unused_dentry_fraction();
+    let Some(parts) = inputs.slab else {
+        // Without the breakdown: the unused share of all of it, at level 2 and 3.
+        let frees = if slab {
+            ((inputs.sreclaimable as f64 * unused) as u64).min(inputs.sreclaimable)
+        } else {
+            0
+        };
+        let why = if slab {
+            "in use"
+        } else {
+            "not touched by level 1"
+        };
+        return (frees, vec![(why.to_string(), inputs.sreclaimable - frees)]);
+    };
+    let dentries = if slab {
+        ((parts.dentries_inodes as f64 * unused) as u64).min(parts.dentries_inodes)
+    } else {
+        0
+    };
+    // The index nodes and buffer heads go with the pages they describe, in proportion.
+    let index = if pages && inputs.cached > 0 {
+        let share = droppable_cache as f64 / inputs.cached as f64;
+        ((parts.page_cache_index as f64 * share) as u64).min(parts.page_cache_index)
+    } else {
+        0
+    };
+    let frees = (dentries + index).min(inputs.sreclaimable);
+    let stays = vec![
+        (
+            "dentries and inodes in use".to_string(),
+            parts.dentries_inodes - dentries,
+        ),
+        (
+            "index of pages that stay".to_string(),
+            parts.page_cache_index - index,
+        ),
+        ("other reclaimable slab".to_string(), parts.other),
+    ];
+    (frees, stays)
 }
 
 /// Predicts all three levels and states the assumptions with this machine's figures.
@@ -238,8 +309,21 @@ pub fn predict(inputs: &Inputs) -> Prediction {
         format!("Shmem ({}) is never dropped: tmpfs, System V, POSIX, shared anonymous, memfd. Neither is ramfs ({}).", human(inputs.shmem), human(inputs.ramfs)),
         format!("Unevictable {} (Mlocked {}): the mlocked file pages among them are mapped, so already counted as staying.", human(inputs.unevictable), human(inputs.mlocked)),
         "Buffers are assumed clean and unused after sync; the few in use (journal, superblocks) stay.".to_string(),
-        format!("Level 2 frees SReclaimable × unused/all dentries ({dentries}): unused dentries go, with the inodes they pin; slab pages still holding a live object stay, so this leans high."),
-        "Level 1 also frees a little slab (page-cache index nodes, buffer heads) that is not predicted here.".to_string(),
+        match inputs.slab {
+            Some(parts) => format!(
+                "Level 2 frees the unused share ({dentries}) of the dentry and inode caches ({} in /sys/kernel/slab): unused dentries go, with the inodes they pin. This leans high: slab pages that still hold one live object stay, and an inode that still has cached pages is kept, so level 2 alone frees less than level 3, which drops the pages first.",
+                human(parts.dentries_inodes)
+            ),
+            None => format!("Level 2 frees SReclaimable × unused/all dentries ({dentries}); /sys/kernel/slab is not readable, so other reclaimable caches are assumed to shrink alike, which leans high."),
+        },
+        match inputs.slab {
+            Some(parts) => format!(
+                "Level 1 also frees the page cache's own index (radix_tree_node, buffer_head: {}) in proportion to the pages it drops; other reclaimable slab ({}) stays.",
+                human(parts.page_cache_index),
+                human(parts.other)
+            ),
+            None => "Level 1 also frees a little slab (page-cache index nodes, buffer heads) that is not predicted here.".to_string(),
+        },
     ];
     Prediction {
         schema: SCHEMA,
@@ -390,19 +474,91 @@ pub fn dentry_state(root: &ProcRoot) -> Option<(u64, u64)> {
     Some((numbers.next()??, numbers.next()??))
 }
 
+/// Reclaimable slab by kind from `/sys/kernel/slab` (SLUB): every cache directory whose
+/// `reclaim_account` is 1, sized as `slabs × (page << order)`, named by itself and by the
+/// aliases (symlinks) that point to it. `None` where the directory cannot be read.
+pub fn slab_parts(root: &ProcRoot) -> Option<SlabParts> {
+    let dir = root.path("/sys/kernel/slab");
+    let mut aliases: std::collections::HashMap<String, Vec<String>> = Default::default();
+    let mut caches = Vec::new();
+    for entry in std::fs::read_dir(&dir).ok()?.flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        match std::fs::read_link(entry.path()) {
+            Ok(target) => {
+                let target = target.file_name()?.to_string_lossy().to_string();
+                aliases.entry(target).or_default().push(name);
+            }
+            Err(_) => caches.push(name),
+        }
+    }
+    let page = crate::sys::page_size();
+    let read_number = |cache: &str, file: &str| -> Option<u64> {
+        let text = root
+            .read_to_string(format!("/sys/kernel/slab/{cache}/{file}"))
+            .ok()??;
+        text.split_whitespace().next()?.parse().ok()
+    };
+    let mut parts = SlabParts::default();
+    let mut any = false;
+    for cache in caches {
+        if read_number(&cache, "reclaim_account") != Some(1) {
+            continue;
+        }
+        let (Some(slabs), Some(order)) =
+            (read_number(&cache, "slabs"), read_number(&cache, "order"))
+        else {
+            continue;
+        };
+        any = true;
+        let bytes = slabs.saturating_mul(page << order.min(10));
+        let mut names = aliases.remove(&cache).unwrap_or_default();
+        names.push(cache);
+        if names
+            .iter()
+            .any(|n| n == "dentry" || n.ends_with("inode_cache"))
+        {
+            parts.dentries_inodes += bytes;
+        } else if names
+            .iter()
+            .any(|n| n == "radix_tree_node" || n == "buffer_head")
+        {
+            parts.page_cache_index += bytes;
+        } else {
+            parts.other += bytes;
+        }
+    }
+    any.then_some(parts)
+}
+
 /// Scans the host and gathers the model's inputs now.
 pub fn inputs(root: &ProcRoot) -> Result<Inputs> {
-    let scan = Scan::collect(root, &ScanOptions::default()).map_err(|e| {
-        Error::new(ErrorKind::Other, "/proc/meminfo", e.to_string())
-            .with_fix("shmkit needs a mounted /proc")
-    })?;
+    gather(root).map(|(inputs, _)| inputs)
+}
+
+/// The inputs, and the meminfo sample of the moment they describe (the "before" of a
+/// measurement): the slow reads (scan, smaps_rollup, slab) first, then meminfo once more.
+fn gather(root: &ProcRoot) -> Result<(Inputs, Sample)> {
+    let meminfo_error = |e: String| {
+        Error::new(ErrorKind::Other, "/proc/meminfo", e).with_fix("shmkit needs a mounted /proc")
+    };
+    // Holders are not needed: mapped file pages come from smaps_rollup, and without holders
+    // mem's bound is plain Mapped, still an upper bound.
+    let options = ScanOptions {
+        holders: false,
+        ..ScanOptions::default()
+    };
+    let scan = Scan::collect(root, &options).map_err(|e| meminfo_error(e.to_string()))?;
     let report = MemReport::new(&scan);
-    Ok(Inputs::from_report(
+    let mut inputs = Inputs::from_report(
         &report,
         &scan.meminfo,
         mapped_file_pss(root),
         dentry_state(root),
-    ))
+        slab_parts(root),
+    );
+    let meminfo = root.meminfo().map_err(|e| meminfo_error(e.to_string()))?;
+    inputs.refresh(&meminfo);
+    Ok((inputs, Sample::from_meminfo(&meminfo)?))
 }
 
 /// Syncs, predicts, drops `level` for real and measures. Needs root.
@@ -426,8 +582,10 @@ pub fn measure(root: &ProcRoot, level: u8) -> Result<Measurement> {
     // Written-back pages become clean and droppable: sync before predicting, as the drop
     // itself does.
     crate::sys::fs::sync();
-    let prediction = predict_level(&inputs(root)?, level);
-    let before = crate::lab::runner::read_sample(root)?;
+    // The "before" figures are the meminfo the prediction was made from, so that both sides
+    // describe the same moment.
+    let (inputs, before) = gather(root)?;
+    let prediction = predict_level(&inputs, level);
     let started = std::time::Instant::now();
     crate::lab::runner::drop_caches(root, level)?;
     let drop_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -456,6 +614,7 @@ mod tests {
             processes_read: 50,
             processes_skipped: 0,
             dentries: Some((1000, 900)),
+            slab: None,
         }
     }
 
@@ -489,6 +648,26 @@ mod tests {
         assert_eq!(p.total, 90 * M);
         let p3 = predict_level(&inputs(), 3);
         assert_eq!(p3.total, 670 * M + 90 * M);
+    }
+
+    #[test]
+    fn with_the_slab_breakdown_level_1_frees_the_index_and_level_2_the_unused_dentries() {
+        let mut i = inputs();
+        i.slab = Some(SlabParts {
+            dentries_inodes: 50 * M,
+            page_cache_index: 30 * M,
+            other: 20 * M,
+        });
+        // Level 1 drops 650 of 1000M of Cached: 65% of the index.
+        let l1 = predict_level(&i, 1);
+        assert_eq!(l1.fields[2].frees, (30.0 * M as f64 * 0.65) as u64);
+        // Level 2: 90% of the dentries and inodes; the index and the rest stay.
+        let l2 = predict_level(&i, 2);
+        assert_eq!(l2.fields[2].frees, 45 * M);
+        let stays: u64 = l2.fields[2].stays.iter().map(|(_, b)| b).sum();
+        assert_eq!(stays + l2.fields[2].frees, 100 * M);
+        let l3 = predict_level(&i, 3);
+        assert_eq!(l3.fields[2].frees, l1.fields[2].frees + l2.fields[2].frees);
     }
 
     #[test]
