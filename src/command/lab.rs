@@ -48,6 +48,14 @@ pub enum LabCommand {
 
 /// Options of `shmkit lab run`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Examples:
+  sudo shmkit lab run tmpfs --size 256M
+  sudo shmkit lab run sysv --keep        # leave the orphan segment to look at with ipcs -m
+  sudo shmkit lab run all --size 64M --json
+
+Exit codes: 0 every verdict held, 8 a verdict failed, 10 needs root or not possible here,
+2 bad input, 6 --size over half of MemAvailable, 130 interrupted (everything removed).")]
 pub struct RunArgs {
     /// The experiment (see `shmkit lab list`), or `all`.
     pub name: String,
