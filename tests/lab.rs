@@ -98,6 +98,42 @@ fn lab_leftovers() -> Vec<String> {
     found
 }
 
+/// A copy of the binary that user `nobody` can run (the build directory may sit under a
+/// directory only root can enter, like /root); removed on drop.
+struct NobodyShmkit(std::path::PathBuf);
+
+impl NobodyShmkit {
+    fn new() -> Self {
+        use std::os::unix::fs::PermissionsExt;
+        let dir =
+            std::path::PathBuf::from(format!("/tmp/shmkit-test-nobody-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let bin = dir.join("shmkit");
+        std::fs::copy(SHMKIT, &bin).unwrap();
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        NobodyShmkit(dir)
+    }
+
+    /// `setpriv` (util-linux) drops to nobody and runs the copy with `args`.
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(self.0.join("shmkit"))
+            .args(args)
+            .current_dir("/")
+            .stdin(Stdio::null())
+            .output()
+            .expect("setpriv")
+    }
+}
+
+impl Drop for NobodyShmkit {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// Runs one experiment at 64 MiB with --json and checks that everything it made is gone.
 fn run_experiment(name: &str) -> (Value, Output) {
     let segments_before = segment_ids();
@@ -363,21 +399,7 @@ fn bad_input_gets_one_line_and_a_documented_exit_code() {
 #[test]
 fn an_experiment_that_needs_root_says_so_and_exits_10() {
     let _lock = serial();
-    // setpriv (util-linux) drops to nobody; the binary under target/ must be reachable by it.
-    let out = Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            SHMKIT,
-            "lab",
-            "run",
-            "tmpfs",
-            "--size",
-            "64M",
-        ])
-        .output()
-        .expect("setpriv");
+    let out = NobodyShmkit::new().run(&["lab", "run", "tmpfs", "--size", "64M"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(10), "{err}");
     assert!(err.contains("lab tmpfs: needs root: it mounts a tmpfs and writes /proc/sys/vm/drop_caches; run it as root"), "{err}");
@@ -558,35 +580,15 @@ fn reclaim_predicts_without_root_and_refuses_to_drop_without_a_terminal_or_yes()
     let out = shmkit(&["reclaim", "--measure", "4", "--yes"]);
     assert_eq!(out.status.code(), Some(2));
 
-    let out = Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            SHMKIT,
-            "reclaim",
-            "--measure",
-            "1",
-            "--yes",
-        ])
-        .output()
-        .unwrap();
+    let nobody = NobodyShmkit::new();
+    let out = nobody.run(&["reclaim", "--measure", "1", "--yes"]);
     assert_eq!(
         out.status.code(),
         Some(10),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let out = Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            SHMKIT,
-            "reclaim",
-        ])
-        .output()
-        .unwrap();
+    let out = nobody.run(&["reclaim"]);
     assert!(
         out.status.success(),
         "{}",
@@ -598,12 +600,7 @@ fn reclaim_predicts_without_root_and_refuses_to_drop_without_a_terminal_or_yes()
 fn ipc_namespace_says_why_when_unshare_is_not_permitted() {
     let _lock = serial();
     // As nobody, unshare(CLONE_NEWIPC) fails with EPERM (no CAP_SYS_ADMIN).
-    let out = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", SHMKIT])
-        .args(["lab", "run", "ipc-namespace", "--size", "16M", "--json"])
-        .current_dir("/")
-        .output()
-        .expect("setpriv");
+    let out = NobodyShmkit::new().run(&["lab", "run", "ipc-namespace", "--size", "16M", "--json"]);
     assert_eq!(
         out.status.code(),
         Some(10),
