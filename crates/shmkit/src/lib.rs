@@ -4,17 +4,24 @@
 //!   `unsafe` code in the crate.
 //! - [`scan`]: every shared-memory object on the host, its holders and leaks.
 //! - [`render`]: sizes and tables for people.
+//! - [`address`]: `sysv:5678`, `posix:/name`, `file:PATH`: how objects are named.
+//! - [`segment`]: create, open, map, read, write, stat, resize, remove any kind of segment.
 //! - [`error`]: one-line errors that name the object, the cause and the fix, with exit codes.
 //!
 //! Everything that reads `/proc` or `/sys` goes through [`shmkit_procfs::ProcRoot`], so tests
 //! run the same code on captured fixture trees.
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
+pub mod address;
 pub mod error;
 pub mod render;
 pub mod scan;
+pub mod segment;
 pub mod sys;
 
 pub use error::{Error, ErrorKind, Result};
