@@ -33,4 +33,7 @@ pub enum Command {
     Mem(command::mem::Args),
     /// Every shared-memory object on the host, one table.
     Ls(command::ls::Args),
+    /// Map shared memory and hold it until stdin closes (for tests and experiments).
+    #[command(hide = true)]
+    Hold(command::hold::Args),
 }

@@ -1,5 +1,6 @@
 //! One module per subcommand, each with its `Args` and one `run` function.
 
+pub mod hold;
 pub mod ls;
 pub mod mem;
 
@@ -11,5 +12,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Mem(args) => mem::run(args),
         Command::Ls(args) => ls::run(args),
+        Command::Hold(args) => hold::run(args),
     }
 }

@@ -3,6 +3,8 @@
 //! - [`sys`]: the system-call layer (System V, POSIX, mmap, memfd, namespaces), the only
 //!   `unsafe` code in the crate.
 //! - [`scan`]: every shared-memory object on the host, its holders and leaks.
+//! - [`report`]: the memory model behind `shmkit mem` (free's numbers, buff/cache and Shmem
+//!   itemised, leaks).
 //! - [`render`]: sizes and tables for people.
 //! - [`address`]: `sysv:5678`, `posix:/name`, `file:PATH`: how objects are named.
 //! - [`segment`]: create, open, map, read, write, stat, resize, remove any kind of segment.
@@ -20,6 +22,7 @@
 pub mod address;
 pub mod error;
 pub mod render;
+pub mod report;
 pub mod scan;
 pub mod segment;
 pub mod sys;
