@@ -4,6 +4,8 @@
 //! Every read goes through [`ProcRoot::live`], so the explanations match what `shmkit doctor`
 //! and the scan report.
 
+use shmkit_procfs::ProcRoot;
+
 /// The System V limits of this IPC namespace (`/proc/sys/kernel/shm*`).
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Limits {
@@ -16,19 +18,14 @@ pub(crate) struct Limits {
 }
 
 pub(crate) fn limits() -> Limits {
-    let read = |name: &str| {
-        read_proc(&format!("/proc/sys/kernel/{name}")).and_then(|t| t.trim().parse::<u64>().ok())
-    };
-    Limits {
-        shmmax: read("shmmax"),
-        shmall: read("shmall"),
-        shmmni: read("shmmni"),
+    match ProcRoot::live().shm_limits() {
+        Ok(l) => Limits {
+            shmmax: l.shmmax,
+            shmall: l.shmall,
+            shmmni: l.shmmni,
+        },
+        Err(_) => Limits::default(),
     }
-}
-
-// TODO(procfs): switch to ProcRoot::live() once the procfs branch lands.
-fn read_proc(path: &str) -> Option<String> {
-    std::fs::read_to_string(path).ok()
 }
 
 /// One line of `/proc/sysvipc/shm`: what the kernel shows of every segment in this IPC
@@ -52,47 +49,35 @@ pub(crate) struct SysvLine {
 }
 
 pub(crate) fn sysv_segments() -> Vec<SysvLine> {
-    let Some(text) = read_proc("/proc/sysvipc/shm") else {
-        return Vec::new();
-    };
-    text.lines()
-        .skip(1)
-        .filter_map(|line| {
-            let f: Vec<&str> = line.split_whitespace().collect();
-            let n = |i: usize| f.get(i).and_then(|v| v.parse::<i64>().ok());
-            Some(SysvLine {
-                key: n(0)? as i32,
-                shmid: n(1)? as i32,
-                mode: u32::from_str_radix(f.get(2)?, 8).ok()?,
-                size: n(3)? as u64,
-                cpid: n(4)? as u32,
-                lpid: n(5)? as u32,
-                nattch: n(6)? as u64,
-                uid: n(7)? as u32,
-                gid: n(8)? as u32,
-                cuid: n(9)? as u32,
-                cgid: n(10)? as u32,
-                atime: n(11)?,
-                dtime: n(12)?,
-                ctime: n(13)?,
-            })
+    ProcRoot::live()
+        .sysvipc_shm()
+        .map(|list| {
+            list.into_iter()
+                .map(|s| SysvLine {
+                    key: s.key,
+                    shmid: s.shmid,
+                    mode: s.perms,
+                    size: s.size,
+                    cpid: s.cpid,
+                    lpid: s.lpid,
+                    nattch: s.nattch,
+                    uid: s.uid,
+                    gid: s.gid,
+                    cuid: s.cuid,
+                    cgid: s.cgid,
+                    atime: s.atime,
+                    dtime: s.dtime,
+                    ctime: s.ctime,
+                })
+                .collect()
         })
-        .collect()
+        .unwrap_or_default()
 }
 
 /// `uid 1000 (alice)` or `uid 1000`.
 pub(crate) fn describe_uid(uid: u32) -> String {
-    let name = std::fs::read_to_string("/etc/passwd")
-        .ok()
-        .and_then(|text| {
-            text.lines().find_map(|line| {
-                let mut f = line.split(':');
-                let name = f.next()?;
-                let id = f.nth(1)?.parse::<u32>().ok()?;
-                (id == uid).then(|| name.to_string())
-            })
-        });
-    match name {
+    let users = ProcRoot::live().users().unwrap_or_default();
+    match users.name(uid) {
         Some(name) => format!("uid {uid} ({name})"),
         None => format!("uid {uid}"),
     }
