@@ -1,0 +1,313 @@
+//! The life-cycle commands end to end, through the real binary: create, write, read, stat,
+//! chmod, chown, resize and rm on System V, POSIX and file objects, checked against what the
+//! kernel reports.
+
+mod lifecycle_support;
+use lifecycle_support::*;
+use serde_json::Value;
+
+fn json(run: &Run) -> Value {
+    serde_json::from_str(run.ok()).unwrap_or_else(|e| panic!("{e}: {run:?}"))
+}
+
+#[test]
+fn every_lifecycle_command_has_help_with_examples() {
+    for cmd in [
+        "create", "write", "read", "stat", "chmod", "chown", "resize", "rm",
+    ] {
+        let out = shmkit(&[cmd, "--help"]);
+        assert!(out.ok().contains("Examples:"), "{cmd} --help: {out:?}");
+        assert!(
+            out.stdout.contains(&format!("shmkit {cmd} ")),
+            "{cmd} examples use it: {out:?}"
+        );
+    }
+}
+
+#[test]
+fn posix_object_full_life_cycle() {
+    let name = PosixName::new("posix_full");
+    let addr = name.addr();
+    let created = json(&shmkit(&["create", &addr, "--size", "4K", "--json"]));
+    assert_eq!(created["created"], true);
+    assert_eq!(created["stat"]["size"], 4096);
+    assert_eq!(created["stat"]["mode"], 0o600);
+    let meta = std::fs::metadata(name.path()).unwrap();
+    assert_eq!(meta.len(), 4096);
+
+    shmkit(&["write", &addr, "--offset", "100", "Hello!"]).ok();
+    assert_eq!(
+        shmkit(&["read", &addr, "--offset", "100", "--len", "6"]).ok(),
+        "Hello!\n"
+    );
+    let read = json(&shmkit(&[
+        "read", &addr, "--offset", "98", "--len", "10", "--json",
+    ]));
+    assert_eq!(read["hex"], "000048656c6c6f210000");
+
+    shmkit(&["chmod", &addr, "640"]).ok();
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(
+        std::fs::metadata(name.path()).unwrap().mode() & 0o777,
+        0o640
+    );
+    shmkit(&["chown", &addr, "nobody:65534"]).ok();
+    assert_eq!(std::fs::metadata(name.path()).unwrap().uid(), 65534);
+    // Now it is another user's: reading and writing need --allow-foreign.
+    shmkit(&["read", &addr]).fails(5, &addr);
+    shmkit(&["read", &addr, "--allow-foreign", "--len", "1"]).ok();
+    shmkit(&["chown", &addr, "0:0"]).ok();
+
+    shmkit(&["resize", &addr, "1M"]).ok();
+    let meta = std::fs::metadata(name.path()).unwrap();
+    assert_eq!(meta.len(), 1 << 20);
+    assert!(meta.blocks() * 512 >= 1 << 20, "growth allocated the pages");
+    assert_eq!(
+        shmkit(&["read", &addr, "--offset", "100", "--len", "6"]).ok(),
+        "Hello!\n"
+    );
+
+    let rm = json(&shmkit(&["rm", &addr, "--json"]));
+    assert_eq!(rm["removed"][0]["address"], addr);
+    assert_eq!(rm["freed"], 1 << 20, "its pages came back: {rm}");
+    assert!(!name.path().exists());
+    shmkit(&["stat", &addr]).fails(3, &addr);
+}
+
+#[test]
+fn sysv_segment_full_life_cycle() {
+    let key = SysvKey::new("sysv_full");
+    let addr = key.addr();
+    let out = shmkit(&["create", &addr, "--size", "27"]);
+    out.ok();
+    assert!(out.stderr.is_empty(), "no warning at 0600: {out:?}");
+    let id = key.id().expect("created");
+    let by_id = format!("sysv:id={id}");
+    let st = shmkit::sys::sysv::stat(id).unwrap();
+    assert_eq!((st.size, st.mode & 0o777, st.nattch), (27, 0o600, 0));
+
+    // The same key in hex is the same segment.
+    shmkit(&["write", &format!("sysv:0x{:x}", key.0), "abc"]).ok();
+    assert_eq!(
+        shmkit(&["read", &by_id, "--len", "3", "--format", "raw"]).ok(),
+        "abc"
+    );
+
+    // A write past the end fails, changes nothing and never grows the segment.
+    shmkit(&["write", &addr, "--offset", "20", "0123456789"]).fails(2, &addr);
+    assert_eq!(shmkit::sys::sysv::stat(id).unwrap().size, 27);
+    assert_eq!(
+        shmkit(&["read", &addr, "--offset", "20", "--format", "raw"]).ok(),
+        "\0\0\0\0\0\0\0"
+    );
+
+    // Resizing is refused with the reason.
+    let err = shmkit(&["resize", &addr, "100"]);
+    assert!(
+        err.fails(10, &addr)
+            .contains("kernel ignores shm_segsz in IPC_SET"),
+        "{err:?}"
+    );
+    assert_eq!(shmkit::sys::sysv::stat(id).unwrap().size, 27);
+
+    let stat = json(&shmkit(&["stat", &addr, "--json"]));
+    assert_eq!(stat["sysv"]["shmid"], id);
+    assert_eq!(stat["sysv"]["key"], key.0);
+    assert_eq!(stat["sysv"]["cpid"].as_u64().is_some(), true);
+    assert_eq!(stat["sysv"]["nattch"], 0, "stat does not attach");
+    assert_eq!(stat["lifetime"]["process_exit"], true);
+    for q in ["process_exit", "container_restart", "reboot"] {
+        assert!(
+            stat["survives"][q]["why"]
+                .as_str()
+                .is_some_and(|w| !w.is_empty()),
+            "{stat}"
+        );
+    }
+
+    // 0666 only when asked, and with a warning.
+    let out = shmkit(&["chmod", &addr, "666"]);
+    out.ok();
+    assert!(
+        out.stderr.contains("warning") && out.stderr.contains("every user"),
+        "{out:?}"
+    );
+    assert_eq!(shmkit::sys::sysv::stat(id).unwrap().mode & 0o777, 0o666);
+
+    shmkit(&["rm", &addr]).ok();
+    assert!(shmkit::sys::sysv::stat(id).is_err(), "removed");
+}
+
+#[test]
+fn create_with_0666_warns_and_creates_exactly_that_mode() {
+    let name = PosixName::new("create_666");
+    let out = shmkit(&["create", &name.addr(), "--size", "1", "--mode", "666"]);
+    out.ok();
+    assert!(out.stderr.contains("warning"), "{out:?}");
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(
+        std::fs::metadata(name.path()).unwrap().mode() & 0o777,
+        0o666,
+        "not cut by the umask"
+    );
+}
+
+#[test]
+fn write_takes_text_a_file_or_stdin() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("seg");
+    let addr = format!("file:{}", path.display());
+    shmkit(&["create", &addr, "--size", "64"]).ok();
+    std::fs::write(dir.path().join("input"), b"from-file").unwrap();
+    shmkit(&[
+        "write",
+        &addr,
+        "--from",
+        dir.path().join("input").to_str().unwrap(),
+    ])
+    .ok();
+    shmkit_in(None, &["write", &addr, "--offset", "20"], b"from-stdin").ok();
+    shmkit(&["write", &addr, "--offset", "40", "from-text"]).ok();
+    let bytes = std::fs::read(&path).unwrap();
+    assert_eq!(&bytes[..9], b"from-file");
+    assert_eq!(&bytes[20..30], b"from-stdin");
+    assert_eq!(&bytes[40..49], b"from-text");
+}
+
+#[test]
+fn read_hex_is_byte_for_byte_what_xxd_prints() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("seg");
+    let addr = format!("file:{}", path.display());
+    shmkit(&["create", &addr, "--size", "50"]).ok();
+    let data: Vec<u8> = (0u8..50).map(|i| i.wrapping_mul(37)).collect();
+    shmkit_in(None, &["write", &addr], &data).ok();
+    let ours = shmkit(&["read", &addr, "--format", "hex"]);
+    let xxd = run(std::process::Command::new("xxd").arg(&path), None, b"");
+    assert_eq!(ours.ok(), xxd.ok());
+}
+
+#[test]
+fn read_text_masks_terminal_escapes() {
+    let name = PosixName::new("escapes");
+    shmkit(&["create", &name.addr(), "--size", "16"]).ok();
+    shmkit_in(None, &["write", &name.addr()], b"a\x1b[2Jb").ok();
+    assert_eq!(shmkit(&["read", &name.addr()]).ok(), "a?[2Jb\n");
+}
+
+#[test]
+fn rm_refuses_an_object_in_use_unless_forced() {
+    let name = PosixName::new("rm_busy");
+    let addr = name.addr();
+    shmkit(&["create", &addr, "--size", "8K"]).ok();
+    let holder = Holder::start(&["--posix", &name.0]);
+    let err = shmkit(&["rm", &addr]);
+    let text = err.fails(9, &addr);
+    assert!(
+        text.contains(&holder.pid.to_string()),
+        "names the holder: {text}"
+    );
+    assert!(name.path().exists(), "still there");
+    let dry = json(&shmkit(&["rm", &addr, "--force", "--dry-run", "--json"]));
+    assert_eq!(
+        dry["removed"][0]["freed"], 0,
+        "held memory does not come back at once"
+    );
+    assert!(name.path().exists(), "dry run removes nothing");
+    shmkit(&["rm", &addr, "--force"]).ok();
+    assert!(!name.path().exists());
+    drop(holder);
+}
+
+#[test]
+fn rm_refuses_an_attached_sysv_segment_and_reports_others() {
+    let key = SysvKey::new("rm_attached");
+    shmkit(&["create", &key.addr(), "--size", "4K"]).ok();
+    let id = key.id().unwrap();
+    let holder = Holder::start(&["--sysv-id", &id.to_string()]);
+    let missing = PosixName::new("rm_missing");
+    let out = shmkit(&["rm", &key.addr(), &missing.addr()]);
+    assert_eq!(out.code, 9, "the first failure decides: {out:?}");
+    assert!(
+        out.stderr.contains(&format!(
+            "shmkit: {}: it is in use by {}",
+            key.addr(),
+            holder.pid
+        )),
+        "{out:?}"
+    );
+    assert!(
+        out.stderr
+            .contains(&format!("shmkit: {}: ", missing.addr())),
+        "{out:?}"
+    );
+    assert_eq!(shmkit::sys::sysv::stat(id).unwrap().nattch, 1);
+    drop(holder);
+    shmkit(&["rm", &key.addr()]).ok();
+}
+
+#[test]
+fn create_without_exclusive_opens_an_existing_object_and_changes_nothing() {
+    let key = SysvKey::new("create_twice");
+    shmkit(&["create", &key.addr(), "--size", "100"]).ok();
+    shmkit(&["write", &key.addr(), "keep"]).ok();
+    let again = json(&shmkit(&["create", &key.addr(), "--size", "50", "--json"]));
+    assert_eq!(again["created"], false);
+    assert_eq!(again["stat"]["size"], 100);
+    assert_eq!(shmkit(&["read", &key.addr(), "--len", "4"]).ok(), "keep\n");
+    shmkit(&["create", &key.addr(), "--size", "100", "--exclusive"]).fails(4, &key.addr());
+}
+
+#[test]
+fn sysv_private_creates_a_keyless_segment_and_prints_its_id() {
+    let out = shmkit(&["create", "sysv:private", "--size", "10", "--json"]);
+    let v = json(&out);
+    let id = v["stat"]["sysv"]["shmid"].as_i64().unwrap() as i32;
+    let _guard = SysvId(id);
+    assert_eq!(v["stat"]["sysv"]["key"], 0);
+    assert_eq!(v["stat"]["address"], format!("sysv:id={id}"));
+    shmkit(&["write", &format!("sysv:id={id}"), "x"]).ok();
+}
+
+#[test]
+fn sysv_ftok_address_names_the_key_ftok_derives() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.conf");
+    std::fs::write(&path, b"").unwrap();
+    let key = shmkit::sys::sysv::ftok(&path, b'A').unwrap();
+    let _guard = SysvKey(key);
+    let addr = format!("sysv:ftok={}:A", path.display());
+    let v = json(&shmkit(&["create", &addr, "--size", "10", "--json"]));
+    assert_eq!(v["stat"]["sysv"]["key"], key);
+}
+
+#[test]
+fn memfds_and_bad_addresses_are_refused_with_exit_2() {
+    shmkit(&["create", "memfd:x", "--size", "1"]).fails(2, "memfd:x");
+    let out = shmkit(&["read", "posix:/a/b"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("exactly one '/'"), "{out:?}");
+    let out = shmkit(&["create", "sysv:0", "--size", "1"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("IPC_PRIVATE"), "{out:?}");
+    let out = shmkit(&["chmod", "posix:/x", "1777"]);
+    assert_eq!(out.code, 2, "{out:?}");
+}
+
+#[test]
+fn file_objects_refuse_symlinks() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("target");
+    std::fs::write(&target, vec![0u8; 10]).unwrap();
+    let link = dir.path().join("link");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let addr = format!("file:{}", link.display());
+    let text = shmkit(&["write", &addr, "x"]).fails(5, &addr).to_string();
+    assert!(text.contains("symbolic link"), "{text}");
+    shmkit(&["create", &addr, "--size", "10", "--exclusive"]).fails(4, &addr);
+    assert_eq!(
+        std::fs::read(&target).unwrap(),
+        vec![0u8; 10],
+        "the target was not touched"
+    );
+}
