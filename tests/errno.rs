@@ -87,6 +87,17 @@ fn enoent_missing_objects_are_not_created_by_reading() {
     assert!(key.id().is_none(), "nothing created");
     assert!(!name.path().exists());
     assert!(!path.exists());
+    let nested = format!("file:{}", dir.path().join("no-such-dir/shm.txt").display());
+    let out = shmkit(&["create", &nested, "--size", "1"]);
+    out.fails(3, &nested);
+    assert!(
+        error_line(&out).contains("no-such-dir does not exist"),
+        "{out:?}"
+    );
+    assert!(
+        error_line(&out).contains("create the directory first"),
+        "{out:?}"
+    );
     let out = shmkit(&["stat", "sysv:id=2147483000"]);
     out.fails(3, "sysv:id=2147483000");
     assert!(
@@ -330,4 +341,34 @@ fn enomem_segment_larger_than_memory() {
         "{line}"
     );
     assert!(line.contains("ask for less"), "{line}");
+}
+
+#[test]
+fn enomem_huge_pages_not_reserved_names_vm_nr_hugepages() {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap();
+    let field = |name: &str| {
+        meminfo
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let (free, page_kb) = (field("HugePages_Free:"), field("Hugepagesize:"));
+    if page_kb == 0 {
+        eprintln!("no huge page support in this kernel; skipped");
+        return;
+    }
+    // One huge page more than are free.
+    let size = (free + 1) * page_kb * 1024;
+    let out = in_private_ipc(&format!(
+        r#""$SHMKIT" create sysv:11 --size {size} --hugetlb; echo "rc=$?"
+           echo "left=$(($(wc -l < /proc/sysvipc/shm) - 1))""#
+    ));
+    assert!(out.stdout.contains("rc=6\nleft=0"), "{out:?}");
+    let line = error_line(&out);
+    assert!(
+        line.contains("not enough huge pages") && line.contains("vm.nr_hugepages"),
+        "{line}"
+    );
+    assert!(line.contains("sysctl -w vm.nr_hugepages=N"), "{line}");
 }

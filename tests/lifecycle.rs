@@ -311,3 +311,59 @@ fn file_objects_refuse_symlinks() {
         "the target was not touched"
     );
 }
+
+#[test]
+fn resize_refuses_to_shrink_under_a_holder_unless_forced() {
+    let name = PosixName::new("resize_busy");
+    let addr = name.addr();
+    shmkit(&["create", &addr, "--size", "64K"]).ok();
+    let holder = Holder::start(&["--posix", &name.0]);
+    let text = shmkit(&["resize", &addr, "4K"]).fails(9, &addr).to_string();
+    assert!(
+        text.contains("SIGBUS") && text.contains(&holder.pid.to_string()),
+        "{text}"
+    );
+    assert_eq!(std::fs::metadata(name.path()).unwrap().len(), 64 << 10);
+    // Growing is harmless to holders.
+    shmkit(&["resize", &addr, "128K"]).ok();
+    drop(holder);
+    shmkit(&["resize", &addr, "4K"]).ok();
+    assert_eq!(std::fs::metadata(name.path()).unwrap().len(), 4 << 10);
+}
+
+#[test]
+fn reading_a_world_writable_object_warns() {
+    let name = PosixName::new("tamper");
+    shmkit(&["create", &name.addr(), "--size", "4", "--mode", "666"]).ok();
+    let out = shmkit(&["read", &name.addr()]);
+    out.ok();
+    assert!(out.stderr.contains("anyone may have changed it"), "{out:?}");
+    shmkit(&["chmod", &name.addr(), "600"]).ok();
+    assert!(shmkit(&["read", &name.addr()]).stderr.is_empty());
+}
+
+#[test]
+fn create_prefault_makes_a_sysv_segment_resident_at_once() {
+    let key = SysvKey::new("prefault");
+    shmkit(&["create", &key.addr(), "--size", "1M", "--prefault"]).ok();
+    let id = key.id().unwrap();
+    let rss = shmkit::procfs::ProcRoot::live()
+        .sysvipc_shm()
+        .unwrap()
+        .into_iter()
+        .find(|s| s.shmid == id)
+        .and_then(|s| s.rss)
+        .unwrap();
+    assert_eq!(rss, 1 << 20, "every page resident");
+    let other = SysvKey::new("no_prefault");
+    shmkit(&["create", &other.addr(), "--size", "1M"]).ok();
+    let id = other.id().unwrap();
+    let rss = shmkit::procfs::ProcRoot::live()
+        .sysvipc_shm()
+        .unwrap()
+        .into_iter()
+        .find(|s| s.shmid == id)
+        .and_then(|s| s.rss)
+        .unwrap();
+    assert_eq!(rss, 0, "without --prefault nothing is touched");
+}

@@ -52,6 +52,16 @@ pub fn warn_if_world_writable(addr: &Address, mode: u32) {
     }
 }
 
+/// Warns on stderr when an existing object that a command reads or writes lets every user
+/// write it: its contents may have been tampered with, and what we write may be changed.
+pub fn warn_if_tamperable(addr: &Address, mode: u32) {
+    if segment::is_world_writable(mode) {
+        eprintln!(
+            "shmkit: warning: {addr}: mode {mode:04o} lets every user write it, so anyone may have changed it; `shmkit chmod {addr} 600` if it should be private"
+        );
+    }
+}
+
 /// The scan's object for what `stat` describes, if the scan sees it.
 pub fn scan_object<'a>(scan: &'a Scan, stat: &Stat) -> Option<&'a Object> {
     scan.objects

@@ -67,6 +67,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         &args.address,
         &OpenOptions::read_only().allow_foreign_owner(args.allow_foreign),
     )?;
+    lifecycle::warn_if_tamperable(&args.address, seg.stat()?.mode);
     let size = seg.len();
     let len = match args.len {
         Some(len) => len,

@@ -69,6 +69,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         &args.address,
         &OpenOptions::read_write().allow_foreign_owner(args.allow_foreign),
     )?;
+    lifecycle::warn_if_tamperable(&args.address, seg.stat()?.mode);
     seg.write_at(args.offset, &data)?;
     seg.flush()?;
     if args.json {

@@ -83,6 +83,8 @@ pub(crate) struct Context {
     pub writing: bool,
     /// The path of the file (file, POSIX: /dev/shm/NAME), for owner and filesystem figures.
     pub path: Option<PathBuf>,
+    /// Whether huge pages were asked for.
+    pub hugetlb: bool,
 }
 
 impl Context {
@@ -114,9 +116,12 @@ pub(crate) fn explain(call: Call, ctx: &Context, err: io::Error) -> Error {
         (Call::Shmat | Call::ShmctlStat | Call::ShmctlSet | Call::ShmctlRmid, libc::EINVAL) => e(NotFound, format!("no segment has id {} in this IPC namespace ({}: EINVAL)", ctx.shmid.unwrap_or(-1), call.name()), "list segments with `shmkit ls` or `ipcs -m`; it may live in another IPC namespace (a container)".into()),
         (_, libc::EIDRM) => e(Removed, format!("the segment was removed meanwhile ({}: EIDRM)", call.name()), format!("someone ran IPC_RMID on it; create it again with `shmkit create {obj} --size N`")),
         (Call::Shmat, libc::ENOMEM) | (Call::Mmap, libc::ENOMEM) => e(LimitExceeded, format!("no room to map {} in this process's address space or the memory limit (RLIMIT_AS/vm.max_map_count) ({}: ENOMEM)", ctx.size.map_or("it".to_string(), human), call.name()), "raise `ulimit -v` or `sysctl vm.max_map_count`, or map less".into()),
+        (Call::Shmget | Call::MemfdCreate | Call::Ftruncate | Call::Mmap, libc::ENOMEM | libc::ENOSPC) if ctx.hugetlb => no_huge_pages(call, ctx),
         (Call::Shmget, libc::ENOMEM) => e(LimitExceeded, format!("the kernel could not allocate {} for the segment (shmget: ENOMEM)", ctx.size.map_or("memory".to_string(), human)), "free memory (`shmkit mem` shows where it went), or ask for less; with vm.overcommit_memory=2 raise vm.overcommit_ratio".into()),
         (Call::Ftok, libc::ENOENT | libc::EACCES | libc::ENOTDIR) => e(NotFound, format!("ftok cannot stat the path ({})", os_message(&err)), "ftok needs an existing, readable file: create it, or correct the path".into()),
         (Call::ShmOpen | Call::Open, libc::EEXIST) => e(AlreadyExists, format!("{} exists already ({}: EEXIST)", what(ctx), call.name()), format!("open it instead (drop --exclusive), remove it with `shmkit rm {obj}`, or pick another name")),
+        (Call::Open, libc::ENOENT) if ctx.creating => e(NotFound, format!("the directory {} does not exist (open O_CREAT: ENOENT)", ctx.path.as_deref().and_then(Path::parent).map_or("?".into(), |d| d.display().to_string())), "create the directory first, or correct the path".into()),
+        (Call::ShmOpen, libc::ENOENT) if ctx.creating => e(NotFound, "/dev/shm does not exist, so POSIX shared memory has nowhere to live (shm_open O_CREAT: ENOENT)".into(), "mount a tmpfs there: `mount -t tmpfs -o size=64m,mode=1777 tmpfs /dev/shm`".into()),
         (Call::ShmOpen | Call::Open | Call::ShmUnlink | Call::Unlink, libc::ENOENT) => e(NotFound, format!("{} does not exist ({}: ENOENT)", what(ctx), call.name()), format!("create it with `shmkit create {obj} --size N`; `shmkit ls` lists what exists")),
         (Call::ShmOpen | Call::Open, libc::EACCES) => file_eacces(call, ctx),
         (Call::ShmUnlink | Call::Unlink, libc::EACCES | libc::EPERM) => e(PermissionDenied, format!("{}: only its owner or root may remove it from a sticky directory like /dev/shm ({}: {})", owner_line(ctx), call.name(), os_message(&err)), "ask its owner or root to remove it".into()),
@@ -137,6 +142,20 @@ pub(crate) fn explain(call: Call, ctx: &Context, err: io::Error) -> Error {
         _ => return Error::io(obj, call.name(), err).with_fix("see the system call's manual page (`man 2 ...`) for this errno"),
     };
     explained.with_source(err)
+}
+
+fn no_huge_pages(call: Call, ctx: &Context) -> Error {
+    let (total, free) = kernel::huge_pages();
+    Error::new(
+        ErrorKind::LimitExceeded,
+        &ctx.object,
+        format!(
+            "not enough huge pages for {}: {free} of vm.nr_hugepages = {total} are free ({})",
+            ctx.size.map_or("it".to_string(), human),
+            call.name()
+        ),
+    )
+    .with_fix("reserve more: `sysctl -w vm.nr_hugepages=N` (N huge pages of Hugepagesize in /proc/meminfo), or drop --hugetlb")
 }
 
 /// `the segment`, `/dev/shm/x`, `./shm.txt`.

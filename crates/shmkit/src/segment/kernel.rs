@@ -82,3 +82,14 @@ pub(crate) fn describe_uid(uid: u32) -> String {
         None => format!("uid {uid}"),
     }
 }
+
+/// Huge pages reserved (`HugePages_Total`) and free (`HugePages_Free`), from /proc/meminfo.
+pub(crate) fn huge_pages() -> (u64, u64) {
+    match ProcRoot::live().meminfo() {
+        Ok(m) => (
+            m.get("HugePages_Total").unwrap_or(0),
+            m.get("HugePages_Free").unwrap_or(0),
+        ),
+        Err(_) => (0, 0),
+    }
+}

@@ -43,6 +43,7 @@ impl MemfdSegment {
         let mut ctx = Context::new(address.to_string());
         ctx.size = Some(opts.size);
         ctx.creating = true;
+        ctx.hugetlb = opts.hugetlb;
         let fd = sys::memfd::memfd_create(name, false, opts.hugetlb)
             .map_err(|e| explain(Call::MemfdCreate, &ctx, e))?;
         let file = File::from(fd);

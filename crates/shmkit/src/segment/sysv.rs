@@ -59,6 +59,7 @@ impl SysvSegment {
         let mut ctx = Context::new(address.to_string());
         ctx.size = Some(opts.size);
         ctx.creating = true;
+        ctx.hugetlb = opts.hugetlb;
         ctx.writing = true;
         let Some(key) = resolve_key(addr, &ctx)? else {
             return Err(Error::new(
