@@ -66,15 +66,15 @@ pub fn write_report(
     let sz = |b: u64| size::bytes(b, exact);
     let bold = |t: &str| output::paint(t, Colour::Bold, colour);
     let f = &r.free;
-    // free's own layout: a 7-wide label, then 12-wide right-aligned columns.
+    // free's own layout: an 8-wide label, then 12-wide right-aligned columns.
     writeln!(
         out,
-        "{:7}{:>12}{:>12}{:>12}{:>12}{:>12}{:>12}",
+        "{:8}{:>12}{:>12}{:>12}{:>12}{:>12}{:>12}",
         "", "total", "used", "free", "shared", "buff/cache", "available"
     )?;
     writeln!(
         out,
-        "{:7}{:>12}{:>12}{:>12}{:>12}{:>12}{:>12}",
+        "{:8}{:>12}{:>12}{:>12}{:>12}{:>12}{:>12}",
         "Mem:",
         sz(f.total),
         sz(f.used),
@@ -85,7 +85,7 @@ pub fn write_report(
     )?;
     writeln!(
         out,
-        "{:7}{:>12}{:>12}{:>12}",
+        "{:8}{:>12}{:>12}{:>12}",
         "Swap:",
         sz(f.swap_total),
         sz(f.swap_used),
@@ -167,6 +167,8 @@ pub fn write_report(
             format!("held by {}", held.join(" "))
         } else if item.kind == "unattributed" {
             "GPU buffers, other mount namespaces, unreadable processes".to_string()
+        } else if let Some(n @ 1..) = item.nattch {
+            format!("attached {n}x by processes this user cannot read")
         } else if item.kind == "sysv" {
             "nobody attached; lives until ipcrm".to_string()
         } else {

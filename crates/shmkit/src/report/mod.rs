@@ -83,6 +83,8 @@ pub struct PinnedItem {
     pub holders: Vec<String>,
     /// Whether it is a leak.
     pub orphan: bool,
+    /// System V: attachments the kernel counts (also by processes this scan could not read).
+    pub nattch: Option<u64>,
     /// Details: for a tmpfs mount, its largest files and POSIX objects.
     pub files: Vec<PinnedFile>,
 }
@@ -314,6 +316,7 @@ fn pinned(scan: &Scan) -> Pinned {
             bytes: mount.used,
             holders: Vec::new(),
             orphan: false,
+            nattch: None,
             files,
         });
     }
@@ -337,6 +340,7 @@ fn pinned(scan: &Scan) -> Pinned {
             bytes: o.resident.unwrap_or(0),
             holders: holder_names(o),
             orphan: o.status.orphan,
+            nattch: o.sysv.as_ref().map(|s| s.nattch),
             files: Vec::new(),
         });
     }
@@ -351,6 +355,7 @@ fn pinned(scan: &Scan) -> Pinned {
             bytes: unattributed,
             holders: Vec::new(),
             orphan: false,
+            nattch: None,
             files: Vec::new(),
         });
     }
@@ -360,5 +365,188 @@ fn pinned(scan: &Scan) -> Pinned {
         attributed,
         unattributed,
         overcounted,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scan::{HoldVia, Holder, Status, TmpfsMount};
+
+    const MIB: u64 = 1 << 20;
+
+    fn meminfo(lines: &[(&str, u64)]) -> shmkit_procfs::MemInfo {
+        let text: String = lines
+            .iter()
+            .map(|(name, mib)| format!("{name}: {} kB\n", mib * 1024))
+            .collect();
+        shmkit_procfs::meminfo::parse(&text).unwrap()
+    }
+
+    fn object(kind: Kind, name: &str, resident: u64, mount: Option<&str>) -> Object {
+        Object {
+            kind,
+            address: None,
+            name: name.to_string(),
+            dev: None,
+            inode: None,
+            size: resident,
+            resident: Some(resident),
+            swapped: None,
+            uid: 0,
+            gid: 0,
+            user: None,
+            mode: 0o600,
+            holders: Vec::new(),
+            created: None,
+            mount: mount.map(str::to_string),
+            status: Status::default(),
+            orphan_reason: None,
+            free_command: None,
+            sysv: None,
+        }
+    }
+
+    /// A host with 100 MiB Shmem: a /dev/shm holding 30 MiB, a 40 MiB orphan segment, a
+    /// 20 MiB shared anonymous region held by pid 7, and 10 MiB nobody accounts for.
+    fn scan() -> Scan {
+        let mut segment = object(Kind::Sysv, "0x0000162e", 40 * MIB, None);
+        segment.status.orphan = true;
+        segment.orphan_reason = Some("nobody attached".into());
+        segment.free_command = Some("ipcrm -m 5".into());
+        segment.address = Some("sysv:id=5".into());
+        let mut anon = object(Kind::SharedAnon, "shared-anon:9", 20 * MIB, None);
+        anon.holders.push(Holder {
+            pid: 7,
+            comm: "postgres".into(),
+            uid: 0,
+            via: HoldVia::Map,
+            mapped: 20 * MIB,
+        });
+        Scan {
+            objects: vec![
+                segment,
+                object(Kind::Posix, "/big", 30 * MIB, Some("/dev/shm")),
+                anon,
+                object(Kind::File, "/var/lib/x", 0, None),
+            ],
+            mounts: vec![TmpfsMount {
+                mount_point: "/dev/shm".into(),
+                fs_type: "tmpfs".into(),
+                dev: (0, 23),
+                size_limit: Some(1024 * MIB),
+                used: 30 * MIB,
+                files: 1,
+                is_dev_shm: true,
+            }],
+            meminfo: meminfo(&[
+                ("MemTotal", 1000),
+                ("MemFree", 300),
+                ("MemAvailable", 600),
+                ("Buffers", 10),
+                ("Cached", 400),
+                ("Dirty", 5),
+                ("Writeback", 1),
+                ("Mapped", 50),
+                ("Shmem", 100),
+                ("SReclaimable", 20),
+                ("SwapTotal", 0),
+                ("SwapFree", 0),
+            ]),
+            swap_total: 0,
+            coverage: Coverage::default(),
+        }
+    }
+
+    #[test]
+    fn header_follows_procps_ng_4() {
+        let r = MemReport::new(&scan());
+        assert_eq!(r.free.total, 1000 * MIB);
+        assert_eq!(r.free.used, 400 * MIB, "used = total - MemAvailable");
+        assert_eq!(r.free.shared, 100 * MIB);
+        assert_eq!(
+            r.free.buff_cache,
+            430 * MIB,
+            "Buffers + Cached + SReclaimable"
+        );
+        assert_eq!(r.free.available, 600 * MIB);
+    }
+
+    #[test]
+    fn buff_cache_parts_add_up_to_buff_cache() {
+        let r = MemReport::new(&scan());
+        let b = r.buff_cache;
+        assert_eq!(b.total, r.free.buff_cache);
+        assert_eq!(b.shmem, 100 * MIB);
+        assert_eq!(b.dirty_writeback, 6 * MIB);
+        // Mapped 50 MiB includes the 20 MiB shared anonymous region its holder maps.
+        assert_eq!(b.mapped_file, 30 * MIB);
+        assert_eq!(b.clean_page_cache, (400 - 100 - 6 - 30) * MIB);
+    }
+
+    #[test]
+    fn pinned_items_add_up_to_shmem_with_unattributed_remainder() {
+        let r = MemReport::new(&scan());
+        let p = &r.pinned;
+        assert_eq!(p.total, 100 * MIB);
+        assert_eq!(p.attributed, 90 * MIB);
+        assert_eq!(p.unattributed, 10 * MIB);
+        let sum: u64 = p.items.iter().map(|i| i.bytes).sum();
+        assert_eq!(sum, p.total);
+        let kinds: Vec<&str> = p.items.iter().map(|i| i.kind.as_str()).collect();
+        assert_eq!(
+            kinds,
+            ["sysv", "tmpfs-mount", "shared-anon", "unattributed"]
+        );
+        assert_eq!(
+            p.items[1].files[0].name, "/big",
+            "posix objects listed under their mount"
+        );
+        assert_eq!(p.items[2].holders, ["7/postgres"]);
+    }
+
+    #[test]
+    fn leaks_carry_the_command_that_frees_them() {
+        let r = MemReport::new(&scan());
+        assert_eq!(r.leaks.len(), 1);
+        assert_eq!(r.leaks[0].object, "sysv:id=5");
+        assert_eq!(r.leaks[0].bytes, 40 * MIB);
+        assert_eq!(r.leaks[0].command.as_deref(), Some("ipcrm -m 5"));
+    }
+
+    #[test]
+    fn really_available_excludes_shared_memory() {
+        let r = MemReport::new(&scan());
+        // free 300 + (Cached 400 - Shmem 100) + Buffers 10 + SReclaimable 20.
+        assert_eq!(r.really_available, 630 * MIB);
+        assert_eq!(r.naive_available, 730 * MIB);
+    }
+
+    #[test]
+    fn objects_exceeding_shmem_are_reported_not_hidden() {
+        let mut s = scan();
+        s.meminfo = meminfo(&[
+            ("MemTotal", 1000),
+            ("MemFree", 300),
+            ("Cached", 400),
+            ("Shmem", 80),
+        ]);
+        let r = MemReport::new(&s);
+        assert_eq!(r.pinned.unattributed, 0);
+        assert_eq!(r.pinned.overcounted, 10 * MIB);
+        assert!(r.pinned.items.iter().all(|i| i.kind != "unattributed"));
+    }
+
+    #[test]
+    fn without_mem_available_used_is_total_minus_free_and_buff_cache() {
+        let mut s = scan();
+        s.meminfo = meminfo(&[
+            ("MemTotal", 1000),
+            ("MemFree", 300),
+            ("Buffers", 10),
+            ("Cached", 400),
+        ]);
+        let r = MemReport::new(&s);
+        assert_eq!(r.free.used, 290 * MIB);
     }
 }
