@@ -48,6 +48,7 @@ pub struct Args {
 /// What `create --json` prints.
 #[derive(Debug, Serialize)]
 struct Created {
+    schema: &'static str,
     /// Whether this command made it (false: it existed and was opened).
     created: bool,
     /// What the kernel says of it now.
@@ -70,6 +71,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     if args.json {
         output::print_json(&Created {
+            schema: "shmkit.create/1",
             created: seg.created(),
             stat,
         })?;

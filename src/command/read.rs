@@ -53,6 +53,7 @@ pub enum Format {
 
 #[derive(Debug, Serialize)]
 struct ReadOut {
+    schema: &'static str,
     address: String,
     offset: u64,
     length: u64,
@@ -95,6 +96,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     seg.read_at(args.offset, &mut buf)?;
     if args.json {
         output::print_json(&ReadOut {
+            schema: "shmkit.read/1",
             address: args.address.to_string(),
             offset: args.offset,
             length: len as u64,

@@ -91,6 +91,7 @@ struct Failed {
 
 #[derive(Debug, Serialize)]
 struct RmOut {
+    schema: &'static str,
     dry_run: bool,
     removed: Vec<Removed>,
     failed: Vec<Failed>,
@@ -115,6 +116,7 @@ fn last_used(o: &Object) -> Option<i64> {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let scan = lifecycle::scan()?;
     let mut out = RmOut {
+        schema: "shmkit.rm/1",
         dry_run: args.dry_run,
         removed: vec![],
         failed: vec![],

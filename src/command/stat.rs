@@ -31,6 +31,7 @@ pub struct Args {
 /// What `stat --json` prints.
 #[derive(Debug, Serialize)]
 struct StatOut {
+    schema: &'static str,
     #[serde(flatten)]
     stat: Stat,
     user: Option<String>,
@@ -68,6 +69,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let scan = lifecycle::scan()?;
     let holders = lifecycle::holders(&scan, &stat);
     let out = StatOut {
+        schema: "shmkit.stat/1",
         user: lifecycle::user_name(stat.uid),
         group: lifecycle::group_name(stat.gid),
         holders,

@@ -43,6 +43,7 @@ pub struct Args {
 
 #[derive(Debug, Serialize)]
 struct Written {
+    schema: &'static str,
     address: String,
     offset: u64,
     written: u64,
@@ -74,6 +75,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     seg.flush()?;
     if args.json {
         output::print_json(&Written {
+            schema: "shmkit.write/1",
             address: args.address.to_string(),
             offset: args.offset,
             written: data.len() as u64,
