@@ -45,7 +45,9 @@ fn posix_object_full_life_cycle() {
     ]));
     assert_eq!(read["hex"], "000048656c6c6f210000");
 
-    shmkit(&["chmod", &addr, "640"]).ok();
+    let changed = json(&shmkit(&["chmod", &addr, "640", "--json"]));
+    assert_eq!(changed["schema"], "shmkit.chmod/1");
+    assert_eq!(changed["stat"]["mode"], 0o640);
     use std::os::unix::fs::MetadataExt;
     assert_eq!(
         std::fs::metadata(name.path()).unwrap().mode() & 0o777,
@@ -58,7 +60,8 @@ fn posix_object_full_life_cycle() {
     shmkit(&["read", &addr, "--allow-foreign", "--len", "1"]).ok();
     shmkit(&["chown", &addr, "0:0"]).ok();
 
-    shmkit(&["resize", &addr, "1M"]).ok();
+    let changed = json(&shmkit(&["resize", &addr, "1M", "--json"]));
+    assert_eq!(changed["stat"]["size"], 1 << 20);
     let meta = std::fs::metadata(name.path()).unwrap();
     assert_eq!(meta.len(), 1 << 20);
     assert!(meta.blocks() * 512 >= 1 << 20, "growth allocated the pages");
@@ -366,4 +369,18 @@ fn create_prefault_makes_a_sysv_segment_resident_at_once() {
         .and_then(|s| s.rss)
         .unwrap();
     assert_eq!(rss, 0, "without --prefault nothing is touched");
+}
+
+#[test]
+fn a_fifo_planted_at_a_file_address_is_refused_without_hanging() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let addr = format!("file:{}", fifo.display());
+    let text = shmkit(&["read", &addr]).fails(2, &addr).to_string();
+    assert!(text.contains("not a regular file"), "{text}");
 }

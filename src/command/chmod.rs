@@ -20,6 +20,9 @@ pub struct Args {
     /// The new permission bits, in octal.
     #[arg(value_parser = parse_mode)]
     pub mode: u32,
+    /// Print JSON: {"schema", "stat"} after the change.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Runs `shmkit chmod`.
@@ -29,6 +32,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let before = seg.stat()?.mode;
     seg.chmod(args.mode)?;
     lifecycle::warn_if_world_writable(&args.address, args.mode);
+    if args.json {
+        crate::output::print_json(&lifecycle::Changed {
+            schema: "shmkit.chmod/1",
+            stat: seg.stat()?,
+        })?;
+        return Ok(ExitCode::SUCCESS);
+    }
     println!("{}: mode {before:04o} -> {:04o}", args.address, args.mode);
     Ok(ExitCode::SUCCESS)
 }

@@ -19,6 +19,9 @@ pub struct Args {
     pub address: Address,
     /// USER, USER:GROUP or :GROUP (names or numbers).
     pub owner: String,
+    /// Print JSON: {"schema", "stat"} after the change.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Runs `shmkit chown`.
@@ -48,6 +51,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let seg = segment::open(&args.address, &OpenOptions::metadata())?;
     seg.chown(uid, gid)?;
     let st = seg.stat()?;
+    if args.json {
+        crate::output::print_json(&lifecycle::Changed {
+            schema: "shmkit.chown/1",
+            stat: st,
+        })?;
+        return Ok(ExitCode::SUCCESS);
+    }
     println!(
         "{}: owner {}",
         args.address,

@@ -52,6 +52,15 @@ pub fn warn_if_world_writable(addr: &Address, mode: u32) {
     }
 }
 
+/// What `chmod`, `chown` and `resize` print with `--json`: the object after the change.
+#[derive(Debug, Serialize)]
+pub struct Changed {
+    /// `shmkit.chmod/1`, `shmkit.chown/1`, `shmkit.resize/1`.
+    pub schema: &'static str,
+    /// What the kernel says of it now.
+    pub stat: Stat,
+}
+
 /// Warns on stderr when an existing object that a command reads or writes lets every user
 /// write it: its contents may have been tampered with, and what we write may be changed.
 pub fn warn_if_tamperable(addr: &Address, mode: u32) {

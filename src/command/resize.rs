@@ -32,6 +32,9 @@ pub struct Args {
     /// Accept an object owned by another user.
     #[arg(long)]
     pub allow_foreign: bool,
+    /// Print JSON: {"schema", "stat"} after the change.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Runs `shmkit resize`.
@@ -69,6 +72,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     }
     seg.resize(args.size)?;
+    if args.json {
+        crate::output::print_json(&lifecycle::Changed {
+            schema: "shmkit.resize/1",
+            stat: seg.stat()?,
+        })?;
+        return Ok(ExitCode::SUCCESS);
+    }
     println!(
         "{}: {} -> {} ({} bytes)",
         args.address,

@@ -149,10 +149,12 @@ impl FileSegment {
         let address = Address::File(path.to_path_buf());
         let mut ctx = context(path);
         ctx.writing = opts.access == Access::ReadWrite;
+        // O_NONBLOCK: a FIFO planted at the path would otherwise hang the open; it is refused
+        // below as not a regular file, and mapping a regular file ignores the flag.
         let opened = std::fs::OpenOptions::new()
             .read(true)
             .write(opts.access == Access::ReadWrite)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
             .open(path);
         let file = match opened {
             Ok(file) => file,
