@@ -17,10 +17,30 @@ const NOBODY: [&str; 4] = [
     "--clear-groups",
 ];
 
-fn as_nobody(args: &[&str]) -> Run {
-    let mut cmd = std::process::Command::new(NOBODY[0]);
-    cmd.args(&NOBODY[1..]).arg(bin()).args(args);
-    run(&mut cmd, Some(std::path::Path::new("/")), b"")
+/// Runs shmkit as `nobody`. The binary is linked (or copied) into a world-readable temporary
+/// directory first: the build tree may sit under a home directory nobody cannot enter.
+struct Nobody {
+    _dir: tempfile::TempDir,
+    bin: std::path::PathBuf,
+}
+
+impl Nobody {
+    fn new() -> Nobody {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let bin = dir.path().join("shmkit");
+        if std::fs::hard_link(lifecycle_support::bin(), &bin).is_err() {
+            std::fs::copy(lifecycle_support::bin(), &bin).unwrap();
+        }
+        Nobody { _dir: dir, bin }
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        let mut cmd = std::process::Command::new(NOBODY[0]);
+        cmd.args(&NOBODY[1..]).arg(&self.bin).args(args);
+        run(&mut cmd, Some(std::path::Path::new("/")), b"")
+    }
 }
 
 /// The error line, without the `shmkit: ` prefix.
@@ -108,9 +128,10 @@ fn enoent_missing_objects_are_not_created_by_reading() {
 
 #[test]
 fn eacces_nobody_may_not_read_roots_0600_segment() {
+    let nobody = Nobody::new();
     let key = SysvKey::new("eacces_sysv");
     shmkit(&["create", &key.addr(), "--size", "16"]).ok();
-    let out = as_nobody(&["read", &key.addr()]);
+    let out = nobody.run(&["read", &key.addr()]);
     out.fails(5, &key.addr());
     let line = error_line(&out);
     for part in [
@@ -124,14 +145,15 @@ fn eacces_nobody_may_not_read_roots_0600_segment() {
         assert!(line.contains(part), "{part:?} missing: {line}");
     }
     // Metadata needs no permission: nobody may stat it (through /proc/sysvipc/shm).
-    as_nobody(&["stat", &key.addr()]).ok();
+    nobody.run(&["stat", &key.addr()]).ok();
 }
 
 #[test]
 fn eacces_nobody_may_not_write_roots_posix_object() {
+    let nobody = Nobody::new();
     let name = PosixName::new("eacces_posix");
     shmkit(&["create", &name.addr(), "--size", "16", "--mode", "644"]).ok();
-    let out = as_nobody(&["write", &name.addr(), "x"]);
+    let out = nobody.run(&["write", &name.addr(), "x"]);
     out.fails(5, &name.addr());
     let line = error_line(&out);
     for part in [
@@ -150,12 +172,13 @@ fn eacces_nobody_may_not_write_roots_posix_object() {
 
 #[test]
 fn eacces_nobody_may_not_create_a_file_in_roots_directory_and_nothing_is_left() {
+    let nobody = Nobody::new();
     let dir = tempfile::tempdir().unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let path = dir.path().join("shm.txt");
     let addr = format!("file:{}", path.display());
-    let out = as_nobody(&["create", &addr, "--size", "16"]);
+    let out = nobody.run(&["create", &addr, "--size", "16"]);
     out.fails(5, &addr);
     assert!(
         error_line(&out).contains("may not create files in"),
@@ -166,9 +189,10 @@ fn eacces_nobody_may_not_create_a_file_in_roots_directory_and_nothing_is_left() 
 
 #[test]
 fn eperm_only_owner_creator_or_root_may_remove_or_chmod() {
+    let nobody = Nobody::new();
     let key = SysvKey::new("eperm_sysv");
     shmkit(&["create", &key.addr(), "--size", "16", "--mode", "666"]).ok();
-    let out = as_nobody(&["rm", &key.addr()]);
+    let out = nobody.run(&["rm", &key.addr()]);
     out.fails(5, &key.addr());
     let line = error_line(&out);
     assert!(
@@ -179,12 +203,12 @@ fn eperm_only_owner_creator_or_root_may_remove_or_chmod() {
     );
     assert!(line.contains("EPERM"), "{line}");
     assert!(key.id().is_some(), "still there");
-    let out = as_nobody(&["chmod", &key.addr(), "600"]);
+    let out = nobody.run(&["chmod", &key.addr(), "600"]);
     out.fails(5, &key.addr());
 
     let name = PosixName::new("eperm_posix");
     shmkit(&["create", &name.addr(), "--size", "16", "--mode", "666"]).ok();
-    let out = as_nobody(&["chmod", &name.addr(), "600"]);
+    let out = nobody.run(&["chmod", &name.addr(), "600"]);
     out.fails(5, &name.addr());
     assert!(
         error_line(&out).contains("only its owner or root may change its mode"),

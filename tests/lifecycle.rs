@@ -204,6 +204,18 @@ fn rm_refuses_an_object_in_use_unless_forced() {
     let addr = name.addr();
     shmkit(&["create", &addr, "--size", "8K"]).ok();
     let holder = Holder::start(&["--posix", &name.0]);
+    let stat = json(&shmkit(&["stat", &addr, "--json"]));
+    let pids: Vec<u64> = stat["holders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["pid"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        pids,
+        vec![u64::from(holder.pid)],
+        "stat's own handle is not a holder: {stat}"
+    );
     let err = shmkit(&["rm", &addr]);
     let text = err.fails(9, &addr);
     assert!(
@@ -245,6 +257,15 @@ fn rm_refuses_an_attached_sysv_segment_and_reports_others() {
         "{out:?}"
     );
     assert_eq!(shmkit::sys::sysv::stat(id).unwrap().nattch, 1);
+    let stat = json(&shmkit(&["stat", &key.addr(), "--json"]));
+    assert_eq!(stat["sysv"]["nattch"], 1);
+    let pids: Vec<u64> = stat["holders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["pid"].as_u64().unwrap())
+        .collect();
+    assert_eq!(pids, vec![u64::from(holder.pid)], "{stat}");
     drop(holder);
     shmkit(&["rm", &key.addr()]).ok();
 }
