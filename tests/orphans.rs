@@ -129,6 +129,7 @@ fn older_than_and_user_narrow_the_collection() {
 "$SHMKIT" rm --orphans --dry-run --older-than 1h --json > "$OUT/old.json"
 "$SHMKIT" rm --orphans --dry-run --user nobody --json > "$OUT/nobody.json"
 "$SHMKIT" rm --orphans --dry-run --user root --older-than 0s --json > "$OUT/root.json"
+"$SHMKIT" stat "sysv:id=$LEAKED" --json > "$OUT/stat.json"
 "#;
     let run = isolated(script, &leak, out);
     assert_eq!(run.code, 0, "{run:?}");

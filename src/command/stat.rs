@@ -37,6 +37,11 @@ struct StatOut {
     user: Option<String>,
     group: Option<String>,
     holders: Vec<Holder>,
+    /// Resident and swapped bytes, where the scan knows them.
+    resident: Option<u64>,
+    swapped: Option<u64>,
+    /// Why the scan calls it a leak, if it does.
+    orphan: Option<String>,
     survives: Survival,
 }
 
@@ -68,7 +73,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let stat = seg.stat()?;
     let scan = lifecycle::scan()?;
     let holders = lifecycle::holders(&scan, &stat);
+    let scanned = lifecycle::scan_object(&scan, &stat);
+    let creator_alive = scanned
+        .and_then(|o| o.sysv.as_ref())
+        .map(|d| d.creator.comm.clone());
     let out = StatOut {
+        resident: scanned.and_then(|o| o.resident),
+        swapped: scanned.and_then(|o| o.swapped),
+        orphan: scanned
+            .filter(|o| o.status.orphan)
+            .and_then(|o| o.orphan_reason.clone()),
         schema: "shmkit.stat/1",
         user: lifecycle::user_name(stat.uid),
         group: lifecycle::group_name(stat.gid),
@@ -98,9 +112,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             (
                 "creator",
                 format!(
-                    "{} pid {}",
+                    "{} pid {} ({})",
                     lifecycle::describe_owner(v.cuid, v.cgid),
-                    v.cpid
+                    v.cpid,
+                    match &creator_alive {
+                        Some(Some(comm)) => shmkit::render::table::sanitize(comm),
+                        Some(None) => "exited".to_string(),
+                        None => "unknown".to_string(),
+                    }
                 ),
             ),
             ("last pid", v.lpid.to_string()),
@@ -151,6 +170,26 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .join(", ")
     };
     lines.push(("holders", holders));
+    if let Some(resident) = out.resident {
+        lines.push((
+            "resident",
+            format!(
+                "{} in memory, {} in swap",
+                size::human(resident),
+                size::human(out.swapped.unwrap_or(0))
+            ),
+        ));
+    }
+    if let Some(reason) = &out.orphan {
+        lines.push((
+            "orphan",
+            format!(
+                "{}; free it with `shmkit rm {}`",
+                shmkit::render::table::sanitize(reason),
+                args.address
+            ),
+        ));
+    }
     let yes = |b: bool| if b { "yes" } else { "no" };
     let sv = &out.survives;
     lines.extend([
