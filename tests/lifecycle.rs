@@ -405,3 +405,26 @@ fn a_fifo_planted_at_a_file_address_is_refused_without_hanging() {
     let text = shmkit(&["read", &addr]).fails(2, &addr).to_string();
     assert!(text.contains("not a regular file"), "{text}");
 }
+
+#[test]
+fn read_past_the_end_is_refused_before_allocating() {
+    let name = PosixName::new("read_huge");
+    let addr = name.addr();
+    shmkit(&["create", &addr, "--size", "4K"]).ok();
+    for args in [
+        vec!["--len", "1000T"],
+        vec!["--offset", "4097"],
+        vec!["--offset", "4000", "--len", "97"],
+        vec!["--offset", "18446744073709551615", "--len", "2"],
+    ] {
+        let mut cmd = vec!["read", addr.as_str()];
+        cmd.extend(args);
+        let out = shmkit(&cmd);
+        out.fails(2, &name.addr());
+        assert!(out.stderr.contains("4096-byte object"), "{out:?}");
+    }
+    assert_eq!(
+        shmkit(&["read", &name.addr(), "--offset", "4096", "--format", "raw"]).ok(),
+        ""
+    );
+}

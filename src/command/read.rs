@@ -84,14 +84,27 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .with_fix(format!("give an offset below {size}"))
         })?,
     };
-    let len = usize::try_from(len).map_err(|_| {
-        Error::new(
-            ErrorKind::InvalidInput,
-            args.address.to_string(),
-            "--len is too large",
-        )
-        .with_fix(format!("give at most {size}"))
-    })?;
+    // Check the range before allocating a buffer for it: `--len 1000T` must be an error, not
+    // an allocation failure.
+    let fits = args.offset.checked_add(len).is_some_and(|end| end <= size);
+    let len = match usize::try_from(len) {
+        Ok(len) if fits => len,
+        _ => {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                args.address.to_string(),
+                format!(
+                    "{len} bytes at offset {} reach past the end of the {size}-byte object",
+                    args.offset
+                ),
+            )
+            .with_fix(format!(
+                "read within 0..{size}: --len at most {}",
+                size.saturating_sub(args.offset)
+            ))
+            .into())
+        }
+    };
     let mut buf = vec![0u8; len];
     seg.read_at(args.offset, &mut buf)?;
     if args.json {
