@@ -428,3 +428,28 @@ fn read_past_the_end_is_refused_before_allocating() {
         ""
     );
 }
+
+#[test]
+fn write_refuses_input_that_does_not_fit_and_writes_nothing() {
+    let name = PosixName::new("write_big");
+    let addr = name.addr();
+    shmkit(&["create", &addr, "--size", "8"]).ok();
+    let out = shmkit_in(None, &["write", &addr, "--offset", "4"], &[b'x'; 100_000]);
+    out.fails(2, &addr);
+    assert!(
+        out.stderr
+            .contains("at least 5 bytes at offset 4 reach past the end of the 8-byte object"),
+        "{out:?}"
+    );
+    assert!(out.stderr.contains("shmkit resize"), "{out:?}");
+    assert_eq!(
+        std::fs::read(name.path()).unwrap(),
+        vec![0u8; 8],
+        "nothing written"
+    );
+    let out = shmkit(&["write", &addr, "--from", "/nonexistent/input"]);
+    out.fails(3, "/nonexistent/input");
+    // Exactly filling it is fine.
+    shmkit_in(None, &["write", &addr, "--offset", "4"], b"abcd").ok();
+    assert_eq!(&std::fs::read(name.path()).unwrap()[4..], b"abcd");
+}

@@ -2,10 +2,11 @@
 
 use super::lifecycle::{self, parse_address, parse_size};
 use crate::output;
-use anyhow::Context;
 use serde::Serialize;
 use shmkit::address::Address;
+use shmkit::scan::Kind;
 use shmkit::segment::{self, OpenOptions};
+use shmkit::{Error, ErrorKind};
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -49,27 +50,67 @@ struct Written {
     written: u64,
 }
 
+/// Reads at most `limit + 1` bytes of the input: enough to know whether it fits, without
+/// reading a huge input into memory first.
+fn read_input(args: &Args, limit: u64) -> Result<Vec<u8>, Error> {
+    let cap = limit.saturating_add(1);
+    let mut buf = Vec::new();
+    match (&args.text, &args.from) {
+        (Some(text), _) => buf.extend_from_slice(text.as_bytes()),
+        (None, Some(path)) => {
+            let object = path.display().to_string();
+            let file = std::fs::File::open(path).map_err(|e| {
+                Error::io(&object, "open", e).with_fix("give a readable file to --from")
+            })?;
+            file.take(cap).read_to_end(&mut buf).map_err(|e| {
+                Error::io(&object, "read", e).with_fix("give a readable file to --from")
+            })?;
+        }
+        (None, None) => {
+            std::io::stdin()
+                .lock()
+                .take(cap)
+                .read_to_end(&mut buf)
+                .map_err(|e| {
+                    Error::io("stdin", "read", e)
+                        .with_fix("pipe the data in, or give TEXT or --from FILE")
+                })?;
+        }
+    }
+    Ok(buf)
+}
+
 /// Runs `shmkit write`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     lifecycle::refuse_memfd(&args.address)?;
-    let data = match (&args.text, &args.from) {
-        (Some(text), _) => text.as_bytes().to_vec(),
-        (None, Some(path)) => {
-            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?
-        }
-        (None, None) => {
-            let mut buf = Vec::new();
-            std::io::stdin()
-                .lock()
-                .read_to_end(&mut buf)
-                .context("cannot read standard input")?;
-            buf
-        }
-    };
     let seg = segment::open(
         &args.address,
         &OpenOptions::read_write().allow_foreign_owner(args.allow_foreign),
     )?;
+    let size = seg.len();
+    let room = size.saturating_sub(args.offset);
+    let data = read_input(&args, room)?;
+    if args.offset > size || data.len() as u64 > room {
+        let more = if data.len() as u64 > room {
+            "at least "
+        } else {
+            ""
+        };
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            args.address.to_string(),
+            format!(
+                "{more}{} bytes at offset {} reach past the end of the {size}-byte object; nothing was written",
+                data.len(),
+                args.offset
+            ),
+        )
+        .with_fix(match args.address.kind() {
+            Kind::Sysv => format!("write at most {room} bytes there: a System V segment cannot grow; create a larger one"),
+            _ => format!("write at most {room} bytes there, or grow it first with `shmkit resize {} SIZE`", args.address),
+        })
+        .into());
+    }
     lifecycle::warn_if_tamperable(&args.address, seg.stat()?.mode);
     seg.write_at(args.offset, &data)?;
     seg.flush()?;

@@ -66,8 +66,16 @@ pub fn run(cmd: &mut Command, dir: Option<&Path>, stdin: &[u8]) -> Run {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn");
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    // Feed stdin from a thread (a child that writes a lot before reading cannot deadlock us),
+    // and accept a child that stops reading early (EPIPE): refusing input is a valid answer.
+    let mut pipe = child.stdin.take().unwrap();
+    let input = stdin.to_vec();
+    let feeder = std::thread::spawn(move || match pipe.write_all(&input) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => panic!("writing stdin: {e}"),
+        _ => {}
+    });
     let out = child.wait_with_output().unwrap();
+    feeder.join().unwrap();
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
