@@ -31,7 +31,8 @@ pub struct Args {
     /// Remove every orphan (leak) the scan finds.
     #[arg(long)]
     pub orphans: bool,
-    /// With --orphans: only those unused for longer than this (30s, 10m, 2h, 7d).
+    /// With --orphans: only those unused for longer than this (30s, 10m, 2h, 7d): since the
+    /// last attach, detach or change (System V) or modification (POSIX).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, requires = "orphans")]
     pub older_than: Option<u64>,
     /// With --orphans: only those owned by this user (name or uid).
@@ -40,7 +41,8 @@ pub struct Args {
     /// Say what would be removed; remove nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// Remove objects even if processes map or hold them.
+    /// Remove objects even if processes map or hold them (orphans have no holders; one that a
+    /// process attached since the scan is still skipped).
     #[arg(long)]
     pub force: bool,
     /// Print JSON: {"dry_run", "removed": [...], "failed": [...], "freed"}.
