@@ -1,9 +1,9 @@
 //! [`Segment`]: one interface over every kind of shared memory a program can name and map —
 //! System V segments, POSIX shm objects, regular files mapped `MAP_SHARED`, and memfds.
 //!
-//! Each backend lives in its own file ([`sysv`], [`posix`], [`file`](mod@file), [`memfd`]) and states
-//! its kind's lifetime in its type's docs; one conformance suite (`tests/conformance.rs`) runs
-//! against all four.
+//! Each backend lives in its own file ([`sysv`], [`posix`], [`file`](mod@file), [`memfd`])
+//! and states its kind's lifetime in its type's docs; one conformance suite
+//! (`tests/conformance.rs`) runs against all four.
 //!
 //! Safe by default:
 //! - new objects get mode `0600` unless asked, and are created exclusively (`IPC_EXCL`,
