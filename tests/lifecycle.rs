@@ -453,3 +453,20 @@ fn write_refuses_input_that_does_not_fit_and_writes_nothing() {
     shmkit_in(None, &["write", &addr, "--offset", "4"], b"abcd").ok();
     assert_eq!(&std::fs::read(name.path()).unwrap()[4..], b"abcd");
 }
+
+#[test]
+fn a_mapped_file_is_held_and_not_removed_without_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shm.txt");
+    let addr = format!("file:{}", path.display());
+    shmkit(&["create", &addr, "--size", "501"]).ok();
+    let holder = Holder::start(&["--file", path.to_str().unwrap()]);
+    let stat = json(&shmkit(&["stat", &addr, "--json"]));
+    assert_eq!(stat["holders"][0]["pid"], holder.pid, "{stat}");
+    shmkit(&["rm", &addr]).fails(9, &addr);
+    assert!(path.exists());
+    drop(holder);
+    let rm = json(&shmkit(&["rm", &addr, "--json"]));
+    assert_eq!(rm["removed"][0]["kind"], "file");
+    assert!(!path.exists());
+}
