@@ -58,6 +58,16 @@ impl Call {
         }
     }
 
+    /// The manual page: `2 shmget`, `3 shm_open`.
+    fn manual(self) -> String {
+        let page = self.name().split('(').next().unwrap_or("");
+        let section = match self {
+            Call::ShmOpen | Call::ShmUnlink | Call::Ftok => 3,
+            _ => 2,
+        };
+        format!("{section} {page}")
+    }
+
     fn is_sysv(self) -> bool {
         matches!(
             self,
@@ -106,6 +116,7 @@ pub(crate) fn explain(call: Call, ctx: &Context, err: io::Error) -> Error {
         |kind: ErrorKind, cause: String, fix: String| Error::new(kind, obj, cause).with_fix(fix);
     use ErrorKind::*;
     let explained = match (call, errno) {
+        (Call::Shmget | Call::MemfdCreate | Call::Ftruncate | Call::Mmap, libc::ENOMEM | libc::ENOSPC) if ctx.hugetlb => no_huge_pages(call, ctx),
         (Call::Shmget, libc::EEXIST) => e(AlreadyExists, "a segment with this key exists already (shmget IPC_EXCL: EEXIST)".into(), format!("open it instead (`shmkit create` without --exclusive, or `shmkit stat {obj}`), or pick another key")),
         (Call::Shmget, libc::ENOENT) => e(NotFound, "no segment has this key in this IPC namespace (shmget: ENOENT)".into(), format!("create it with `shmkit create {obj} --size N`; `shmkit ls` lists what exists")),
         (Call::Shmget, libc::EINVAL) => sysv_einval(ctx),
@@ -116,7 +127,6 @@ pub(crate) fn explain(call: Call, ctx: &Context, err: io::Error) -> Error {
         (Call::Shmat | Call::ShmctlStat | Call::ShmctlSet | Call::ShmctlRmid, libc::EINVAL) => e(NotFound, format!("no segment has id {} in this IPC namespace ({}: EINVAL)", ctx.shmid.unwrap_or(-1), call.name()), "list segments with `shmkit ls` or `ipcs -m`; it may live in another IPC namespace (a container)".into()),
         (_, libc::EIDRM) => e(Removed, format!("the segment was removed meanwhile ({}: EIDRM)", call.name()), format!("someone ran IPC_RMID on it; create it again with `shmkit create {obj} --size N`")),
         (Call::Shmat, libc::ENOMEM) | (Call::Mmap, libc::ENOMEM) => e(LimitExceeded, format!("no room to map {} in this process's address space or the memory limit (RLIMIT_AS/vm.max_map_count) ({}: ENOMEM)", ctx.size.map_or("it".to_string(), human), call.name()), "raise `ulimit -v` or `sysctl vm.max_map_count`, or map less".into()),
-        (Call::Shmget | Call::MemfdCreate | Call::Ftruncate | Call::Mmap, libc::ENOMEM | libc::ENOSPC) if ctx.hugetlb => no_huge_pages(call, ctx),
         (Call::Shmget, libc::ENOMEM) => e(LimitExceeded, format!("the kernel could not allocate {} for the segment (shmget: ENOMEM)", ctx.size.map_or("memory".to_string(), human)), "free memory (`shmkit mem` shows where it went), or ask for less; with vm.overcommit_memory=2 raise vm.overcommit_ratio".into()),
         (Call::Ftok, libc::ENOENT | libc::EACCES | libc::ENOTDIR) => e(NotFound, format!("ftok cannot stat the path ({})", os_message(&err)), "ftok needs an existing, readable file: create it, or correct the path".into()),
         (Call::ShmOpen | Call::Open, libc::EEXIST) => e(AlreadyExists, format!("{} exists already ({}: EEXIST)", what(ctx), call.name()), format!("open it instead (drop --exclusive), remove it with `shmkit rm {obj}`, or pick another name")),
@@ -139,7 +149,7 @@ pub(crate) fn explain(call: Call, ctx: &Context, err: io::Error) -> Error {
         (Call::Fchmod | Call::Fchown, libc::EPERM) => e(PermissionDenied, format!("{}: only its owner or root may change its mode, and only root may give it away ({}: EPERM)", owner_line(ctx), call.name()), "run as its owner or as root".into()),
         (Call::Fchown, libc::EINVAL) => e(InvalidInput, "the user or group id is not valid in this user namespace (fchown: EINVAL)".into(), "use an id mapped in this namespace".into()),
         (Call::Msync, libc::EIO) => e(Other, "writing the mapped pages back to the file failed (msync: EIO)".into(), "check the disk and the filesystem (`dmesg`); the data in memory is not yet durable".into()),
-        _ => return Error::io(obj, call.name(), err).with_fix("see the system call's manual page (`man 2 ...`) for this errno"),
+        _ => return Error::io(obj, call.name(), err).with_fix(format!("see `man {}` for what this errno means here", call.manual())),
     };
     explained.with_source(err)
 }
