@@ -6,7 +6,7 @@ use crate::output;
 use serde::Serialize;
 use shmkit::address::{Address, SysvAddress};
 use shmkit::render::size;
-use shmkit::scan::{Kind, Object, Scan};
+use shmkit::scan::{Kind, Object, ProcRoot, Scan, ScanOptions};
 use shmkit::segment::{self, OpenOptions};
 use shmkit::{Error, ErrorKind};
 use std::process::ExitCode;
@@ -116,7 +116,7 @@ fn last_used(o: &Object) -> Option<i64> {
 
 /// Runs `shmkit rm`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let scan = lifecycle::scan()?;
+    let mut scan = LazyScan::default();
     let mut out = RmOut {
         schema: "shmkit.rm/1",
         dry_run: args.dry_run,
@@ -125,10 +125,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         freed: 0,
     };
     if args.orphans {
-        collect_orphans(&args, &scan, &mut out)?;
+        collect_orphans(&args, scan.get()?, &mut out)?;
     } else {
         for addr in &args.addresses {
-            match remove_one(addr, &scan, &args) {
+            match remove_one(addr, &mut scan, &args) {
                 Ok(r) => out.removed.push(r),
                 Err(e) => out.failed.push(Failed {
                     address: addr.to_string(),
@@ -175,16 +175,51 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(code))
 }
 
-fn remove_one(addr: &Address, scan: &Scan, args: &Args) -> Result<Removed, Error> {
+/// The holder scan, made only when an answer needs it: a System V segment with nattch 0 has no
+/// holder anywhere (the kernel counts every attachment), so removing one costs no /proc walk.
+#[derive(Debug, Default)]
+struct LazyScan(Option<Scan>);
+
+impl LazyScan {
+    fn get(&mut self) -> Result<&Scan, Error> {
+        let scan = match self.0.take() {
+            Some(scan) => scan,
+            None => Scan::collect(&ProcRoot::live(), &ScanOptions::default()).map_err(|e| {
+                Error::new(ErrorKind::Other, "/proc", e.to_string())
+                    .with_fix("shmkit needs /proc mounted and readable")
+            })?,
+        };
+        Ok(self.0.insert(scan))
+    }
+}
+
+/// Resident plus swapped bytes of a System V segment, from `/proc/sysvipc/shm`.
+fn sysv_memory(shmid: i32) -> u64 {
+    ProcRoot::live()
+        .sysvipc_shm()
+        .ok()
+        .and_then(|list| list.into_iter().find(|s| s.shmid == shmid))
+        .map_or(0, |s| s.rss.unwrap_or(0) + s.swap.unwrap_or(0))
+}
+
+fn remove_one(addr: &Address, scan: &mut LazyScan, args: &Args) -> Result<Removed, Error> {
     lifecycle::refuse_memfd(addr)?;
     let seg = segment::open(addr, &OpenOptions::metadata())?;
     let stat = seg.stat()?;
-    let object = lifecycle::scan_object(scan, &stat);
-    let holders: Vec<String> = lifecycle::holders(scan, &stat)
-        .iter()
-        .map(|h| format!("{} ({})", h.pid, shmkit::render::table::sanitize(&h.comm)))
-        .collect();
     let nattch = stat.sysv.as_ref().map_or(0, |s| s.nattch);
+    let (holders, memory): (Vec<String>, Option<u64>) = match &stat.sysv {
+        Some(sysv) if nattch == 0 => (vec![], Some(sysv_memory(sysv.shmid))),
+        _ => {
+            let scan = scan.get()?;
+            let holders = lifecycle::holders(scan, &stat)
+                .iter()
+                .map(|h| format!("{} ({})", h.pid, shmkit::render::table::sanitize(&h.comm)))
+                .collect();
+            let memory = lifecycle::scan_object(scan, &stat)
+                .and_then(|o| o.resident.map(|r| r + o.swapped.unwrap_or(0)));
+            (holders, memory)
+        }
+    };
     let in_use = nattch > 0 || !holders.is_empty();
     if in_use && !args.force {
         let who = if holders.is_empty() {
@@ -214,8 +249,7 @@ fn remove_one(addr: &Address, scan: &Scan, args: &Args) -> Result<Removed, Error
     } else {
         match stat.kind {
             Kind::File => 0,
-            _ => object
-                .and_then(|o| o.resident.map(|r| r + o.swapped.unwrap_or(0)))
+            _ => memory
                 .or_else(|| stat.file.as_ref().map(|f| f.allocated))
                 .unwrap_or(0),
         }
