@@ -109,15 +109,47 @@ wait
         "no orphans found\n"
     );
 
-    // shmkit mem shows the memory back (free's "shared" = Shmem). Other processes on the host
-    // may change Shmem meanwhile, so allow some slack below the 64 MiB.
-    let before = read_json(out, "mem_before.json")["free"]["shared"]
-        .as_u64()
-        .unwrap();
-    let after = read_json(out, "mem_after.json")["free"]["shared"]
-        .as_u64()
-        .unwrap();
-    assert!(before >= after + (48 << 20), "Shmem {before} -> {after}");
+    // shmkit mem shows the memory back: before, the leak is a pinned item and a leak with the
+    // command that frees it; after, it is gone from both. (Global Shmem is not compared: other
+    // processes on the host change it at any moment.)
+    let leak_items = |mem: &Value| -> (Vec<u64>, Vec<u64>) {
+        let pinned = mem["pinned"]["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| {
+                i["kind"] == "sysv"
+                    && i["name"]
+                        .as_str()
+                        .unwrap()
+                        .ends_with(&format!(" id={leaked}"))
+            });
+        let leaks = mem["leaks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|l| l["object"] == format!("sysv:id={leaked}"));
+        (
+            pinned.map(|i| i["bytes"].as_u64().unwrap()).collect(),
+            leaks.map(|l| l["bytes"].as_u64().unwrap()).collect(),
+        )
+    };
+    let before = read_json(out, "mem_before.json");
+    let (pinned, leaks) = leak_items(&before);
+    assert!(
+        pinned.len() == 1 && pinned[0] >= 60 << 20,
+        "pinned before: {pinned:?}"
+    );
+    assert!(
+        leaks.len() == 1 && leaks[0] >= 60 << 20,
+        "leaks before: {leaks:?}"
+    );
+    let after = read_json(out, "mem_after.json");
+    assert_eq!(
+        leak_items(&after),
+        (vec![], vec![]),
+        "gone from shmkit mem after rm"
+    );
 }
 
 #[test]
