@@ -79,7 +79,7 @@ struct Removed {
     size: u64,
     /// Memory that came back at once (0 if holders keep it until they detach or unmap).
     freed: u64,
-    /// Why it went: "asked" or the scan's orphan reason.
+    /// Why it went: named on the command line, or the scan's orphan reason.
     reason: String,
 }
 
@@ -263,9 +263,9 @@ fn remove_one(addr: &Address, scan: &mut LazyScan, args: &Args) -> Result<Remove
         size: stat.size,
         freed,
         reason: if in_use {
-            "asked (--force; in use)".into()
+            "named on the command line; in use, removed with --force".into()
         } else {
-            "asked".into()
+            "named on the command line".into()
         },
     })
 }

@@ -53,7 +53,11 @@ fn time(secs: i64) -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
         - secs;
-    format!("{secs} ({} ago)", duration(ago.max(0) as u64))
+    format!(
+        "{} ({} ago)",
+        shmkit::render::time::utc(secs),
+        duration(ago.max(0) as u64)
+    )
 }
 
 /// `3d4h`, `5m12s`, `40s`.
