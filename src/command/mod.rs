@@ -1,10 +1,19 @@
 //! One module per subcommand, each with its `Args` and one `run` function.
 
+pub mod chmod;
+pub mod chown;
+pub mod create;
 pub mod hold;
 pub mod lab;
+pub mod lifecycle;
 pub mod ls;
 pub mod mem;
+pub mod read;
 pub mod reclaim;
+pub mod resize;
+pub mod rm;
+pub mod stat;
+pub mod write;
 
 use crate::cli::{Cli, Command};
 use std::process::ExitCode;
@@ -17,5 +26,13 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Lab(args) => lab::run(args),
         Command::Reclaim(args) => reclaim::run(args),
         Command::Hold(args) => hold::run(args),
+        Command::Create(args) => create::run(args),
+        Command::Write(args) => write::run(args),
+        Command::Read(args) => read::run(args),
+        Command::Stat(args) => stat::run(args),
+        Command::Chmod(args) => chmod::run(args),
+        Command::Chown(args) => chown::run(args),
+        Command::Resize(args) => resize::run(args),
+        Command::Rm(args) => rm::run(args),
     }
 }
