@@ -138,6 +138,10 @@ fn run_experiments(args: RunArgs) -> anyhow::Result<ExitCode> {
     options.interrupted = Some(Arc::clone(&interrupted));
 
     let colour = colour_enabled();
+    // Refuse before printing anything: not root, a SIZE too small or too large.
+    for experiment in &chosen {
+        lab::preflight(experiment, &options)?;
+    }
     let mut reports = Vec::new();
     for (i, experiment) in chosen.iter().enumerate() {
         if !args.json {

@@ -170,6 +170,30 @@ pub fn check_size(size: u64, mem_available: u64) -> Result<()> {
     Ok(())
 }
 
+/// What must hold before an experiment starts: root where it needs root (`Unsupported`,
+/// exit 10), and a SIZE this machine can afford (`InvalidInput`, `LimitExceeded`). An
+/// experiment this machine skips anyway (swap off) passes, so that it can say why.
+pub fn preflight(experiment: &Experiment, options: &LabOptions) -> Result<()> {
+    if (experiment.precheck)(options)?.is_some() {
+        return Ok(());
+    }
+    if let Some(why) = experiment.needs_root {
+        if crate::sys::geteuid() != 0 {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                format!("lab {}", experiment.name),
+                format!("needs root: {why}"),
+            )
+            .with_fix(format!(
+                "run it as root: sudo shmkit lab run {}",
+                experiment.name
+            )));
+        }
+    }
+    let baseline = runner::read_sample(&options.proc)?;
+    check_size(options.size, baseline.mem_available)
+}
+
 /// Runs one experiment, calling `on_step` after every step (the baseline first).
 ///
 /// Fails with `Unsupported` (exit 10) when it needs root and this is not root, and with the
@@ -209,21 +233,7 @@ pub fn run(
             Vec::new(),
         ));
     }
-    if let Some(why) = experiment.needs_root {
-        if crate::sys::geteuid() != 0 {
-            return Err(Error::new(
-                ErrorKind::Unsupported,
-                format!("lab {}", experiment.name),
-                format!("needs root: {why}"),
-            )
-            .with_fix(format!(
-                "run it as root: sudo shmkit lab run {}",
-                experiment.name
-            )));
-        }
-    }
-    let baseline = runner::read_sample(&options.proc)?;
-    check_size(options.size, baseline.mem_available)?;
+    preflight(experiment, options)?;
 
     let mut lab = Lab::start(options, tolerance, on_step)?;
     let outcome = (experiment.run)(&mut lab);
