@@ -54,9 +54,10 @@ pub enum Counter {
     Dirty,
     /// Swap in use: `SwapTotal - SwapFree`.
     SwapUsed,
-    /// `Cached − (Active(file) + Inactive(file))`: Cached with the ordinary file cache taken
-    /// out. Other processes' file I/O moves Cached all the time; it does not move this, so a
-    /// shmem change shows in Cached here without that noise.
+    /// `Cached + Buffers − (Active(file) + Inactive(file))`: Cached with the ordinary file
+    /// cache taken out (the file LRU lists hold both Cached's file pages and Buffers' block
+    /// device pages, never shmem). Other processes' file I/O moves Cached all the time; it does
+    /// not move this, so a shmem change shows in Cached here without that noise.
     CachedBeyondFileLru,
 }
 
@@ -82,7 +83,7 @@ impl Counter {
             Counter::BuffCache => "buff/cache",
             Counter::Dirty => "Dirty",
             Counter::SwapUsed => "swap used",
-            Counter::CachedBeyondFileLru => "Cached − file LRU",
+            Counter::CachedBeyondFileLru => "Cached + Buffers − file LRU",
         }
     }
 }
@@ -136,7 +137,10 @@ impl Sample {
             Counter::BuffCache => self.buff_cache(),
             Counter::Dirty => self.dirty,
             Counter::SwapUsed => self.swap_total.saturating_sub(self.swap_free),
-            Counter::CachedBeyondFileLru => self.cached.saturating_sub(self.file_lru),
+            Counter::CachedBeyondFileLru => self
+                .cached
+                .saturating_add(self.buffers)
+                .saturating_sub(self.file_lru),
         }
     }
 
@@ -167,7 +171,7 @@ pub struct Changes {
     pub dirty: i64,
     /// Swap in use.
     pub swap_used: i64,
-    /// `Cached − file LRU`.
+    /// `Cached + Buffers − file LRU`.
     pub cached_beyond_file_lru: i64,
 }
 

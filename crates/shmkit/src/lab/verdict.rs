@@ -181,8 +181,14 @@ pub fn judge(
             let observed = if *counter == Counter::CachedBeyondFileLru {
                 // Show the raw figures the corrected change comes from.
                 let then = from(*since);
+                let buffers = now.delta(then, Counter::Buffers);
+                let buffers = if buffers == 0 {
+                    String::new()
+                } else {
+                    format!(", Buffers {}", human_delta(buffers))
+                };
                 format!(
-                    "{} (Cached {}, file LRU {})",
+                    "{} (Cached {}{buffers}, file LRU {})",
                     human_delta(delta),
                     human_delta(now.delta(then, Counter::Cached)),
                     human_delta(signed_difference(now.file_lru, then.file_lru))

@@ -128,6 +128,8 @@ pub(super) fn run(lab: &mut Lab<'_>) -> Result<Outcome> {
                 counter: Counter::Cached,
                 value: size,
             },
+            // What drop_caches took from Cached was ordinary file cache, all of it.
+            Expectation::unchanged(Counter::CachedBeyondFileLru),
             Expectation::fact("the segment still exists with size", human(size), still),
         ],
     )?;
