@@ -131,6 +131,9 @@ fn run_experiments(args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     let interrupted = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        // The first signal asks the experiment to stop after the current step and clean up;
+        // a second one, while it is still cleaning up, ends the process at once (exit 130).
+        signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&interrupted))?;
         signal_hook::flag::register(signal, Arc::clone(&interrupted))?;
     }
     let mut options = LabOptions::new(args.size);
