@@ -822,9 +822,10 @@ fn scan_process(root: &ProcRoot, pid: u32, known: &Known, scratch: &mut Scratch)
                 None => {
                     let shmem = match on_shmem_fs.get(&dev) {
                         Some(&shmem) => shmem,
-                        None => match map_file().map(|p| sys::fs_magic(&p)) {
+                        None => match map_file().map(|p| sys::fs::filesystem_magic(&p)) {
                             Some(Ok(magic)) => {
-                                let shmem = magic == sys::TMPFS_MAGIC || magic == sys::RAMFS_MAGIC;
+                                let shmem =
+                                    magic == sys::fs::TMPFS_MAGIC || magic == sys::fs::RAMFS_MAGIC;
                                 on_shmem_fs.insert(dev, shmem);
                                 shmem
                             }

@@ -15,6 +15,7 @@
 #![allow(clippy::unnecessary_cast)]
 
 pub mod dir;
+pub mod fs;
 pub mod mapping;
 pub mod memfd;
 pub mod ns;
@@ -62,29 +63,6 @@ pub fn statvfs(path: &std::path::Path) -> io::Result<FsStat> {
         inodes: st.f_files as u64,
         inodes_free: st.f_ffree as u64,
     })
-}
-
-/// `statfs(2)`'s `f_type` of tmpfs (also shmem's internal mounts).
-pub const TMPFS_MAGIC: u64 = 0x0102_1994;
-/// `statfs(2)`'s `f_type` of ramfs.
-pub const RAMFS_MAGIC: u64 = 0x8584_58f6;
-
-/// `statfs(path)`—The type (`f_type` magic number) of the filesystem that holds `path`,
-/// following symlinks (so `/proc/PID/map_files/…` names the mapped file's filesystem, even
-/// one mounted in another mount namespace).
-///
-/// # References
-/// - [Linux](https://man7.org/linux/man-pages/man2/statfs.2.html)
-pub fn fs_magic(path: &std::path::Path) -> io::Result<u64> {
-    let c_path = cstring(path.as_os_str().as_encoded_bytes())?;
-    let mut buf = std::mem::MaybeUninit::<libc::statfs>::zeroed();
-    // SAFETY: `c_path` is a NUL-terminated string that lives across the call, and `buf` is a
-    // writable `statfs` the kernel fills completely on success.
-    cvt(unsafe { libc::statfs(c_path.as_ptr(), buf.as_mut_ptr()) })?;
-    // SAFETY: statfs returned 0, so it initialised the whole struct.
-    let st = unsafe { buf.assume_init() };
-    // f_type is a signed word on some ABIs; the magic numbers are 32-bit patterns.
-    Ok(st.f_type as u64 & 0xffff_ffff)
 }
 
 /// What `statvfs` says of a filesystem, in bytes.

@@ -1,0 +1,217 @@
+//! `shmkit rm --orphans`: a segment leaked like the seed's shm.c (created, touched, creator
+//! exits without IPC_RMID) is listed by `--dry-run` — exactly it, not a segment that a live
+//! process has attached — and freed without `--dry-run`, with the memory back in `shmkit mem`.
+//!
+//! Each test runs in its own IPC namespace and mount namespace (a fresh tmpfs over /dev/shm), so
+//! other tests' segments and POSIX objects are neither seen nor touched.
+
+mod lifecycle_support;
+use lifecycle_support::*;
+use serde_json::Value;
+
+/// Runs `script` in private IPC and mount namespaces with an empty /dev/shm; `$SHMKIT`,
+/// `$LEAK` and `$OUT` (a directory for results) are set.
+fn isolated(script: &str, leak: &std::path::Path, out: &std::path::Path) -> Run {
+    let mut cmd = std::process::Command::new("unshare");
+    cmd.args(["--ipc", "--mount", "--propagation", "private", "sh", "-c"])
+        .arg(format!(
+            "set -e\nmount -t tmpfs -o size=256m shmkit-orphans /dev/shm\n{script}"
+        ))
+        .env("SHMKIT", bin())
+        .env("LEAK", leak)
+        .env("OUT", out);
+    run(&mut cmd, None, b"")
+}
+
+fn read_json(dir: &std::path::Path, name: &str) -> Value {
+    let text = std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}: {text}"))
+}
+
+/// Starts `shmkit hold --sysv-id $HELD` on a fifo, so the script can let it go by closing fd 3.
+const HOLD: &str = r#"
+mkfifo "$OUT/fifo"
+"$SHMKIT" hold --sysv-id "$HELD" < "$OUT/fifo" > "$OUT/hold.out" &
+exec 3> "$OUT/fifo"
+while ! grep -q ready "$OUT/hold.out" 2>/dev/null; do sleep 0.05; done
+"#;
+
+#[test]
+fn dry_run_lists_exactly_the_leak_and_rm_frees_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let leak = compile_c("leak", dir.path());
+    let out = dir.path();
+    let script = format!(
+        r#"LEAKED=$("$LEAK" 67108864); echo "$LEAKED" > "$OUT/leaked"
+HELD=$("$LEAK" 4096); echo "$HELD" > "$OUT/held"
+{HOLD}
+"$SHMKIT" rm --orphans --dry-run --json > "$OUT/dry.json"
+cat /proc/sysvipc/shm > "$OUT/after_dry.txt"
+"$SHMKIT" mem --json > "$OUT/mem_before.json"
+"$SHMKIT" rm --orphans --json > "$OUT/rm.json"
+"$SHMKIT" mem --json > "$OUT/mem_after.json"
+"$SHMKIT" rm --orphans > "$OUT/again.txt"
+cat /proc/sysvipc/shm > "$OUT/after_rm.txt"
+exec 3>&-
+wait
+"#
+    );
+    let run = isolated(&script, &leak, out);
+    assert_eq!(run.code, 0, "{run:?}");
+    let leaked: i64 = std::fs::read_to_string(out.join("leaked"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let held: i64 = std::fs::read_to_string(out.join("held"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+
+    // The dry run lists the leak, and only it: the held segment's creator exited too, but a
+    // live process has it attached.
+    let dry = read_json(out, "dry.json");
+    assert_eq!(dry["dry_run"], true);
+    let listed: Vec<&Value> = dry["removed"].as_array().unwrap().iter().collect();
+    assert_eq!(listed.len(), 1, "{dry}");
+    assert_eq!(listed[0]["address"], format!("sysv:id={leaked}"));
+    assert_eq!(listed[0]["size"], 67108864);
+    assert!(
+        listed[0]["reason"].as_str().unwrap().contains("nattch 0"),
+        "{dry}"
+    );
+    assert!(
+        listed[0]["freed"].as_u64().unwrap() >= 60 << 20,
+        "its touched pages: {dry}"
+    );
+    let after_dry = std::fs::read_to_string(out.join("after_dry.txt")).unwrap();
+    assert_eq!(
+        after_dry.lines().count(),
+        3,
+        "the dry run removed nothing: {after_dry}"
+    );
+
+    // Without --dry-run it frees it, and only it.
+    let rm = read_json(out, "rm.json");
+    assert_eq!(rm["removed"].as_array().unwrap().len(), 1, "{rm}");
+    assert_eq!(rm["removed"][0]["address"], format!("sysv:id={leaked}"));
+    assert!(rm["failed"].as_array().unwrap().is_empty(), "{rm}");
+    let after = std::fs::read_to_string(out.join("after_rm.txt")).unwrap();
+    let ids: Vec<i64> = after
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().nth(1).unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(ids, vec![held], "the held segment stays, the leak is gone");
+    assert_eq!(
+        std::fs::read_to_string(out.join("again.txt")).unwrap(),
+        "no orphans found\n"
+    );
+
+    // shmkit mem shows the memory back: before, the leak is a pinned item and a leak with the
+    // command that frees it; after, it is gone from both. (Global Shmem is not compared: other
+    // processes on the host change it at any moment.)
+    let leak_items = |mem: &Value| -> (Vec<u64>, Vec<u64>) {
+        let pinned = mem["pinned"]["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| {
+                i["kind"] == "sysv"
+                    && i["name"]
+                        .as_str()
+                        .unwrap()
+                        .ends_with(&format!(" id={leaked}"))
+            });
+        let leaks = mem["leaks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|l| l["object"] == format!("sysv:id={leaked}"));
+        (
+            pinned.map(|i| i["bytes"].as_u64().unwrap()).collect(),
+            leaks.map(|l| l["bytes"].as_u64().unwrap()).collect(),
+        )
+    };
+    let before = read_json(out, "mem_before.json");
+    let (pinned, leaks) = leak_items(&before);
+    assert!(
+        pinned.len() == 1 && pinned[0] >= 60 << 20,
+        "pinned before: {pinned:?}"
+    );
+    assert!(
+        leaks.len() == 1 && leaks[0] >= 60 << 20,
+        "leaks before: {leaks:?}"
+    );
+    let after = read_json(out, "mem_after.json");
+    assert_eq!(
+        leak_items(&after),
+        (vec![], vec![]),
+        "gone from shmkit mem after rm"
+    );
+}
+
+#[test]
+fn older_than_and_user_narrow_the_collection() {
+    let dir = tempfile::tempdir().unwrap();
+    let leak = compile_c("leak", dir.path());
+    let out = dir.path();
+    let script = r#"LEAKED=$("$LEAK" 4096); echo "$LEAKED" > "$OUT/leaked"
+"$SHMKIT" rm --orphans --dry-run --older-than 1h --json > "$OUT/old.json"
+"$SHMKIT" rm --orphans --dry-run --user nobody --json > "$OUT/nobody.json"
+"$SHMKIT" rm --orphans --dry-run --user root --older-than 0s --json > "$OUT/root.json"
+"$SHMKIT" stat "sysv:id=$LEAKED" --json > "$OUT/stat.json"
+"#;
+    let run = isolated(script, &leak, out);
+    assert_eq!(run.code, 0, "{run:?}");
+    let leaked: i64 = std::fs::read_to_string(out.join("leaked"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        read_json(out, "old.json")["removed"],
+        Value::Array(vec![]),
+        "a fresh leak is younger than 1h"
+    );
+    assert_eq!(
+        read_json(out, "nobody.json")["removed"],
+        Value::Array(vec![]),
+        "root's leak is not nobody's"
+    );
+    let root = read_json(out, "root.json");
+    assert_eq!(
+        root["removed"][0]["address"],
+        format!("sysv:id={leaked}"),
+        "{root}"
+    );
+}
+
+#[test]
+fn a_posix_object_nobody_holds_is_an_orphan_and_a_held_one_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let leak = compile_c("leak", dir.path());
+    let out = dir.path();
+    let script = r#""$SHMKIT" create posix:/left-behind --size 1M > /dev/null
+"$SHMKIT" create posix:/in-use --size 1M > /dev/null
+mkfifo "$OUT/fifo"
+"$SHMKIT" hold --posix /in-use < "$OUT/fifo" > "$OUT/hold.out" &
+exec 3> "$OUT/fifo"
+while ! grep -q ready "$OUT/hold.out" 2>/dev/null; do sleep 0.05; done
+"$SHMKIT" rm --orphans --json > "$OUT/rm.json"
+ls /dev/shm > "$OUT/left.txt"
+exec 3>&-
+wait
+"#;
+    let run = isolated(script, &leak, out);
+    assert_eq!(run.code, 0, "{run:?}");
+    let rm = read_json(out, "rm.json");
+    assert_eq!(rm["removed"].as_array().unwrap().len(), 1, "{rm}");
+    assert_eq!(rm["removed"][0]["address"], "posix:/left-behind");
+    assert_eq!(rm["removed"][0]["freed"], 1 << 20);
+    assert_eq!(
+        std::fs::read_to_string(out.join("left.txt")).unwrap(),
+        "in-use\n"
+    );
+}
