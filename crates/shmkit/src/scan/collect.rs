@@ -239,10 +239,8 @@ impl Scan {
             if !alive.contains(&pid) {
                 return ProcessRef { pid, comm: None };
             }
-            let info = procs
-                .get(&pid)
-                .cloned()
-                .or_else(|| read_proc_info(root, pid, known.boot_time));
+            // Holders were read without their start time: read the creator's.
+            let info = read_proc_info(root, pid, known.boot_time);
             match info {
                 // A process that started after the segment was made only reuses the pid.
                 Some(i)
@@ -856,7 +854,8 @@ fn scan_process(root: &ProcRoot, pid: u32, known: &Known, scratch: &mut Scratch)
     }
     let mut fds = Vec::new();
     let live = root.root() == Path::new("/");
-    let listed = sys::dir::for_each_entry_at(pid_dir.as_fd(), c"fd", |name, fd_dir| {
+    // /proc/PID/fd fills each batch until it is full, so a short batch was the last.
+    let listed = sys::dir::for_each_entry_at(pid_dir.as_fd(), c"fd", live, |name, fd_dir| {
         let Some(fd) = name.to_str().ok().and_then(|n| n.parse::<u32>().ok()) else {
             return;
         };
@@ -941,18 +940,31 @@ fn scan_process(root: &ProcRoot, pid: u32, known: &Known, scratch: &mut Scratch)
             started: None,
         }
     } else {
-        if let Err(e) = sys::dir::read_at(pid_dir.as_fd(), c"stat", buf) {
-            return gone_or_hidden(&e, Some(pid_dir.as_fd()));
-        }
-        let Ok(stat) = shmkit_procfs::pid_stat::parse(&String::from_utf8_lossy(buf)) else {
-            return ProcResult::Vanished;
+        // comm is all a holder needs, and far cheaper for the kernel to print than stat;
+        // a fixture tree may hold only stat.
+        let comm = match sys::dir::read_at(pid_dir.as_fd(), c"comm", buf) {
+            Ok(()) => {
+                let text = String::from_utf8_lossy(buf);
+                text.strip_suffix('\n').unwrap_or(&text).to_string()
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if let Err(e) = sys::dir::read_at(pid_dir.as_fd(), c"stat", buf) {
+                    return gone_or_hidden(&e, Some(pid_dir.as_fd()));
+                }
+                match shmkit_procfs::pid_stat::parse(&String::from_utf8_lossy(buf)) {
+                    Ok(stat) => stat.comm,
+                    Err(_) => return ProcResult::Vanished,
+                }
+            }
+            Err(e) => return gone_or_hidden(&e, Some(pid_dir.as_fd())),
         };
         // The owner of /proc/PID is the process's (effective) user.
         let uid = sys::dir::fstat(pid_dir.as_fd()).map_or(0, |st| st.uid);
         ProcInfo {
-            comm: stat.comm,
+            comm,
             uid,
-            started: started(known.boot_time, stat.starttime),
+            // Only a creator's start time matters; the creator check reads it.
+            started: None,
         }
     };
     ProcResult::Seen {

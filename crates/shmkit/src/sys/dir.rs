@@ -14,7 +14,7 @@
 use super::{cstring, cvt};
 use std::ffi::CStr;
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::path::Path;
 
 /// What `fstat` tells of a file: the fields the scan uses.
@@ -185,26 +185,24 @@ pub fn fstat(fd: BorrowedFd<'_>) -> io::Result<FileStat> {
     Ok(FileStat::from_raw(&unsafe { st.assume_init() }))
 }
 
-/// Closes a `DIR` stream (and its descriptor) exactly once.
-struct DirStream(std::ptr::NonNull<libc::DIR>);
+/// The longest record `getdents64` can produce: its 19-byte header, a 255-byte name, a NUL,
+/// padded to 8 bytes.
+const MAX_DIRENT: usize = 280;
 
-impl Drop for DirStream {
-    fn drop(&mut self) {
-        // SAFETY: the pointer came from a successful fdopendir and is closed only here.
-        unsafe { libc::closedir(self.0.as_ptr()) };
-    }
-}
-
-/// `openat(dir, name, O_DIRECTORY)`, `fdopendir`, `readdir` to the end—Calls `each` with the
-/// name of every entry but `.` and `..`, and the directory's descriptor, for `*_at` calls on
-/// the entry.
+/// `openat(dir, name, O_DIRECTORY)`, `getdents64` until the end—Calls `each` with the name of
+/// every entry but `.` and `..`, and the directory's descriptor, for `*_at` calls on the
+/// entry.
+///
+/// A directory of `/proc` fills the buffer until it holds no more: a batch that leaves room
+/// for one more record was the last, and the call that would only say "end" is skipped
+/// (`last_batch_is_short`: set it only for such directories).
 ///
 /// # References
-/// - [Linux fdopendir](https://man7.org/linux/man-pages/man3/fdopendir.3.html)
-/// - [Linux readdir](https://man7.org/linux/man-pages/man3/readdir.3.html)
+/// - [Linux getdents64](https://man7.org/linux/man-pages/man2/getdents64.2.html)
 pub fn for_each_entry_at(
     dir: BorrowedFd<'_>,
     name: &CStr,
+    last_batch_is_short: bool,
     mut each: impl FnMut(&CStr, BorrowedFd<'_>),
 ) -> io::Result<()> {
     // SAFETY: `name` is NUL-terminated and outlives the call; `dir` is an open descriptor.
@@ -215,45 +213,51 @@ pub fn for_each_entry_at(
             libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
         )
     })?;
-    // SAFETY: fd is a directory descriptor we own; on success the stream owns it.
-    let Some(stream) = std::ptr::NonNull::new(unsafe { libc::fdopendir(fd) }) else {
-        let err = io::Error::last_os_error();
-        // SAFETY: fdopendir failed, so fd is still ours to close, once.
-        unsafe { libc::close(fd) };
-        return Err(err);
-    };
-    let stream = DirStream(stream);
-    // SAFETY: the stream is open; dirfd returns the descriptor it owns, valid until closedir
-    // (the guard outlives every use below).
-    let dir_fd = unsafe { BorrowedFd::borrow_raw(libc::dirfd(stream.0.as_ptr())) };
+    // SAFETY: openat returned a new descriptor that nothing else owns; it closes on drop.
+    let sub = unsafe { OwnedFd::from_raw_fd(fd) };
+    let mut buf = [0u8; 16 * 1024];
     loop {
-        // readdir reports errors only through errno, so clear it first.
-        // SAFETY: __errno_location returns this thread's errno slot.
-        unsafe { *libc::__errno_location() = 0 };
-        // SAFETY: the stream is open and used by this thread only.
-        let entry = unsafe { libc::readdir(stream.0.as_ptr()) };
-        if entry.is_null() {
-            let err = io::Error::last_os_error();
-            return match err.raw_os_error() {
-                Some(0) | None => Ok(()),
-                Some(_) => Err(err),
+        // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`, a local array not
+        // aliased during the call.
+        let n = unsafe {
+            libc::syscall(
+                libc::SYS_getdents64,
+                sub.as_raw_fd(),
+                buf.as_mut_ptr(),
+                buf.len(),
+            )
+        };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let n = n as usize;
+        if n == 0 {
+            return Ok(());
+        }
+        let mut records = buf.get(..n).unwrap_or_default();
+        // linux_dirent64: u64 ino, i64 off, u16 reclen, u8 type, then the NUL-ended name.
+        while let Some(reclen) = records.get(16..18) {
+            let reclen = usize::from(u16::from_ne_bytes([reclen[0], reclen[1]]));
+            let Some(record) = records.get(..reclen).filter(|_| reclen > 19) else {
+                return Err(io::Error::from_raw_os_error(libc::EIO));
             };
+            if let Ok(entry) = CStr::from_bytes_until_nul(&record[19..]) {
+                let bytes = entry.to_bytes();
+                if bytes != b"." && bytes != b".." {
+                    each(entry, sub.as_fd());
+                }
+            }
+            records = &records[reclen..];
         }
-        // SAFETY: readdir returned a valid entry whose d_name is NUL-terminated; it stays
-        // valid until the next readdir on this stream, after `each` returns.
-        let entry_name = unsafe { CStr::from_ptr((*entry).d_name.as_ptr()) };
-        let bytes = entry_name.to_bytes();
-        if bytes == b"." || bytes == b".." {
-            continue;
+        if last_batch_is_short && n + MAX_DIRENT <= buf.len() {
+            return Ok(());
         }
-        each(entry_name, dir_fd);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::fd::AsFd;
 
     #[test]
     fn read_at_reads_a_proc_file_whole_and_stat_at_follows_links() {
@@ -289,7 +293,7 @@ mod tests {
         let fd = open_dir(dir.path()).unwrap();
         let mut names = Vec::new();
         let mut buf = Vec::new();
-        for_each_entry_at(fd.as_fd(), c"d", |name, d| {
+        for_each_entry_at(fd.as_fd(), c"d", false, |name, d| {
             read_at(d, name, &mut buf).unwrap();
             assert_eq!(buf, name.to_bytes());
             names.push(name.to_string_lossy().into_owned());
@@ -297,9 +301,27 @@ mod tests {
         .unwrap();
         names.sort();
         assert_eq!(names, vec!["a", "b c", "d\nx"]);
-        let e = for_each_entry_at(fd.as_fd(), c"missing", |_, _| {}).unwrap_err();
+        let e = for_each_entry_at(fd.as_fd(), c"missing", false, |_, _| {}).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::NotFound);
         let e = read_at(fd.as_fd(), c"missing", &mut buf).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::NotFound);
+    }
+
+    #[test]
+    fn a_proc_fd_listing_of_several_batches_misses_nothing() {
+        // Enough descriptors that /proc/self/fd needs more than one 16 KiB batch.
+        let files: Vec<std::fs::File> = (0..1200)
+            .map(|_| std::fs::File::open("/dev/null").unwrap())
+            .collect();
+        let proc_self = open_dir(Path::new("/proc/self")).unwrap();
+        let mut ours = Vec::new();
+        for_each_entry_at(proc_self.as_fd(), c"fd", true, |name, _| {
+            ours.push(name.to_string_lossy().parse::<i32>().unwrap());
+        })
+        .unwrap();
+        for f in &files {
+            assert!(ours.contains(&f.as_raw_fd()), "fd {} missed", f.as_raw_fd());
+        }
+        assert!(ours.len() >= files.len());
     }
 }
