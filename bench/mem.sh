@@ -114,6 +114,7 @@ if [ -n "${PROFILE_CMD:-}" ]; then
 fi
 
 JSON=$OUT/mem.json
+LOAD_START=$(cut -d' ' -f1 /proc/loadavg)
 hyperfine --style basic --warmup 3 --min-runs "$RUNS" --ignore-failure \
     --export-json "$JSON" \
     -n "shmkit $SUB" "$SHMKIT $SUB >/dev/null" \
@@ -123,11 +124,12 @@ hyperfine --style basic --warmup 3 --min-runs "$RUNS" --ignore-failure \
 /usr/bin/time -v "$SHMKIT" "$SUB" >/dev/null 2>"$WORK/time.txt"
 RSS_KB=$(awk -F: '/Maximum resident set size/ {gsub(/ /, "", $2); print $2}' "$WORK/time.txt")
 
-python3 - "$JSON" "$RSS_KB" "$SUB" "$PROCS" <<'PY'
+python3 - "$JSON" "$RSS_KB" "$SUB" "$PROCS" "$LOAD_START" "$(nproc)" <<'PY'
 import json, sys
 res = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
 rss_mib = int(sys.argv[2]) / 1024
 sub = sys.argv[3]
+load, cores = float(sys.argv[5]), int(sys.argv[6])
 ours, floor, smem = res[f"shmkit {sub}"], res["cat maps (floor)"], res["smem -t"]
 ms = lambda r: f"{r['mean'] * 1000:8.1f} ms ± {r['stddev'] * 1000:5.1f}"
 print()
@@ -140,5 +142,14 @@ ok = lambda b: "ok" if b else "MISSED"
 print(f"  shmkit / floor          {vs_floor:6.2f}x   (target <= 1.5x)  {ok(vs_floor <= 1.5)}")
 print(f"  smem -t / shmkit        {vs_smem:6.1f}x   (target >= 10x)   {ok(vs_smem >= 10)}")
 print(f"  shmkit peak RSS         {rss_mib:6.1f} MiB (target < 50 MiB) {ok(rss_mib < 50)}")
+# CPU time (user + system, all threads) is what contention from other programs distorts
+# least: shmkit spreads its work over the cores, cat and smem use one.
+cpu = lambda r: r["user"] + r["system"]
+print(f"  CPU time: shmkit {cpu(ours) * 1000:.1f} ms, floor {cpu(floor) * 1000:.1f} ms "
+      f"({cpu(ours) / cpu(floor):.2f}x), smem -t {cpu(smem) * 1000:.1f} ms "
+      f"({cpu(smem) / cpu(ours):.1f}x shmkit's)")
+if load > 0.5:
+    print(f"  note: load average {load} on {cores} cores when timing started: other programs "
+          "were running, so wall times are noisy; rerun on a quiet machine")
 PY
 echo "JSON: $JSON" >&2
