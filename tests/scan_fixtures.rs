@@ -11,6 +11,7 @@
 //! namespace, 304 gone (empty directory), 305 a kernel thread, 306 the creator of segment
 //! 0x5eed seeming to start 30 s after it (a clock step).
 //! `scan-truncated`: files cut mid-line (sysvipc/shm, mountinfo, a maps, a stat), an empty stat.
+//! `scan-no-dev-shm`: a mount table without /dev/shm.
 
 mod common;
 
@@ -350,4 +351,27 @@ fn the_walk_limit_is_noted_only_for_mounts_it_cut() {
     );
     let dev_shm = scan.mounts.iter().find(|m| m.is_dev_shm).expect("/dev/shm");
     assert_eq!(dev_shm.files, 3);
+}
+
+/// A host (or container) with no tmpfs at /dev/shm: shm_open has nowhere to create objects.
+/// The scan says so and how to fix it, and still succeeds.
+#[test]
+fn a_missing_dev_shm_is_noted_with_its_fix() {
+    let (_tree, bare) = scan("scan-no-dev-shm");
+    assert!(bare.mounts.is_empty());
+    assert!(
+        bare.coverage
+            .notes
+            .iter()
+            .any(|n| n.starts_with("no tmpfs is mounted at /dev/shm")
+                && n.contains("mount -t tmpfs")),
+        "{:?}",
+        bare.coverage.notes
+    );
+    let (_tree, host) = scan("scan-host");
+    assert!(!host
+        .coverage
+        .notes
+        .iter()
+        .any(|n| n.contains("no tmpfs is mounted")));
 }

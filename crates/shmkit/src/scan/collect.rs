@@ -466,6 +466,11 @@ fn scan_mounts(
             is_dev_shm,
         });
     }
+    if !mounts.iter().any(|m| m.is_dev_shm) && !hidden.iter().any(|h| h.is_dev_shm) {
+        coverage.notes.push(
+            "no tmpfs is mounted at /dev/shm: POSIX shared memory (shm_open) has nowhere to live here; mount one: mount -t tmpfs -o size=64m,mode=1777 tmpfs /dev/shm".to_string(),
+        );
+    }
     (mounts, files, hidden)
 }
 
