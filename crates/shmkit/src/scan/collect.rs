@@ -735,6 +735,29 @@ fn file_stat(m: &std::fs::Metadata) -> sys::dir::FileStat {
     }
 }
 
+/// Whether a `maps` line can name shared memory: shared (`s`), a memfd, or a private
+/// mapping of a file on a tmpfs or ramfs of ours. `None` for a line too short to be one
+/// (a read cut short).
+fn maps_line_matters(line: &str, shmem_devs: &HashMap<(u32, u32), (String, bool)>) -> Option<bool> {
+    let mut fields = line.splitn(6, ' ');
+    let (_range, perms, _offset, dev) = (
+        fields.next()?,
+        fields.next()?,
+        fields.next()?,
+        fields.next()?,
+    );
+    fields.next()?; // the inode
+    if perms.as_bytes().get(3) == Some(&b's') || line.contains("/memfd:") {
+        return Some(true);
+    }
+    let (major, minor) = dev.split_once(':')?;
+    let dev = (
+        u32::from_str_radix(major, 16).ok()?,
+        u32::from_str_radix(minor, 16).ok()?,
+    );
+    Some(shmem_devs.contains_key(&dev))
+}
+
 /// Reads one process: `/proc/PID` is opened once and its files named relative to it (a path
 /// walk from the root for each descriptor link costs more than reading it).
 fn scan_process(root: &ProcRoot, pid: u32, known: &Known, scratch: &mut Scratch) -> ProcResult {
@@ -752,11 +775,27 @@ fn scan_process(root: &ProcRoot, pid: u32, known: &Known, scratch: &mut Scratch)
         return gone_or_hidden(&e, Some(pid_dir.as_fd()));
     }
     maps.clear();
-    if shmkit_procfs::maps::parse_into(&String::from_utf8_lossy(buf), maps).is_err() {
-        // Only a read cut short makes a maps file unparsable: treat it as gone.
-        return ProcResult::Vanished;
+    let text = String::from_utf8_lossy(buf);
+    let mut lines = 0usize;
+    for (i, line) in text.split('\n').enumerate() {
+        if line.is_empty() {
+            continue;
+        }
+        lines += 1;
+        // Most mappings are private libraries and heap: only shared ones, memfds and
+        // private mappings of shmem files are parsed whole.
+        let parsed = match maps_line_matters(line, &known.shmem_devs) {
+            Some(false) => continue,
+            Some(true) => shmkit_procfs::maps::parse_line(line, i + 1).ok(),
+            None => None,
+        };
+        match parsed {
+            Some(entry) => maps.push(entry),
+            // Only a read cut short makes a maps file unparsable: treat it as gone.
+            None => return ProcResult::Vanished,
+        }
     }
-    if maps.is_empty() {
+    if lines == 0 {
         // A kernel thread, or a process past the point of exit where it drops its memory
         // (its descriptors go next): nothing to hold, and no descriptors worth a listing.
         return ProcResult::Seen {
