@@ -1269,3 +1269,49 @@ pub(crate) fn shell_quote(text: &str) -> String {
         format!("'{}'", text.replace('\'', r"'\''"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_maps_lines_that_can_name_shared_memory_matter() {
+        let devs: HashMap<(u32, u32), (String, bool)> =
+            [((0, 42), ("/dev/shm".to_string(), true))].into();
+        let matters = |l: &str| maps_line_matters(l, &devs);
+        // A library, the heap, an anonymous region: skipped unparsed.
+        assert_eq!(
+            matters("7f46bee9a000-7f46beec0000 r--p 00000000 fe:00 326279                     /usr/lib/x86_64-linux-gnu/libc.so.6"),
+            Some(false)
+        );
+        assert_eq!(
+            matters(
+                "5645d98b0000-5645d98d1000 rw-p 00000000 00:00 0                          [heap]"
+            ),
+            Some(false)
+        );
+        assert_eq!(
+            matters("7f46bee97000-7f46bee9a000 rw-p 00000000 00:00 0 "),
+            Some(false)
+        );
+        // Shared, a memfd mapped privately, a private mapping of a /dev/shm file: parsed.
+        assert_eq!(
+            matters("7f0000000000-7f0000100000 rw-s 00000000 00:01 5                          /SYSV0000162e (deleted)"),
+            Some(true)
+        );
+        assert_eq!(
+            matters("7f0000600000-7f0000800000 r--p 00000000 00:01 2345                       /memfd:x (deleted)"),
+            Some(true)
+        );
+        assert_eq!(
+            matters("7f0000000000-7f0000001000 r--p 00000000 00:2a 17                         /dev/shm/reader"),
+            Some(true)
+        );
+        // Cut mid-line: not a mapping at all.
+        assert_eq!(matters("5645ac677000-5645ac678000 r-xp "), None);
+        assert_eq!(
+            matters("5645ac677000-5645ac678000 r-xp 00001000 zz:00 1"),
+            None
+        );
+    }
+}
