@@ -153,9 +153,15 @@ impl Scan {
                 coverage.processes += 1;
                 match r {
                     ProcResult::Vanished => coverage.processes_vanished += 1,
-                    ProcResult::Unreadable { uid } => {
+                    ProcResult::Unreadable { pid, uid } => {
                         coverage.processes_unreadable += 1;
-                        unseen.add(uid);
+                        // Its mount table is readable when its memory is not: it can only
+                        // have opened files of the mounts it has.
+                        let devs = root
+                            .mountinfo(Some(pid))
+                            .ok()
+                            .map(|ms| ms.iter().map(|m| (m.major, m.minor)).collect());
+                        unseen.0.push(UnseenProc { uid, devs });
                     }
                     ProcResult::Seen {
                         pid,
@@ -584,6 +590,7 @@ fn walk(
 enum ProcResult {
     Vanished,
     Unreadable {
+        pid: u32,
         /// Its owner, when even that could not be learnt: `None`.
         uid: Option<u32>,
     },
@@ -684,9 +691,14 @@ struct Scratch {
 
 /// How an I/O error on a process's files reads: it exited, or we may not look (then its
 /// owner, from its open `/proc/PID`, tells whose objects it could hold).
-fn gone_or_hidden(e: &std::io::Error, pid_dir: Option<std::os::fd::BorrowedFd<'_>>) -> ProcResult {
+fn gone_or_hidden(
+    e: &std::io::Error,
+    pid: u32,
+    pid_dir: Option<std::os::fd::BorrowedFd<'_>>,
+) -> ProcResult {
     match e.raw_os_error() {
         Some(libc::EACCES) | Some(libc::EPERM) => ProcResult::Unreadable {
+            pid,
             uid: pid_dir
                 .and_then(|d| sys::dir::fstat(d).ok())
                 .map(|st| st.uid),
@@ -695,29 +707,29 @@ fn gone_or_hidden(e: &std::io::Error, pid_dir: Option<std::os::fd::BorrowedFd<'_
     }
 }
 
-/// The owners of the processes the scan could not read: what they might hold unseen.
+/// The processes the scan could not read: what they might hold unseen.
 #[derive(Debug, Default)]
-struct Unseen {
-    /// A process whose owner is unknown, or root: it could hold anything.
-    anyone: bool,
-    /// The other owners.
-    uids: HashSet<u32>,
+struct Unseen(Vec<UnseenProc>);
+
+/// What is known of a process whose memory and descriptors could not be read.
+#[derive(Debug)]
+struct UnseenProc {
+    /// Its owner (`None`: unknown).
+    uid: Option<u32>,
+    /// The devices of its mount table (`None`: unknown).
+    devs: Option<HashSet<(u32, u32)>>,
 }
 
 impl Unseen {
-    fn add(&mut self, uid: Option<u32>) {
-        match uid {
-            None | Some(0) => self.anyone = true,
-            Some(uid) => {
-                self.uids.insert(uid);
-            }
-        }
-    }
-
-    /// Whether some unread process may have opened a file of this owner and mode. Group
-    /// membership is not resolved: any group bit counts as a way in.
-    fn could_open(&self, owner: u32, mode: u32) -> bool {
-        self.anyone || (!self.uids.is_empty() && mode & 0o066 != 0) || self.uids.contains(&owner)
+    /// Whether some unread process may have opened a file of this owner, mode and device:
+    /// one that has the file's filesystem mounted and the right to open it (root, the
+    /// owner, or anyone the mode lets in; group membership is not resolved, so any group
+    /// bit counts as a way in).
+    fn could_open(&self, owner: u32, mode: u32, dev: (u32, u32)) -> bool {
+        self.0.iter().any(|p| {
+            p.devs.as_ref().is_none_or(|devs| devs.contains(&dev))
+                && (p.uid.is_none_or(|uid| uid == 0 || uid == owner) || mode & 0o066 != 0)
+        })
     }
 }
 
@@ -769,10 +781,10 @@ fn scan_process(root: &ProcRoot, pid: u32, known: &Known, scratch: &mut Scratch)
     } = scratch;
     let pid_dir = match sys::dir::open_dir(&root.path(format!("/proc/{pid}"))) {
         Ok(fd) => fd,
-        Err(e) => return gone_or_hidden(&e, None),
+        Err(e) => return gone_or_hidden(&e, pid, None),
     };
     if let Err(e) = sys::dir::read_at(pid_dir.as_fd(), c"maps", buf) {
-        return gone_or_hidden(&e, Some(pid_dir.as_fd()));
+        return gone_or_hidden(&e, pid, Some(pid_dir.as_fd()));
     }
     maps.clear();
     let text = String::from_utf8_lossy(buf);
@@ -959,14 +971,14 @@ fn scan_process(root: &ProcRoot, pid: u32, known: &Known, scratch: &mut Scratch)
         });
     });
     if let Err(e) = listed {
-        return gone_or_hidden(&e, Some(pid_dir.as_fd()));
+        return gone_or_hidden(&e, pid, Some(pid_dir.as_fd()));
     }
     // Shmids are per IPC namespace: a segment attached in a container is not ours.
     let mut other_ipc = false;
     if let Some(ours) = known.our_ipc {
         if seen.iter().any(|s| matches!(s, Seen::Sysv { .. })) {
             if let Err(e) = sys::dir::readlink_at(pid_dir.as_fd(), c"ns/ipc", link) {
-                return gone_or_hidden(&e, Some(pid_dir.as_fd()));
+                return gone_or_hidden(&e, pid, Some(pid_dir.as_fd()));
             }
             match shmkit_procfs::ns::parse(&String::from_utf8_lossy(link)) {
                 Ok(ns) if ns.inode != ours => {
@@ -993,14 +1005,14 @@ fn scan_process(root: &ProcRoot, pid: u32, known: &Known, scratch: &mut Scratch)
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 if let Err(e) = sys::dir::read_at(pid_dir.as_fd(), c"stat", buf) {
-                    return gone_or_hidden(&e, Some(pid_dir.as_fd()));
+                    return gone_or_hidden(&e, pid, Some(pid_dir.as_fd()));
                 }
                 match shmkit_procfs::pid_stat::parse(&String::from_utf8_lossy(buf)) {
                     Ok(stat) => stat.comm,
                     Err(_) => return ProcResult::Vanished,
                 }
             }
-            Err(e) => return gone_or_hidden(&e, Some(pid_dir.as_fd())),
+            Err(e) => return gone_or_hidden(&e, pid, Some(pid_dir.as_fd())),
         };
         // The owner of /proc/PID is the process's (effective) user.
         let uid = sys::dir::fstat(pid_dir.as_fd()).map_or(0, |st| st.uid);
@@ -1161,7 +1173,7 @@ fn file_object(
     // may hold what no readable one does: a leak is claimed only when nobody could.
     let orphan = file.kind == Kind::Posix
         && holders.is_empty()
-        && unseen.is_some_and(|u| !u.could_open(file.uid, file.mode));
+        && unseen.is_some_and(|u| !u.could_open(file.uid, file.mode, file.dev));
     let address = match &file.posix_name {
         Some(name) => format!("posix:{name}"),
         None => format!("file:{}", file.path),
