@@ -1,4 +1,21 @@
 //! [`Scan::collect`]: the one pass that fills the model.
+//!
+//! Rules the pass keeps, each for a kernel fact:
+//! - Shmids are per IPC namespace and maps show only key and shmid: a process is credited as a
+//!   holder of our segments only if its `ns/ipc` is ours.
+//! - A tmpfs can be hidden under another mount, or live in a container's mount namespace: a
+//!   mapped file of one is still shmem (known by the device, or by `statfs` through
+//!   `map_files`), shown without an address since no path reaches it from here.
+//! - A private mapping of a shmem file keeps it alive as surely as a shared one.
+//! - A creator's start time is `btime` + ticks, and `btime` moves with clock steps: it gets
+//!   [`CLOCK_SLACK`] before its pid counts as reused.
+//! - A leak is claimed only when nothing we could not see may hold the object: a process whose
+//!   maps we could not read may hold a POSIX object if its mount table has the object's
+//!   filesystem and its owner (or root) may open it.
+//!
+//! Each process is read relative to its open `/proc/PID` (still under the [`ProcRoot`]):
+//! `maps`, the `fd` links, `ns/ipc`, `comm`; a path walk from `/` per descriptor link costs
+//! more than the read.
 
 use super::model::*;
 use crate::sys;
