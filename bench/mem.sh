@@ -142,6 +142,10 @@ ok = lambda b: "ok" if b else "MISSED"
 print(f"  shmkit / floor          {vs_floor:6.2f}x   (target <= 1.5x)  {ok(vs_floor <= 1.5)}")
 print(f"  smem -t / shmkit        {vs_smem:6.1f}x   (target >= 10x)   {ok(vs_smem >= 10)}")
 print(f"  shmkit peak RSS         {rss_mib:6.1f} MiB (target < 50 MiB) {ok(rss_mib < 50)}")
+# The fastest run of each is its cost when nothing else got in the way.
+print(f"  fastest runs: shmkit {ours['min'] * 1000:.1f} ms, floor {floor['min'] * 1000:.1f} ms "
+      f"({ours['min'] / floor['min']:.2f}x), smem -t {smem['min'] * 1000:.1f} ms "
+      f"({smem['min'] / ours['min']:.1f}x shmkit's)")
 # CPU time (user + system, all threads) is what contention from other programs distorts
 # least: shmkit spreads its work over the cores, cat and smem use one.
 cpu = lambda r: r["user"] + r["system"]
