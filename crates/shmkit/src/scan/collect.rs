@@ -1286,7 +1286,9 @@ fn hidden_object(
     }
 }
 
-/// Quotes a path for a shell command line when it needs quoting.
+/// Quotes a path for a shell command line when it needs quoting. A name with control
+/// characters (a newline in a /dev/shm name is legal) is written `$'...'` with escapes, so
+/// the command stays on one line and means exactly that file when pasted.
 pub(crate) fn shell_quote(text: &str) -> String {
     if !text.is_empty()
         && text
@@ -1294,6 +1296,25 @@ pub(crate) fn shell_quote(text: &str) -> String {
             .all(|b| b.is_ascii_alphanumeric() || b"/._-+:,@%=".contains(&b))
     {
         text.to_string()
+    } else if text.chars().any(char::is_control) {
+        let mut out = String::from("$'");
+        for c in text.chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                '\'' => out.push_str("\\'"),
+                '\n' => out.push_str("\\n"),
+                '\t' => out.push_str("\\t"),
+                c if c.is_control() => {
+                    let mut utf8 = [0u8; 4];
+                    for b in c.encode_utf8(&mut utf8).bytes() {
+                        out.push_str(&format!("\\x{b:02x}"));
+                    }
+                }
+                c => out.push(c),
+            }
+        }
+        out.push('\'');
+        out
     } else {
         format!("'{}'", text.replace('\'', r"'\''"))
     }
@@ -1302,6 +1323,23 @@ pub(crate) fn shell_quote(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shell_quote_keeps_a_hostile_name_on_one_line_and_exact() {
+        assert_eq!(shell_quote("/dev/shm/orders"), "/dev/shm/orders");
+        assert_eq!(shell_quote("/mnt/my ram/x"), "'/mnt/my ram/x'");
+        assert_eq!(shell_quote("/dev/shm/it's"), r"'/dev/shm/it'\''s'");
+        let q = shell_quote("/dev/shm/a\nrm -rf ~\t'\\\u{1b}");
+        assert_eq!(q, r"$'/dev/shm/a\nrm -rf ~\t\'\\\x1b'");
+        assert!(!q.chars().any(char::is_control));
+        // bash reads it back as the very same name.
+        let out = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(format!("printf %s {q}"))
+            .output()
+            .expect("bash");
+        assert_eq!(out.stdout, "/dev/shm/a\nrm -rf ~\t'\\\u{1b}".as_bytes());
+    }
 
     #[test]
     fn only_maps_lines_that_can_name_shared_memory_matter() {
