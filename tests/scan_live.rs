@@ -653,3 +653,66 @@ fn without_root_what_unreadable_processes_may_hold_is_not_a_leak() {
     assert_eq!(s["status"]["orphan"], false);
     drop(child);
 }
+
+/// A C program that maps a file and a memfd MAP_PRIVATE, closes both descriptors, prints
+/// `ready PID` and waits for end of input: after the close only the private mappings hold them.
+const PRIVATE_MAPPER: &str = r#"
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    int fd = open(argv[1], O_RDONLY);
+    if (fd < 0) { perror("open"); return 1; }
+    void *p = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED) { perror("mmap"); return 1; }
+    close(fd);
+    int m = memfd_create(argv[2], 0);
+    if (m < 0 || ftruncate(m, 8192) < 0) { perror("memfd"); return 1; }
+    char *q = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE, m, 0);
+    if (q == MAP_FAILED) { perror("mmap memfd"); return 1; }
+    close(m);
+    printf("ready %d\n", getpid());
+    fflush(stdout);
+    char c;
+    while (read(0, &c, 1) > 0) {}
+    return 0;
+}
+"#;
+
+/// A reader that maps a POSIX object (and a memfd) MAP_PRIVATE and closes the descriptor
+/// still keeps it: it is a holder, and the object is not a leak.
+#[test]
+fn a_private_mapping_after_close_is_a_holder() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = dir.path().join("private_mapper.c");
+    std::fs::write(&src, PRIVATE_MAPPER).expect("write C");
+    let exe = dir.path().join("private_mapper");
+    let cc = Command::new("cc")
+        .arg("-o")
+        .arg(&exe)
+        .arg(&src)
+        .status()
+        .expect("run cc (gcc)");
+    assert!(cc.success(), "cc failed");
+    let posix = posix_object(4096);
+    let memfd_name = unique("private-memfd");
+    let mut cmd = Command::new(&exe);
+    cmd.arg(format!("/dev/shm{}", posix.name)).arg(&memfd_name);
+    let child = HoldChild::spawn(cmd);
+
+    let scan = scan_live();
+
+    let o = by_name(&scan, Kind::Posix, &posix.name);
+    assert_eq!(
+        o.holders.iter().map(|h| (h.pid, h.via)).collect::<Vec<_>>(),
+        vec![(child.pid, HoldVia::Map)]
+    );
+    assert!(!o.status.orphan);
+    let m = by_name(&scan, Kind::Memfd, &format!("memfd:{memfd_name}"));
+    assert_eq!(
+        m.holders.iter().map(|h| h.pid).collect::<Vec<_>>(),
+        vec![child.pid]
+    );
+}

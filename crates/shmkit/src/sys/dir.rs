@@ -75,6 +75,23 @@ pub fn open_dir(path: &Path) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// `openat(dir, name, O_RDONLY|O_CLOEXEC)`—Opens a file relative to a directory.
+///
+/// # References
+/// - [Linux](https://man7.org/linux/man-pages/man2/openat.2.html)
+pub fn open_at(dir: BorrowedFd<'_>, name: &CStr) -> io::Result<OwnedFd> {
+    // SAFETY: `name` is NUL-terminated and outlives the call; `dir` is an open descriptor.
+    let fd = cvt(unsafe {
+        libc::openat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            libc::O_RDONLY | libc::O_CLOEXEC,
+        )
+    })?;
+    // SAFETY: openat returned a new descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
 /// `openat(dir, name, O_RDONLY|O_CLOEXEC)`, `read` until end of file, `close`—Reads a whole
 /// file into `buf` (cleared first) without asking its size first: `/proc` files say 0.
 ///

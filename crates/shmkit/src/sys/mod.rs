@@ -20,6 +20,7 @@ pub mod mapping;
 pub mod memfd;
 pub mod ns;
 pub mod posix;
+pub mod procmap;
 pub mod sysv;
 
 pub use mapping::{Mapping, OutOfBounds};
