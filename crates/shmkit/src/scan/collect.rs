@@ -1488,6 +1488,63 @@ mod tests {
         );
     }
 
+    /// The two ways of reading maps (PROCMAP_QUERY, and the text older kernels give) find
+    /// the same shared memory in the same process.
+    #[test]
+    fn query_and_text_find_the_same_mappings() {
+        // Other tests of this binary map memory concurrently: only ours is compared, known
+        // by its memfd name and its unusual size.
+        let _anon = crate::sys::mapping::map_shared_anonymous(7 * 4096).unwrap();
+        let memfd = crate::sys::memfd::memfd_create("scan-equivalence", false, false).unwrap();
+        let file = std::fs::File::from(memfd);
+        file.set_len(4096).unwrap();
+        let _shared = crate::sys::mapping::map_shared_fd(file.as_fd(), 4096, true).unwrap();
+        let root = ProcRoot::live();
+        let seen = |query: bool| {
+            let known = Known {
+                shmem_devs: HashMap::new(),
+                mounts_by_prefix: Vec::new(),
+                boot_time: None,
+                our_ipc: None,
+                internal_shm_dev: None,
+                procmap_query: std::sync::atomic::AtomicBool::new(query),
+            };
+            match scan_process(&root, std::process::id(), &known, &mut Scratch::default()) {
+                ProcResult::Seen { maps, .. } => {
+                    let mut v: Vec<String> = maps
+                        .iter()
+                        .map(|m| match m {
+                            Seen::Sysv { shmid, len } => format!("sysv {shmid} {len}"),
+                            Seen::Shmem {
+                                id,
+                                kind,
+                                name,
+                                len,
+                                ..
+                            } => format!("{kind} {id:?} {name} {len}"),
+                        })
+                        .filter(|m| m.contains("scan-equivalence") || m.ends_with(" 28672"))
+                        .collect();
+                    v.sort();
+                    v
+                }
+                other => panic!("{other:?}"),
+            }
+        };
+        let by_query = seen(true);
+        assert!(
+            by_query
+                .iter()
+                .any(|m| m.contains("memfd:scan-equivalence")),
+            "{by_query:?}"
+        );
+        assert!(
+            by_query.iter().any(|m| m.starts_with("shared-anon")),
+            "{by_query:?}"
+        );
+        assert_eq!(by_query, seen(false));
+    }
+
     #[test]
     fn shell_quote_keeps_a_hostile_name_on_one_line_and_exact() {
         assert_eq!(shell_quote("/dev/shm/orders"), "/dev/shm/orders");
