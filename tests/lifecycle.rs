@@ -470,3 +470,58 @@ fn a_mapped_file_is_held_and_not_removed_without_force() {
     assert_eq!(rm["removed"][0]["kind"], "file");
     assert!(!path.exists());
 }
+
+/// Removes whatever a test planted in /dev/shm (a FIFO, a directory), also on failure.
+struct Planted(std::path::PathBuf);
+
+impl Drop for Planted {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0).or_else(|_| std::fs::remove_dir(&self.0));
+    }
+}
+
+#[test]
+fn a_fifo_or_directory_planted_in_dev_shm_is_refused_without_hanging() {
+    // /dev/shm is world-writable: any user may put a FIFO under a name another user's program
+    // will open. A plain open of a FIFO waits for a writer; `timeout` turns a hang into 124.
+    let fifo = PosixName::new("planted_fifo");
+    let _fifo_guard = Planted(fifo.path());
+    let status = std::process::Command::new("mkfifo")
+        .arg(fifo.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let dir = PosixName::new("planted_dir");
+    std::fs::create_dir(dir.path()).unwrap();
+    let _dir_guard = Planted(dir.path());
+    for name in [&fifo, &dir] {
+        let addr = name.addr();
+        for cmd in [
+            vec!["stat", addr.as_str()],
+            vec!["read", addr.as_str()],
+            vec!["write", addr.as_str(), "x"],
+            vec!["rm", addr.as_str()],
+        ] {
+            let out = run(
+                std::process::Command::new("timeout")
+                    .arg("10")
+                    .arg(bin())
+                    .args(&cmd),
+                None,
+                b"",
+            );
+            let text = out.fails(2, &addr);
+            assert_eq!(
+                text,
+                format!(
+                    "shmkit: {addr}: it is not a regular file, so not a POSIX shm object \
+                     (anyone may create files in /dev/shm); look at `ls -l {}` and remove it \
+                     with rm if it does not belong there\n",
+                    name.path().display()
+                ),
+                "{cmd:?}"
+            );
+        }
+        assert!(name.path().exists(), "rm left it alone");
+    }
+}

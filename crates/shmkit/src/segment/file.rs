@@ -2,8 +2,8 @@
 
 use super::errno::{explain, Call, Context};
 use super::{
-    check_mode, check_owner, file_chmod, file_chown, file_stat, grow_file, map_file, Access,
-    CreateOptions, OpenOptions, Segment, Stat,
+    check_mode, check_owner, check_regular, file_chmod, file_chown, file_stat, grow_file, map_file,
+    Access, CreateOptions, OpenOptions, Segment, Stat,
 };
 use crate::address::Address;
 use crate::error::{Error, ErrorKind, Result};
@@ -171,16 +171,8 @@ impl FileSegment {
             writable: opts.access == Access::ReadWrite,
             mapping: None,
         };
+        check_regular(&seg.address, &seg.file, "address a regular file".into())?;
         let st = seg.stat()?;
-        // A device or FIFO could block or misbehave when mapped: regular files only.
-        if !seg.file.metadata().map(|m| m.is_file()).unwrap_or(false) {
-            return Err(Error::new(
-                ErrorKind::InvalidInput,
-                seg.address.to_string(),
-                "it is not a regular file",
-            )
-            .with_fix("address a regular file"));
-        }
         if opts.access != Access::Metadata {
             check_owner(&seg.address, st.uid, opts.allow_foreign_owner)?;
             ctx.size = Some(st.size);

@@ -410,6 +410,29 @@ fn check_owner(addr: &Address, owner: u32, allow_foreign: bool) -> Result<()> {
     )))
 }
 
+/// Refuses anything but a regular file behind a file-like address: a FIFO could block or feed
+/// us what it wants, a device could misbehave when mapped, a directory cannot be mapped. The
+/// check is on the open descriptor (`fstat`), so nothing can be swapped in after it.
+fn check_regular(addr: &Address, file: &std::fs::File, fix: String) -> Result<()> {
+    let meta = file.metadata().map_err(|e| {
+        errno::explain(
+            errno::Call::Fstat,
+            &errno::Context::new(addr.to_string()),
+            e,
+        )
+    })?;
+    if meta.is_file() {
+        return Ok(());
+    }
+    let cause = match addr.kind() {
+        Kind::Posix => {
+            "it is not a regular file, so not a POSIX shm object (anyone may create files in /dev/shm)"
+        }
+        _ => "it is not a regular file",
+    };
+    Err(Error::new(ErrorKind::InvalidInput, addr.to_string(), cause).with_fix(fix))
+}
+
 /// Whether `mode` lets every user write (0666, 0622...): shmkit does it only when asked, and the
 /// command line warns.
 pub fn is_world_writable(mode: u32) -> bool {

@@ -2,8 +2,8 @@
 
 use super::errno::{explain, Call, Context};
 use super::{
-    check_mode, check_owner, file_chmod, file_chown, file_stat, grow_file, map_file, Access,
-    CreateOptions, OpenOptions, Segment, Stat,
+    check_mode, check_owner, check_regular, file_chmod, file_chown, file_stat, grow_file, map_file,
+    Access, CreateOptions, OpenOptions, Segment, Stat,
 };
 use crate::address::Address;
 use crate::error::{Error, ErrorKind, Result};
@@ -117,26 +117,35 @@ impl PosixSegment {
     pub fn open(name: &str, opts: &OpenOptions) -> Result<Self> {
         let address = Address::posix(name)?;
         let mut ctx = context(name);
-        ctx.writing = opts.access == Access::ReadWrite;
-        let how = match opts.access {
-            Access::ReadWrite => OpenMode::ReadWrite,
-            _ => OpenMode::ReadOnly,
-        };
-        let file = match sys::posix::shm_open(name, how, 0) {
+        let writable = opts.access == Access::ReadWrite;
+        ctx.writing = writable;
+        let path = Address::posix_path(name);
+        let not_ours = format!(
+            "look at `ls -l {}` and remove it with rm if it does not belong there",
+            path.display()
+        );
+        let file = match sys::posix::shm_open_existing_nonblocking(name, writable) {
             Ok(fd) => File::from(fd),
             // Stat, chmod and rm need no read permission: fall back to an O_PATH handle.
             Err(e) if e.raw_os_error() == Some(libc::EACCES) && opts.access == Access::Metadata => {
-                super::file::open_path_only(&Address::posix_path(name))
-                    .map_err(|e| explain(Call::ShmOpen, &ctx, e))?
+                super::file::open_path_only(&path).map_err(|e| explain(Call::ShmOpen, &ctx, e))?
+            }
+            // glibc reports a directory as EINVAL (from EISDIR): say what is there.
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                if let Ok(there) = super::file::open_path_only(&path) {
+                    check_regular(&address, &there, not_ours)?;
+                }
+                return Err(explain(Call::ShmOpen, &ctx, e));
             }
             Err(e) => return Err(explain(Call::ShmOpen, &ctx, e)),
         };
+        check_regular(&address, &file, not_ours)?;
         let mut seg = PosixSegment {
             address,
             name: name.to_string(),
             file,
             created: false,
-            writable: opts.access == Access::ReadWrite,
+            writable,
             mapping: None,
         };
         if opts.access != Access::Metadata {
