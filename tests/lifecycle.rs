@@ -525,3 +525,24 @@ fn a_fifo_or_directory_planted_in_dev_shm_is_refused_without_hanging() {
         assert!(name.path().exists(), "rm left it alone");
     }
 }
+
+#[test]
+fn shrinking_an_attached_sysv_segment_is_refused_as_unsupported_not_busy() {
+    // The holder check is for objects that can shrink; a System V segment cannot change size at
+    // all, whoever has it attached.
+    let key = SysvKey::new("resize_attached_sysv");
+    let addr = key.addr();
+    shmkit(&["create", &addr, "--size", "8K"]).ok();
+    let id = key.id().unwrap();
+    let _holder = Holder::start(&["--sysv-id", &id.to_string()]);
+    let out = shmkit(&["resize", &addr, "4K"]);
+    assert_eq!(
+        out.fails(10, &addr),
+        format!(
+            "shmkit: {addr}: a System V segment cannot change size (8192 bytes, asked 4096): \
+             the kernel ignores shm_segsz in IPC_SET; create a new segment of 4096 bytes, copy \
+             the data (`shmkit read {addr} --format raw | shmkit write NEWADDR`), and remove this one\n"
+        )
+    );
+    assert_eq!(shmkit::sys::sysv::stat(id).unwrap().size, 8192);
+}
