@@ -396,3 +396,31 @@ fn enomem_huge_pages_not_reserved_names_vm_nr_hugepages() {
     );
     assert!(line.contains("sysctl -w vm.nr_hugepages=N"), "{line}");
 }
+
+#[test]
+fn the_owner_may_chmod_and_chown_its_object_at_mode_0000() {
+    // The owner may not open a 0000 object for reading, so stat, chmod and chown work through
+    // an O_PATH handle — on which fchmod and fchown fail with EBADF.
+    let nobody = Nobody::new();
+    let name = PosixName::new("owner_0000");
+    let dir = tempfile::tempdir().unwrap();
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let path = dir.path().join("f");
+    let file = format!("file:{}", path.display());
+    for (addr, on_disk) in [(name.addr(), name.path()), (file, path.clone())] {
+        shmkit(&["create", &addr, "--size", "16"]).ok();
+        shmkit(&["chown", &addr, "65534:65534"]).ok();
+        shmkit(&["chmod", &addr, "000"]).ok();
+        assert_eq!(
+            nobody.run(&["chmod", &addr, "640"]).ok(),
+            format!("{addr}: mode 0000 -> 0640\n")
+        );
+        assert_eq!(std::fs::metadata(&on_disk).unwrap().mode() & 0o777, 0o640);
+        shmkit(&["chmod", &addr, "000"]).ok();
+        assert_eq!(
+            nobody.run(&["chown", &addr, ":65534"]).ok(),
+            format!("{addr}: owner nobody (uid 65534), group nogroup (gid 65534)\n")
+        );
+    }
+}

@@ -498,8 +498,22 @@ fn file_chmod(ctx: &errno::Context, file: &std::fs::File, mode: u32) -> Result<(
         )
         .with_fix("give octal permission bits, for example 600"));
     }
-    file.set_permissions(std::fs::Permissions::from_mode(mode))
-        .map_err(|e| errno::explain(errno::Call::Fchmod, ctx, e))
+    let perms = std::fs::Permissions::from_mode(mode);
+    match file.set_permissions(perms.clone()) {
+        Err(e) if e.raw_os_error() == Some(libc::EBADF) => {
+            std::fs::set_permissions(through_fd(file), perms)
+        }
+        done => done,
+    }
+    .map_err(|e| errno::explain(errno::Call::Fchmod, ctx, e))
+}
+
+/// `/proc/self/fd/N`: the path that reaches exactly the file an `O_PATH` handle holds (the
+/// handle of an object we may not read, see `file::open_path_only`), on which `fchmod` and
+/// `fchown` fail with `EBADF`. Going through it leaves no window to swap the file.
+fn through_fd(file: &std::fs::File) -> std::path::PathBuf {
+    use std::os::fd::AsRawFd;
+    shmkit_procfs::ProcRoot::live().path(format!("/proc/self/fd/{}", file.as_raw_fd()))
 }
 
 fn file_chown(
@@ -508,8 +522,13 @@ fn file_chown(
     uid: Option<u32>,
     gid: Option<u32>,
 ) -> Result<()> {
-    std::os::unix::fs::fchown(file, uid, gid)
-        .map_err(|e| errno::explain(errno::Call::Fchown, ctx, e))
+    match std::os::unix::fs::fchown(file, uid, gid) {
+        Err(e) if e.raw_os_error() == Some(libc::EBADF) => {
+            std::os::unix::fs::chown(through_fd(file), uid, gid)
+        }
+        done => done,
+    }
+    .map_err(|e| errno::explain(errno::Call::Fchown, ctx, e))
 }
 
 /// Sizes a freshly made or growing file-like object: `fallocate` so a full filesystem fails
