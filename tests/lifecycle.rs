@@ -546,3 +546,23 @@ fn shrinking_an_attached_sysv_segment_is_refused_as_unsupported_not_busy() {
     );
     assert_eq!(shmkit::sys::sysv::stat(id).unwrap().size, 8192);
 }
+
+#[test]
+fn stat_survives_the_oldest_time_a_user_can_set() {
+    // Any user may set their object's times to the extremes of a 64-bit time_t
+    // (`touch -d @-9223372036854775808`); "how long ago" must not overflow.
+    let name = PosixName::new("stat_extreme_time");
+    let addr = name.addr();
+    shmkit(&["create", &addr, "--size", "1"]).ok();
+    for when in ["@-9223372036854775808", "@9223372036854775807"] {
+        let status = std::process::Command::new("touch")
+            .args(["-d", when])
+            .arg(name.path())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let out = shmkit(&["stat", &addr]);
+        assert!(out.ok().contains("\n         modified  "), "{out:?}");
+        assert_eq!(out.stderr, "", "{when}");
+    }
+}

@@ -162,6 +162,9 @@ fn older_than_and_user_narrow_the_collection() {
 "$SHMKIT" rm --orphans --dry-run --user nobody --json > "$OUT/nobody.json"
 "$SHMKIT" rm --orphans --dry-run --user root --older-than 0s --json > "$OUT/root.json"
 "$SHMKIT" stat "sysv:id=$LEAKED" --json > "$OUT/stat.json"
+"$SHMKIT" create posix:/ancient --size 1 > /dev/null
+touch -d @-9223372036854775808 /dev/shm/ancient
+"$SHMKIT" rm --orphans --dry-run --older-than 1d --json > "$OUT/ancient.json"
 "#;
     let run = isolated(script, &leak, out);
     assert_eq!(run.code, 0, "{run:?}");
@@ -180,6 +183,14 @@ fn older_than_and_user_narrow_the_collection() {
         Value::Array(vec![]),
         "root's leak is not nobody's"
     );
+    // Any user may set a POSIX object's mtime to the oldest time there is: it is older than a
+    // day, and computing its age must not overflow.
+    let ancient = read_json(out, "ancient.json");
+    assert_eq!(
+        ancient["removed"][0]["address"], "posix:/ancient",
+        "{ancient}"
+    );
+    assert_eq!(ancient["removed"].as_array().unwrap().len(), 1, "{ancient}");
     let root = read_json(out, "root.json");
     assert_eq!(
         root["removed"][0]["address"],

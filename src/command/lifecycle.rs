@@ -305,6 +305,15 @@ pub fn resolve_group(object: &str, text: &str) -> Result<u32, Error> {
         })
 }
 
+/// Seconds from `t` (unix seconds) to now, 0 for a time in the future. Saturating: any user
+/// may set their object's times to the extremes of `i64` (`touch -d @-9223372036854775808`).
+pub fn seconds_since(t: i64) -> u64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    u64::try_from(now.saturating_sub(t)).unwrap_or(0)
+}
+
 /// `root (uid 0)` or `uid 1234`.
 pub fn describe_owner(uid: u32, gid: u32) -> String {
     let user = user_name(uid).map_or(format!("uid {uid}"), |n| format!("{n} (uid {uid})"));

@@ -100,12 +100,6 @@ struct RmOut {
     freed: u64,
 }
 
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
 /// When an object was last used, as far as the kernel tells.
 fn last_used(o: &Object) -> Option<i64> {
     match &o.sysv {
@@ -276,7 +270,6 @@ fn collect_orphans(args: &Args, scan: &Scan, out: &mut RmOut) -> anyhow::Result<
         .as_deref()
         .map(|u| lifecycle::resolve_user("--user", u))
         .transpose()?;
-    let now = now();
     for o in &scan.objects {
         // Only named orphans that nobody holds: a deleted-but-held object has no name to remove.
         if !o.status.orphan
@@ -292,7 +285,7 @@ fn collect_orphans(args: &Args, scan: &Scan, out: &mut RmOut) -> anyhow::Result<
             continue;
         }
         if let Some(min) = args.older_than {
-            let age = last_used(o).map_or(0, |t| (now - t).max(0) as u64);
+            let age = last_used(o).map_or(0, lifecycle::seconds_since);
             if age < min {
                 continue;
             }

@@ -49,14 +49,10 @@ fn time(secs: i64) -> String {
     if secs == 0 {
         return "never".into();
     }
-    let ago = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-        - secs;
     format!(
         "{} ({} ago)",
         shmkit::render::time::utc(secs),
-        duration(ago.max(0) as u64)
+        duration(lifecycle::seconds_since(secs))
     )
 }
 
