@@ -73,15 +73,19 @@ pub fn warn_if_tamperable(addr: &Address, mode: u32) {
 
 /// The scan's object for what `stat` describes, if the scan sees it.
 pub fn scan_object<'a>(scan: &'a Scan, stat: &Stat) -> Option<&'a Object> {
-    scan.objects
-        .iter()
-        .find(|o| match (&stat.sysv, &stat.file) {
-            (Some(sysv), _) => {
-                o.kind == Kind::Sysv && o.sysv.as_ref().is_some_and(|d| d.shmid == sysv.shmid)
-            }
-            (None, Some(file)) => o.dev == Some(file.dev) && o.inode == Some(file.inode),
-            _ => false,
-        })
+    scan.objects.iter().find(|o| is_same_object(o, stat))
+}
+
+/// Whether a scanned object and a fresh `stat` are the same kernel object: the same System V
+/// id, or the same device and inode (a name can be reused by a new object at any moment).
+pub fn is_same_object(o: &Object, stat: &Stat) -> bool {
+    match (&stat.sysv, &stat.file) {
+        (Some(sysv), _) => {
+            o.kind == Kind::Sysv && o.sysv.as_ref().is_some_and(|d| d.shmid == sysv.shmid)
+        }
+        (None, Some(file)) => o.dev == Some(file.dev) && o.inode == Some(file.inode),
+        _ => false,
+    }
 }
 
 /// Scans the host for holders (processes that map or hold an object open).

@@ -314,6 +314,14 @@ fn collect_orphans(args: &Args, scan: &Scan, out: &mut RmOut) -> anyhow::Result<
 fn recheck_and_remove(address: &Address, o: &Object, dry_run: bool) -> Result<u64, Error> {
     let seg = segment::open(address, &OpenOptions::metadata())?;
     let stat = seg.stat()?;
+    if !lifecycle::is_same_object(o, &stat) {
+        return Err(Error::new(
+            ErrorKind::Busy,
+            address.to_string(),
+            "it was replaced by another object since the scan",
+        )
+        .with_fix("run `shmkit rm --orphans` again to judge the new one"));
+    }
     if let (Address::Sysv(SysvAddress::Id(_)), Some(s)) = (address, &stat.sysv) {
         if s.nattch > 0 {
             return Err(Error::new(
@@ -328,4 +336,47 @@ fn recheck_and_remove(address: &Address, o: &Object, dry_run: bool) -> Result<u6
         seg.remove()?;
     }
     Ok(o.resident.unwrap_or(0) + o.swapped.unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_orphan_replaced_since_the_scan_is_not_removed() {
+        // The race `rm --orphans` must survive: between the scan and the removal, the leaked
+        // object goes and a live program makes a new one under the same name.
+        struct Unlink(String);
+        impl Drop for Unlink {
+            fn drop(&mut self) {
+                let _ = shmkit::sys::posix::shm_unlink(&self.0);
+            }
+        }
+        let name = format!("/shmkit-rm-replaced-{}", std::process::id());
+        let _guard = Unlink(name.clone());
+        let addr = Address::posix(&name).unwrap();
+        let create = || segment::create(&addr, &segment::CreateOptions::new(4096).exclusive(true));
+        let old = create().unwrap();
+        let scan = Scan::collect(&ProcRoot::live(), &ScanOptions::default()).unwrap();
+        let scanned = scan
+            .objects
+            .iter()
+            .find(|o| o.address.as_deref() == Some(addr.to_string().as_str()))
+            .unwrap()
+            .clone();
+        old.remove().unwrap();
+        let new = create().unwrap();
+        let err = recheck_and_remove(&addr, &scanned, false).unwrap_err();
+        let still_there = segment::open(&addr, &OpenOptions::metadata()).is_ok();
+        new.remove().unwrap();
+        assert!(still_there, "the new object was removed");
+        assert_eq!(err.kind(), ErrorKind::Busy, "{err}");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{addr}: it was replaced by another object since the scan; \
+                 run `shmkit rm --orphans` again to judge the new one"
+            )
+        );
+    }
 }
