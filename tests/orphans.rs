@@ -226,3 +226,51 @@ wait
         "in-use\n"
     );
 }
+
+#[test]
+fn a_segment_attached_from_another_ipc_namespace_is_never_collected() {
+    // A process that attached the segment and then moved to another IPC namespace holds it: the
+    // kernel counts it in nattch, though no mapping in this namespace's scan matches it.
+    let dir = tempfile::tempdir().unwrap();
+    let leak = compile_c("leak", dir.path());
+    let elsewhere = compile_c("attach_elsewhere", dir.path());
+    let out = dir.path();
+    let script = format!(
+        r#"LEAKED=$("$LEAK" 4096); echo "$LEAKED" > "$OUT/leaked"
+mkfifo "$OUT/fifo"
+"{elsewhere}" "$LEAKED" < "$OUT/fifo" > "$OUT/hold.out" &
+exec 3> "$OUT/fifo"
+while ! grep -q ready "$OUT/hold.out" 2>/dev/null; do sleep 0.05; done
+"$SHMKIT" rm --orphans --json > "$OUT/rm.json"
+"$SHMKIT" rm "sysv:id=$LEAKED" 2> "$OUT/rm_by_id.err" || echo "rc=$?" > "$OUT/rm_by_id.rc"
+cat /proc/sysvipc/shm > "$OUT/after.txt"
+exec 3>&-
+wait
+"#,
+        elsewhere = elsewhere.display()
+    );
+    let run = isolated(&script, &leak, out);
+    assert_eq!(run.code, 0, "{run:?}");
+    let leaked = std::fs::read_to_string(out.join("leaked")).unwrap();
+    let leaked = leaked.trim();
+    let rm = read_json(out, "rm.json");
+    assert_eq!(rm["removed"], Value::Array(vec![]), "{rm}");
+    assert_eq!(
+        std::fs::read_to_string(out.join("rm_by_id.err")).unwrap(),
+        format!(
+            "shmkit: sysv:id={leaked}: it is in use by 1 attachment(s) in processes this scan \
+             cannot see; removing it would strand their data; stop them first, or pass --force \
+             (the memory comes back at their last detach/unmap)\n"
+        )
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("rm_by_id.rc")).unwrap(),
+        "rc=9\n"
+    );
+    let after = std::fs::read_to_string(out.join("after.txt")).unwrap();
+    assert_eq!(
+        after.lines().count(),
+        2,
+        "the segment is still there: {after}"
+    );
+}
