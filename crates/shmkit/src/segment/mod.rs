@@ -310,9 +310,7 @@ pub trait Segment: fmt::Debug + Send + Sync {
     /// Faults every mapped page in now.
     fn prefault(&self) -> Result<()> {
         match self.mapping() {
-            Some(map) => map
-                .prefault()
-                .map_err(|e| Error::io(self.address().to_string(), "madvise(MADV_POPULATE)", e)),
+            Some(map) => populate(&self.address().to_string(), map),
             None => Ok(()),
         }
     }
@@ -529,6 +527,106 @@ fn file_chown(
         done => done,
     }
     .map_err(|e| errno::explain(errno::Call::Fchown, ctx, e))
+}
+
+/// Faults every page of `map` in (`madvise(MADV_POPULATE_WRITE)`, or `_READ` when read-only).
+fn populate(object: &str, map: &Mapping) -> Result<()> {
+    let call = if map.is_writable() {
+        "madvise(MADV_POPULATE_WRITE)"
+    } else {
+        "madvise(MADV_POPULATE_READ)"
+    };
+    map.prefault().map_err(|e| Error::io(object, call, e))
+}
+
+/// Finishes a file-like object this call has just created: exactly `opts.mode` (the mode given
+/// to open or shm_open passed through the umask; a memfd is born 0777), `opts.size` bytes with
+/// their pages allocated, mapped read-write, prefaulted if asked. The caller removes the object
+/// if this fails.
+fn finish_new_file(
+    ctx: &errno::Context,
+    file: &std::fs::File,
+    opts: &CreateOptions,
+) -> Result<Mapping> {
+    file_chmod(ctx, file, opts.mode)?;
+    if opts.hugetlb {
+        // hugetlbfs files (a memfd with MFD_HUGETLB) are sized with ftruncate: fallocate has
+        // huge-page alignment rules there that tmpfs does not.
+        file.set_len(opts.size)
+            .map_err(|e| errno::explain(errno::Call::Ftruncate, ctx, e))?;
+    } else {
+        grow_file(ctx, file, 0, opts.size)?;
+    }
+    let map = map_file(ctx, file, opts.size, true)?;
+    if opts.prefault {
+        populate(&ctx.object, &map)?;
+    }
+    Ok(map)
+}
+
+/// Takes the existing object that a create without `exclusive` opened: refused if it is
+/// smaller than asked (the caller would write past its end), prefaulted if asked.
+fn accept_existing<S: Segment>(seg: S, opts: &CreateOptions) -> Result<S> {
+    let size = seg.len();
+    if size < opts.size {
+        let address = seg.address();
+        return Err(Error::new(
+            ErrorKind::AlreadyExists,
+            address.to_string(),
+            format!(
+                "it exists with {size} bytes, less than the {} asked for",
+                opts.size
+            ),
+        )
+        .with_fix(format!(
+            "grow it with `shmkit resize {address} {}`, or pick another {}",
+            opts.size,
+            if address.kind() == Kind::File {
+                "path"
+            } else {
+                "name"
+            }
+        )));
+    }
+    if opts.prefault {
+        seg.prefault()?;
+    }
+    Ok(seg)
+}
+
+/// Resizes a file-like object (see [`Segment::resize`]) and maps it anew at its new size.
+fn resize_file(
+    ctx: &errno::Context,
+    file: &std::fs::File,
+    mapping: &mut Option<Mapping>,
+    writable: bool,
+    size: u64,
+) -> Result<()> {
+    if !writable {
+        return Err(Error::new(
+            ErrorKind::PermissionDenied,
+            &ctx.object,
+            "it was opened read-only",
+        )
+        .with_fix("open it with OpenOptions::read_write() to resize it"));
+    }
+    use std::os::unix::fs::MetadataExt;
+    let current = file
+        .metadata()
+        .map_err(|e| errno::explain(errno::Call::Fstat, ctx, e))?
+        .size();
+    if let Some(map) = mapping {
+        // A file's dirty pages go back to it before their mapping goes.
+        map.flush()
+            .map_err(|e| errno::explain(errno::Call::Msync, ctx, e))?;
+    }
+    grow_file(ctx, file, current, size)?;
+    if mapping.is_some() {
+        // Unmap first: after a shrink the old mapping reaches past the end of the file.
+        *mapping = None;
+        *mapping = Some(map_file(ctx, file, size, true)?);
+    }
+    Ok(())
 }
 
 /// Sizes a freshly made or growing file-like object: `fallocate` so a full filesystem fails

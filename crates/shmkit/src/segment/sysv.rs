@@ -191,8 +191,7 @@ impl SysvSegment {
     fn attach(&mut self, ctx: &Context, readonly: bool, prefault: bool) -> Result<()> {
         let map = sys::sysv::shmat(self.id, readonly).map_err(|e| explain(Call::Shmat, ctx, e))?;
         if prefault {
-            map.prefault()
-                .map_err(|e| Error::io(ctx.object.clone(), "madvise(MADV_POPULATE_WRITE)", e))?;
+            super::populate(&ctx.object, &map)?;
         }
         self.mapping = Some(map);
         Ok(())
