@@ -230,7 +230,7 @@ fn sysv_enospc(ctx: &Context) -> Error {
 }
 
 /// Finds the segment's line in /proc/sysvipc/shm (readable even without permission).
-fn sysv_line(ctx: &Context) -> Option<kernel::SysvLine> {
+fn sysv_line(ctx: &Context) -> Option<shmkit_procfs::SysvShm> {
     kernel::sysv_segments()
         .into_iter()
         .find(|s| Some(s.shmid) == ctx.shmid || (ctx.shmid.is_none() && Some(s.key) == ctx.key))
@@ -244,8 +244,8 @@ fn sysv_eacces(call: Call, ctx: &Context) -> Error {
             "owned by {} group {} with mode {:04o}: {}; you are {} ({}: EACCES)",
             kernel::describe_uid(seg.uid),
             seg.gid,
-            seg.mode & 0o777,
-            who_may(seg.uid, seg.mode & 0o777, want),
+            seg.mode(),
+            who_may(seg.uid, seg.mode(), want),
             kernel::describe_uid(me),
             call.name()
         ),

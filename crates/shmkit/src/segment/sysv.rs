@@ -212,40 +212,8 @@ impl Segment for SysvSegment {
     }
 
     fn stat(&self) -> Result<Stat> {
-        let address = Address::Sysv(SysvAddress::Id(self.id)).to_string();
-        let to_stat = |key, uid, gid, mode: u32, size, sysv: SysvStat| Stat {
-            kind: Kind::Sysv,
-            address: address.clone(),
-            size,
-            uid,
-            gid,
-            mode: mode & 0o777,
-            lifetime: Kind::Sysv.lifetime(),
-            sysv: Some(SysvStat { key, ..sysv }),
-            file: None,
-        };
-        match sys::sysv::stat(self.id) {
-            Ok(st) => Ok(to_stat(
-                st.key,
-                st.uid,
-                st.gid,
-                st.mode,
-                st.size,
-                SysvStat {
-                    key: st.key,
-                    shmid: self.id,
-                    cuid: st.cuid,
-                    cgid: st.cgid,
-                    cpid: st.cpid,
-                    lpid: st.lpid,
-                    nattch: st.nattch,
-                    atime: st.atime,
-                    dtime: st.dtime,
-                    ctime: st.ctime,
-                    marked_for_destruction: st.mode & sys::sysv::SHM_DEST != 0,
-                    locked: st.mode & sys::sysv::SHM_LOCKED != 0,
-                },
-            )),
+        let st = match sys::sysv::stat(self.id) {
+            Ok(st) => st,
             // IPC_STAT needs read permission; /proc/sysvipc/shm shows every segment of the
             // namespace, like `ipcs` does.
             Err(e) if e.raw_os_error() == Some(libc::EACCES) => {
@@ -253,30 +221,48 @@ impl Segment for SysvSegment {
                     .into_iter()
                     .find(|s| s.shmid == self.id)
                     .ok_or_else(|| explain(Call::ShmctlStat, &self.context(), e))?;
-                Ok(to_stat(
-                    line.key,
-                    line.uid,
-                    line.gid,
-                    line.mode,
-                    line.size,
-                    SysvStat {
-                        key: line.key,
-                        shmid: line.shmid,
-                        cuid: line.cuid,
-                        cgid: line.cgid,
-                        cpid: line.cpid,
-                        lpid: line.lpid,
-                        nattch: line.nattch,
-                        atime: line.atime,
-                        dtime: line.dtime,
-                        ctime: line.ctime,
-                        marked_for_destruction: line.mode & sys::sysv::SHM_DEST != 0,
-                        locked: line.mode & sys::sysv::SHM_LOCKED != 0,
-                    },
-                ))
+                sys::sysv::SegmentStat {
+                    key: line.key,
+                    uid: line.uid,
+                    gid: line.gid,
+                    cuid: line.cuid,
+                    cgid: line.cgid,
+                    mode: line.perms,
+                    size: line.size,
+                    atime: line.atime,
+                    dtime: line.dtime,
+                    ctime: line.ctime,
+                    cpid: line.cpid,
+                    lpid: line.lpid,
+                    nattch: line.nattch,
+                }
             }
-            Err(e) => Err(explain(Call::ShmctlStat, &self.context(), e)),
-        }
+            Err(e) => return Err(explain(Call::ShmctlStat, &self.context(), e)),
+        };
+        Ok(Stat {
+            kind: Kind::Sysv,
+            address: Address::Sysv(SysvAddress::Id(self.id)).to_string(),
+            size: st.size,
+            uid: st.uid,
+            gid: st.gid,
+            mode: st.mode & 0o777,
+            lifetime: Kind::Sysv.lifetime(),
+            sysv: Some(SysvStat {
+                key: st.key,
+                shmid: self.id,
+                cuid: st.cuid,
+                cgid: st.cgid,
+                cpid: st.cpid,
+                lpid: st.lpid,
+                nattch: st.nattch,
+                atime: st.atime,
+                dtime: st.dtime,
+                ctime: st.ctime,
+                marked_for_destruction: st.mode & sys::sysv::SHM_DEST != 0,
+                locked: st.mode & sys::sysv::SHM_LOCKED != 0,
+            }),
+            file: None,
+        })
     }
 
     fn resize(&mut self, size: u64) -> Result<()> {
