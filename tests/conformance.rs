@@ -11,27 +11,9 @@ use shmkit::address::{Address, SysvAddress};
 use shmkit::scan::Kind;
 use shmkit::segment::{self, CreateOptions, OpenOptions, Segment};
 use shmkit::ErrorKind;
-use std::sync::atomic::{AtomicU32, Ordering};
 
-static COUNTER: AtomicU32 = AtomicU32::new(0);
-
-/// A number no other test (in this or another process) uses at the same time.
-fn unique(test: &str) -> u32 {
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let mut h: u32 = 2166136261;
-    for b in test
-        .bytes()
-        .chain(std::process::id().to_le_bytes())
-        .chain(n.to_le_bytes())
-    {
-        h = (h ^ u32::from(b)).wrapping_mul(16777619);
-    }
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    (h ^ nanos) & 0x3fff_ffff | 0x1000_0000
-}
+mod lifecycle_support;
+use lifecycle_support::unique;
 
 /// What differs between backends.
 trait Backend {
