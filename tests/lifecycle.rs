@@ -566,3 +566,27 @@ fn stat_survives_the_oldest_time_a_user_can_set() {
         assert_eq!(out.stderr, "", "{when}");
     }
 }
+
+#[test]
+fn chown_refuses_id_4294967295_which_chown_reads_as_leave_unchanged() {
+    // (uid_t)-1 tells fchown to keep the owner: `chown X 4294967295` would succeed doing nothing,
+    // and IPC_SET rejects it with EINVAL.
+    let name = PosixName::new("chown_minus_one");
+    let key = SysvKey::new("chown_minus_one");
+    for addr in [name.addr(), key.addr()] {
+        shmkit(&["create", &addr, "--size", "1"]).ok();
+        for (owner, what, table) in [
+            ("4294967295", "user", "/etc/passwd"),
+            (":4294967295", "group", "/etc/group"),
+        ] {
+            let out = shmkit(&["chown", &addr, owner]);
+            assert_eq!(
+                out.fails(2, &addr),
+                format!(
+                    "shmkit: {addr}: {what} id 4294967295 is -1, which chown reads as \
+                     'leave it unchanged'; give a {what} name from {table} or a numeric id\n"
+                )
+            );
+        }
+    }
+}

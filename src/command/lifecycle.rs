@@ -273,40 +273,40 @@ pub fn group_name(gid: u32) -> Option<String> {
 
 /// Resolves a user (name or number) to a uid.
 pub fn resolve_user(object: &str, text: &str) -> Result<u32, Error> {
-    if let Ok(uid) = text.parse::<u32>() {
-        return Ok(uid);
-    }
-    ProcRoot::live()
-        .users()
-        .ok()
-        .and_then(|t| t.id(text))
-        .ok_or_else(|| {
-            Error::new(
-                ErrorKind::InvalidInput,
-                object,
-                format!("no user named '{text}' in /etc/passwd"),
-            )
-            .with_fix("give a user name from /etc/passwd or a numeric uid")
-        })
+    let users = ProcRoot::live().users().ok();
+    resolve_id(object, text, "user", "/etc/passwd", |name| {
+        users.as_ref().and_then(|t| t.id(name))
+    })
 }
 
 /// Resolves a group (name or number) to a gid.
 pub fn resolve_group(object: &str, text: &str) -> Result<u32, Error> {
-    if let Ok(gid) = text.parse::<u32>() {
-        return Ok(gid);
+    let groups = ProcRoot::live().groups().ok();
+    resolve_id(object, text, "group", "/etc/group", |name| {
+        groups.as_ref().and_then(|t| t.id(name))
+    })
+}
+
+/// A number, or a name looked up in `table`; never `(uid_t)-1`, which `chown` reads as "leave
+/// it unchanged".
+fn resolve_id(
+    object: &str,
+    text: &str,
+    what: &str,
+    table: &str,
+    lookup: impl Fn(&str) -> Option<u32>,
+) -> Result<u32, Error> {
+    let bad = |cause: String| {
+        Error::new(ErrorKind::InvalidInput, object, cause)
+            .with_fix(format!("give a {what} name from {table} or a numeric id"))
+    };
+    match text.parse::<u32>().ok().or_else(|| lookup(text)) {
+        Some(u32::MAX) => Err(bad(format!(
+            "{what} id 4294967295 is -1, which chown reads as 'leave it unchanged'"
+        ))),
+        Some(id) => Ok(id),
+        None => Err(bad(format!("no {what} named '{text}' in {table}"))),
     }
-    ProcRoot::live()
-        .groups()
-        .ok()
-        .and_then(|t| t.id(text))
-        .ok_or_else(|| {
-            Error::new(
-                ErrorKind::InvalidInput,
-                object,
-                format!("no group named '{text}' in /etc/group"),
-            )
-            .with_fix("give a group name from /etc/group or a numeric gid")
-        })
 }
 
 /// Seconds from `t` (unix seconds) to now, 0 for a time in the future. Saturating: any user
