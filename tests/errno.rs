@@ -323,26 +323,54 @@ fn enospc_full_dev_shm_fails_at_create_and_resize_not_later_with_sigbus() {
            echo "left=$(ls /dev/shm | wc -l)"
            "$SHMKIT" create posix:/small --size 16K >/dev/null; echo "rc=$?"
            "$SHMKIT" resize posix:/small 1M; echo "rc=$?"
-           echo "size=$(stat -c %s /dev/shm/small)""#,
+           echo "size=$(stat -c %s /dev/shm/small)"
+           "$SHMKIT" create posix:/fill --size 40K >/dev/null; echo "rc=$?"
+           "$SHMKIT" create posix:/more --size 16K; echo "rc=$?"
+           echo "left=$(ls /dev/shm | wc -l)""#,
     );
-    assert!(
-        out.stdout.contains("rc=6\nleft=0\nrc=0\nrc=6\nsize=16384"),
+    assert_eq!(
+        out.stdout, "rc=6\nleft=0\nrc=0\nrc=6\nsize=16384\nrc=0\nrc=6\nleft=2\n",
         "{out:?}"
     );
-    let line = error_line(&out);
-    assert!(
-        line.starts_with("shmkit: posix:/big: /dev/shm is full: "),
-        "{line}"
+    let fix = |kib: u32| {
+        format!(
+            "remove objects you no longer need (`shmkit ls`), or enlarge it: \
+             `mount -o remount,size={kib}k /dev/shm` (in Docker: --shm-size)"
+        )
+    };
+    assert_eq!(
+        out.stderr,
+        format!(
+            "shmkit: posix:/big: 1.0M (1048576 bytes) is more than all of /dev/shm holds \
+             (64.0K in all, 0B used) (fallocate: ENOSPC); {}\n\
+             shmkit: posix:/small: 1.0M (1048576 bytes) is more than all of /dev/shm holds \
+             (64.0K in all, 16.0K used) (fallocate: ENOSPC); {}\n\
+             shmkit: posix:/more: /dev/shm is full: 56.0K of 64.0K used, 8.0K free, not enough \
+             for 16.0K (16384 bytes) (fallocate: ENOSPC); {}\n",
+            fix(1024),
+            fix(1040),
+            fix(72)
+        )
     );
-    assert!(
-        line.contains("of 64.0K used") && line.contains("not enough for 1.0M"),
-        "{line}"
+}
+
+#[test]
+fn enospc_no_inode_left_in_dev_shm_says_so() {
+    // A tmpfs with nr_inodes=2 has room for its root and one object: the next shm_open fails
+    // with ENOSPC though every byte is free.
+    let out = sh(
+        &["unshare", "--mount", "--propagation", "private"],
+        r#"mount -t tmpfs -o size=64k,nr_inodes=2 shmkit-test /dev/shm || exit 99
+           "$SHMKIT" create posix:/one --size 1 >/dev/null; echo "rc=$?"
+           "$SHMKIT" create posix:/two --size 1; echo "rc=$?"
+           echo "left=$(ls /dev/shm | wc -l)""#,
     );
-    assert!(line.contains("--shm-size"), "{line}");
-    assert!(
-        out.stderr
-            .contains("shmkit: posix:/small: /dev/shm is full"),
-        "{out:?}"
+    assert_eq!(out.stdout, "rc=0\nrc=6\nleft=1\n", "{out:?}");
+    assert_eq!(
+        out.stderr,
+        "shmkit: posix:/two: /dev/shm has no free inodes: all 2 files its nr_inodes allows \
+         exist (shm_open: ENOSPC); remove objects you no longer need (`shmkit ls`), or allow \
+         more: `mount -o remount,nr_inodes=4 /dev/shm`\n"
     );
 }
 

@@ -139,7 +139,7 @@ pub(crate) fn explain(call: Call, ctx: &Context, err: io::Error) -> Error {
         (Call::ShmOpen | Call::MemfdCreate, libc::EINVAL | libc::ENAMETOOLONG) => e(InvalidInput, format!("the kernel refuses the name ({}: {})", call.name(), os_message(&err)), "use a name of 1..=255 bytes without '/'".into()),
         (Call::Open, libc::EISDIR | libc::ENOTDIR) => e(InvalidInput, format!("the path is not a regular file ({})", os_message(&err)), "address a regular file".into()),
         (_, libc::EMFILE | libc::ENFILE) => e(LimitExceeded, format!("too many open files ({}: {})", call.name(), os_message(&err)), "raise `ulimit -n` (or fs.file-max), or close other files".into()),
-        (Call::Ftruncate | Call::Fallocate, libc::ENOSPC) => fs_full(call, ctx),
+        (Call::Ftruncate | Call::Fallocate | Call::ShmOpen | Call::Open, libc::ENOSPC) => fs_full(call, ctx),
         (Call::Ftruncate | Call::Fallocate, libc::EFBIG) => e(LimitExceeded, format!("{} is larger than the filesystem or RLIMIT_FSIZE allows ({}: EFBIG)", ctx.size.map_or("the size".to_string(), human), call.name()), "ask for less, or raise `ulimit -f`".into()),
         (Call::Ftruncate | Call::Fallocate, libc::EPERM) => e(PermissionDenied, format!("the object is sealed or append-only and cannot change size ({}: EPERM)", call.name()), "create a new object of the size you need".into()),
         (Call::MemfdCreate, libc::ENOMEM) | (Call::Fallocate, libc::ENOMEM) => e(LimitExceeded, format!("the kernel has no memory for it ({}: ENOMEM)", call.name()), "free memory (`shmkit mem` shows where it went), or ask for less".into()),
@@ -380,22 +380,54 @@ fn fs_full(call: Call, ctx: &Context) -> Error {
     let asked = ctx.size.map_or("the size asked for".to_string(), |s| {
         format!("{} ({s} bytes)", human(s))
     });
+    let shown = dir.display();
     let (cause, fix) = match crate::sys::statvfs(&dir) {
-        Ok(fs) => (
-            format!(
-                "{} is full: {} of {} used, {} free, not enough for {asked} ({}: ENOSPC)",
-                dir.display(),
-                human(fs.total - fs.free),
-                human(fs.total),
-                human(fs.available),
-                call.name()
-            ),
-            if dir.starts_with("/dev/shm") {
-                "remove objects you no longer need (`shmkit ls`), or enlarge it: `mount -o remount,size=2G /dev/shm` (in Docker: --shm-size)".to_string()
+        Ok(fs) => {
+            let used = fs.total.saturating_sub(fs.free);
+            let on_dev_shm = dir.starts_with("/dev/shm");
+            let remove = "remove objects you no longer need (`shmkit ls`)";
+            if fs.inodes > 0 && fs.inodes_free == 0 {
+                let cause = format!(
+                    "{shown} has no free inodes: all {} files its nr_inodes allows exist ({}: ENOSPC)",
+                    fs.inodes,
+                    call.name()
+                );
+                let fix = if on_dev_shm {
+                    format!(
+                        "{remove}, or allow more: `mount -o remount,nr_inodes={} /dev/shm`",
+                        fs.inodes.saturating_mul(2)
+                    )
+                } else {
+                    format!("delete files in {shown}")
+                };
+                (cause, fix)
             } else {
-                format!("free space in {} or ask for less", dir.display())
-            },
-        ),
+                let cause = if ctx.size.is_some_and(|s| s > fs.total) {
+                    format!(
+                        "{asked} is more than all of {shown} holds ({} in all, {} used) ({}: ENOSPC)",
+                        human(fs.total),
+                        human(used),
+                        call.name()
+                    )
+                } else {
+                    format!(
+                        "{shown} is full: {} of {} used, {} free, not enough for {asked} ({}: ENOSPC)",
+                        human(used),
+                        human(fs.total),
+                        human(fs.available),
+                        call.name()
+                    )
+                };
+                let fix = if on_dev_shm {
+                    // Room for what is there and what was asked, in KiB as mount's size= takes it.
+                    let need = used.saturating_add(ctx.size.unwrap_or(0)).div_ceil(1024);
+                    format!("{remove}, or enlarge it: `mount -o remount,size={need}k /dev/shm` (in Docker: --shm-size)")
+                } else {
+                    format!("free space in {shown} or ask for less")
+                };
+                (cause, fix)
+            }
+        }
         Err(_) => (
             format!("no space left for {asked} ({}: ENOSPC)", call.name()),
             "free space on the filesystem or ask for less".to_string(),
