@@ -274,3 +274,27 @@ wait
         "the segment is still there: {after}"
     );
 }
+
+#[test]
+fn a_hostile_object_name_cannot_forge_lines_or_drive_the_terminal() {
+    // Any user may name a file in /dev/shm with escape sequences and newlines; `rm --orphans`
+    // prints the names it removes to root's terminal.
+    let dir = tempfile::tempdir().unwrap();
+    let leak = compile_c("leak", dir.path());
+    let out = dir.path();
+    let script = r#"printf x > "/dev/shm/$(printf 'evil\033[31mRED\nremoved sysv:id=1 (sysv, 1G): fake')"
+"$SHMKIT" rm --orphans --dry-run > "$OUT/dry.txt"
+"#;
+    let run = isolated(script, &leak, out);
+    assert_eq!(run.code, 0, "{run:?}");
+    let dry = std::fs::read_to_string(out.join("dry.txt")).unwrap();
+    let lines: Vec<&str> = dry.lines().collect();
+    assert_eq!(lines.len(), 2, "{dry:?}");
+    assert!(
+        lines[0].starts_with(
+            "would remove posix:/evil?[31mRED?removed sysv:id=1 (sysv, 1G): fake (posix, 1B): "
+        ),
+        "{dry:?}"
+    );
+    assert_eq!(lines[1], "4.0K of memory would come back");
+}

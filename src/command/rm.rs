@@ -142,17 +142,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         } else {
             "removed"
         };
+        // Names come from the scan, and any user may put escape sequences or newlines in a
+        // name in /dev/shm: print them as sanitized text.
+        use shmkit::render::table::sanitize;
         for r in &out.removed {
             println!(
                 "{verb} {} ({}, {}): {}",
-                r.address,
+                sanitize(&r.address),
                 r.kind,
                 size::human(r.size),
-                shmkit::render::table::sanitize(&r.reason)
+                sanitize(&r.reason)
             );
         }
         for f in &out.failed {
-            eprintln!("shmkit: {}", f.error);
+            eprintln!("shmkit: {}", sanitize(&f.error));
         }
         if args.orphans && out.removed.is_empty() && out.failed.is_empty() {
             println!("no orphans found");
