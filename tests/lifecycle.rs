@@ -291,6 +291,22 @@ fn sysv_private_creates_a_keyless_segment_and_prints_its_id() {
     assert_eq!(v["stat"]["sysv"]["key"], 0);
     assert_eq!(v["stat"]["address"], format!("sysv:id={id}"));
     shmkit(&["write", &format!("sysv:id={id}"), "x"]).ok();
+    // The human line names the address to use from now on: sysv:private names no segment.
+    let out = shmkit(&["create", "sysv:private", "--size", "10"]);
+    let id: i32 = out
+        .ok()
+        .split_once("(key 0x00000000, id ")
+        .and_then(|(_, rest)| rest.split_once(')'))
+        .and_then(|(id, _)| id.parse().ok())
+        .unwrap_or_else(|| panic!("{out:?}"));
+    let _guard = SysvId(id);
+    assert_eq!(
+        out.stdout,
+        format!(
+            "created sysv:id={id} (key 0x00000000, id {id}): 10 bytes, mode 0600, \
+             owner root (uid 0), group root (gid 0)\n"
+        )
+    );
 }
 
 #[test]
