@@ -243,6 +243,7 @@ exec 3> "$OUT/fifo"
 while ! grep -q ready "$OUT/hold.out" 2>/dev/null; do sleep 0.05; done
 "$SHMKIT" rm --orphans --json > "$OUT/rm.json"
 "$SHMKIT" rm "sysv:id=$LEAKED" 2> "$OUT/rm_by_id.err" || echo "rc=$?" > "$OUT/rm_by_id.rc"
+"$SHMKIT" stat "sysv:id=$LEAKED" > "$OUT/stat.txt"
 cat /proc/sysvipc/shm > "$OUT/after.txt"
 exec 3>&-
 wait
@@ -272,6 +273,14 @@ wait
         after.lines().count(),
         2,
         "the segment is still there: {after}"
+    );
+    let stat = std::fs::read_to_string(out.join("stat.txt")).unwrap();
+    assert!(
+        stat.contains(
+            "\n          holders  none seen; 1 more attachment(s) in processes this scan cannot \
+             see (another IPC namespace, or unreadable)\n"
+        ),
+        "{stat}"
     );
 }
 
