@@ -206,13 +206,16 @@ fn a_posix_object_nobody_holds_is_an_orphan_and_a_held_one_is_not() {
     let out = dir.path();
     let script = r#""$SHMKIT" create posix:/left-behind --size 1M > /dev/null
 "$SHMKIT" create posix:/in-use --size 1M > /dev/null
+"$SHMKIT" create posix:/fd-only --size 1M > /dev/null
+# This shell holds /fd-only open without mapping it: a holder all the same.
+exec 4< /dev/shm/fd-only
 mkfifo "$OUT/fifo"
 "$SHMKIT" hold --posix /in-use < "$OUT/fifo" > "$OUT/hold.out" &
 exec 3> "$OUT/fifo"
 while ! grep -q ready "$OUT/hold.out" 2>/dev/null; do sleep 0.05; done
 "$SHMKIT" rm --orphans --json > "$OUT/rm.json"
 ls /dev/shm > "$OUT/left.txt"
-exec 3>&-
+exec 3>&- 4<&-
 wait
 "#;
     let run = isolated(script, &leak, out);
@@ -223,7 +226,7 @@ wait
     assert_eq!(rm["removed"][0]["freed"], 1 << 20);
     assert_eq!(
         std::fs::read_to_string(out.join("left.txt")).unwrap(),
-        "in-use\n"
+        "fd-only\nin-use\n"
     );
 }
 
