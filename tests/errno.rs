@@ -355,6 +355,49 @@ fn enospc_full_dev_shm_fails_at_create_and_resize_not_later_with_sigbus() {
 }
 
 #[test]
+fn enospc_on_a_disk_filesystem_leaves_the_file_as_it_was() {
+    // Unlike tmpfs, ext4 keeps what a failed fallocate allocated, and the size it reached: a
+    // failed grow must give it back, or the file keeps megabytes (of a full disk) it never had.
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("ext4.img");
+    std::fs::File::create(&image)
+        .unwrap()
+        .set_len(8 << 20)
+        .unwrap();
+    let mkfs = std::process::Command::new("mkfs.ext4")
+        .args(["-q", "-F"])
+        .arg(&image)
+        .status()
+        .expect("mkfs.ext4 (e2fsprogs) is installed");
+    assert!(mkfs.success());
+    std::fs::create_dir(dir.path().join("mnt")).unwrap();
+    let out = sh(
+        &["unshare", "--mount", "--propagation", "private"],
+        &format!(
+            r#"cd "{dir}" && mount -o loop ext4.img mnt || exit 99
+               free=$(df -B1 --output=avail mnt | tail -1)
+               "$SHMKIT" create file:mnt/f --size 4K >/dev/null; echo "rc=$?"
+               "$SHMKIT" resize file:mnt/f 100M; echo "rc=$?"
+               echo "size=$(stat -c %s mnt/f) blocks=$(stat -c %b mnt/f)"
+               "$SHMKIT" create file:mnt/g --size 100M; echo "rc=$?"
+               echo "left=$(ls mnt | grep -c g)"
+               [ "$(df -B1 --output=avail mnt | tail -1)" -ge $((free - 65536)) ] && echo "space back""#,
+            dir = dir.path().display()
+        ),
+    );
+    assert_eq!(
+        out.stdout, "rc=0\nrc=6\nsize=4096 blocks=8\nrc=6\nleft=0\nspace back\n",
+        "{out:?}"
+    );
+    assert!(
+        out.stderr.starts_with(
+            "shmkit: file:mnt/f: 100M (104857600 bytes) is more than all of mnt holds"
+        ),
+        "{out:?}"
+    );
+}
+
+#[test]
 fn enospc_no_inode_left_in_dev_shm_says_so() {
     // A tmpfs with nr_inodes=2 has room for its root and one object: the next shm_open fails
     // with ENOSPC though every byte is free.

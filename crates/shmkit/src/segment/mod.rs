@@ -643,7 +643,13 @@ fn grow_file(ctx: &errno::Context, file: &std::fs::File, from: u64, to: u64) -> 
         Err(e) if e.raw_os_error() == Some(libc::EOPNOTSUPP) => file
             .set_len(to)
             .map_err(|e| errno::explain(errno::Call::Ftruncate, ctx, e)),
-        Err(e) => Err(errno::explain(errno::Call::Fallocate, ctx, e)),
+        Err(e) => {
+            // tmpfs undoes a failed fallocate itself; ext4 and others keep the blocks and the
+            // size they reached. Give them back before explaining (the explanation shows how
+            // full the filesystem is).
+            let _ = file.set_len(from);
+            Err(errno::explain(errno::Call::Fallocate, ctx, e))
+        }
     }
 }
 
