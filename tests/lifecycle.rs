@@ -606,3 +606,45 @@ fn chown_refuses_id_4294967295_which_chown_reads_as_leave_unchanged() {
         }
     }
 }
+
+#[test]
+fn reading_a_large_object_streams_it_instead_of_copying_it_whole() {
+    // A 128 MiB sparse file, read under a 64 MiB data limit (RLIMIT_DATA counts heap, not the
+    // shared mapping): a whole-object buffer aborts with "memory allocation failed". An 'é'
+    // straddles 127 MiB, where one 1 MiB chunk of a read from 126 MiB ends and the next begins.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big");
+    let file = std::fs::File::create(&path).unwrap();
+    file.set_len(128 << 20).unwrap();
+    std::os::unix::fs::FileExt::write_at(&file, "é".as_bytes(), (127 << 20) - 1).unwrap();
+    std::os::unix::fs::FileExt::write_at(&file, b"abc\xc3", (128 << 20) - 5).unwrap();
+    drop(file);
+    let addr = format!("file:{}", path.display());
+    let out = sh(
+        &[],
+        &format!(
+            r#"ulimit -d 65536
+               "$SHMKIT" read '{addr}' --format raw | wc -c
+               "$SHMKIT" read '{addr}' --format hex --offset 126M | grep -A1 '^07effff0'
+               "$SHMKIT" read '{addr}' --format text --offset 126M | tr -d '?' | od -An -c"#
+        ),
+    );
+    assert_eq!(
+        out.stdout,
+        "134217728\n\
+         07effff0: 0000 0000 0000 0000 0000 0000 0000 00c3  ................\n\
+         07f00000: a900 0000 0000 0000 0000 0000 0000 0000  ................\n \
+         303 251   a   b   c 357 277 275  \\n\n",
+        "{out:?}"
+    );
+    assert_eq!(out.stderr, "");
+    let out = shmkit(&["read", &addr, "--json"]);
+    assert_eq!(
+        out.fails(2, &addr),
+        format!(
+            "shmkit: {addr}: --json holds 134217728 bytes in memory twice over (as hex and as \
+             text); the limit is 16777216; read it with --format raw, or a part with --offset \
+             and --len\n"
+        )
+    );
+}
