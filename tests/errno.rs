@@ -313,6 +313,30 @@ fn enospc_shmall_exhausted_shows_pages_used() {
 }
 
 #[test]
+fn enospc_shmall_exhausted_by_huge_noreserve_segments_does_not_overflow() {
+    // Four segments of 2^62 bytes are 2^64 bytes in use: more than a u64 counts.
+    let dir = tempfile::tempdir().unwrap();
+    let noreserve = compile_c("noreserve", dir.path());
+    let out = in_private_ipc(&format!(
+        r#""{}" 4 >/dev/null || exit 99
+           echo {} > /proc/sys/kernel/shmall
+           "$SHMKIT" create sysv:6 --size 1; echo "rc=$?""#,
+        noreserve.display(),
+        1u64 << 52
+    ));
+    assert_eq!(out.stdout, "rc=6\n", "{out:?}");
+    let line = error_line(&out);
+    assert!(
+        line.contains(&format!(
+            "kernel.shmall = {} pages would be exceeded: {} pages (16.0E) are used by 4 segments",
+            1u64 << 52,
+            1u64 << 52
+        )),
+        "{line}"
+    );
+}
+
+#[test]
 fn enospc_full_dev_shm_fails_at_create_and_resize_not_later_with_sigbus() {
     // POSIX shm always lives in /dev/shm: put a 64 KiB tmpfs over it in a private mount
     // namespace.

@@ -209,17 +209,20 @@ fn sysv_enospc(ctx: &Context) -> Error {
     let limits = kernel::limits();
     let segments = kernel::sysv_segments();
     let page = crate::sys::page_size();
-    let used_pages: u64 = segments.iter().map(|s| s.size.div_ceil(page)).sum();
+    // Saturating: any user may create segments of nearly 2^64 bytes with SHM_NORESERVE.
+    let used_pages = segments
+        .iter()
+        .fold(0u64, |sum, s| sum.saturating_add(s.size.div_ceil(page)));
     let wanted_pages = ctx.size.unwrap_or(0).div_ceil(page);
     let count = segments.len() as u64;
     let (cause, fix) = match (limits.shmmni, limits.shmall) {
         (Some(mni), _) if count >= mni => (
             format!("all kernel.shmmni = {mni} segment ids of this IPC namespace are in use ({count} segments) (shmget: ENOSPC)"),
-            format!("remove leaked segments (`shmkit rm --orphans --dry-run` lists them), or raise it: `sysctl -w kernel.shmmni={}`", mni * 2),
+            format!("remove leaked segments (`shmkit rm --orphans --dry-run` lists them), or raise it: `sysctl -w kernel.shmmni={}`", mni.saturating_mul(2)),
         ),
         (_, Some(all)) => (
-            format!("kernel.shmall = {all} pages would be exceeded: {used_pages} pages ({}) are used by {count} segments and {wanted_pages} more were asked for (shmget: ENOSPC)", human(used_pages * page)),
-            format!("remove leaked segments (`shmkit rm --orphans --dry-run` lists them), or raise it: `sysctl -w kernel.shmall={}`", used_pages + wanted_pages),
+            format!("kernel.shmall = {all} pages would be exceeded: {used_pages} pages ({}) are used by {count} segments and {wanted_pages} more were asked for (shmget: ENOSPC)", human(used_pages.saturating_mul(page))),
+            format!("remove leaked segments (`shmkit rm --orphans --dry-run` lists them), or raise it: `sysctl -w kernel.shmall={}`", used_pages.saturating_add(wanted_pages)),
         ),
         _ => (
             format!("a System V limit is exhausted: {count} segments, {used_pages} pages in use (shmget: ENOSPC)"),
