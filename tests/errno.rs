@@ -188,6 +188,33 @@ fn eacces_nobody_may_not_create_a_file_in_roots_directory_and_nothing_is_left() 
 }
 
 #[test]
+fn a_segment_planted_by_another_user_is_refused_even_after_it_was_given_to_root() {
+    // The creator of a System V segment may set its owner to anyone with IPC_SET, root
+    // included, and keeps the creator's rights: owner root does not mean root made it.
+    let nobody = Nobody::new();
+    let key = SysvKey::new("planted_sysv");
+    let addr = key.addr();
+    nobody
+        .run(&["create", &addr, "--size", "27", "--mode", "644"])
+        .ok();
+    nobody.run(&["chown", &addr, "0:0"]).ok();
+    let st = shmkit::sys::sysv::stat(key.id().unwrap()).unwrap();
+    assert_eq!((st.uid, st.cuid), (0, 65534), "the plant is in place");
+    let refusal = format!(
+        "shmkit: {addr}: it exists and was created by uid 65534 (nobody), not by you \
+         (uid 0 (root)): another user may have planted it to read what you write; check who \
+         made it (`shmkit stat {addr}`); if you trust it, pass --allow-foreign\n"
+    );
+    assert_eq!(shmkit(&["write", &addr, "secret"]).fails(5, &addr), refusal);
+    assert_eq!(shmkit(&["read", &addr]).fails(5, &addr), refusal);
+    assert_eq!(
+        shmkit(&["create", &addr, "--size", "27"]).fails(5, &addr),
+        refusal
+    );
+    shmkit(&["write", &addr, "--allow-foreign", "x"]).ok();
+}
+
+#[test]
 fn eperm_only_owner_creator_or_root_may_remove_or_chmod() {
     let nobody = Nobody::new();
     let key = SysvKey::new("eperm_sysv");

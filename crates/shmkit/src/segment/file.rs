@@ -142,7 +142,7 @@ impl FileSegment {
         check_regular(&seg.address, &seg.file, "address a regular file".into())?;
         let st = seg.stat()?;
         if opts.access != Access::Metadata {
-            check_owner(&seg.address, st.uid, opts.allow_foreign_owner)?;
+            check_owner(&seg.address, &st, opts.allow_foreign_owner)?;
             ctx.size = Some(st.size);
             seg.mapping = Some(map_file(&ctx, &seg.file, st.size, seg.writable)?);
         }

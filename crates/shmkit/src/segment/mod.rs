@@ -386,20 +386,28 @@ fn out_of_bounds<S: Segment + ?Sized>(seg: &S, e: crate::sys::OutOfBounds) -> Er
     .with_fix(fix)
 }
 
-/// Refuses an object that another user owns (a planted object could capture what we write or
-/// feed us what it wants), unless allowed. Root-owned objects are trusted: only root could have
-/// made them.
-fn check_owner(addr: &Address, owner: u32, allow_foreign: bool) -> Result<()> {
+/// Refuses an object that another user owns or, for System V, created (a planted object could
+/// capture what we write or feed us what it wants), unless allowed. Root's objects are trusted:
+/// only root could have made them. A segment's creator may hand its ownership to anyone, root
+/// included, with `IPC_SET` and keeps the creator's rights: its owner alone proves nothing.
+fn check_owner(addr: &Address, stat: &Stat, allow_foreign: bool) -> Result<()> {
     let me = crate::sys::geteuid();
-    if owner == me || owner == 0 || allow_foreign {
+    let trusted = |uid: u32| uid == me || uid == 0;
+    let creator = stat.sysv.as_ref().map(|s| s.cuid);
+    let (how, who) = match creator {
+        Some(cuid) if !trusted(cuid) => ("was created by", cuid),
+        _ if !trusted(stat.uid) => ("is owned by", stat.uid),
+        _ => return Ok(()),
+    };
+    if allow_foreign {
         return Ok(());
     }
     Err(Error::new(
         ErrorKind::PermissionDenied,
         addr.to_string(),
         format!(
-            "it exists and is owned by {}, not by you ({}): another user may have planted it to read what you write",
-            kernel::describe_uid(owner),
+            "it exists and {how} {}, not by you ({}): another user may have planted it to read what you write",
+            kernel::describe_uid(who),
             kernel::describe_uid(me)
         ),
     )

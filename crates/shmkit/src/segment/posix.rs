@@ -120,7 +120,7 @@ impl PosixSegment {
         };
         if opts.access != Access::Metadata {
             let st = seg.stat()?;
-            check_owner(&seg.address, st.uid, opts.allow_foreign_owner)?;
+            check_owner(&seg.address, &st, opts.allow_foreign_owner)?;
             ctx.size = Some(st.size);
             seg.mapping = Some(map_file(&ctx, &seg.file, st.size, seg.writable)?);
         }

@@ -119,8 +119,7 @@ impl SysvSegment {
                     created: false,
                     mapping: None,
                 };
-                let owner = seg.stat()?.uid;
-                check_owner(&seg.address, owner, opts.allow_foreign_owner)?;
+                check_owner(&seg.address, &seg.stat()?, opts.allow_foreign_owner)?;
                 seg.attach(&ctx, false, opts.prefault)?;
                 Ok(seg)
             }
@@ -170,8 +169,7 @@ impl SysvSegment {
             mapping: None,
         };
         if opts.access != Access::Metadata {
-            let owner = seg.stat()?.uid;
-            check_owner(&seg.address, owner, opts.allow_foreign_owner)?;
+            check_owner(&seg.address, &seg.stat()?, opts.allow_foreign_owner)?;
             seg.attach(&ctx, opts.access == Access::ReadOnly, false)?;
         }
         Ok(seg)
