@@ -384,28 +384,22 @@ fn reading_a_world_writable_object_warns() {
 
 #[test]
 fn create_prefault_makes_a_sysv_segment_resident_at_once() {
+    let resident = |key: &SysvKey| {
+        let id = key.id().unwrap();
+        shmkit::procfs::ProcRoot::live()
+            .sysvipc_shm()
+            .unwrap()
+            .into_iter()
+            .find(|s| s.shmid == id)
+            .and_then(|s| s.rss)
+            .unwrap()
+    };
     let key = SysvKey::new("prefault");
     shmkit(&["create", &key.addr(), "--size", "1M", "--prefault"]).ok();
-    let id = key.id().unwrap();
-    let rss = shmkit::procfs::ProcRoot::live()
-        .sysvipc_shm()
-        .unwrap()
-        .into_iter()
-        .find(|s| s.shmid == id)
-        .and_then(|s| s.rss)
-        .unwrap();
-    assert_eq!(rss, 1 << 20, "every page resident");
+    assert_eq!(resident(&key), 1 << 20, "every page resident");
     let other = SysvKey::new("no_prefault");
     shmkit(&["create", &other.addr(), "--size", "1M"]).ok();
-    let id = other.id().unwrap();
-    let rss = shmkit::procfs::ProcRoot::live()
-        .sysvipc_shm()
-        .unwrap()
-        .into_iter()
-        .find(|s| s.shmid == id)
-        .and_then(|s| s.rss)
-        .unwrap();
-    assert_eq!(rss, 0, "without --prefault nothing is touched");
+    assert_eq!(resident(&other), 0, "without --prefault nothing is touched");
 }
 
 #[test]

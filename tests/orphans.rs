@@ -28,6 +28,14 @@ fn read_json(dir: &std::path::Path, name: &str) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}: {text}"))
 }
 
+/// The segment id a script wrote to `$OUT/NAME`.
+fn read_id(dir: &std::path::Path, name: &str) -> i64 {
+    let text = std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+    text.trim()
+        .parse()
+        .unwrap_or_else(|e| panic!("{name}: {e}: {text:?}"))
+}
+
 /// Starts `shmkit hold --sysv-id $HELD` on a fifo, so the script can let it go by closing fd 3.
 const HOLD: &str = r#"
 mkfifo "$OUT/fifo"
@@ -58,16 +66,8 @@ wait
     );
     let run = isolated(&script, &leak, out);
     assert_eq!(run.code, 0, "{run:?}");
-    let leaked: i64 = std::fs::read_to_string(out.join("leaked"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    let held: i64 = std::fs::read_to_string(out.join("held"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let leaked = read_id(out, "leaked");
+    let held = read_id(out, "held");
 
     // The dry run lists the leak, and only it: the held segment's creator exited too, but a
     // live process has it attached.
@@ -168,11 +168,7 @@ touch -d @-9223372036854775808 /dev/shm/ancient
 "#;
     let run = isolated(script, &leak, out);
     assert_eq!(run.code, 0, "{run:?}");
-    let leaked: i64 = std::fs::read_to_string(out.join("leaked"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let leaked = read_id(out, "leaked");
     assert_eq!(
         read_json(out, "old.json")["removed"],
         Value::Array(vec![]),
@@ -255,8 +251,7 @@ wait
     );
     let run = isolated(&script, &leak, out);
     assert_eq!(run.code, 0, "{run:?}");
-    let leaked = std::fs::read_to_string(out.join("leaked")).unwrap();
-    let leaked = leaked.trim();
+    let leaked = read_id(out, "leaked");
     let rm = read_json(out, "rm.json");
     assert_eq!(rm["removed"], Value::Array(vec![]), "{rm}");
     assert_eq!(

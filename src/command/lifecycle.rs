@@ -174,6 +174,11 @@ pub fn survival(stat: &Stat) -> Survival {
     let root = ProcRoot::live();
     let container = container_hint(&root);
     let lifetime = stat.kind.lifetime();
+    // A file outlives what its filesystem outlives.
+    let file_fs = match (stat.kind, &stat.file) {
+        (Kind::File, Some(file)) => file.path.as_deref().and_then(|p| fs_type(&root, p)),
+        _ => None,
+    };
     let process_exit = Answer {
         survives: lifetime.process_exit,
         why: match stat.kind {
@@ -201,8 +206,7 @@ pub fn survival(stat: &Stat) -> Survival {
             why: format!("this runs in a container ({how}): its private /dev/shm goes with it, unless mounted from the host"),
         },
         (Kind::File, _) => {
-            let path = stat.file.as_ref().and_then(|f| f.path.clone()).unwrap_or_default();
-            match fs_type(&root, &path).as_deref() {
+            match file_fs.as_deref() {
                 Some("tmpfs" | "ramfs") => Answer {
                     survives: container.is_none(),
                     why: "the file is on a tmpfs: it lives as long as that mount".into(),
@@ -227,24 +231,16 @@ pub fn survival(stat: &Stat) -> Survival {
         },
     };
     let reboot = match stat.kind {
-        Kind::File => {
-            let path = stat
-                .file
-                .as_ref()
-                .and_then(|f| f.path.clone())
-                .unwrap_or_default();
-            match fs_type(&root, &path).as_deref() {
-                Some("tmpfs" | "ramfs") => Answer {
-                    survives: false,
-                    why: "the file is on a tmpfs, which is memory".into(),
-                },
-                _ => Answer {
-                    survives: true,
-                    why: "it is on disk — what was written back (msync, `shmkit write` does it)"
-                        .into(),
-                },
-            }
-        }
+        Kind::File => match file_fs.as_deref() {
+            Some("tmpfs" | "ramfs") => Answer {
+                survives: false,
+                why: "the file is on a tmpfs, which is memory".into(),
+            },
+            _ => Answer {
+                survives: true,
+                why: "it is on disk — what was written back (msync, `shmkit write` does it)".into(),
+            },
+        },
         _ => Answer {
             survives: false,
             why: "shared memory is RAM (and swap); a reboot clears it".into(),
