@@ -124,6 +124,8 @@ pub(crate) fn explain(call: Call, ctx: &Context, err: io::Error) -> Error {
         (Call::Shmget, libc::EPERM) => e(PermissionDenied, "huge-page segments need CAP_IPC_LOCK or membership of vm.hugetlb_shm_group (shmget SHM_HUGETLB: EPERM)".into(), "run as root, add your group to `sysctl vm.hugetlb_shm_group`, or drop --hugetlb".into()),
         (c, libc::EACCES) if c.is_sysv() => sysv_eacces(call, ctx),
         (Call::ShmctlSet | Call::ShmctlRmid, libc::EPERM) => sysv_eperm(call, ctx),
+        // IPC_SET also says EINVAL for an owner or group that this user namespace does not map.
+        (Call::ShmctlSet, libc::EINVAL) if sysv_line(ctx).is_some() => e(InvalidInput, "the kernel refuses the new owner or group: not a valid id in this user namespace (shmctl(IPC_SET): EINVAL)".into(), "give a user and group that exist here (`getent passwd`, `getent group`)".into()),
         (Call::Shmat | Call::ShmctlStat | Call::ShmctlSet | Call::ShmctlRmid, libc::EINVAL) => e(NotFound, format!("no segment has id {} in this IPC namespace ({}: EINVAL)", ctx.shmid.unwrap_or(-1), call.name()), "list segments with `shmkit ls` or `ipcs -m`; it may live in another IPC namespace (a container)".into()),
         (_, libc::EIDRM) => e(Removed, format!("the segment was removed meanwhile ({}: EIDRM)", call.name()), format!("someone ran IPC_RMID on it; create it again with `shmkit create {obj} --size N`")),
         (Call::Shmat, libc::ENOMEM) | (Call::Mmap, libc::ENOMEM) => e(LimitExceeded, format!("no room to map {} in this process's address space or the memory limit (RLIMIT_AS/vm.max_map_count) ({}: ENOMEM)", ctx.size.map_or("it".to_string(), human), call.name()), "raise `ulimit -v` or `sysctl vm.max_map_count`, or map less".into()),
@@ -480,6 +482,40 @@ mod tests {
                 assert_eq!(err.errno(), Some(errno));
             }
         }
+    }
+
+    #[test]
+    fn ipc_set_einval_on_a_live_segment_blames_the_ids_not_the_segment() {
+        // An id the user namespace does not map cannot be forced here (root maps every id);
+        // the segment is real, so the table must not call it missing.
+        let id = crate::sys::sysv::shmget(
+            crate::sys::sysv::IPC_PRIVATE,
+            16,
+            crate::sys::sysv::GetFlags {
+                create: true,
+                ..Default::default()
+            },
+            0o600,
+        )
+        .unwrap();
+        let ctx = Context {
+            shmid: Some(id),
+            ..Context::new(format!("sysv:id={id}"))
+        };
+        let set = explain(
+            Call::ShmctlSet,
+            &ctx,
+            io::Error::from_raw_os_error(libc::EINVAL),
+        );
+        crate::sys::sysv::remove(id).unwrap();
+        assert_eq!(set.kind(), ErrorKind::InvalidInput, "{set}");
+        assert!(set.cause().contains("not a valid id"), "{set}");
+        let gone = explain(
+            Call::ShmctlSet,
+            &ctx,
+            io::Error::from_raw_os_error(libc::EINVAL),
+        );
+        assert_eq!(gone.kind(), ErrorKind::NotFound, "{gone}");
     }
 
     #[test]
