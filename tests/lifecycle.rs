@@ -97,7 +97,14 @@ fn sysv_segment_full_life_cycle() {
     );
 
     // A write past the end fails, changes nothing and never grows the segment.
-    shmkit(&["write", &addr, "--offset", "20", "0123456789"]).fails(2, &addr);
+    assert_eq!(
+        shmkit(&["write", &addr, "--offset", "20", "0123456789"]).fails(2, &addr),
+        format!(
+            "shmkit: {addr}: 10 bytes at offset 20 reach past the end of the 27-byte object; \
+             nothing was written; write at most 7 bytes there: a System V segment cannot grow; \
+             create a larger one\n"
+        )
+    );
     assert_eq!(shmkit::sys::sysv::stat(id).unwrap().size, 27);
     assert_eq!(
         shmkit(&["read", &addr, "--offset", "20", "--format", "raw"]).ok(),
