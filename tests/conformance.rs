@@ -289,8 +289,20 @@ fn another_users_object_is_refused_unless_allowed<B: Backend>() {
 fn dropping_the_handle_unmaps_it<B: Backend>() {
     let (seg, _g) = create::<B>("drop", 64 * 4096);
     let addr = seg.mapping().unwrap().as_ptr() as usize;
+    // The mapping's line: its address and the object's inode (a segment's is its id), so that
+    // another test's mapping placed at the freed address does not count.
+    let st = seg.stat().unwrap();
+    let inode = match (&st.sysv, &st.file) {
+        (Some(s), _) => s.shmid.to_string(),
+        (None, Some(f)) => f.inode.to_string(),
+        _ => unreachable!("every backend has a sysv or file stat"),
+    };
     let maps = || std::fs::read_to_string("/proc/self/maps").unwrap();
-    let mapped = |text: &str| text.lines().any(|l| l.starts_with(&format!("{addr:x}-")));
+    let mapped = |text: &str| {
+        text.lines().any(|l| {
+            l.starts_with(&format!("{addr:x}-")) && l.split_whitespace().nth(4) == Some(&inode)
+        })
+    };
     assert!(mapped(&maps()));
     let other = if B::REOPENS {
         Some(reopen(&*seg, OpenOptions::metadata()))
