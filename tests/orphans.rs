@@ -2,24 +2,35 @@
 //! exits without IPC_RMID) is listed by `--dry-run` — exactly it, not a segment that a live
 //! process has attached — and freed without `--dry-run`, with the memory back in `shmkit mem`.
 //!
-//! Each test runs in its own IPC namespace and mount namespace (a fresh tmpfs over /dev/shm), so
-//! other tests' segments and POSIX objects are neither seen nor touched.
+//! Each test runs in its own IPC, mount and PID namespaces (a fresh tmpfs over /dev/shm, a /proc
+//! of its own processes), so other tests' segments, POSIX objects and processes are neither seen
+//! nor touched, and every process the scan meets is one it can read.
 
 mod lifecycle_support;
 use lifecycle_support::*;
 use serde_json::Value;
 
-/// Runs `script` in private IPC and mount namespaces with an empty /dev/shm; `$SHMKIT`,
+/// Runs `script` in private IPC, mount and PID namespaces with an empty /dev/shm; `$SHMKIT`,
 /// `$LEAK` and `$OUT` (a directory for results) are set.
 fn isolated(script: &str, leak: &std::path::Path, out: &std::path::Path) -> Run {
     let mut cmd = std::process::Command::new("unshare");
-    cmd.args(["--ipc", "--mount", "--propagation", "private", "sh", "-c"])
-        .arg(format!(
-            "set -e\nmount -t tmpfs -o size=256m shmkit-orphans /dev/shm\n{script}"
-        ))
-        .env("SHMKIT", bin())
-        .env("LEAK", leak)
-        .env("OUT", out);
+    cmd.args([
+        "--ipc",
+        "--mount",
+        "--propagation",
+        "private",
+        "--pid",
+        "--fork",
+        "--mount-proc",
+        "sh",
+        "-c",
+    ])
+    .arg(format!(
+        "set -e\nmount -t tmpfs -o size=256m shmkit-orphans /dev/shm\n{script}"
+    ))
+    .env("SHMKIT", bin())
+    .env("LEAK", leak)
+    .env("OUT", out);
     run(&mut cmd, None, b"")
 }
 
@@ -203,13 +214,14 @@ fn a_posix_object_nobody_holds_is_an_orphan_and_a_held_one_is_not() {
     let script = r#""$SHMKIT" create posix:/left-behind --size 1M > /dev/null
 "$SHMKIT" create posix:/in-use --size 1M > /dev/null
 "$SHMKIT" create posix:/fd-only --size 1M > /dev/null
-# This shell holds /fd-only open without mapping it: a holder all the same.
-exec 4< /dev/shm/fd-only
 mkfifo "$OUT/fifo"
 "$SHMKIT" hold --posix /in-use < "$OUT/fifo" > "$OUT/hold.out" &
 exec 3> "$OUT/fifo"
 while ! grep -q ready "$OUT/hold.out" 2>/dev/null; do sleep 0.05; done
-"$SHMKIT" rm --orphans --json > "$OUT/rm.json"
+# This shell, and only it (rm does not inherit the descriptor), holds /fd-only open without
+# mapping it: a holder all the same.
+exec 4< /dev/shm/fd-only
+"$SHMKIT" rm --orphans --json 4<&- > "$OUT/rm.json"
 ls /dev/shm > "$OUT/left.txt"
 exec 3>&- 4<&-
 wait
@@ -304,4 +316,49 @@ fn a_hostile_object_name_cannot_forge_lines_or_drive_the_terminal() {
         "{dry:?}"
     );
     assert_eq!(lines[1], "4.0K of memory would come back");
+}
+
+#[test]
+fn a_posix_object_is_not_collected_when_processes_that_may_hold_it_cannot_be_read() {
+    // nobody cannot read root's processes: its object, held open by root's shell, looks
+    // unheld to nobody's scan. Not seeing a holder is not knowing there is none.
+    let dir = tempfile::tempdir().unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let leak = compile_c("leak", dir.path());
+    let shmkit_copy = dir.path().join("shmkit");
+    std::fs::copy(bin(), &shmkit_copy).unwrap();
+    let out = dir.path();
+    let script = format!(
+        r#""$SHMKIT" create posix:/mine --size 4K > /dev/null
+"$SHMKIT" chown posix:/mine 65534:65534 > /dev/null
+exec 4< /dev/shm/mine
+setpriv --reuid=65534 --regid=65534 --clear-groups "{copy}" rm --orphans --json 4<&- > "$OUT/rm.json" || echo "rc=$?" > "$OUT/rm.rc"
+ls /dev/shm > "$OUT/left.txt"
+exec 4<&-
+"#,
+        copy = shmkit_copy.display()
+    );
+    let run = isolated(&script, &leak, out);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        std::fs::read_to_string(out.join("left.txt")).unwrap(),
+        "mine\n"
+    );
+    let rm = read_json(out, "rm.json");
+    assert_eq!(rm["removed"], Value::Array(vec![]), "{rm}");
+    assert_eq!(rm["failed"][0]["address"], "posix:/mine", "{rm}");
+    assert_eq!(rm["failed"][0]["exit_code"], 9, "{rm}");
+    let error = rm["failed"][0]["error"].as_str().unwrap();
+    assert!(
+        error.starts_with("posix:/mine: no process this scan could read holds it, but ")
+            && error.ends_with(
+                " could not be read and may; run as root to see every holder, or pass --force"
+            ),
+        "{error}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("rm.rc")).unwrap(),
+        "rc=9\n"
+    );
 }

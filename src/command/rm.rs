@@ -42,7 +42,8 @@ pub struct Args {
     #[arg(long)]
     pub dry_run: bool,
     /// Remove objects even if processes map or hold them (orphans have no holders; one that a
-    /// process attached since the scan is still skipped).
+    /// process attached since the scan is still skipped). With --orphans, also POSIX objects
+    /// that processes the scan could not read might hold.
     #[arg(long)]
     pub force: bool,
     /// Print JSON: {"dry_run", "removed": [...], "failed": [...], "freed"}.
@@ -294,6 +295,23 @@ fn collect_orphans(args: &Args, scan: &Scan, out: &mut RmOut) -> anyhow::Result<
             }
         }
         let reason = o.orphan_reason.clone().unwrap_or_else(|| "orphan".into());
+        // A segment's nattch counts every attachment; a file's holders are only those the scan
+        // could read. Not seeing a holder is not knowing there is none.
+        let unreadable = scan.coverage.processes_unreadable;
+        if o.kind != Kind::Sysv && unreadable > 0 && !args.force {
+            out.failed.push(Failed {
+                address: address.to_string(),
+                exit_code: ErrorKind::Busy.exit_code(),
+                error: Error::new(
+                    ErrorKind::Busy,
+                    address.to_string(),
+                    format!("no process this scan could read holds it, but {unreadable} could not be read and may"),
+                )
+                .with_fix("run as root to see every holder, or pass --force")
+                .to_string(),
+            });
+            continue;
+        }
         match recheck_and_remove(&address, o, args.dry_run) {
             Ok(freed) => out.removed.push(Removed {
                 address: address.to_string(),
