@@ -51,11 +51,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         &access.allow_foreign_owner(args.allow_foreign),
     )?;
     let stat = seg.stat()?;
-    if args.size < stat.size && !args.force {
+    // Only objects that can shrink can strand a holder; System V's refusal comes from resize.
+    let can_shrink = args.address.kind() != Kind::Sysv;
+    if can_shrink && args.size < stat.size && !args.force {
         let scan = lifecycle::scan()?;
         let others: Vec<String> = lifecycle::holders(&scan, &stat)
             .into_iter()
-            .filter(|h| h.pid != std::process::id())
             .map(|h| format!("{} ({})", h.pid, shmkit::render::table::sanitize(&h.comm)))
             .collect();
         if !others.is_empty() {
