@@ -374,7 +374,14 @@ fn resize_refuses_to_shrink_under_a_holder_unless_forced() {
     // Growing is harmless to holders.
     shmkit(&["resize", &addr, "128K"]).ok();
     drop(holder);
-    shmkit(&["resize", &addr, "4K"]).ok();
+    // Unheld, a shrink still discards data: it needs --force too.
+    let text = shmkit(&["resize", &addr, "4K"]).fails(2, &addr).to_string();
+    assert!(
+        text.contains("discard its last 126976 bytes") && text.contains("--force"),
+        "{text}"
+    );
+    assert_eq!(std::fs::metadata(name.path()).unwrap().len(), 128 << 10);
+    shmkit(&["resize", &addr, "4K", "--force"]).ok();
     assert_eq!(std::fs::metadata(name.path()).unwrap().len(), 4 << 10);
 }
 
