@@ -16,10 +16,14 @@ fn sysv_shmkit_writes_and_another_process_and_a_c_reader_read_it() {
     let key = SysvKey::new("article2_sysv_shmkit_writes");
     let addr = key.addr();
     let out = shmkit(&["create", &addr, "--size", "27"]);
-    assert!(
-        out.ok()
-            .starts_with(&format!("created {addr} (key 0x{:08x}, id ", key.0)),
-        "{out:?}"
+    let id = key.id().expect("created");
+    assert_eq!(
+        out.ok(),
+        format!(
+            "created {addr} (key 0x{:08x}, id {id}): 27 bytes, mode 0600, \
+             owner root (uid 0), group root (gid 0)\n",
+            key.0
+        )
     );
     shmkit(&["write", &addr, LETTERS]).ok();
     // Another shmkit process reads them back.

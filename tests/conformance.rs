@@ -11,27 +11,9 @@ use shmkit::address::{Address, SysvAddress};
 use shmkit::scan::Kind;
 use shmkit::segment::{self, CreateOptions, OpenOptions, Segment};
 use shmkit::ErrorKind;
-use std::sync::atomic::{AtomicU32, Ordering};
 
-static COUNTER: AtomicU32 = AtomicU32::new(0);
-
-/// A number no other test (in this or another process) uses at the same time.
-fn unique(test: &str) -> u32 {
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let mut h: u32 = 2166136261;
-    for b in test
-        .bytes()
-        .chain(std::process::id().to_le_bytes())
-        .chain(n.to_le_bytes())
-    {
-        h = (h ^ u32::from(b)).wrapping_mul(16777619);
-    }
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    (h ^ nanos) & 0x3fff_ffff | 0x1000_0000
-}
+mod lifecycle_support;
+use lifecycle_support::unique;
 
 /// What differs between backends.
 trait Backend {
@@ -307,8 +289,20 @@ fn another_users_object_is_refused_unless_allowed<B: Backend>() {
 fn dropping_the_handle_unmaps_it<B: Backend>() {
     let (seg, _g) = create::<B>("drop", 64 * 4096);
     let addr = seg.mapping().unwrap().as_ptr() as usize;
+    // The mapping's line: its address and the object's inode (a segment's is its id), so that
+    // another test's mapping placed at the freed address does not count.
+    let st = seg.stat().unwrap();
+    let inode = match (&st.sysv, &st.file) {
+        (Some(s), _) => s.shmid.to_string(),
+        (None, Some(f)) => f.inode.to_string(),
+        _ => unreachable!("every backend has a sysv or file stat"),
+    };
     let maps = || std::fs::read_to_string("/proc/self/maps").unwrap();
-    let mapped = |text: &str| text.lines().any(|l| l.starts_with(&format!("{addr:x}-")));
+    let mapped = |text: &str| {
+        text.lines().any(|l| {
+            l.starts_with(&format!("{addr:x}-")) && l.split_whitespace().nth(4) == Some(&inode)
+        })
+    };
     assert!(mapped(&maps()));
     let other = if B::REOPENS {
         Some(reopen(&*seg, OpenOptions::metadata()))

@@ -188,6 +188,33 @@ fn eacces_nobody_may_not_create_a_file_in_roots_directory_and_nothing_is_left() 
 }
 
 #[test]
+fn a_segment_planted_by_another_user_is_refused_even_after_it_was_given_to_root() {
+    // The creator of a System V segment may set its owner to anyone with IPC_SET, root
+    // included, and keeps the creator's rights: owner root does not mean root made it.
+    let nobody = Nobody::new();
+    let key = SysvKey::new("planted_sysv");
+    let addr = key.addr();
+    nobody
+        .run(&["create", &addr, "--size", "27", "--mode", "644"])
+        .ok();
+    nobody.run(&["chown", &addr, "0:0"]).ok();
+    let st = shmkit::sys::sysv::stat(key.id().unwrap()).unwrap();
+    assert_eq!((st.uid, st.cuid), (0, 65534), "the plant is in place");
+    let refusal = format!(
+        "shmkit: {addr}: it exists and was created by uid 65534 (nobody), not by you \
+         (uid 0 (root)): another user may have planted it to read what you write; check who \
+         made it (`shmkit stat {addr}`); if you trust it, pass --allow-foreign\n"
+    );
+    assert_eq!(shmkit(&["write", &addr, "secret"]).fails(5, &addr), refusal);
+    assert_eq!(shmkit(&["read", &addr]).fails(5, &addr), refusal);
+    assert_eq!(
+        shmkit(&["create", &addr, "--size", "27"]).fails(5, &addr),
+        refusal
+    );
+    shmkit(&["write", &addr, "--allow-foreign", "x"]).ok();
+}
+
+#[test]
 fn eperm_only_owner_creator_or_root_may_remove_or_chmod() {
     let nobody = Nobody::new();
     let key = SysvKey::new("eperm_sysv");
@@ -313,6 +340,30 @@ fn enospc_shmall_exhausted_shows_pages_used() {
 }
 
 #[test]
+fn enospc_shmall_exhausted_by_huge_noreserve_segments_does_not_overflow() {
+    // Four segments of 2^62 bytes are 2^64 bytes in use: more than a u64 counts.
+    let dir = tempfile::tempdir().unwrap();
+    let noreserve = compile_c("noreserve", dir.path());
+    let out = in_private_ipc(&format!(
+        r#""{}" 4 >/dev/null || exit 99
+           echo {} > /proc/sys/kernel/shmall
+           "$SHMKIT" create sysv:6 --size 1; echo "rc=$?""#,
+        noreserve.display(),
+        1u64 << 52
+    ));
+    assert_eq!(out.stdout, "rc=6\n", "{out:?}");
+    let line = error_line(&out);
+    assert!(
+        line.contains(&format!(
+            "kernel.shmall = {} pages would be exceeded: {} pages (16.0E) are used by 4 segments",
+            1u64 << 52,
+            1u64 << 52
+        )),
+        "{line}"
+    );
+}
+
+#[test]
 fn enospc_full_dev_shm_fails_at_create_and_resize_not_later_with_sigbus() {
     // POSIX shm always lives in /dev/shm: put a 64 KiB tmpfs over it in a private mount
     // namespace.
@@ -323,26 +374,97 @@ fn enospc_full_dev_shm_fails_at_create_and_resize_not_later_with_sigbus() {
            echo "left=$(ls /dev/shm | wc -l)"
            "$SHMKIT" create posix:/small --size 16K >/dev/null; echo "rc=$?"
            "$SHMKIT" resize posix:/small 1M; echo "rc=$?"
-           echo "size=$(stat -c %s /dev/shm/small)""#,
+           echo "size=$(stat -c %s /dev/shm/small)"
+           "$SHMKIT" create posix:/fill --size 40K >/dev/null; echo "rc=$?"
+           "$SHMKIT" create posix:/more --size 16K; echo "rc=$?"
+           echo "left=$(ls /dev/shm | wc -l)""#,
     );
-    assert!(
-        out.stdout.contains("rc=6\nleft=0\nrc=0\nrc=6\nsize=16384"),
+    assert_eq!(
+        out.stdout, "rc=6\nleft=0\nrc=0\nrc=6\nsize=16384\nrc=0\nrc=6\nleft=2\n",
         "{out:?}"
     );
-    let line = error_line(&out);
-    assert!(
-        line.starts_with("shmkit: posix:/big: /dev/shm is full: "),
-        "{line}"
+    let fix = |kib: u32| {
+        format!(
+            "remove objects you no longer need (`shmkit ls`), or enlarge it: \
+             `mount -o remount,size={kib}k /dev/shm` (in Docker: --shm-size)"
+        )
+    };
+    assert_eq!(
+        out.stderr,
+        format!(
+            "shmkit: posix:/big: 1.0M (1048576 bytes) is more than all of /dev/shm holds \
+             (64.0K in all, 0B used) (fallocate: ENOSPC); {}\n\
+             shmkit: posix:/small: 1.0M (1048576 bytes) is more than all of /dev/shm holds \
+             (64.0K in all, 16.0K used) (fallocate: ENOSPC); {}\n\
+             shmkit: posix:/more: /dev/shm is full: 56.0K of 64.0K used, 8.0K free, not enough \
+             for 16.0K (16384 bytes) (fallocate: ENOSPC); {}\n",
+            fix(1024),
+            fix(1040),
+            fix(72)
+        )
     );
-    assert!(
-        line.contains("of 64.0K used") && line.contains("not enough for 1.0M"),
-        "{line}"
+}
+
+#[test]
+fn enospc_on_a_disk_filesystem_leaves_the_file_as_it_was() {
+    // Unlike tmpfs, ext4 keeps what a failed fallocate allocated, and the size it reached: a
+    // failed grow must give it back, or the file keeps megabytes (of a full disk) it never had.
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("ext4.img");
+    std::fs::File::create(&image)
+        .unwrap()
+        .set_len(8 << 20)
+        .unwrap();
+    let mkfs = std::process::Command::new("mkfs.ext4")
+        .args(["-q", "-F"])
+        .arg(&image)
+        .status()
+        .expect("mkfs.ext4 (e2fsprogs) is installed");
+    assert!(mkfs.success());
+    std::fs::create_dir(dir.path().join("mnt")).unwrap();
+    let out = sh(
+        &["unshare", "--mount", "--propagation", "private"],
+        &format!(
+            r#"cd "{dir}" && mount -o loop ext4.img mnt || exit 99
+               free=$(df -B1 --output=avail mnt | tail -1)
+               "$SHMKIT" create file:mnt/f --size 4K >/dev/null; echo "rc=$?"
+               "$SHMKIT" resize file:mnt/f 100M; echo "rc=$?"
+               echo "size=$(stat -c %s mnt/f) blocks=$(stat -c %b mnt/f)"
+               "$SHMKIT" create file:mnt/g --size 100M; echo "rc=$?"
+               echo "left=$(ls mnt | grep -c g)"
+               [ "$(df -B1 --output=avail mnt | tail -1)" -ge $((free - 65536)) ] && echo "space back""#,
+            dir = dir.path().display()
+        ),
     );
-    assert!(line.contains("--shm-size"), "{line}");
-    assert!(
-        out.stderr
-            .contains("shmkit: posix:/small: /dev/shm is full"),
+    assert_eq!(
+        out.stdout, "rc=0\nrc=6\nsize=4096 blocks=8\nrc=6\nleft=0\nspace back\n",
         "{out:?}"
+    );
+    assert!(
+        out.stderr.starts_with(
+            "shmkit: file:mnt/f: 100M (104857600 bytes) is more than all of mnt holds"
+        ),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn enospc_no_inode_left_in_dev_shm_says_so() {
+    // A tmpfs with nr_inodes=2 has room for its root and one object: the next shm_open fails
+    // with ENOSPC though every byte is free.
+    let out = sh(
+        &["unshare", "--mount", "--propagation", "private"],
+        r#"mount -t tmpfs -o size=64k,nr_inodes=2 shmkit-test /dev/shm || exit 99
+           "$SHMKIT" create posix:/one --size 1 >/dev/null; echo "rc=$?"
+           "$SHMKIT" create posix:/two --size 1; echo "rc=$?"
+           echo "left=$(ls /dev/shm | wc -l)""#,
+    );
+    assert_eq!(out.stdout, "rc=0\nrc=6\nleft=1\n", "{out:?}");
+    assert_eq!(
+        out.stderr,
+        "shmkit: posix:/two: /dev/shm has no free inodes: all 2 files its nr_inodes allows \
+         exist (shm_open: ENOSPC); remove objects you no longer need (`shmkit ls`), or allow \
+         more: `mount -o remount,nr_inodes=4 /dev/shm`\n"
     );
 }
 
@@ -395,4 +517,32 @@ fn enomem_huge_pages_not_reserved_names_vm_nr_hugepages() {
         "{line}"
     );
     assert!(line.contains("sysctl -w vm.nr_hugepages=N"), "{line}");
+}
+
+#[test]
+fn the_owner_may_chmod_and_chown_its_object_at_mode_0000() {
+    // The owner may not open a 0000 object for reading, so stat, chmod and chown work through
+    // an O_PATH handle — on which fchmod and fchown fail with EBADF.
+    let nobody = Nobody::new();
+    let name = PosixName::new("owner_0000");
+    let dir = tempfile::tempdir().unwrap();
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let path = dir.path().join("f");
+    let file = format!("file:{}", path.display());
+    for (addr, on_disk) in [(name.addr(), name.path()), (file, path.clone())] {
+        shmkit(&["create", &addr, "--size", "16"]).ok();
+        shmkit(&["chown", &addr, "65534:65534"]).ok();
+        shmkit(&["chmod", &addr, "000"]).ok();
+        assert_eq!(
+            nobody.run(&["chmod", &addr, "640"]).ok(),
+            format!("{addr}: mode 0000 -> 0640\n")
+        );
+        assert_eq!(std::fs::metadata(&on_disk).unwrap().mode() & 0o777, 0o640);
+        shmkit(&["chmod", &addr, "000"]).ok();
+        assert_eq!(
+            nobody.run(&["chown", &addr, ":65534"]).ok(),
+            format!("{addr}: owner nobody (uid 65534), group nogroup (gid 65534)\n")
+        );
+    }
 }

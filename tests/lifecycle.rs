@@ -97,7 +97,14 @@ fn sysv_segment_full_life_cycle() {
     );
 
     // A write past the end fails, changes nothing and never grows the segment.
-    shmkit(&["write", &addr, "--offset", "20", "0123456789"]).fails(2, &addr);
+    assert_eq!(
+        shmkit(&["write", &addr, "--offset", "20", "0123456789"]).fails(2, &addr),
+        format!(
+            "shmkit: {addr}: 10 bytes at offset 20 reach past the end of the 27-byte object; \
+             nothing was written; write at most 7 bytes there: a System V segment cannot grow; \
+             create a larger one\n"
+        )
+    );
     assert_eq!(shmkit::sys::sysv::stat(id).unwrap().size, 27);
     assert_eq!(
         shmkit(&["read", &addr, "--offset", "20", "--format", "raw"]).ok(),
@@ -291,6 +298,22 @@ fn sysv_private_creates_a_keyless_segment_and_prints_its_id() {
     assert_eq!(v["stat"]["sysv"]["key"], 0);
     assert_eq!(v["stat"]["address"], format!("sysv:id={id}"));
     shmkit(&["write", &format!("sysv:id={id}"), "x"]).ok();
+    // The human line names the address to use from now on: sysv:private names no segment.
+    let out = shmkit(&["create", "sysv:private", "--size", "10"]);
+    let id: i32 = out
+        .ok()
+        .split_once("(key 0x00000000, id ")
+        .and_then(|(_, rest)| rest.split_once(')'))
+        .and_then(|(id, _)| id.parse().ok())
+        .unwrap_or_else(|| panic!("{out:?}"));
+    let _guard = SysvId(id);
+    assert_eq!(
+        out.stdout,
+        format!(
+            "created sysv:id={id} (key 0x00000000, id {id}): 10 bytes, mode 0600, \
+             owner root (uid 0), group root (gid 0)\n"
+        )
+    );
 }
 
 #[test]
@@ -351,7 +374,14 @@ fn resize_refuses_to_shrink_under_a_holder_unless_forced() {
     // Growing is harmless to holders.
     shmkit(&["resize", &addr, "128K"]).ok();
     drop(holder);
-    shmkit(&["resize", &addr, "4K"]).ok();
+    // Unheld, a shrink still discards data: it needs --force too.
+    let text = shmkit(&["resize", &addr, "4K"]).fails(2, &addr).to_string();
+    assert!(
+        text.contains("discard its last 126976 bytes") && text.contains("--force"),
+        "{text}"
+    );
+    assert_eq!(std::fs::metadata(name.path()).unwrap().len(), 128 << 10);
+    shmkit(&["resize", &addr, "4K", "--force"]).ok();
     assert_eq!(std::fs::metadata(name.path()).unwrap().len(), 4 << 10);
 }
 
@@ -368,28 +398,22 @@ fn reading_a_world_writable_object_warns() {
 
 #[test]
 fn create_prefault_makes_a_sysv_segment_resident_at_once() {
+    let resident = |key: &SysvKey| {
+        let id = key.id().unwrap();
+        shmkit::procfs::ProcRoot::live()
+            .sysvipc_shm()
+            .unwrap()
+            .into_iter()
+            .find(|s| s.shmid == id)
+            .and_then(|s| s.rss)
+            .unwrap()
+    };
     let key = SysvKey::new("prefault");
     shmkit(&["create", &key.addr(), "--size", "1M", "--prefault"]).ok();
-    let id = key.id().unwrap();
-    let rss = shmkit::procfs::ProcRoot::live()
-        .sysvipc_shm()
-        .unwrap()
-        .into_iter()
-        .find(|s| s.shmid == id)
-        .and_then(|s| s.rss)
-        .unwrap();
-    assert_eq!(rss, 1 << 20, "every page resident");
+    assert_eq!(resident(&key), 1 << 20, "every page resident");
     let other = SysvKey::new("no_prefault");
     shmkit(&["create", &other.addr(), "--size", "1M"]).ok();
-    let id = other.id().unwrap();
-    let rss = shmkit::procfs::ProcRoot::live()
-        .sysvipc_shm()
-        .unwrap()
-        .into_iter()
-        .find(|s| s.shmid == id)
-        .and_then(|s| s.rss)
-        .unwrap();
-    assert_eq!(rss, 0, "without --prefault nothing is touched");
+    assert_eq!(resident(&other), 0, "without --prefault nothing is touched");
 }
 
 #[test]
@@ -469,4 +493,166 @@ fn a_mapped_file_is_held_and_not_removed_without_force() {
     let rm = json(&shmkit(&["rm", &addr, "--json"]));
     assert_eq!(rm["removed"][0]["kind"], "file");
     assert!(!path.exists());
+}
+
+/// Removes whatever a test planted in /dev/shm (a FIFO, a directory), also on failure.
+struct Planted(std::path::PathBuf);
+
+impl Drop for Planted {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0).or_else(|_| std::fs::remove_dir(&self.0));
+    }
+}
+
+#[test]
+fn a_fifo_or_directory_planted_in_dev_shm_is_refused_without_hanging() {
+    // /dev/shm is world-writable: any user may put a FIFO under a name another user's program
+    // will open. A plain open of a FIFO waits for a writer; `timeout` turns a hang into 124.
+    let fifo = PosixName::new("planted_fifo");
+    let _fifo_guard = Planted(fifo.path());
+    let status = std::process::Command::new("mkfifo")
+        .arg(fifo.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let dir = PosixName::new("planted_dir");
+    std::fs::create_dir(dir.path()).unwrap();
+    let _dir_guard = Planted(dir.path());
+    for name in [&fifo, &dir] {
+        let addr = name.addr();
+        for cmd in [
+            vec!["stat", addr.as_str()],
+            vec!["read", addr.as_str()],
+            vec!["write", addr.as_str(), "x"],
+            vec!["rm", addr.as_str()],
+        ] {
+            let out = run(
+                std::process::Command::new("timeout")
+                    .arg("10")
+                    .arg(bin())
+                    .args(&cmd),
+                None,
+                b"",
+            );
+            let text = out.fails(2, &addr);
+            assert_eq!(
+                text,
+                format!(
+                    "shmkit: {addr}: it is not a regular file, so not a POSIX shm object \
+                     (anyone may create files in /dev/shm); look at `ls -l {}` and remove it \
+                     with rm if it does not belong there\n",
+                    name.path().display()
+                ),
+                "{cmd:?}"
+            );
+        }
+        assert!(name.path().exists(), "rm left it alone");
+    }
+}
+
+#[test]
+fn shrinking_an_attached_sysv_segment_is_refused_as_unsupported_not_busy() {
+    // The holder check is for objects that can shrink; a System V segment cannot change size at
+    // all, whoever has it attached.
+    let key = SysvKey::new("resize_attached_sysv");
+    let addr = key.addr();
+    shmkit(&["create", &addr, "--size", "8K"]).ok();
+    let id = key.id().unwrap();
+    let _holder = Holder::start(&["--sysv-id", &id.to_string()]);
+    let out = shmkit(&["resize", &addr, "4K"]);
+    assert_eq!(
+        out.fails(10, &addr),
+        format!(
+            "shmkit: {addr}: a System V segment cannot change size (8192 bytes, asked 4096): \
+             the kernel ignores shm_segsz in IPC_SET; create a new segment of 4096 bytes, copy \
+             the data (`shmkit read {addr} --format raw | shmkit write NEWADDR`), and remove this one\n"
+        )
+    );
+    assert_eq!(shmkit::sys::sysv::stat(id).unwrap().size, 8192);
+}
+
+#[test]
+fn stat_survives_the_oldest_time_a_user_can_set() {
+    // Any user may set their object's times to the extremes of a 64-bit time_t
+    // (`touch -d @-9223372036854775808`); "how long ago" must not overflow.
+    let name = PosixName::new("stat_extreme_time");
+    let addr = name.addr();
+    shmkit(&["create", &addr, "--size", "1"]).ok();
+    for when in ["@-9223372036854775808", "@9223372036854775807"] {
+        let status = std::process::Command::new("touch")
+            .args(["-d", when])
+            .arg(name.path())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let out = shmkit(&["stat", &addr]);
+        assert!(out.ok().contains("\n         modified  "), "{out:?}");
+        assert_eq!(out.stderr, "", "{when}");
+    }
+}
+
+#[test]
+fn chown_refuses_id_4294967295_which_chown_reads_as_leave_unchanged() {
+    // (uid_t)-1 tells fchown to keep the owner: `chown X 4294967295` would succeed doing nothing,
+    // and IPC_SET rejects it with EINVAL.
+    let name = PosixName::new("chown_minus_one");
+    let key = SysvKey::new("chown_minus_one");
+    for addr in [name.addr(), key.addr()] {
+        shmkit(&["create", &addr, "--size", "1"]).ok();
+        for (owner, what, table) in [
+            ("4294967295", "user", "/etc/passwd"),
+            (":4294967295", "group", "/etc/group"),
+        ] {
+            let out = shmkit(&["chown", &addr, owner]);
+            assert_eq!(
+                out.fails(2, &addr),
+                format!(
+                    "shmkit: {addr}: {what} id 4294967295 is -1, which chown reads as \
+                     'leave it unchanged'; give a {what} name from {table} or a numeric id\n"
+                )
+            );
+        }
+    }
+}
+
+#[test]
+fn reading_a_large_object_streams_it_instead_of_copying_it_whole() {
+    // A 128 MiB sparse file, read under a 64 MiB data limit (RLIMIT_DATA counts heap, not the
+    // shared mapping): a whole-object buffer aborts with "memory allocation failed". An 'é'
+    // straddles 127 MiB, where one 1 MiB chunk of a read from 126 MiB ends and the next begins.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big");
+    let file = std::fs::File::create(&path).unwrap();
+    file.set_len(128 << 20).unwrap();
+    std::os::unix::fs::FileExt::write_at(&file, "é".as_bytes(), (127 << 20) - 1).unwrap();
+    std::os::unix::fs::FileExt::write_at(&file, b"abc\xc3", (128 << 20) - 5).unwrap();
+    drop(file);
+    let addr = format!("file:{}", path.display());
+    let out = sh(
+        &[],
+        &format!(
+            r#"ulimit -d 65536
+               "$SHMKIT" read '{addr}' --format raw | wc -c
+               "$SHMKIT" read '{addr}' --format hex --offset 126M | grep -A1 '^07effff0'
+               "$SHMKIT" read '{addr}' --format text --offset 126M | tr -d '?' | od -An -c"#
+        ),
+    );
+    assert_eq!(
+        out.stdout,
+        "134217728\n\
+         07effff0: 0000 0000 0000 0000 0000 0000 0000 00c3  ................\n\
+         07f00000: a900 0000 0000 0000 0000 0000 0000 0000  ................\n \
+         303 251   a   b   c 357 277 275  \\n\n",
+        "{out:?}"
+    );
+    assert_eq!(out.stderr, "");
+    let out = shmkit(&["read", &addr, "--json"]);
+    assert_eq!(
+        out.fails(2, &addr),
+        format!(
+            "shmkit: {addr}: --json holds 134217728 bytes in memory twice over (as hex and as \
+             text); the limit is 16777216; read it with --format raw, or a part with --offset \
+             and --len\n"
+        )
+    );
 }

@@ -2,30 +2,49 @@
 //! exits without IPC_RMID) is listed by `--dry-run` — exactly it, not a segment that a live
 //! process has attached — and freed without `--dry-run`, with the memory back in `shmkit mem`.
 //!
-//! Each test runs in its own IPC namespace and mount namespace (a fresh tmpfs over /dev/shm), so
-//! other tests' segments and POSIX objects are neither seen nor touched.
+//! Each test runs in its own IPC, mount and PID namespaces (a fresh tmpfs over /dev/shm, a /proc
+//! of its own processes), so other tests' segments, POSIX objects and processes are neither seen
+//! nor touched, and every process the scan meets is one it can read.
 
 mod lifecycle_support;
 use lifecycle_support::*;
 use serde_json::Value;
 
-/// Runs `script` in private IPC and mount namespaces with an empty /dev/shm; `$SHMKIT`,
+/// Runs `script` in private IPC, mount and PID namespaces with an empty /dev/shm; `$SHMKIT`,
 /// `$LEAK` and `$OUT` (a directory for results) are set.
 fn isolated(script: &str, leak: &std::path::Path, out: &std::path::Path) -> Run {
     let mut cmd = std::process::Command::new("unshare");
-    cmd.args(["--ipc", "--mount", "--propagation", "private", "sh", "-c"])
-        .arg(format!(
-            "set -e\nmount -t tmpfs -o size=256m shmkit-orphans /dev/shm\n{script}"
-        ))
-        .env("SHMKIT", bin())
-        .env("LEAK", leak)
-        .env("OUT", out);
+    cmd.args([
+        "--ipc",
+        "--mount",
+        "--propagation",
+        "private",
+        "--pid",
+        "--fork",
+        "--mount-proc",
+        "sh",
+        "-c",
+    ])
+    .arg(format!(
+        "set -e\nmount -t tmpfs -o size=256m shmkit-orphans /dev/shm\n{script}"
+    ))
+    .env("SHMKIT", bin())
+    .env("LEAK", leak)
+    .env("OUT", out);
     run(&mut cmd, None, b"")
 }
 
 fn read_json(dir: &std::path::Path, name: &str) -> Value {
     let text = std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}: {text}"))
+}
+
+/// The segment id a script wrote to `$OUT/NAME`.
+fn read_id(dir: &std::path::Path, name: &str) -> i64 {
+    let text = std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+    text.trim()
+        .parse()
+        .unwrap_or_else(|e| panic!("{name}: {e}: {text:?}"))
 }
 
 /// Starts `shmkit hold --sysv-id $HELD` on a fifo, so the script can let it go by closing fd 3.
@@ -58,16 +77,8 @@ wait
     );
     let run = isolated(&script, &leak, out);
     assert_eq!(run.code, 0, "{run:?}");
-    let leaked: i64 = std::fs::read_to_string(out.join("leaked"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    let held: i64 = std::fs::read_to_string(out.join("held"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let leaked = read_id(out, "leaked");
+    let held = read_id(out, "held");
 
     // The dry run lists the leak, and only it: the held segment's creator exited too, but a
     // live process has it attached.
@@ -162,14 +173,13 @@ fn older_than_and_user_narrow_the_collection() {
 "$SHMKIT" rm --orphans --dry-run --user nobody --json > "$OUT/nobody.json"
 "$SHMKIT" rm --orphans --dry-run --user root --older-than 0s --json > "$OUT/root.json"
 "$SHMKIT" stat "sysv:id=$LEAKED" --json > "$OUT/stat.json"
+"$SHMKIT" create posix:/ancient --size 1 > /dev/null
+touch -d @-9223372036854775808 /dev/shm/ancient
+"$SHMKIT" rm --orphans --dry-run --older-than 1d --json > "$OUT/ancient.json"
 "#;
     let run = isolated(script, &leak, out);
     assert_eq!(run.code, 0, "{run:?}");
-    let leaked: i64 = std::fs::read_to_string(out.join("leaked"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let leaked = read_id(out, "leaked");
     assert_eq!(
         read_json(out, "old.json")["removed"],
         Value::Array(vec![]),
@@ -180,6 +190,14 @@ fn older_than_and_user_narrow_the_collection() {
         Value::Array(vec![]),
         "root's leak is not nobody's"
     );
+    // Any user may set a POSIX object's mtime to the oldest time there is: it is older than a
+    // day, and computing its age must not overflow.
+    let ancient = read_json(out, "ancient.json");
+    assert_eq!(
+        ancient["removed"][0]["address"], "posix:/ancient",
+        "{ancient}"
+    );
+    assert_eq!(ancient["removed"].as_array().unwrap().len(), 1, "{ancient}");
     let root = read_json(out, "root.json");
     assert_eq!(
         root["removed"][0]["address"],
@@ -195,13 +213,17 @@ fn a_posix_object_nobody_holds_is_an_orphan_and_a_held_one_is_not() {
     let out = dir.path();
     let script = r#""$SHMKIT" create posix:/left-behind --size 1M > /dev/null
 "$SHMKIT" create posix:/in-use --size 1M > /dev/null
+"$SHMKIT" create posix:/fd-only --size 1M > /dev/null
 mkfifo "$OUT/fifo"
 "$SHMKIT" hold --posix /in-use < "$OUT/fifo" > "$OUT/hold.out" &
 exec 3> "$OUT/fifo"
 while ! grep -q ready "$OUT/hold.out" 2>/dev/null; do sleep 0.05; done
-"$SHMKIT" rm --orphans --json > "$OUT/rm.json"
+# This shell, and only it (rm does not inherit the descriptor), holds /fd-only open without
+# mapping it: a holder all the same.
+exec 4< /dev/shm/fd-only
+"$SHMKIT" rm --orphans --json 4<&- > "$OUT/rm.json"
 ls /dev/shm > "$OUT/left.txt"
-exec 3>&-
+exec 3>&- 4<&-
 wait
 "#;
     let run = isolated(script, &leak, out);
@@ -212,6 +234,131 @@ wait
     assert_eq!(rm["removed"][0]["freed"], 1 << 20);
     assert_eq!(
         std::fs::read_to_string(out.join("left.txt")).unwrap(),
-        "in-use\n"
+        "fd-only\nin-use\n"
+    );
+}
+
+#[test]
+fn a_segment_attached_from_another_ipc_namespace_is_never_collected() {
+    // A process that attached the segment and then moved to another IPC namespace holds it: the
+    // kernel counts it in nattch, though no mapping in this namespace's scan matches it.
+    let dir = tempfile::tempdir().unwrap();
+    let leak = compile_c("leak", dir.path());
+    let elsewhere = compile_c("attach_elsewhere", dir.path());
+    let out = dir.path();
+    let script = format!(
+        r#"LEAKED=$("$LEAK" 4096); echo "$LEAKED" > "$OUT/leaked"
+mkfifo "$OUT/fifo"
+"{elsewhere}" "$LEAKED" < "$OUT/fifo" > "$OUT/hold.out" &
+exec 3> "$OUT/fifo"
+while ! grep -q ready "$OUT/hold.out" 2>/dev/null; do sleep 0.05; done
+"$SHMKIT" rm --orphans --json > "$OUT/rm.json"
+"$SHMKIT" rm "sysv:id=$LEAKED" 2> "$OUT/rm_by_id.err" || echo "rc=$?" > "$OUT/rm_by_id.rc"
+"$SHMKIT" stat "sysv:id=$LEAKED" > "$OUT/stat.txt"
+cat /proc/sysvipc/shm > "$OUT/after.txt"
+exec 3>&-
+wait
+"#,
+        elsewhere = elsewhere.display()
+    );
+    let run = isolated(&script, &leak, out);
+    assert_eq!(run.code, 0, "{run:?}");
+    let leaked = read_id(out, "leaked");
+    let rm = read_json(out, "rm.json");
+    assert_eq!(rm["removed"], Value::Array(vec![]), "{rm}");
+    assert_eq!(
+        std::fs::read_to_string(out.join("rm_by_id.err")).unwrap(),
+        format!(
+            "shmkit: sysv:id={leaked}: it is in use by 1 attachment(s) in processes this scan \
+             cannot see; removing it would strand their data; stop them first, or pass --force \
+             (the memory comes back at their last detach/unmap)\n"
+        )
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("rm_by_id.rc")).unwrap(),
+        "rc=9\n"
+    );
+    let after = std::fs::read_to_string(out.join("after.txt")).unwrap();
+    assert_eq!(
+        after.lines().count(),
+        2,
+        "the segment is still there: {after}"
+    );
+    let stat = std::fs::read_to_string(out.join("stat.txt")).unwrap();
+    assert!(
+        stat.contains(
+            "\n          holders  none seen; 1 more attachment(s) in processes this scan cannot \
+             see (another IPC namespace, or unreadable)\n"
+        ),
+        "{stat}"
+    );
+}
+
+#[test]
+fn a_hostile_object_name_cannot_forge_lines_or_drive_the_terminal() {
+    // Any user may name a file in /dev/shm with escape sequences and newlines; `rm --orphans`
+    // prints the names it removes to root's terminal.
+    let dir = tempfile::tempdir().unwrap();
+    let leak = compile_c("leak", dir.path());
+    let out = dir.path();
+    let script = r#"printf x > "/dev/shm/$(printf 'evil\033[31mRED\nremoved sysv:id=1 (sysv, 1G): fake')"
+"$SHMKIT" rm --orphans --dry-run > "$OUT/dry.txt"
+"#;
+    let run = isolated(script, &leak, out);
+    assert_eq!(run.code, 0, "{run:?}");
+    let dry = std::fs::read_to_string(out.join("dry.txt")).unwrap();
+    let lines: Vec<&str> = dry.lines().collect();
+    assert_eq!(lines.len(), 2, "{dry:?}");
+    assert!(
+        lines[0].starts_with(
+            "would remove posix:/evil?[31mRED?removed sysv:id=1 (sysv, 1G): fake (posix, 1B): "
+        ),
+        "{dry:?}"
+    );
+    assert_eq!(lines[1], "4.0K of memory would come back");
+}
+
+#[test]
+fn a_posix_object_is_not_collected_when_processes_that_may_hold_it_cannot_be_read() {
+    // nobody cannot read root's processes: its object, held open by root's shell, looks
+    // unheld to nobody's scan. Not seeing a holder is not knowing there is none.
+    let dir = tempfile::tempdir().unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let leak = compile_c("leak", dir.path());
+    let shmkit_copy = dir.path().join("shmkit");
+    std::fs::copy(bin(), &shmkit_copy).unwrap();
+    let out = dir.path();
+    let script = format!(
+        r#""$SHMKIT" create posix:/mine --size 4K > /dev/null
+"$SHMKIT" chown posix:/mine 65534:65534 > /dev/null
+exec 4< /dev/shm/mine
+setpriv --reuid=65534 --regid=65534 --clear-groups "{copy}" rm --orphans --json 4<&- > "$OUT/rm.json" || echo "rc=$?" > "$OUT/rm.rc"
+ls /dev/shm > "$OUT/left.txt"
+exec 4<&-
+"#,
+        copy = shmkit_copy.display()
+    );
+    let run = isolated(&script, &leak, out);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        std::fs::read_to_string(out.join("left.txt")).unwrap(),
+        "mine\n"
+    );
+    let rm = read_json(out, "rm.json");
+    assert_eq!(rm["removed"], Value::Array(vec![]), "{rm}");
+    assert_eq!(rm["failed"][0]["address"], "posix:/mine", "{rm}");
+    assert_eq!(rm["failed"][0]["exit_code"], 9, "{rm}");
+    let error = rm["failed"][0]["error"].as_str().unwrap();
+    assert!(
+        error.starts_with("posix:/mine: no process this scan could read holds it, but ")
+            && error.ends_with(
+                " could not be read and may; run as root to see every holder, or pass --force"
+            ),
+        "{error}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("rm.rc")).unwrap(),
+        "rc=9\n"
     );
 }

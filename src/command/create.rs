@@ -87,9 +87,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .as_ref()
         .map(|s| format!(" (key 0x{:08x}, id {})", s.key as u32, s.shmid))
         .unwrap_or_default();
+    // The segment's own address: for sysv:private that is its new id, the way to reach it.
     println!(
         "{verb} {}{id}: {} bytes, mode {:04o}, owner {}",
-        args.address,
+        seg.address(),
         stat.size,
         stat.mode,
         lifecycle::describe_owner(stat.uid, stat.gid)

@@ -73,15 +73,19 @@ pub fn warn_if_tamperable(addr: &Address, mode: u32) {
 
 /// The scan's object for what `stat` describes, if the scan sees it.
 pub fn scan_object<'a>(scan: &'a Scan, stat: &Stat) -> Option<&'a Object> {
-    scan.objects
-        .iter()
-        .find(|o| match (&stat.sysv, &stat.file) {
-            (Some(sysv), _) => {
-                o.kind == Kind::Sysv && o.sysv.as_ref().is_some_and(|d| d.shmid == sysv.shmid)
-            }
-            (None, Some(file)) => o.dev == Some(file.dev) && o.inode == Some(file.inode),
-            _ => false,
-        })
+    scan.objects.iter().find(|o| is_same_object(o, stat))
+}
+
+/// Whether a scanned object and a fresh `stat` are the same kernel object: the same System V
+/// id, or the same device and inode (a name can be reused by a new object at any moment).
+pub fn is_same_object(o: &Object, stat: &Stat) -> bool {
+    match (&stat.sysv, &stat.file) {
+        (Some(sysv), _) => {
+            o.kind == Kind::Sysv && o.sysv.as_ref().is_some_and(|d| d.shmid == sysv.shmid)
+        }
+        (None, Some(file)) => o.dev == Some(file.dev) && o.inode == Some(file.inode),
+        _ => false,
+    }
 }
 
 /// Scans the host for holders (processes that map or hold an object open).
@@ -170,6 +174,11 @@ pub fn survival(stat: &Stat) -> Survival {
     let root = ProcRoot::live();
     let container = container_hint(&root);
     let lifetime = stat.kind.lifetime();
+    // A file outlives what its filesystem outlives.
+    let file_fs = match (stat.kind, &stat.file) {
+        (Kind::File, Some(file)) => file.path.as_deref().and_then(|p| fs_type(&root, p)),
+        _ => None,
+    };
     let process_exit = Answer {
         survives: lifetime.process_exit,
         why: match stat.kind {
@@ -197,8 +206,7 @@ pub fn survival(stat: &Stat) -> Survival {
             why: format!("this runs in a container ({how}): its private /dev/shm goes with it, unless mounted from the host"),
         },
         (Kind::File, _) => {
-            let path = stat.file.as_ref().and_then(|f| f.path.clone()).unwrap_or_default();
-            match fs_type(&root, &path).as_deref() {
+            match file_fs.as_deref() {
                 Some("tmpfs" | "ramfs") => Answer {
                     survives: container.is_none(),
                     why: "the file is on a tmpfs: it lives as long as that mount".into(),
@@ -223,24 +231,16 @@ pub fn survival(stat: &Stat) -> Survival {
         },
     };
     let reboot = match stat.kind {
-        Kind::File => {
-            let path = stat
-                .file
-                .as_ref()
-                .and_then(|f| f.path.clone())
-                .unwrap_or_default();
-            match fs_type(&root, &path).as_deref() {
-                Some("tmpfs" | "ramfs") => Answer {
-                    survives: false,
-                    why: "the file is on a tmpfs, which is memory".into(),
-                },
-                _ => Answer {
-                    survives: true,
-                    why: "it is on disk — what was written back (msync, `shmkit write` does it)"
-                        .into(),
-                },
-            }
-        }
+        Kind::File => match file_fs.as_deref() {
+            Some("tmpfs" | "ramfs") => Answer {
+                survives: false,
+                why: "the file is on a tmpfs, which is memory".into(),
+            },
+            _ => Answer {
+                survives: true,
+                why: "it is on disk — what was written back (msync, `shmkit write` does it)".into(),
+            },
+        },
         _ => Answer {
             survives: false,
             why: "shared memory is RAM (and swap); a reboot clears it".into(),
@@ -269,40 +269,49 @@ pub fn group_name(gid: u32) -> Option<String> {
 
 /// Resolves a user (name or number) to a uid.
 pub fn resolve_user(object: &str, text: &str) -> Result<u32, Error> {
-    if let Ok(uid) = text.parse::<u32>() {
-        return Ok(uid);
-    }
-    ProcRoot::live()
-        .users()
-        .ok()
-        .and_then(|t| t.id(text))
-        .ok_or_else(|| {
-            Error::new(
-                ErrorKind::InvalidInput,
-                object,
-                format!("no user named '{text}' in /etc/passwd"),
-            )
-            .with_fix("give a user name from /etc/passwd or a numeric uid")
-        })
+    let users = ProcRoot::live().users().ok();
+    resolve_id(object, text, "user", "/etc/passwd", |name| {
+        users.as_ref().and_then(|t| t.id(name))
+    })
 }
 
 /// Resolves a group (name or number) to a gid.
 pub fn resolve_group(object: &str, text: &str) -> Result<u32, Error> {
-    if let Ok(gid) = text.parse::<u32>() {
-        return Ok(gid);
+    let groups = ProcRoot::live().groups().ok();
+    resolve_id(object, text, "group", "/etc/group", |name| {
+        groups.as_ref().and_then(|t| t.id(name))
+    })
+}
+
+/// A number, or a name looked up in `table`; never `(uid_t)-1`, which `chown` reads as "leave
+/// it unchanged".
+fn resolve_id(
+    object: &str,
+    text: &str,
+    what: &str,
+    table: &str,
+    lookup: impl Fn(&str) -> Option<u32>,
+) -> Result<u32, Error> {
+    let bad = |cause: String| {
+        Error::new(ErrorKind::InvalidInput, object, cause)
+            .with_fix(format!("give a {what} name from {table} or a numeric id"))
+    };
+    match text.parse::<u32>().ok().or_else(|| lookup(text)) {
+        Some(u32::MAX) => Err(bad(format!(
+            "{what} id 4294967295 is -1, which chown reads as 'leave it unchanged'"
+        ))),
+        Some(id) => Ok(id),
+        None => Err(bad(format!("no {what} named '{text}' in {table}"))),
     }
-    ProcRoot::live()
-        .groups()
-        .ok()
-        .and_then(|t| t.id(text))
-        .ok_or_else(|| {
-            Error::new(
-                ErrorKind::InvalidInput,
-                object,
-                format!("no group named '{text}' in /etc/group"),
-            )
-            .with_fix("give a group name from /etc/group or a numeric gid")
-        })
+}
+
+/// Seconds from `t` (unix seconds) to now, 0 for a time in the future. Saturating: any user
+/// may set their object's times to the extremes of `i64` (`touch -d @-9223372036854775808`).
+pub fn seconds_since(t: i64) -> u64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    u64::try_from(now.saturating_sub(t)).unwrap_or(0)
 }
 
 /// `root (uid 0)` or `uid 1234`.

@@ -18,7 +18,8 @@ use std::process::ExitCode;
   shmkit read posix:/orders --offset 4096 --len 512 --format raw > record.bin
 
 The object is mapped read-only; reading never changes it. Text mode drops trailing NUL
-bytes and shows control characters as '?', so a hostile writer cannot drive your terminal.")]
+bytes and shows control characters as '?', so a hostile writer cannot drive your terminal.
+Output is streamed, so an object of any size can be read; --json reads at most 16M.")]
 pub struct Args {
     /// The object: sysv:KEY, sysv:id=SHMID, posix:/NAME, file:PATH.
     #[arg(value_parser = parse_address)]
@@ -105,9 +106,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .into())
         }
     };
-    let mut buf = vec![0u8; len];
-    seg.read_at(args.offset, &mut buf)?;
     if args.json {
+        if len > JSON_MAX {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                args.address.to_string(),
+                format!("--json holds {len} bytes in memory twice over (as hex and as text); the limit is {JSON_MAX}"),
+            )
+            .with_fix("read it with --format raw, or a part with --offset and --len")
+            .into());
+        }
+        let mut buf = vec![0u8; len];
+        seg.read_at(args.offset, &mut buf)?;
         output::print_json(&ReadOut {
             schema: "shmkit.read/1",
             address: args.address.to_string(),
@@ -120,29 +130,126 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    match args.format {
-        Format::Raw => out.write_all(&buf)?,
-        Format::Hex => out.write_all(hex_dump(args.offset, &buf).as_bytes())?,
-        Format::Text => writeln!(out, "{}", text(&buf))?,
+    let mut end = args.offset + len as u64;
+    if args.format == Format::Text {
+        end = last_non_nul(&*seg, args.offset, end)?;
+    }
+    // Chunk by chunk: the object may be gigabytes, and only a chunk is ever copied out of it.
+    let mut chunk = vec![0u8; CHUNK.min(len)];
+    let mut text_out = TextOut::default();
+    let mut at = args.offset;
+    while at < end {
+        let part = &mut chunk[..usize::try_from(end - at).map_or(CHUNK, |n| n.min(CHUNK))];
+        seg.read_at(at, part)?;
+        match args.format {
+            Format::Raw => out.write_all(part)?,
+            Format::Hex => out.write_all(hex_dump(at, part).as_bytes())?,
+            Format::Text => out.write_all(text_out.push(part).as_bytes())?,
+        }
+        at += part.len() as u64;
+    }
+    if args.format == Format::Text {
+        writeln!(out, "{}", text_out.finish())?;
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The most bytes `--json` reads: it holds them as a hex string and as text at once.
+const JSON_MAX: usize = 16 << 20;
+
+/// How much is copied out of the object at a time; a multiple of 16, so that hex lines of
+/// consecutive chunks line up as one `xxd` dump.
+const CHUNK: usize = 1 << 20;
+
+/// The end of `[start, end)` without its trailing NUL bytes, found from the back a chunk at a
+/// time.
+fn last_non_nul(
+    seg: &dyn shmkit::segment::Segment,
+    start: u64,
+    mut end: u64,
+) -> Result<u64, Error> {
+    let mut chunk = vec![0u8; CHUNK];
+    while end > start {
+        let n = usize::try_from(end - start).map_or(CHUNK, |n| n.min(CHUNK));
+        let part = &mut chunk[..n];
+        let from = end - n as u64;
+        seg.read_at(from, part)?;
+        if let Some(i) = part.iter().rposition(|&b| b != 0) {
+            return Ok(from + i as u64 + 1);
+        }
+        end = from;
+    }
+    Ok(start)
+}
+
+/// Text made from bytes that arrive in chunks: invalid UTF-8 replaced (a character split
+/// between chunks is kept for the next), control characters other than newline and tab shown
+/// as '?', so a hostile writer cannot drive your terminal.
+#[derive(Debug, Default)]
+struct TextOut {
+    /// The start of a character whose end is in the next chunk.
+    pending: Vec<u8>,
+}
+
+impl TextOut {
+    fn push(&mut self, bytes: &[u8]) -> String {
+        let mut joined = std::mem::take(&mut self.pending);
+        joined.extend_from_slice(bytes);
+        let mut text = String::new();
+        let mut rest = joined.as_slice();
+        loop {
+            match std::str::from_utf8(rest) {
+                Ok(valid) => {
+                    mask_into(&mut text, valid);
+                    return text;
+                }
+                Err(e) => {
+                    let (valid, bad) = rest.split_at(e.valid_up_to());
+                    mask_into(&mut text, std::str::from_utf8(valid).unwrap_or_default());
+                    match e.error_len() {
+                        Some(n) => {
+                            text.push(char::REPLACEMENT_CHARACTER);
+                            rest = &bad[n..];
+                        }
+                        None => {
+                            self.pending = bad.to_vec();
+                            return text;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// What is left: a character cut off by the end of the range.
+    fn finish(self) -> String {
+        if self.pending.is_empty() {
+            String::new()
+        } else {
+            char::REPLACEMENT_CHARACTER.to_string()
+        }
+    }
+}
+
+fn mask_into(text: &mut String, valid: &str) {
+    text.extend(valid.chars().map(|c| {
+        if c.is_control() && c != '\n' && c != '\t' {
+            '?'
+        } else {
+            c
+        }
+    }));
 }
 
 /// The bytes as text: trailing NULs dropped, invalid UTF-8 replaced, control characters other
 /// than newline and tab shown as '?'.
 pub fn text(buf: &[u8]) -> String {
     let end = buf.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
-    String::from_utf8_lossy(&buf[..end])
-        .chars()
-        .map(|c| {
-            if c.is_control() && c != '\n' && c != '\t' {
-                '?'
-            } else {
-                c
-            }
-        })
-        .collect()
+    let mut out = TextOut::default();
+    let mut text = out.push(&buf[..end]);
+    text.push_str(&out.finish());
+    text
 }
 
 /// `xxd`'s layout: `00000000: 6162 6364 ...  abcd...`, offsets counted from `base`.
@@ -184,6 +291,29 @@ mod tests {
             dump,
             "00000000: 6162 6364 6566 6768 696a 6b6c 6d6e 6f70  abcdefghijklmnop\n\
              00000010: 7172 7374 7576 7778 797a 0a              qrstuvwxyz.\n"
+        );
+    }
+
+    #[test]
+    fn text_in_chunks_is_the_same_text_as_in_one_piece() {
+        let bytes = "a\u{e9}\x1b\u{1f600}b".as_bytes().to_vec();
+        let mut broken = bytes.clone();
+        broken.insert(3, 0xff);
+        for input in [bytes, broken] {
+            let whole = text(&input);
+            assert_eq!(whole, String::from_utf8_lossy(&input).replace('\x1b', "?"));
+            for cut in 0..=input.len() {
+                let mut out = TextOut::default();
+                let mut chunked = out.push(&input[..cut]);
+                chunked.push_str(&out.push(&input[cut..]));
+                chunked.push_str(&out.finish());
+                assert_eq!(chunked, whole, "cut at {cut}");
+            }
+        }
+        assert_eq!(
+            text(b"ab\xc3"),
+            "ab\u{fffd}",
+            "a character cut off by the end"
         );
     }
 

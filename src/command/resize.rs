@@ -16,8 +16,9 @@ use std::process::ExitCode;
   shmkit resize file:./shm.txt 4K
 
 Growing allocates the new pages now, so a full /dev/shm fails here with 'no space' (exit 6)
-instead of killing a reader later with SIGBUS. Shrinking an object that others map would kill
-them with SIGBUS when they touch the cut-off part: refused unless --force. System V segments
+instead of killing a reader later with SIGBUS. Shrinking discards the bytes past the new size,
+and would kill processes that map the object with SIGBUS when they touch the cut-off part:
+refused unless --force. System V segments
 cannot change size (the kernel ignores shm_segsz in IPC_SET): refused (exit 10).")]
 pub struct Args {
     /// The object: posix:/NAME or file:PATH.
@@ -26,7 +27,7 @@ pub struct Args {
     /// The new size in bytes, or with K, M, G.
     #[arg(value_parser = parse_size)]
     pub size: u64,
-    /// Shrink even if other processes map it.
+    /// Shrink: discard the bytes past the new size, even if other processes map it.
     #[arg(long)]
     pub force: bool,
     /// Accept an object owned by another user.
@@ -51,11 +52,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         &access.allow_foreign_owner(args.allow_foreign),
     )?;
     let stat = seg.stat()?;
-    if args.size < stat.size && !args.force {
+    // Only objects that can shrink can strand a holder; System V's refusal comes from resize.
+    let can_shrink = args.address.kind() != Kind::Sysv;
+    if can_shrink && args.size < stat.size && !args.force {
         let scan = lifecycle::scan()?;
         let others: Vec<String> = lifecycle::holders(&scan, &stat)
             .into_iter()
-            .filter(|h| h.pid != std::process::id())
             .map(|h| format!("{} ({})", h.pid, shmkit::render::table::sanitize(&h.comm)))
             .collect();
         if !others.is_empty() {
@@ -70,6 +72,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .with_fix("stop them first, or pass --force")
             .into());
         }
+    }
+    // A shrink throws bytes away for good (`resize file:/etc/passwd 0` empties the file):
+    // only on request.
+    if can_shrink && args.size < stat.size && !args.force {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            args.address.to_string(),
+            format!(
+                "shrinking it from {} to {} bytes would discard its last {} bytes",
+                stat.size,
+                args.size,
+                stat.size - args.size
+            ),
+        )
+        .with_fix("pass --force to discard them, or give a size of at least the current one")
+        .into());
     }
     seg.resize(args.size)?;
     if args.json {

@@ -42,7 +42,8 @@ pub struct Args {
     #[arg(long)]
     pub dry_run: bool,
     /// Remove objects even if processes map or hold them (orphans have no holders; one that a
-    /// process attached since the scan is still skipped).
+    /// process attached since the scan is still skipped). With --orphans, also POSIX objects
+    /// that processes the scan could not read might hold.
     #[arg(long)]
     pub force: bool,
     /// Print JSON: {"dry_run", "removed": [...], "failed": [...], "freed"}.
@@ -100,12 +101,6 @@ struct RmOut {
     freed: u64,
 }
 
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
 /// When an object was last used, as far as the kernel tells.
 fn last_used(o: &Object) -> Option<i64> {
     match &o.sysv {
@@ -148,17 +143,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         } else {
             "removed"
         };
+        // Names come from the scan, and any user may put escape sequences or newlines in a
+        // name in /dev/shm: print them as sanitized text.
+        use shmkit::render::table::sanitize;
         for r in &out.removed {
             println!(
                 "{verb} {} ({}, {}): {}",
-                r.address,
+                sanitize(&r.address),
                 r.kind,
                 size::human(r.size),
-                shmkit::render::table::sanitize(&r.reason)
+                sanitize(&r.reason)
             );
         }
         for f in &out.failed {
-            eprintln!("shmkit: {}", f.error);
+            eprintln!("shmkit: {}", sanitize(&f.error));
         }
         if args.orphans && out.removed.is_empty() && out.failed.is_empty() {
             println!("no orphans found");
@@ -276,7 +274,6 @@ fn collect_orphans(args: &Args, scan: &Scan, out: &mut RmOut) -> anyhow::Result<
         .as_deref()
         .map(|u| lifecycle::resolve_user("--user", u))
         .transpose()?;
-    let now = now();
     for o in &scan.objects {
         // Only named orphans that nobody holds: a deleted-but-held object has no name to remove.
         if !o.status.orphan
@@ -292,12 +289,29 @@ fn collect_orphans(args: &Args, scan: &Scan, out: &mut RmOut) -> anyhow::Result<
             continue;
         }
         if let Some(min) = args.older_than {
-            let age = last_used(o).map_or(0, |t| (now - t).max(0) as u64);
+            let age = last_used(o).map_or(0, lifecycle::seconds_since);
             if age < min {
                 continue;
             }
         }
         let reason = o.orphan_reason.clone().unwrap_or_else(|| "orphan".into());
+        // A segment's nattch counts every attachment; a file's holders are only those the scan
+        // could read. Not seeing a holder is not knowing there is none.
+        let unreadable = scan.coverage.processes_unreadable;
+        if o.kind != Kind::Sysv && unreadable > 0 && !args.force {
+            out.failed.push(Failed {
+                address: address.to_string(),
+                exit_code: ErrorKind::Busy.exit_code(),
+                error: Error::new(
+                    ErrorKind::Busy,
+                    address.to_string(),
+                    format!("no process this scan could read holds it, but {unreadable} could not be read and may"),
+                )
+                .with_fix("run as root to see every holder, or pass --force")
+                .to_string(),
+            });
+            continue;
+        }
         match recheck_and_remove(&address, o, args.dry_run) {
             Ok(freed) => out.removed.push(Removed {
                 address: address.to_string(),
@@ -321,6 +335,14 @@ fn collect_orphans(args: &Args, scan: &Scan, out: &mut RmOut) -> anyhow::Result<
 fn recheck_and_remove(address: &Address, o: &Object, dry_run: bool) -> Result<u64, Error> {
     let seg = segment::open(address, &OpenOptions::metadata())?;
     let stat = seg.stat()?;
+    if !lifecycle::is_same_object(o, &stat) {
+        return Err(Error::new(
+            ErrorKind::Busy,
+            address.to_string(),
+            "it was replaced by another object since the scan",
+        )
+        .with_fix("run `shmkit rm --orphans` again to judge the new one"));
+    }
     if let (Address::Sysv(SysvAddress::Id(_)), Some(s)) = (address, &stat.sysv) {
         if s.nattch > 0 {
             return Err(Error::new(
@@ -335,4 +357,47 @@ fn recheck_and_remove(address: &Address, o: &Object, dry_run: bool) -> Result<u6
         seg.remove()?;
     }
     Ok(o.resident.unwrap_or(0) + o.swapped.unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_orphan_replaced_since_the_scan_is_not_removed() {
+        // The race `rm --orphans` must survive: between the scan and the removal, the leaked
+        // object goes and a live program makes a new one under the same name.
+        struct Unlink(String);
+        impl Drop for Unlink {
+            fn drop(&mut self) {
+                let _ = shmkit::sys::posix::shm_unlink(&self.0);
+            }
+        }
+        let name = format!("/shmkit-rm-replaced-{}", std::process::id());
+        let _guard = Unlink(name.clone());
+        let addr = Address::posix(&name).unwrap();
+        let create = || segment::create(&addr, &segment::CreateOptions::new(4096).exclusive(true));
+        let old = create().unwrap();
+        let scan = Scan::collect(&ProcRoot::live(), &ScanOptions::default()).unwrap();
+        let scanned = scan
+            .objects
+            .iter()
+            .find(|o| o.address.as_deref() == Some(addr.to_string().as_str()))
+            .unwrap()
+            .clone();
+        old.remove().unwrap();
+        let new = create().unwrap();
+        let err = recheck_and_remove(&addr, &scanned, false).unwrap_err();
+        let still_there = segment::open(&addr, &OpenOptions::metadata()).is_ok();
+        new.remove().unwrap();
+        assert!(still_there, "the new object was removed");
+        assert_eq!(err.kind(), ErrorKind::Busy, "{err}");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{addr}: it was replaced by another object since the scan; \
+                 run `shmkit rm --orphans` again to judge the new one"
+            )
+        );
+    }
 }

@@ -49,14 +49,10 @@ fn time(secs: i64) -> String {
     if secs == 0 {
         return "never".into();
     }
-    let ago = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-        - secs;
     format!(
         "{} ({} ago)",
         shmkit::render::time::utc(secs),
-        duration(ago.max(0) as u64)
+        duration(lifecycle::seconds_since(secs))
     )
 }
 
@@ -164,7 +160,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             ("changed", time(f.ctime)),
         ]);
     }
-    let holders = if out.holders.is_empty() {
+    let mut holders = if out.holders.is_empty() {
         "none seen".to_string()
     } else {
         out.holders
@@ -173,6 +169,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .collect::<Vec<_>>()
             .join(", ")
     };
+    // The kernel counts every attachment; the scan sees only processes of this IPC namespace
+    // that it may read.
+    let unseen = s
+        .sysv
+        .as_ref()
+        .map_or(0, |v| v.nattch.saturating_sub(out.holders.len() as u64));
+    if unseen > 0 {
+        holders.push_str(&format!(
+            "; {unseen} more attachment(s) in processes this scan cannot see (another IPC namespace, or unreadable)"
+        ));
+    }
     lines.push(("holders", holders));
     if let Some(resident) = out.resident {
         lines.push((

@@ -91,7 +91,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let room = size.saturating_sub(args.offset);
     let data = read_input(&args, room)?;
     if args.offset > size || data.len() as u64 > room {
-        let more = if data.len() as u64 > room {
+        // Input from a file or stdin was read only up to one byte past the room.
+        let more = if args.text.is_none() && data.len() as u64 > room {
             "at least "
         } else {
             ""

@@ -124,6 +124,8 @@ pub(crate) fn explain(call: Call, ctx: &Context, err: io::Error) -> Error {
         (Call::Shmget, libc::EPERM) => e(PermissionDenied, "huge-page segments need CAP_IPC_LOCK or membership of vm.hugetlb_shm_group (shmget SHM_HUGETLB: EPERM)".into(), "run as root, add your group to `sysctl vm.hugetlb_shm_group`, or drop --hugetlb".into()),
         (c, libc::EACCES) if c.is_sysv() => sysv_eacces(call, ctx),
         (Call::ShmctlSet | Call::ShmctlRmid, libc::EPERM) => sysv_eperm(call, ctx),
+        // IPC_SET also says EINVAL for an owner or group that this user namespace does not map.
+        (Call::ShmctlSet, libc::EINVAL) if sysv_line(ctx).is_some() => e(InvalidInput, "the kernel refuses the new owner or group: not a valid id in this user namespace (shmctl(IPC_SET): EINVAL)".into(), "give a user and group that exist here (`getent passwd`, `getent group`)".into()),
         (Call::Shmat | Call::ShmctlStat | Call::ShmctlSet | Call::ShmctlRmid, libc::EINVAL) => e(NotFound, format!("no segment has id {} in this IPC namespace ({}: EINVAL)", ctx.shmid.unwrap_or(-1), call.name()), "list segments with `shmkit ls` or `ipcs -m`; it may live in another IPC namespace (a container)".into()),
         (_, libc::EIDRM) => e(Removed, format!("the segment was removed meanwhile ({}: EIDRM)", call.name()), format!("someone ran IPC_RMID on it; create it again with `shmkit create {obj} --size N`")),
         (Call::Shmat, libc::ENOMEM) | (Call::Mmap, libc::ENOMEM) => e(LimitExceeded, format!("no room to map {} in this process's address space or the memory limit (RLIMIT_AS/vm.max_map_count) ({}: ENOMEM)", ctx.size.map_or("it".to_string(), human), call.name()), "raise `ulimit -v` or `sysctl vm.max_map_count`, or map less".into()),
@@ -139,7 +141,7 @@ pub(crate) fn explain(call: Call, ctx: &Context, err: io::Error) -> Error {
         (Call::ShmOpen | Call::MemfdCreate, libc::EINVAL | libc::ENAMETOOLONG) => e(InvalidInput, format!("the kernel refuses the name ({}: {})", call.name(), os_message(&err)), "use a name of 1..=255 bytes without '/'".into()),
         (Call::Open, libc::EISDIR | libc::ENOTDIR) => e(InvalidInput, format!("the path is not a regular file ({})", os_message(&err)), "address a regular file".into()),
         (_, libc::EMFILE | libc::ENFILE) => e(LimitExceeded, format!("too many open files ({}: {})", call.name(), os_message(&err)), "raise `ulimit -n` (or fs.file-max), or close other files".into()),
-        (Call::Ftruncate | Call::Fallocate, libc::ENOSPC) => fs_full(call, ctx),
+        (Call::Ftruncate | Call::Fallocate | Call::ShmOpen | Call::Open, libc::ENOSPC) => fs_full(call, ctx),
         (Call::Ftruncate | Call::Fallocate, libc::EFBIG) => e(LimitExceeded, format!("{} is larger than the filesystem or RLIMIT_FSIZE allows ({}: EFBIG)", ctx.size.map_or("the size".to_string(), human), call.name()), "ask for less, or raise `ulimit -f`".into()),
         (Call::Ftruncate | Call::Fallocate, libc::EPERM) => e(PermissionDenied, format!("the object is sealed or append-only and cannot change size ({}: EPERM)", call.name()), "create a new object of the size you need".into()),
         (Call::MemfdCreate, libc::ENOMEM) | (Call::Fallocate, libc::ENOMEM) => e(LimitExceeded, format!("the kernel has no memory for it ({}: ENOMEM)", call.name()), "free memory (`shmkit mem` shows where it went), or ask for less".into()),
@@ -209,17 +211,20 @@ fn sysv_enospc(ctx: &Context) -> Error {
     let limits = kernel::limits();
     let segments = kernel::sysv_segments();
     let page = crate::sys::page_size();
-    let used_pages: u64 = segments.iter().map(|s| s.size.div_ceil(page)).sum();
+    // Saturating: any user may create segments of nearly 2^64 bytes with SHM_NORESERVE.
+    let used_pages = segments
+        .iter()
+        .fold(0u64, |sum, s| sum.saturating_add(s.size.div_ceil(page)));
     let wanted_pages = ctx.size.unwrap_or(0).div_ceil(page);
     let count = segments.len() as u64;
     let (cause, fix) = match (limits.shmmni, limits.shmall) {
         (Some(mni), _) if count >= mni => (
             format!("all kernel.shmmni = {mni} segment ids of this IPC namespace are in use ({count} segments) (shmget: ENOSPC)"),
-            format!("remove leaked segments (`shmkit rm --orphans --dry-run` lists them), or raise it: `sysctl -w kernel.shmmni={}`", mni * 2),
+            format!("remove leaked segments (`shmkit rm --orphans --dry-run` lists them), or raise it: `sysctl -w kernel.shmmni={}`", mni.saturating_mul(2)),
         ),
         (_, Some(all)) => (
-            format!("kernel.shmall = {all} pages would be exceeded: {used_pages} pages ({}) are used by {count} segments and {wanted_pages} more were asked for (shmget: ENOSPC)", human(used_pages * page)),
-            format!("remove leaked segments (`shmkit rm --orphans --dry-run` lists them), or raise it: `sysctl -w kernel.shmall={}`", used_pages + wanted_pages),
+            format!("kernel.shmall = {all} pages would be exceeded: {used_pages} pages ({}) are used by {count} segments and {wanted_pages} more were asked for (shmget: ENOSPC)", human(used_pages.saturating_mul(page))),
+            format!("remove leaked segments (`shmkit rm --orphans --dry-run` lists them), or raise it: `sysctl -w kernel.shmall={}`", used_pages.saturating_add(wanted_pages)),
         ),
         _ => (
             format!("a System V limit is exhausted: {count} segments, {used_pages} pages in use (shmget: ENOSPC)"),
@@ -230,7 +235,7 @@ fn sysv_enospc(ctx: &Context) -> Error {
 }
 
 /// Finds the segment's line in /proc/sysvipc/shm (readable even without permission).
-fn sysv_line(ctx: &Context) -> Option<kernel::SysvLine> {
+fn sysv_line(ctx: &Context) -> Option<shmkit_procfs::SysvShm> {
     kernel::sysv_segments()
         .into_iter()
         .find(|s| Some(s.shmid) == ctx.shmid || (ctx.shmid.is_none() && Some(s.key) == ctx.key))
@@ -244,8 +249,8 @@ fn sysv_eacces(call: Call, ctx: &Context) -> Error {
             "owned by {} group {} with mode {:04o}: {}; you are {} ({}: EACCES)",
             kernel::describe_uid(seg.uid),
             seg.gid,
-            seg.mode & 0o777,
-            who_may(seg.uid, seg.mode & 0o777, want),
+            seg.mode(),
+            who_may(seg.uid, seg.mode(), want),
             kernel::describe_uid(me),
             call.name()
         ),
@@ -380,22 +385,54 @@ fn fs_full(call: Call, ctx: &Context) -> Error {
     let asked = ctx.size.map_or("the size asked for".to_string(), |s| {
         format!("{} ({s} bytes)", human(s))
     });
+    let shown = dir.display();
     let (cause, fix) = match crate::sys::statvfs(&dir) {
-        Ok(fs) => (
-            format!(
-                "{} is full: {} of {} used, {} free, not enough for {asked} ({}: ENOSPC)",
-                dir.display(),
-                human(fs.total - fs.free),
-                human(fs.total),
-                human(fs.available),
-                call.name()
-            ),
-            if dir.starts_with("/dev/shm") {
-                "remove objects you no longer need (`shmkit ls`), or enlarge it: `mount -o remount,size=2G /dev/shm` (in Docker: --shm-size)".to_string()
+        Ok(fs) => {
+            let used = fs.total.saturating_sub(fs.free);
+            let on_dev_shm = dir.starts_with("/dev/shm");
+            let remove = "remove objects you no longer need (`shmkit ls`)";
+            if fs.inodes > 0 && fs.inodes_free == 0 {
+                let cause = format!(
+                    "{shown} has no free inodes: all {} files its nr_inodes allows exist ({}: ENOSPC)",
+                    fs.inodes,
+                    call.name()
+                );
+                let fix = if on_dev_shm {
+                    format!(
+                        "{remove}, or allow more: `mount -o remount,nr_inodes={} /dev/shm`",
+                        fs.inodes.saturating_mul(2)
+                    )
+                } else {
+                    format!("delete files in {shown}")
+                };
+                (cause, fix)
             } else {
-                format!("free space in {} or ask for less", dir.display())
-            },
-        ),
+                let cause = if ctx.size.is_some_and(|s| s > fs.total) {
+                    format!(
+                        "{asked} is more than all of {shown} holds ({} in all, {} used) ({}: ENOSPC)",
+                        human(fs.total),
+                        human(used),
+                        call.name()
+                    )
+                } else {
+                    format!(
+                        "{shown} is full: {} of {} used, {} free, not enough for {asked} ({}: ENOSPC)",
+                        human(used),
+                        human(fs.total),
+                        human(fs.available),
+                        call.name()
+                    )
+                };
+                let fix = if on_dev_shm {
+                    // Room for what is there and what was asked, in KiB as mount's size= takes it.
+                    let need = used.saturating_add(ctx.size.unwrap_or(0)).div_ceil(1024);
+                    format!("{remove}, or enlarge it: `mount -o remount,size={need}k /dev/shm` (in Docker: --shm-size)")
+                } else {
+                    format!("free space in {shown} or ask for less")
+                };
+                (cause, fix)
+            }
+        }
         Err(_) => (
             format!("no space left for {asked} ({}: ENOSPC)", call.name()),
             "free space on the filesystem or ask for less".to_string(),
@@ -445,6 +482,40 @@ mod tests {
                 assert_eq!(err.errno(), Some(errno));
             }
         }
+    }
+
+    #[test]
+    fn ipc_set_einval_on_a_live_segment_blames_the_ids_not_the_segment() {
+        // An id the user namespace does not map cannot be forced here (root maps every id);
+        // the segment is real, so the table must not call it missing.
+        let id = crate::sys::sysv::shmget(
+            crate::sys::sysv::IPC_PRIVATE,
+            16,
+            crate::sys::sysv::GetFlags {
+                create: true,
+                ..Default::default()
+            },
+            0o600,
+        )
+        .unwrap();
+        let ctx = Context {
+            shmid: Some(id),
+            ..Context::new(format!("sysv:id={id}"))
+        };
+        let set = explain(
+            Call::ShmctlSet,
+            &ctx,
+            io::Error::from_raw_os_error(libc::EINVAL),
+        );
+        crate::sys::sysv::remove(id).unwrap();
+        assert_eq!(set.kind(), ErrorKind::InvalidInput, "{set}");
+        assert!(set.cause().contains("not a valid id"), "{set}");
+        let gone = explain(
+            Call::ShmctlSet,
+            &ctx,
+            io::Error::from_raw_os_error(libc::EINVAL),
+        );
+        assert_eq!(gone.kind(), ErrorKind::NotFound, "{gone}");
     }
 
     #[test]

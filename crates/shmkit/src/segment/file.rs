@@ -2,8 +2,8 @@
 
 use super::errno::{explain, Call, Context};
 use super::{
-    check_mode, check_owner, file_chmod, file_chown, file_stat, grow_file, map_file, Access,
-    CreateOptions, OpenOptions, Segment, Stat,
+    accept_existing, check_mode, check_owner, check_regular, file_chmod, file_chown, file_stat,
+    finish_new_file, map_file, resize_file, Access, CreateOptions, OpenOptions, Segment, Stat,
 };
 use crate::address::Address;
 use crate::error::{Error, ErrorKind, Result};
@@ -85,59 +85,27 @@ impl FileSegment {
             .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
             .open(path);
         match created {
-            Ok(file) => {
-                let result = (|| {
-                    // open's mode passes through the umask; set exactly what was asked.
-                    file_chmod(&ctx, &file, opts.mode)?;
-                    grow_file(&ctx, &file, 0, opts.size)?;
-                    let map = map_file(&ctx, &file, opts.size, true)?;
-                    if opts.prefault {
-                        map.prefault().map_err(|e| {
-                            Error::io(ctx.object.clone(), "madvise(MADV_POPULATE_WRITE)", e)
-                        })?;
-                    }
-                    Ok(map)
-                })();
-                match result {
-                    Ok(map) => Ok(FileSegment {
-                        address,
-                        path: path.to_path_buf(),
-                        file,
-                        created: true,
-                        writable: true,
-                        mapping: Some(map),
-                    }),
-                    Err(err) => {
-                        // Leave nothing half-made behind.
-                        let _ = std::fs::remove_file(path);
-                        Err(err)
-                    }
+            Ok(file) => match finish_new_file(&ctx, &file, opts) {
+                Ok(map) => Ok(FileSegment {
+                    address,
+                    path: path.to_path_buf(),
+                    file,
+                    created: true,
+                    writable: true,
+                    mapping: Some(map),
+                }),
+                Err(err) => {
+                    // Leave nothing half-made behind.
+                    let _ = std::fs::remove_file(path);
+                    Err(err)
                 }
-            }
+            },
             Err(e) if e.raw_os_error() == Some(libc::EEXIST) && !opts.exclusive => {
-                let seg = Self::open(
+                let opened = Self::open(
                     path,
                     &OpenOptions::read_write().allow_foreign_owner(opts.allow_foreign_owner),
                 )?;
-                if seg.len() < opts.size {
-                    return Err(Error::new(
-                        ErrorKind::AlreadyExists,
-                        address.to_string(),
-                        format!(
-                            "it exists with {} bytes, less than the {} asked for",
-                            seg.len(),
-                            opts.size
-                        ),
-                    )
-                    .with_fix(format!(
-                        "grow it with `shmkit resize {address} {}`, or pick another path",
-                        opts.size
-                    )));
-                }
-                if opts.prefault {
-                    seg.prefault()?;
-                }
-                Ok(seg)
+                accept_existing(opened, opts)
             }
             Err(e) => Err(explain(Call::Open, &ctx, e)),
         }
@@ -171,18 +139,10 @@ impl FileSegment {
             writable: opts.access == Access::ReadWrite,
             mapping: None,
         };
+        check_regular(&seg.address, &seg.file, "address a regular file".into())?;
         let st = seg.stat()?;
-        // A device or FIFO could block or misbehave when mapped: regular files only.
-        if !seg.file.metadata().map(|m| m.is_file()).unwrap_or(false) {
-            return Err(Error::new(
-                ErrorKind::InvalidInput,
-                seg.address.to_string(),
-                "it is not a regular file",
-            )
-            .with_fix("address a regular file"));
-        }
         if opts.access != Access::Metadata {
-            check_owner(&seg.address, st.uid, opts.allow_foreign_owner)?;
+            check_owner(&seg.address, &st, opts.allow_foreign_owner)?;
             ctx.size = Some(st.size);
             seg.mapping = Some(map_file(&ctx, &seg.file, st.size, seg.writable)?);
         }
@@ -230,23 +190,7 @@ impl Segment for FileSegment {
         let mut ctx = context(&self.path);
         ctx.size = Some(size);
         ctx.writing = true;
-        if !self.writable {
-            return Err(Error::new(
-                ErrorKind::PermissionDenied,
-                ctx.object,
-                "it was opened read-only",
-            )
-            .with_fix("open it with OpenOptions::read_write() to resize it"));
-        }
-        let current = self.stat()?.size;
-        // Write back what the old mapping holds before it goes.
-        self.flush()?;
-        grow_file(&ctx, &self.file, current, size)?;
-        if self.mapping.is_some() {
-            self.mapping = None;
-            self.mapping = Some(map_file(&ctx, &self.file, size, true)?);
-        }
-        Ok(())
+        resize_file(&ctx, &self.file, &mut self.mapping, self.writable, size)
     }
 
     fn chmod(&self, mode: u32) -> Result<()> {

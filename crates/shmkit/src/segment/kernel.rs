@@ -4,7 +4,7 @@
 //! Every read goes through [`ProcRoot::live`], so the explanations match what `shmkit doctor`
 //! and the scan report.
 
-use shmkit_procfs::ProcRoot;
+use shmkit_procfs::{ProcRoot, SysvShm};
 
 /// The System V limits of this IPC namespace (`/proc/sys/kernel/shm*`).
 #[derive(Debug, Clone, Copy, Default)]
@@ -28,50 +28,10 @@ pub(crate) fn limits() -> Limits {
     }
 }
 
-/// One line of `/proc/sysvipc/shm`: what the kernel shows of every segment in this IPC
-/// namespace, whatever its permissions (unlike `IPC_STAT`, which needs read permission).
-#[derive(Debug, Clone)]
-pub(crate) struct SysvLine {
-    pub key: i32,
-    pub shmid: i32,
-    pub mode: u32,
-    pub size: u64,
-    pub cpid: u32,
-    pub lpid: u32,
-    pub nattch: u64,
-    pub uid: u32,
-    pub gid: u32,
-    pub cuid: u32,
-    pub cgid: u32,
-    pub atime: i64,
-    pub dtime: i64,
-    pub ctime: i64,
-}
-
-pub(crate) fn sysv_segments() -> Vec<SysvLine> {
-    ProcRoot::live()
-        .sysvipc_shm()
-        .map(|list| {
-            list.into_iter()
-                .map(|s| SysvLine {
-                    key: s.key,
-                    shmid: s.shmid,
-                    mode: s.perms,
-                    size: s.size,
-                    cpid: s.cpid,
-                    lpid: s.lpid,
-                    nattch: s.nattch,
-                    uid: s.uid,
-                    gid: s.gid,
-                    cuid: s.cuid,
-                    cgid: s.cgid,
-                    atime: s.atime,
-                    dtime: s.dtime,
-                    ctime: s.ctime,
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+/// Every segment of this IPC namespace, from `/proc/sysvipc/shm`: the kernel shows them whatever
+/// their permissions (unlike `IPC_STAT`, which needs read permission). Empty if unreadable.
+pub(crate) fn sysv_segments() -> Vec<SysvShm> {
+    ProcRoot::live().sysvipc_shm().unwrap_or_default()
 }
 
 /// `uid 1000 (alice)` or `uid 1000`.

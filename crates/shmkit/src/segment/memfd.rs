@@ -2,8 +2,8 @@
 
 use super::errno::{explain, Call, Context};
 use super::{
-    check_mode, file_chmod, file_chown, file_stat, grow_file, map_file, CreateOptions, Segment,
-    Stat,
+    check_mode, file_chmod, file_chown, file_stat, finish_new_file, resize_file, CreateOptions,
+    Segment, Stat,
 };
 use crate::address::Address;
 use crate::error::{Error, ErrorKind, Result};
@@ -47,21 +47,7 @@ impl MemfdSegment {
         let fd = sys::memfd::memfd_create(name, false, opts.hugetlb)
             .map_err(|e| explain(Call::MemfdCreate, &ctx, e))?;
         let file = File::from(fd);
-        // A memfd is born 0777; give it the mode asked for, like every other kind.
-        file_chmod(&ctx, &file, opts.mode)?;
-        if opts.hugetlb {
-            // hugetlbfs files cannot be fallocated past huge-page alignment rules the way tmpfs
-            // can; ftruncate is how they are sized.
-            file.set_len(opts.size)
-                .map_err(|e| explain(Call::Ftruncate, &ctx, e))?;
-        } else {
-            grow_file(&ctx, &file, 0, opts.size)?;
-        }
-        let map = map_file(&ctx, &file, opts.size, true)?;
-        if opts.prefault {
-            map.prefault()
-                .map_err(|e| Error::io(ctx.object.clone(), "madvise(MADV_POPULATE_WRITE)", e))?;
-        }
+        let map = finish_new_file(&ctx, &file, opts)?;
         Ok(MemfdSegment {
             address,
             file,
@@ -105,11 +91,7 @@ impl Segment for MemfdSegment {
     fn resize(&mut self, size: u64) -> Result<()> {
         let mut ctx = Context::new(self.address.to_string());
         ctx.size = Some(size);
-        let current = self.stat()?.size;
-        grow_file(&ctx, &self.file, current, size)?;
-        self.mapping = None;
-        self.mapping = Some(map_file(&ctx, &self.file, size, true)?);
-        Ok(())
+        resize_file(&ctx, &self.file, &mut self.mapping, true, size)
     }
 
     fn chmod(&self, mode: u32) -> Result<()> {

@@ -310,9 +310,7 @@ pub trait Segment: fmt::Debug + Send + Sync {
     /// Faults every mapped page in now.
     fn prefault(&self) -> Result<()> {
         match self.mapping() {
-            Some(map) => map
-                .prefault()
-                .map_err(|e| Error::io(self.address().to_string(), "madvise(MADV_POPULATE)", e)),
+            Some(map) => populate(&self.address().to_string(), map),
             None => Ok(()),
         }
     }
@@ -388,26 +386,57 @@ fn out_of_bounds<S: Segment + ?Sized>(seg: &S, e: crate::sys::OutOfBounds) -> Er
     .with_fix(fix)
 }
 
-/// Refuses an object that another user owns (a planted object could capture what we write or
-/// feed us what it wants), unless allowed. Root-owned objects are trusted: only root could have
-/// made them.
-fn check_owner(addr: &Address, owner: u32, allow_foreign: bool) -> Result<()> {
+/// Refuses an object that another user owns or, for System V, created (a planted object could
+/// capture what we write or feed us what it wants), unless allowed. Root's objects are trusted:
+/// only root could have made them. A segment's creator may hand its ownership to anyone, root
+/// included, with `IPC_SET` and keeps the creator's rights: its owner alone proves nothing.
+fn check_owner(addr: &Address, stat: &Stat, allow_foreign: bool) -> Result<()> {
     let me = crate::sys::geteuid();
-    if owner == me || owner == 0 || allow_foreign {
+    let trusted = |uid: u32| uid == me || uid == 0;
+    let creator = stat.sysv.as_ref().map(|s| s.cuid);
+    let (how, who) = match creator {
+        Some(cuid) if !trusted(cuid) => ("was created by", cuid),
+        _ if !trusted(stat.uid) => ("is owned by", stat.uid),
+        _ => return Ok(()),
+    };
+    if allow_foreign {
         return Ok(());
     }
     Err(Error::new(
         ErrorKind::PermissionDenied,
         addr.to_string(),
         format!(
-            "it exists and is owned by {}, not by you ({}): another user may have planted it to read what you write",
-            kernel::describe_uid(owner),
+            "it exists and {how} {}, not by you ({}): another user may have planted it to read what you write",
+            kernel::describe_uid(who),
             kernel::describe_uid(me)
         ),
     )
     .with_fix(format!(
         "check who made it (`shmkit stat {addr}`); if you trust it, pass --allow-foreign"
     )))
+}
+
+/// Refuses anything but a regular file behind a file-like address: a FIFO could block or feed
+/// us what it wants, a device could misbehave when mapped, a directory cannot be mapped. The
+/// check is on the open descriptor (`fstat`), so nothing can be swapped in after it.
+fn check_regular(addr: &Address, file: &std::fs::File, fix: String) -> Result<()> {
+    let meta = file.metadata().map_err(|e| {
+        errno::explain(
+            errno::Call::Fstat,
+            &errno::Context::new(addr.to_string()),
+            e,
+        )
+    })?;
+    if meta.is_file() {
+        return Ok(());
+    }
+    let cause = match addr.kind() {
+        Kind::Posix => {
+            "it is not a regular file, so not a POSIX shm object (anyone may create files in /dev/shm)"
+        }
+        _ => "it is not a regular file",
+    };
+    Err(Error::new(ErrorKind::InvalidInput, addr.to_string(), cause).with_fix(fix))
 }
 
 /// Whether `mode` lets every user write (0666, 0622...): shmkit does it only when asked, and the
@@ -475,8 +504,22 @@ fn file_chmod(ctx: &errno::Context, file: &std::fs::File, mode: u32) -> Result<(
         )
         .with_fix("give octal permission bits, for example 600"));
     }
-    file.set_permissions(std::fs::Permissions::from_mode(mode))
-        .map_err(|e| errno::explain(errno::Call::Fchmod, ctx, e))
+    let perms = std::fs::Permissions::from_mode(mode);
+    match file.set_permissions(perms.clone()) {
+        Err(e) if e.raw_os_error() == Some(libc::EBADF) => {
+            std::fs::set_permissions(through_fd(file), perms)
+        }
+        done => done,
+    }
+    .map_err(|e| errno::explain(errno::Call::Fchmod, ctx, e))
+}
+
+/// `/proc/self/fd/N`: the path that reaches exactly the file an `O_PATH` handle holds (the
+/// handle of an object we may not read, see `file::open_path_only`), on which `fchmod` and
+/// `fchown` fail with `EBADF`. Going through it leaves no window to swap the file.
+fn through_fd(file: &std::fs::File) -> std::path::PathBuf {
+    use std::os::fd::AsRawFd;
+    shmkit_procfs::ProcRoot::live().path(format!("/proc/self/fd/{}", file.as_raw_fd()))
 }
 
 fn file_chown(
@@ -485,8 +528,113 @@ fn file_chown(
     uid: Option<u32>,
     gid: Option<u32>,
 ) -> Result<()> {
-    std::os::unix::fs::fchown(file, uid, gid)
-        .map_err(|e| errno::explain(errno::Call::Fchown, ctx, e))
+    match std::os::unix::fs::fchown(file, uid, gid) {
+        Err(e) if e.raw_os_error() == Some(libc::EBADF) => {
+            std::os::unix::fs::chown(through_fd(file), uid, gid)
+        }
+        done => done,
+    }
+    .map_err(|e| errno::explain(errno::Call::Fchown, ctx, e))
+}
+
+/// Faults every page of `map` in (`madvise(MADV_POPULATE_WRITE)`, or `_READ` when read-only).
+fn populate(object: &str, map: &Mapping) -> Result<()> {
+    let call = if map.is_writable() {
+        "madvise(MADV_POPULATE_WRITE)"
+    } else {
+        "madvise(MADV_POPULATE_READ)"
+    };
+    map.prefault().map_err(|e| Error::io(object, call, e))
+}
+
+/// Finishes a file-like object this call has just created: exactly `opts.mode` (the mode given
+/// to open or shm_open passed through the umask; a memfd is born 0777), `opts.size` bytes with
+/// their pages allocated, mapped read-write, prefaulted if asked. The caller removes the object
+/// if this fails.
+fn finish_new_file(
+    ctx: &errno::Context,
+    file: &std::fs::File,
+    opts: &CreateOptions,
+) -> Result<Mapping> {
+    file_chmod(ctx, file, opts.mode)?;
+    if opts.hugetlb {
+        // hugetlbfs files (a memfd with MFD_HUGETLB) are sized with ftruncate: fallocate has
+        // huge-page alignment rules there that tmpfs does not.
+        file.set_len(opts.size)
+            .map_err(|e| errno::explain(errno::Call::Ftruncate, ctx, e))?;
+    } else {
+        grow_file(ctx, file, 0, opts.size)?;
+    }
+    let map = map_file(ctx, file, opts.size, true)?;
+    if opts.prefault {
+        populate(&ctx.object, &map)?;
+    }
+    Ok(map)
+}
+
+/// Takes the existing object that a create without `exclusive` opened: refused if it is
+/// smaller than asked (the caller would write past its end), prefaulted if asked.
+fn accept_existing<S: Segment>(seg: S, opts: &CreateOptions) -> Result<S> {
+    let size = seg.len();
+    if size < opts.size {
+        let address = seg.address();
+        return Err(Error::new(
+            ErrorKind::AlreadyExists,
+            address.to_string(),
+            format!(
+                "it exists with {size} bytes, less than the {} asked for",
+                opts.size
+            ),
+        )
+        .with_fix(format!(
+            "grow it with `shmkit resize {address} {}`, or pick another {}",
+            opts.size,
+            if address.kind() == Kind::File {
+                "path"
+            } else {
+                "name"
+            }
+        )));
+    }
+    if opts.prefault {
+        seg.prefault()?;
+    }
+    Ok(seg)
+}
+
+/// Resizes a file-like object (see [`Segment::resize`]) and maps it anew at its new size.
+fn resize_file(
+    ctx: &errno::Context,
+    file: &std::fs::File,
+    mapping: &mut Option<Mapping>,
+    writable: bool,
+    size: u64,
+) -> Result<()> {
+    if !writable {
+        return Err(Error::new(
+            ErrorKind::PermissionDenied,
+            &ctx.object,
+            "it was opened read-only",
+        )
+        .with_fix("open it with OpenOptions::read_write() to resize it"));
+    }
+    use std::os::unix::fs::MetadataExt;
+    let current = file
+        .metadata()
+        .map_err(|e| errno::explain(errno::Call::Fstat, ctx, e))?
+        .size();
+    if let Some(map) = mapping {
+        // A file's dirty pages go back to it before their mapping goes.
+        map.flush()
+            .map_err(|e| errno::explain(errno::Call::Msync, ctx, e))?;
+    }
+    grow_file(ctx, file, current, size)?;
+    if mapping.is_some() {
+        // Unmap first: after a shrink the old mapping reaches past the end of the file.
+        *mapping = None;
+        *mapping = Some(map_file(ctx, file, size, true)?);
+    }
+    Ok(())
 }
 
 /// Sizes a freshly made or growing file-like object: `fallocate` so a full filesystem fails
@@ -503,7 +651,13 @@ fn grow_file(ctx: &errno::Context, file: &std::fs::File, from: u64, to: u64) -> 
         Err(e) if e.raw_os_error() == Some(libc::EOPNOTSUPP) => file
             .set_len(to)
             .map_err(|e| errno::explain(errno::Call::Ftruncate, ctx, e)),
-        Err(e) => Err(errno::explain(errno::Call::Fallocate, ctx, e)),
+        Err(e) => {
+            // tmpfs undoes a failed fallocate itself; ext4 and others keep the blocks and the
+            // size they reached. Give them back before explaining (the explanation shows how
+            // full the filesystem is).
+            let _ = file.set_len(from);
+            Err(errno::explain(errno::Call::Fallocate, ctx, e))
+        }
     }
 }
 

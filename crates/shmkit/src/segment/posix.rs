@@ -2,8 +2,8 @@
 
 use super::errno::{explain, Call, Context};
 use super::{
-    check_mode, check_owner, file_chmod, file_chown, file_stat, grow_file, map_file, Access,
-    CreateOptions, OpenOptions, Segment, Stat,
+    accept_existing, check_mode, check_owner, check_regular, file_chmod, file_chown, file_stat,
+    finish_new_file, map_file, resize_file, Access, CreateOptions, OpenOptions, Segment, Stat,
 };
 use crate::address::Address;
 use crate::error::{Error, ErrorKind, Result};
@@ -56,19 +56,7 @@ impl PosixSegment {
         match sys::posix::shm_open(name, OpenMode::CreateExclusive, opts.mode) {
             Ok(fd) => {
                 let file = File::from(fd);
-                let result = (|| {
-                    // shm_open's mode passes through the umask; set exactly what was asked.
-                    file_chmod(&ctx, &file, opts.mode)?;
-                    grow_file(&ctx, &file, 0, opts.size)?;
-                    let map = map_file(&ctx, &file, opts.size, true)?;
-                    if opts.prefault {
-                        map.prefault().map_err(|e| {
-                            Error::io(ctx.object.clone(), "madvise(MADV_POPULATE_WRITE)", e)
-                        })?;
-                    }
-                    Ok(map)
-                })();
-                match result {
+                match finish_new_file(&ctx, &file, opts) {
                     Ok(map) => Ok(PosixSegment {
                         address,
                         name: name.to_string(),
@@ -85,29 +73,11 @@ impl PosixSegment {
                 }
             }
             Err(e) if e.raw_os_error() == Some(libc::EEXIST) && !opts.exclusive => {
-                let seg = Self::open(
+                let opened = Self::open(
                     name,
                     &OpenOptions::read_write().allow_foreign_owner(opts.allow_foreign_owner),
                 )?;
-                let size = seg.len();
-                if size < opts.size {
-                    return Err(Error::new(
-                        ErrorKind::AlreadyExists,
-                        address.to_string(),
-                        format!(
-                            "it exists with {size} bytes, less than the {} asked for",
-                            opts.size
-                        ),
-                    )
-                    .with_fix(format!(
-                        "grow it with `shmkit resize {address} {}`, or pick another name",
-                        opts.size
-                    )));
-                }
-                if opts.prefault {
-                    seg.prefault()?;
-                }
-                Ok(seg)
+                accept_existing(opened, opts)
             }
             Err(e) => Err(explain(Call::ShmOpen, &ctx, e)),
         }
@@ -117,31 +87,40 @@ impl PosixSegment {
     pub fn open(name: &str, opts: &OpenOptions) -> Result<Self> {
         let address = Address::posix(name)?;
         let mut ctx = context(name);
-        ctx.writing = opts.access == Access::ReadWrite;
-        let how = match opts.access {
-            Access::ReadWrite => OpenMode::ReadWrite,
-            _ => OpenMode::ReadOnly,
-        };
-        let file = match sys::posix::shm_open(name, how, 0) {
+        let writable = opts.access == Access::ReadWrite;
+        ctx.writing = writable;
+        let path = Address::posix_path(name);
+        let not_ours = format!(
+            "look at `ls -l {}` and remove it with rm if it does not belong there",
+            path.display()
+        );
+        let file = match sys::posix::shm_open_existing_nonblocking(name, writable) {
             Ok(fd) => File::from(fd),
             // Stat, chmod and rm need no read permission: fall back to an O_PATH handle.
             Err(e) if e.raw_os_error() == Some(libc::EACCES) && opts.access == Access::Metadata => {
-                super::file::open_path_only(&Address::posix_path(name))
-                    .map_err(|e| explain(Call::ShmOpen, &ctx, e))?
+                super::file::open_path_only(&path).map_err(|e| explain(Call::ShmOpen, &ctx, e))?
+            }
+            // glibc reports a directory as EINVAL (from EISDIR): say what is there.
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                if let Ok(there) = super::file::open_path_only(&path) {
+                    check_regular(&address, &there, not_ours)?;
+                }
+                return Err(explain(Call::ShmOpen, &ctx, e));
             }
             Err(e) => return Err(explain(Call::ShmOpen, &ctx, e)),
         };
+        check_regular(&address, &file, not_ours)?;
         let mut seg = PosixSegment {
             address,
             name: name.to_string(),
             file,
             created: false,
-            writable: opts.access == Access::ReadWrite,
+            writable,
             mapping: None,
         };
         if opts.access != Access::Metadata {
             let st = seg.stat()?;
-            check_owner(&seg.address, st.uid, opts.allow_foreign_owner)?;
+            check_owner(&seg.address, &st, opts.allow_foreign_owner)?;
             ctx.size = Some(st.size);
             seg.mapping = Some(map_file(&ctx, &seg.file, st.size, seg.writable)?);
         }
@@ -180,21 +159,7 @@ impl Segment for PosixSegment {
         let mut ctx = context(&self.name);
         ctx.size = Some(size);
         ctx.writing = true;
-        if !self.writable {
-            return Err(Error::new(
-                ErrorKind::PermissionDenied,
-                ctx.object,
-                "it was opened read-only",
-            )
-            .with_fix("open it with OpenOptions::read_write() to resize it"));
-        }
-        let current = self.stat()?.size;
-        grow_file(&ctx, &self.file, current, size)?;
-        if self.mapping.is_some() {
-            self.mapping = None;
-            self.mapping = Some(map_file(&ctx, &self.file, size, true)?);
-        }
-        Ok(())
+        resize_file(&ctx, &self.file, &mut self.mapping, self.writable, size)
     }
 
     fn chmod(&self, mode: u32) -> Result<()> {

@@ -119,8 +119,7 @@ impl SysvSegment {
                     created: false,
                     mapping: None,
                 };
-                let owner = seg.stat()?.uid;
-                check_owner(&seg.address, owner, opts.allow_foreign_owner)?;
+                check_owner(&seg.address, &seg.stat()?, opts.allow_foreign_owner)?;
                 seg.attach(&ctx, false, opts.prefault)?;
                 Ok(seg)
             }
@@ -170,8 +169,7 @@ impl SysvSegment {
             mapping: None,
         };
         if opts.access != Access::Metadata {
-            let owner = seg.stat()?.uid;
-            check_owner(&seg.address, owner, opts.allow_foreign_owner)?;
+            check_owner(&seg.address, &seg.stat()?, opts.allow_foreign_owner)?;
             seg.attach(&ctx, opts.access == Access::ReadOnly, false)?;
         }
         Ok(seg)
@@ -191,8 +189,7 @@ impl SysvSegment {
     fn attach(&mut self, ctx: &Context, readonly: bool, prefault: bool) -> Result<()> {
         let map = sys::sysv::shmat(self.id, readonly).map_err(|e| explain(Call::Shmat, ctx, e))?;
         if prefault {
-            map.prefault()
-                .map_err(|e| Error::io(ctx.object.clone(), "madvise(MADV_POPULATE_WRITE)", e))?;
+            super::populate(&ctx.object, &map)?;
         }
         self.mapping = Some(map);
         Ok(())
@@ -213,40 +210,8 @@ impl Segment for SysvSegment {
     }
 
     fn stat(&self) -> Result<Stat> {
-        let address = Address::Sysv(SysvAddress::Id(self.id)).to_string();
-        let to_stat = |key, uid, gid, mode: u32, size, sysv: SysvStat| Stat {
-            kind: Kind::Sysv,
-            address: address.clone(),
-            size,
-            uid,
-            gid,
-            mode: mode & 0o777,
-            lifetime: Kind::Sysv.lifetime(),
-            sysv: Some(SysvStat { key, ..sysv }),
-            file: None,
-        };
-        match sys::sysv::stat(self.id) {
-            Ok(st) => Ok(to_stat(
-                st.key,
-                st.uid,
-                st.gid,
-                st.mode,
-                st.size,
-                SysvStat {
-                    key: st.key,
-                    shmid: self.id,
-                    cuid: st.cuid,
-                    cgid: st.cgid,
-                    cpid: st.cpid,
-                    lpid: st.lpid,
-                    nattch: st.nattch,
-                    atime: st.atime,
-                    dtime: st.dtime,
-                    ctime: st.ctime,
-                    marked_for_destruction: st.mode & sys::sysv::SHM_DEST != 0,
-                    locked: st.mode & sys::sysv::SHM_LOCKED != 0,
-                },
-            )),
+        let st = match sys::sysv::stat(self.id) {
+            Ok(st) => st,
             // IPC_STAT needs read permission; /proc/sysvipc/shm shows every segment of the
             // namespace, like `ipcs` does.
             Err(e) if e.raw_os_error() == Some(libc::EACCES) => {
@@ -254,30 +219,48 @@ impl Segment for SysvSegment {
                     .into_iter()
                     .find(|s| s.shmid == self.id)
                     .ok_or_else(|| explain(Call::ShmctlStat, &self.context(), e))?;
-                Ok(to_stat(
-                    line.key,
-                    line.uid,
-                    line.gid,
-                    line.mode,
-                    line.size,
-                    SysvStat {
-                        key: line.key,
-                        shmid: line.shmid,
-                        cuid: line.cuid,
-                        cgid: line.cgid,
-                        cpid: line.cpid,
-                        lpid: line.lpid,
-                        nattch: line.nattch,
-                        atime: line.atime,
-                        dtime: line.dtime,
-                        ctime: line.ctime,
-                        marked_for_destruction: line.mode & sys::sysv::SHM_DEST != 0,
-                        locked: line.mode & sys::sysv::SHM_LOCKED != 0,
-                    },
-                ))
+                sys::sysv::SegmentStat {
+                    key: line.key,
+                    uid: line.uid,
+                    gid: line.gid,
+                    cuid: line.cuid,
+                    cgid: line.cgid,
+                    mode: line.perms,
+                    size: line.size,
+                    atime: line.atime,
+                    dtime: line.dtime,
+                    ctime: line.ctime,
+                    cpid: line.cpid,
+                    lpid: line.lpid,
+                    nattch: line.nattch,
+                }
             }
-            Err(e) => Err(explain(Call::ShmctlStat, &self.context(), e)),
-        }
+            Err(e) => return Err(explain(Call::ShmctlStat, &self.context(), e)),
+        };
+        Ok(Stat {
+            kind: Kind::Sysv,
+            address: Address::Sysv(SysvAddress::Id(self.id)).to_string(),
+            size: st.size,
+            uid: st.uid,
+            gid: st.gid,
+            mode: st.mode & 0o777,
+            lifetime: Kind::Sysv.lifetime(),
+            sysv: Some(SysvStat {
+                key: st.key,
+                shmid: self.id,
+                cuid: st.cuid,
+                cgid: st.cgid,
+                cpid: st.cpid,
+                lpid: st.lpid,
+                nattch: st.nattch,
+                atime: st.atime,
+                dtime: st.dtime,
+                ctime: st.ctime,
+                marked_for_destruction: st.mode & sys::sysv::SHM_DEST != 0,
+                locked: st.mode & sys::sysv::SHM_LOCKED != 0,
+            }),
+            file: None,
+        })
     }
 
     fn resize(&mut self, size: u64) -> Result<()> {
