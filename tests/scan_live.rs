@@ -346,11 +346,13 @@ fn every_kind_is_found_with_size_resident_and_holder() {
     assert!(sysv_by_id(&after, seg.shmid).holders.is_empty());
     let o = by_name(&after, Kind::Posix, &posix.name);
     assert!(o.holders.is_empty());
+    assert!(o.status.orphan, "an unheld /dev/shm object is a leak");
+    let reason = o.orphan_reason.as_deref().unwrap_or_default();
     if after.coverage.processes_unreadable == 0 {
-        assert!(o.status.orphan, "an unheld /dev/shm object is a leak");
+        assert_eq!(reason, "no process maps it or holds it open");
     } else {
-        // A process even root cannot read (a sandbox's pid 1) might hold it: no leak claimed.
-        assert!(!o.status.orphan, "{:?}", after.coverage);
+        // A process even root cannot read (a sandbox's pid 1) might hold it: the reason says so.
+        assert!(reason.contains("could not be read may"), "{reason}");
     }
     assert_eq!(
         o.free_command.as_deref(),
@@ -601,9 +603,10 @@ fn a_file_of_a_tmpfs_in_another_mount_namespace_is_still_tmpfs() {
 }
 
 /// Without root, other users' processes cannot be read: the scan says so, and an object that
-/// only they hold is shown unheld but never called a leak (a leak is what `rm` may delete).
+/// only they hold is shown unheld, its orphan reason saying that unread processes may hold it
+/// (so that `rm --orphans` keeps it).
 #[test]
-fn without_root_what_unreadable_processes_may_hold_is_not_a_leak() {
+fn without_root_what_unreadable_processes_may_hold_says_so() {
     let posix = posix_object(64 * 1024);
     let (_, seg) = sysv_with_unique_key(64 * 1024);
     let child = HoldChild::start(&[
@@ -643,7 +646,12 @@ fn without_root_what_unreadable_processes_may_hold_is_not_a_leak() {
         serde_json::json!([]),
         "root's child is unreadable"
     );
-    assert_eq!(o["status"]["orphan"], false, "{o}");
+    let reason = o["orphan_reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.starts_with("no process this scan could read maps it or holds it open, but ")
+            && reason.ends_with(" that could not be read may"),
+        "{o}"
+    );
     // The kernel's own count still tells the segment is in use.
     let s = objects
         .iter()

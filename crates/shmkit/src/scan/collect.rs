@@ -9,9 +9,9 @@
 //! - A private mapping of a shmem file keeps it alive as surely as a shared one.
 //! - A creator's start time is `btime` + ticks, and `btime` moves with clock steps: it gets
 //!   [`CLOCK_SLACK`] before its pid counts as reused.
-//! - A leak is claimed only when nothing we could not see may hold the object: a process whose
-//!   maps we could not read may hold a POSIX object if its mount table has the object's
-//!   filesystem and its owner (or root) may open it.
+//! - An unheld POSIX object is an orphan, but its reason says when a process whose maps we
+//!   could not read may hold it (its mount table has the object's filesystem and its owner, or
+//!   root, may open it): not seeing a holder is not knowing there is none.
 //!
 //! Each process is read relative to its open `/proc/PID` (still under the [`ProcRoot`]):
 //! `maps`, the `fd` links, `ns/ipc`, `comm`; a path walk from `/` per descriptor link costs
@@ -300,19 +300,10 @@ impl Scan {
 
         // Files found by walking mounts, with holders matched by identity.
         let unseen = opts.holders.then_some(&unseen);
-        let mut spared = 0u64;
         for file in files.drain(..) {
             let id = (file.dev.0, file.dev.1, file.inode);
             let held = found.remove(&id);
-            let obj = file_object(file, held, &procs, &users, unseen);
-            spared +=
-                u64::from(obj.kind == Kind::Posix && obj.holders.is_empty() && !obj.status.orphan);
-            objects.push(obj);
-        }
-        if opts.holders && spared > 0 {
-            coverage.notes.push(format!(
-                "{spared} POSIX objects that no process we could read holds are not called leaks: a process we could not read may hold them"
-            ));
+            objects.push(file_object(file, held, &procs, &users, unseen));
         }
         // What only mappings and descriptors revealed: shared anonymous memory, memfds,
         // deleted tmpfs files, shared mappings of regular files.
@@ -751,15 +742,18 @@ struct UnseenProc {
 }
 
 impl Unseen {
-    /// Whether some unread process may have opened a file of this owner, mode and device:
+    /// How many unread processes may have opened a file of this owner, mode and device:
     /// one that has the file's filesystem mounted and the right to open it (root, the
     /// owner, or anyone the mode lets in; group membership is not resolved, so any group
     /// bit counts as a way in).
-    fn could_open(&self, owner: u32, mode: u32, dev: (u32, u32)) -> bool {
-        self.0.iter().any(|p| {
-            p.devs.as_ref().is_none_or(|devs| devs.contains(&dev))
-                && (p.uid.is_none_or(|uid| uid == 0 || uid == owner) || mode & 0o066 != 0)
-        })
+    fn could_open_count(&self, owner: u32, mode: u32, dev: (u32, u32)) -> usize {
+        self.0
+            .iter()
+            .filter(|p| {
+                p.devs.as_ref().is_none_or(|devs| devs.contains(&dev))
+                    && (p.uid.is_none_or(|uid| uid == 0 || uid == owner) || mode & 0o066 != 0)
+            })
+            .count()
     }
 }
 
@@ -1314,11 +1308,15 @@ fn file_object(
         .as_ref()
         .map(|f| holders_of(procs, f))
         .unwrap_or_default();
-    // Without a holder scan nothing can be called unheld, and a process we could not read
-    // may hold what no readable one does: a leak is claimed only when nobody could.
-    let orphan = file.kind == Kind::Posix
-        && holders.is_empty()
-        && unseen.is_some_and(|u| !u.could_open(file.uid, file.mode, file.dev));
+    // Without a holder scan nothing can be called unheld.
+    let orphan = file.kind == Kind::Posix && holders.is_empty() && unseen.is_some();
+    // A process we could not read may hold what no readable one does: the reason says so
+    // when one could have (its mount table has the file's filesystem and it may open it), so
+    // that nobody frees it on our word alone (`rm --orphans` refuses without --force).
+    let maybe_held = unseen.and_then(|u| {
+        let n = u.could_open_count(file.uid, file.mode, file.dev);
+        (n > 0).then_some(n)
+    });
     let address = match &file.posix_name {
         Some(name) => format!("posix:{name}"),
         None => format!("file:{}", file.path),
@@ -1343,7 +1341,12 @@ fn file_object(
             orphan,
             ..Status::default()
         },
-        orphan_reason: orphan.then(|| "no process maps it or holds it open".to_string()),
+        orphan_reason: orphan.then(|| match maybe_held {
+            Some(n) => format!(
+                "no process this scan could read maps it or holds it open, but {n} that could not be read may"
+            ),
+            None => "no process maps it or holds it open".to_string(),
+        }),
         free_command: Some(format!("rm {}", shell_quote(&file.path))),
         sysv: None,
     }
