@@ -90,7 +90,7 @@ pub fn is_same_object(o: &Object, stat: &Stat) -> bool {
 
 /// Scans the host for holders (processes that map or hold an object open).
 pub fn scan() -> anyhow::Result<Scan> {
-    Ok(Scan::collect(&ProcRoot::live(), &ScanOptions::default())?)
+    Ok(Scan::collect(&ProcRoot::live(), &ScanOptions::default()).map_err(shmkit::Error::from)?)
 }
 
 /// The processes that map or hold `stat`'s object open.

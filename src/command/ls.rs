@@ -237,7 +237,8 @@ pub fn write_table(
             format!("{:04o}", o.mode),
             holders_cell(o),
             creator,
-            o.created.map_or("-".to_string(), |c| age(now - c)),
+            o.created
+                .map_or("-".to_string(), |c| age(now.saturating_sub(c))),
             status_cell(o),
         ]);
         if o.status.orphan {

@@ -37,7 +37,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         top_files: args.top,
         ..ScanOptions::default()
     };
-    let scan = Scan::collect(&root, &opts)?;
+    let scan = Scan::collect(&root, &opts).map_err(shmkit::Error::from)?;
     let report = MemReport::new(&scan);
     if args.json {
         output::print_json(&report)?;
