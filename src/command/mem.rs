@@ -160,11 +160,7 @@ pub fn write_report(
         let note = if item.orphan {
             "LEAK".to_string()
         } else if !item.holders.is_empty() {
-            let mut held: Vec<String> = item.holders.iter().take(3).map(|h| sanitize(h)).collect();
-            if item.holders.len() > 3 {
-                held.push(format!("+{}", item.holders.len() - 3));
-            }
-            format!("held by {}", held.join(" "))
+            held_by(&item.holders)
         } else if item.kind == "unattributed" {
             "GPU buffers, other mount namespaces, unreadable processes".to_string()
         } else if let Some(n @ 1..) = item.nattch {
@@ -190,6 +186,8 @@ pub fn write_report(
                 sz(file.bytes),
                 if file.orphan {
                     "LEAK".to_string()
+                } else if !file.holders.is_empty() {
+                    held_by(&file.holders)
                 } else {
                     String::new()
                 },
@@ -274,6 +272,15 @@ pub fn write_report(
     }
     crate::command::ls::write_coverage(out, &r.coverage)?;
     Ok(())
+}
+
+/// `held by 12/a 34/b 56/c +2`.
+fn held_by(holders: &[String]) -> String {
+    let mut held: Vec<String> = holders.iter().take(3).map(|h| sanitize(h)).collect();
+    if holders.len() > 3 {
+        held.push(format!("+{}", holders.len() - 3));
+    }
+    format!("held by {}", held.join(" "))
 }
 
 /// Writes a headerless table (its header row is empty).

@@ -98,6 +98,8 @@ pub struct PinnedFile {
     pub name: String,
     /// Allocated bytes.
     pub bytes: u64,
+    /// Who maps it or holds it open (`pid/comm`).
+    pub holders: Vec<String>,
     /// Whether it is a leak.
     pub orphan: bool,
 }
@@ -303,6 +305,7 @@ fn pinned(scan: &Scan) -> Pinned {
                 kind: o.kind,
                 name: o.name.clone(),
                 bytes: o.resident.unwrap_or(0),
+                holders: holder_names(o),
                 orphan: o.status.orphan,
             })
             .collect();
