@@ -176,7 +176,8 @@ fn holders_cell(o: &Object) -> String {
 fn status_cell(o: &Object) -> String {
     let s = &o.status;
     let flags: Vec<&str> = [
-        (s.orphan, "orphan"),
+        (s.orphan && !s.orphan_uncertain, "orphan"),
+        (s.orphan && s.orphan_uncertain, "orphan?"),
         (s.marked_for_destruction, "removed"),
         (s.locked, "locked"),
         (s.hugetlb, "hugetlb"),

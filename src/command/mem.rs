@@ -158,7 +158,7 @@ pub fn write_report(
     ]);
     for item in &p.items {
         let note = if item.orphan {
-            "LEAK".to_string()
+            leak_label(item.orphan_uncertain)
         } else if !item.holders.is_empty() {
             held_by(&item.holders)
         } else if item.kind == "unattributed" {
@@ -185,7 +185,7 @@ pub fn write_report(
                 sanitize(&file.name),
                 sz(file.bytes),
                 if file.orphan {
-                    "LEAK".to_string()
+                    leak_label(file.orphan_uncertain)
                 } else if !file.holders.is_empty() {
                     held_by(&file.holders)
                 } else {
@@ -248,7 +248,13 @@ pub fn write_report(
         )?;
     } else {
         let total: u64 = r.leaks.iter().map(|l| l.bytes).sum();
-        let title = format!("leaks: {} objects, {}", r.leaks.len(), sz(total));
+        let possible = r.leaks.iter().filter(|l| l.uncertain).count();
+        let mut title = format!("leaks: {} objects, {}", r.leaks.len(), sz(total));
+        if possible > 0 {
+            title.push_str(&format!(
+                " ({possible} marked ? only possible: processes this scan could not read may hold them)"
+            ));
+        }
         writeln!(out, "\n{}", output::paint(&title, Colour::Red, colour))?;
         let mut t = Table::new(&[
             ("", Align::Left),
@@ -258,7 +264,11 @@ pub fn write_report(
         ]);
         for leak in &r.leaks {
             t.row(vec![
-                format!("  {}", sanitize(&leak.object)),
+                format!(
+                    "  {}{}",
+                    sanitize(&leak.object),
+                    if leak.uncertain { " ?" } else { "" }
+                ),
                 sz(leak.bytes),
                 leak.command.as_deref().map_or(String::new(), sanitize),
                 sanitize(&leak.reason),
@@ -272,6 +282,11 @@ pub fn write_report(
     }
     crate::command::ls::write_coverage(out, &r.coverage)?;
     Ok(())
+}
+
+/// `LEAK`, or `LEAK?` when unreadable processes may hold it.
+fn leak_label(uncertain: bool) -> String {
+    if uncertain { "LEAK?" } else { "LEAK" }.to_string()
 }
 
 /// `held by 12/a 34/b 56/c +2`.

@@ -298,7 +298,7 @@ fn collect_orphans(args: &Args, scan: &Scan, out: &mut RmOut) -> anyhow::Result<
         // A segment's nattch counts every attachment; a file's holders are only those the scan
         // could read. Not seeing a holder is not knowing there is none.
         let unreadable = scan.coverage.processes_unreadable;
-        if o.kind != Kind::Sysv && unreadable > 0 && !args.force {
+        if o.status.orphan_uncertain && !args.force {
             out.failed.push(Failed {
                 address: address.to_string(),
                 exit_code: ErrorKind::Busy.exit_code(),
@@ -307,7 +307,11 @@ fn collect_orphans(args: &Args, scan: &Scan, out: &mut RmOut) -> anyhow::Result<
                     address.to_string(),
                     format!("no process this scan could read holds it, but {unreadable} could not be read and may"),
                 )
-                .with_fix("run as root to see every holder, or pass --force")
+                .with_fix(if shmkit::sys::geteuid() == 0 {
+                    "pass --force if you know no program uses it (even root cannot read every process here)"
+                } else {
+                    "run as root to see every holder, or pass --force"
+                })
                 .to_string(),
             });
             continue;

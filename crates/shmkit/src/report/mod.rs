@@ -83,6 +83,8 @@ pub struct PinnedItem {
     pub holders: Vec<String>,
     /// Whether it is a leak.
     pub orphan: bool,
+    /// A leak only as far as the scan could see (unreadable processes may hold it).
+    pub orphan_uncertain: bool,
     /// System V: attachments the kernel counts (also by processes this scan could not read).
     pub nattch: Option<u64>,
     /// Details: for a tmpfs mount, its largest files and POSIX objects.
@@ -102,6 +104,8 @@ pub struct PinnedFile {
     pub holders: Vec<String>,
     /// Whether it is a leak.
     pub orphan: bool,
+    /// A leak only as far as the scan could see.
+    pub orphan_uncertain: bool,
 }
 
 /// `Shmem`, itemised; the items add up to `total`.
@@ -132,6 +136,8 @@ pub struct Leak {
     pub bytes: u64,
     /// Why it is a leak.
     pub reason: String,
+    /// A leak only as far as the scan could see: processes it could not read may hold it.
+    pub uncertain: bool,
     /// The exact command that frees it.
     pub command: Option<String>,
 }
@@ -184,6 +190,7 @@ impl MemReport {
                 object: o.address.clone().unwrap_or_else(|| o.name.clone()),
                 bytes: o.resident.unwrap_or(0),
                 reason: o.orphan_reason.clone().unwrap_or_default(),
+                uncertain: o.status.orphan_uncertain,
                 command: o.free_command.clone(),
             })
             .collect();
@@ -307,6 +314,7 @@ fn pinned(scan: &Scan) -> Pinned {
                 bytes: o.resident.unwrap_or(0),
                 holders: holder_names(o),
                 orphan: o.status.orphan,
+                orphan_uncertain: o.status.orphan_uncertain,
             })
             .collect();
         files.sort_by_key(|f| std::cmp::Reverse(f.bytes));
@@ -319,6 +327,7 @@ fn pinned(scan: &Scan) -> Pinned {
             bytes: mount.used,
             holders: Vec::new(),
             orphan: false,
+            orphan_uncertain: false,
             nattch: None,
             files,
         });
@@ -343,6 +352,7 @@ fn pinned(scan: &Scan) -> Pinned {
             bytes: o.resident.unwrap_or(0),
             holders: holder_names(o),
             orphan: o.status.orphan,
+            orphan_uncertain: o.status.orphan_uncertain,
             nattch: o.sysv.as_ref().map(|s| s.nattch),
             files: Vec::new(),
         });
@@ -358,6 +368,7 @@ fn pinned(scan: &Scan) -> Pinned {
             bytes: unattributed,
             holders: Vec::new(),
             orphan: false,
+            orphan_uncertain: false,
             nattch: None,
             files: Vec::new(),
         });

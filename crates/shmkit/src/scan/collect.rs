@@ -1274,6 +1274,8 @@ fn sysv_object(
             locked: seg.locked(),
             hugetlb: false,
             deleted: false,
+            // nattch counts every attachment, readable or not.
+            orphan_uncertain: false,
         },
         orphan_reason: orphan.then(|| {
             format!(
@@ -1339,6 +1341,7 @@ fn file_object(
         mount: Some(file.mount),
         status: Status {
             orphan,
+            orphan_uncertain: orphan && maybe_held.is_some(),
             ..Status::default()
         },
         orphan_reason: orphan.then(|| match maybe_held {

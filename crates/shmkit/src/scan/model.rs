@@ -150,6 +150,9 @@ pub struct ProcessRef {
 pub struct Status {
     /// A leak: nobody holds it and nothing will free it (see [`Object::orphan_reason`]).
     pub orphan: bool,
+    /// An orphan only as far as this scan could see: processes it could not read may hold it
+    /// (run as root to know).
+    pub orphan_uncertain: bool,
     /// System V: `IPC_RMID` was called; freed at the last detach (`SHM_DEST`).
     pub marked_for_destruction: bool,
     /// System V: locked in memory (`SHM_LOCK`).
