@@ -33,4 +33,10 @@ pub enum Command {
     Mem(command::mem::Args),
     /// Every shared-memory object on the host, one table.
     Ls(command::ls::Args),
+    /// Is this host or container fit for shared memory, and what survives a restart here.
+    Doctor(command::doctor::Args),
+    /// Save System V and POSIX objects to a checksummed file, and restore them.
+    Snapshot(command::snapshot::Args),
+    /// Run a command whose shared memory persists in a snapshot file (container entrypoint).
+    Run(command::run::Args),
 }

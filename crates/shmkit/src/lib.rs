@@ -3,6 +3,7 @@
 //! - [`sys`]: the system-call layer (System V, POSIX, mmap, memfd, namespaces), the only
 //!   `unsafe` code in the crate.
 //! - [`scan`]: every shared-memory object on the host, its holders and leaks.
+//! - [`snapshot`]: save System V and POSIX objects to a checksummed file and restore them.
 //! - [`render`]: sizes and tables for people.
 //! - [`error`]: one-line errors that name the object, the cause and the fix, with exit codes.
 //!
@@ -10,11 +11,15 @@
 //! run the same code on captured fixture trees.
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 pub mod error;
 pub mod render;
 pub mod scan;
+pub mod snapshot;
 pub mod sys;
 
 pub use error::{Error, ErrorKind, Result};

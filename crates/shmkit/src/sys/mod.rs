@@ -18,6 +18,7 @@ pub mod mapping;
 pub mod memfd;
 pub mod ns;
 pub mod posix;
+pub mod process;
 pub mod sysv;
 
 pub use mapping::{Mapping, OutOfBounds};
@@ -92,7 +93,8 @@ pub(crate) fn cstring(bytes: &[u8]) -> io::Result<std::ffi::CString> {
 /// - [Linux](https://man7.org/linux/man-pages/man2/fallocate.2.html)
 pub fn fallocate(fd: std::os::fd::BorrowedFd<'_>, offset: u64, len: u64) -> io::Result<()> {
     use std::os::fd::AsRawFd;
-    let offset = libc::off_t::try_from(offset).map_err(|_| io::Error::from_raw_os_error(libc::EFBIG))?;
+    let offset =
+        libc::off_t::try_from(offset).map_err(|_| io::Error::from_raw_os_error(libc::EFBIG))?;
     let len = libc::off_t::try_from(len).map_err(|_| io::Error::from_raw_os_error(libc::EFBIG))?;
     // SAFETY: fallocate takes no pointers; an invalid fd is reported as EBADF.
     cvt(unsafe { libc::fallocate(fd.as_raw_fd(), 0, offset, len) }).map(drop)
