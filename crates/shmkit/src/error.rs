@@ -204,9 +204,16 @@ mod tests {
 
     #[test]
     fn io_error_keeps_errno_and_strips_rust_suffix() {
-        let err = Error::io("posix:/x", "shm_open", io::Error::from_raw_os_error(libc::EACCES));
+        let err = Error::io(
+            "posix:/x",
+            "shm_open",
+            io::Error::from_raw_os_error(libc::EACCES),
+        );
         assert_eq!(err.kind(), ErrorKind::PermissionDenied);
         assert_eq!(err.errno(), Some(libc::EACCES));
-        assert_eq!(err.to_string(), "posix:/x: shm_open failed: Permission denied");
+        assert_eq!(
+            err.to_string(),
+            "posix:/x: shm_open failed: Permission denied"
+        );
     }
 }

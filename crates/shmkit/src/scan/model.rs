@@ -63,7 +63,8 @@ impl Kind {
         match self {
             Kind::Sysv => Lifetime {
                 process_exit: true,
-                container_restart: "only if the IPC namespace outlives the container (--ipc=host or shareable)",
+                container_restart:
+                    "only if the IPC namespace outlives the container (--ipc=host or shareable)",
                 reboot: false,
             },
             Kind::Posix => Lifetime {
@@ -83,7 +84,8 @@ impl Kind {
             },
             Kind::File => Lifetime {
                 process_exit: true,
-                container_restart: "if the file's filesystem does (a volume, not the writable layer)",
+                container_restart:
+                    "if the file's filesystem does (a volume, not the writable layer)",
                 reboot: true,
             },
         }

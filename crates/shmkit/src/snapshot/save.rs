@@ -271,9 +271,12 @@ fn remove_stale_temps(root: &ProcRoot, dir: &Path, prefix: &str) {
 /// Saves the selected objects to `path`, atomically.
 pub fn save(root: &ProcRoot, path: &Path, opts: &SaveOptions) -> Result<SaveReport> {
     let shown = path.display().to_string();
-    let chosen = choose(root, &opts.selectors)?;
+    let mut chosen = choose(root, &opts.selectors)?;
     if let Some(t) = opts.wait_detached {
         wait_detached(root, &chosen, t)?;
+        // Read the segments again: their attachment counts (and the records) are what the
+        // snapshot must state, and they changed while we waited.
+        chosen = choose(root, &opts.selectors)?;
     }
     let file_name = path.file_name().and_then(|n| n.to_str()).ok_or_else(|| {
         Error::new(ErrorKind::InvalidInput, &shown, "is not a file name")

@@ -64,7 +64,11 @@ impl Mapping {
             ptr,
             len,
             writable,
-            release: if shmdt { Release::Shmdt } else { Release::Munmap },
+            release: if shmdt {
+                Release::Shmdt
+            } else {
+                Release::Munmap
+            },
         }
     }
 
@@ -222,7 +226,14 @@ pub fn map_shared_fd(
     // SAFETY: a NULL hint lets the kernel choose a fresh range, so no existing memory of ours
     // is replaced; the fd is borrowed for the call only (the mapping keeps its own reference).
     let ptr = unsafe {
-        libc::mmap(std::ptr::null_mut(), len, prot, libc::MAP_SHARED, fd.as_raw_fd(), 0)
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            prot,
+            libc::MAP_SHARED,
+            fd.as_raw_fd(),
+            0,
+        )
     };
     wrap_mmap(ptr, len, writable)
 }
@@ -256,7 +267,8 @@ fn wrap_mmap(ptr: *mut libc::c_void, len: usize, writable: bool) -> io::Result<M
     if ptr == libc::MAP_FAILED {
         return Err(io::Error::last_os_error());
     }
-    let ptr = NonNull::new(ptr.cast::<u8>()).ok_or_else(|| io::Error::from_raw_os_error(libc::ENOMEM))?;
+    let ptr =
+        NonNull::new(ptr.cast::<u8>()).ok_or_else(|| io::Error::from_raw_os_error(libc::ENOMEM))?;
     // SAFETY: ptr/len come from a successful mmap just above and are owned by the new Mapping.
     Ok(unsafe { Mapping::from_raw(ptr, len, writable, false) })
 }

@@ -9,7 +9,7 @@
 //! `shmid_ds` buffers are zero-initialised locals that the kernel fills; attachments are owned
 //! by [`Mapping`], which detaches exactly once.
 
-use super::{cvt, cstring, Mapping};
+use super::{cstring, cvt, Mapping};
 use std::io;
 use std::ptr::NonNull;
 
@@ -75,7 +75,8 @@ pub fn shmat(id: i32, readonly: bool) -> io::Result<Mapping> {
     if ptr as isize == -1 {
         return Err(io::Error::last_os_error());
     }
-    let ptr = NonNull::new(ptr.cast::<u8>()).ok_or_else(|| io::Error::from_raw_os_error(libc::ENOMEM))?;
+    let ptr =
+        NonNull::new(ptr.cast::<u8>()).ok_or_else(|| io::Error::from_raw_os_error(libc::ENOMEM))?;
     // SAFETY: ptr comes from a successful shmat of a segment of `len` bytes, owned from now on
     // by the Mapping, which detaches it on drop.
     Ok(unsafe { Mapping::from_raw(ptr, len, !readonly, true) })
@@ -184,7 +185,11 @@ pub fn remove(id: i32) -> io::Result<()> {
 /// # References
 /// - [Linux](https://man7.org/linux/man-pages/man2/shmctl.2.html)
 pub fn lock(id: i32, locked: bool) -> io::Result<()> {
-    let cmd = if locked { libc::SHM_LOCK } else { libc::SHM_UNLOCK };
+    let cmd = if locked {
+        libc::SHM_LOCK
+    } else {
+        libc::SHM_UNLOCK
+    };
     // SAFETY: SHM_LOCK/SHM_UNLOCK ignore the buffer argument.
     cvt(unsafe { libc::shmctl(id, cmd, std::ptr::null_mut()) }).map(drop)
 }
