@@ -3,6 +3,7 @@
 //! - [`sys`]: the system-call layer (System V, POSIX, mmap, memfd, namespaces), the only
 //!   `unsafe` code in the crate.
 //! - [`scan`]: every shared-memory object on the host, its holders and leaks.
+//! - [`doctor`]: is this host or container fit for shared memory; what survives a restart.
 //! - [`snapshot`]: save System V and POSIX objects to a checksummed file and restore them.
 //! - [`render`]: sizes and tables for people.
 //! - [`error`]: one-line errors that name the object, the cause and the fix, with exit codes.
@@ -16,6 +17,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod doctor;
 pub mod error;
 pub mod render;
 pub mod scan;
