@@ -139,7 +139,8 @@ impl<R: Read> SnapshotReader<R> {
             pos: 0,
             len,
             file_hash: Xxh3Default::new(),
-            buf: vec![0; CHUNK],
+            // Never more than the file could fill: a tiny file gets a tiny buffer.
+            buf: vec![0; usize::try_from(len).unwrap_or(CHUNK).min(CHUNK)],
             objects: 0,
             footer: None,
         };
@@ -305,7 +306,7 @@ impl<R: Read> SnapshotReader<R> {
         }
         let mut name = String::new();
         if kind == Kind::Posix {
-            // A name with room for the leading '/' that is not stored.
+            // The name is stored whole, leading '/' included; name_len <= 255 was checked.
             self.take(usize::from(name_len), Some(obj))?;
             let raw = &self.buf[..usize::from(name_len)];
             name = match std::str::from_utf8(raw) {
