@@ -50,7 +50,16 @@ fn sysv_segment_survives_the_end_of_its_ipc_namespace_through_run_persist() {
 
     // "Container" 1: no snapshot yet; the writer makes segment 5678 and exits; shmkit saves it
     // when the writer exits; then the namespace (and the segment in it) is gone.
-    let out = in_new_ipc_ns(&["run", "--persist", snap_s, "--every", "0", "--", writer_s]);
+    let out = in_new_ipc_ns(&[
+        "run",
+        "--persist",
+        snap_s,
+        "--every",
+        "0",
+        "sysv:all",
+        "--",
+        writer_s,
+    ]);
     assert!(
         out.status.success(),
         "{}{}",
@@ -81,7 +90,16 @@ fn sysv_segment_survives_the_end_of_its_ipc_namespace_through_run_persist() {
     );
 
     // "Container" 2: shmkit restores the segment before the reader starts.
-    let out = in_new_ipc_ns(&["run", "--persist", snap_s, "--every", "0", "--", reader_s]);
+    let out = in_new_ipc_ns(&[
+        "run",
+        "--persist",
+        snap_s,
+        "--every",
+        "0",
+        "sysv:all",
+        "--",
+        reader_s,
+    ]);
     assert!(
         out.status.success(),
         "{}{}",
@@ -132,6 +150,7 @@ fn sigterm_is_forwarded_then_saved_and_the_exit_status_is_the_commands() {
             snap_s,
             "--every",
             "100ms",
+            "sysv:all",
             "--",
             "sh",
             "-c",
@@ -168,6 +187,7 @@ fn sigterm_is_forwarded_then_saved_and_the_exit_status_is_the_commands() {
         snap_s,
         "--every",
         "0",
+        "sysv:all",
         "--",
         reader.to_str().unwrap(),
     ]);

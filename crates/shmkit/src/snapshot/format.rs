@@ -14,8 +14,10 @@
 //! ```
 //!
 //! The object checksum is XXH3-64 of the object's bytes from its `OBJ1` tag through its end
-//! run; the file checksum is XXH3-64 of every byte before it. Runs cover `[0, size)` exactly,
-//! in order.
+//! run; the file checksum is XXH3-64 of every byte before it except the content bytes of data
+//! runs. Those are covered by their object's checksum, which the file checksum covers, so
+//! every byte is checked and each content byte is hashed only once. Runs cover `[0, size)`
+//! exactly, in order.
 
 use crate::scan::Kind;
 

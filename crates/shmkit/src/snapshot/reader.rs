@@ -175,6 +175,17 @@ impl<R: Read> SnapshotReader<R> {
     /// Reads exactly `n <= CHUNK` bytes into `self.buf[..n]`, hashing them into the file hash
     /// and `obj`. Refuses to read past the declared end of the file.
     fn take(&mut self, n: usize, obj: Option<&mut Xxh3Default>) -> Result<(), ReadError> {
+        self.take_hashed(n, true, obj)
+    }
+
+    /// [`Self::take`], with the file hash left out for content bytes (`file_hash == false`):
+    /// the object checksum covers those, and the file checksum covers the object checksum.
+    fn take_hashed(
+        &mut self,
+        n: usize,
+        file_hash: bool,
+        obj: Option<&mut Xxh3Default>,
+    ) -> Result<(), ReadError> {
         let n64 = n as u64;
         if n64 > self.len - self.pos {
             return Err(corrupt(
@@ -196,7 +207,9 @@ impl<R: Read> SnapshotReader<R> {
                 ReadError::Io(e)
             });
         }
-        self.file_hash.update(buf);
+        if file_hash {
+            self.file_hash.update(buf);
+        }
         if let Some(h) = obj {
             h.update(buf);
         }
@@ -409,7 +422,7 @@ impl<R: Read> SnapshotReader<R> {
                     let mut left = len;
                     while left > 0 {
                         let n = usize::try_from(left.min(CHUNK as u64)).unwrap_or(CHUNK);
-                        self.take(n, Some(obj))?;
+                        self.take_hashed(n, false, Some(obj))?;
                         sink.data(offset, &self.buf[..n]).map_err(ReadError::Sink)?;
                         offset += n as u64;
                         left -= n as u64;

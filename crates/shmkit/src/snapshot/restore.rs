@@ -26,6 +26,8 @@ use std::fs::File;
 use std::io::BufReader;
 use std::os::unix::fs::{FileExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 /// How to restore.
 #[derive(Debug, Clone, Copy, Default)]
@@ -235,8 +237,51 @@ enum Made {
 /// The object being filled.
 #[derive(Debug)]
 enum Target {
-    Sysv(sys::Mapping),
+    /// A segment's attachment, and the threads populating its pages ahead of the copy.
+    Sysv(Arc<sys::Mapping>, Vec<std::thread::JoinHandle<()>>),
     Posix(File),
+}
+
+/// Segments at least this large are populated by helper threads while the copy runs.
+const PARALLEL_POPULATE_FROM: u64 = 64 << 20;
+/// The unit helper threads populate at a time.
+const POPULATE_STEP: u64 = 8 << 20;
+
+/// Starts threads that fault in a new segment's pages, in order, a step at a time.
+///
+/// Allocating and zeroing fresh shmem pages is most of a restore's cost; the copy that follows
+/// the helpers then finds its pages present. If the copy overtakes them it faults the pages
+/// itself, so the result never depends on the helpers.
+fn populate_in_background(mapping: &Arc<sys::Mapping>) -> Vec<std::thread::JoinHandle<()>> {
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    let next = Arc::new(AtomicU64::new(0));
+    (0..workers)
+        .filter_map(|_| {
+            let (m, next) = (Arc::clone(mapping), Arc::clone(&next));
+            std::thread::Builder::new()
+                .name("shmkit-populate".into())
+                .spawn(move || loop {
+                    let at = next.fetch_add(POPULATE_STEP, Ordering::Relaxed);
+                    if at >= m.len() || m.prefault_range(at, POPULATE_STEP).is_err() {
+                        break;
+                    }
+                })
+                .ok()
+        })
+        .collect()
+}
+
+/// Waits for a target's helper threads.
+fn finish(target: Target) -> Option<Target> {
+    match target {
+        Target::Sysv(m, workers) => {
+            for w in workers {
+                let _ = w.join();
+            }
+            Some(Target::Sysv(m, Vec::new()))
+        }
+        t => Some(t),
+    }
 }
 
 #[derive(Debug)]
@@ -304,15 +349,21 @@ impl RestoreSink {
             }
         })?;
         self.made.push(Made::Sysv(id));
-        let mapping =
-            sys::sysv::shmat(id, false).map_err(|e| create_error(&addr, "shmat", e, meta.size))?;
-        // Faulting every page in one call is much faster than one fault per page while copying;
-        // but a mostly-empty segment would then take memory its original never used.
+        let mapping = Arc::new(
+            sys::sysv::shmat(id, false).map_err(|e| create_error(&addr, "shmat", e, meta.size))?,
+        );
+        // Populating pages in bulk is much faster than one fault per page while copying; but
+        // a mostly-empty segment would then take memory its original never used.
         let stored = self.stored.get(self.made.len() - 1).copied().unwrap_or(0);
+        let mut workers = Vec::new();
         if stored >= meta.size / 2 {
-            let _ = mapping.prefault();
+            if meta.size >= PARALLEL_POPULATE_FROM {
+                workers = populate_in_background(&mapping);
+            } else {
+                let _ = mapping.prefault();
+            }
         }
-        self.current = Some(Target::Sysv(mapping));
+        self.current = Some(Target::Sysv(mapping, workers));
         Ok(())
     }
 
@@ -379,7 +430,9 @@ impl RestoreSink {
 
     /// Removes everything this restore made.
     fn rollback(&mut self) {
-        self.current = None;
+        if let Some(t) = self.current.take() {
+            drop(finish(t));
+        }
         for m in self.made.drain(..).rev() {
             match m {
                 Made::Sysv(id) => {
@@ -411,7 +464,7 @@ impl ContentSink for RestoreSink {
 
     fn data(&mut self, offset: u64, bytes: &[u8]) -> Result<()> {
         match &self.current {
-            Some(Target::Sysv(m)) => m
+            Some(Target::Sysv(m, _)) => m
                 .write_at(offset, bytes)
                 .map_err(|e| Error::io(&self.current_addr, "write", e)),
             Some(Target::Posix(f)) => f
@@ -428,9 +481,9 @@ impl ContentSink for RestoreSink {
 
     fn end(&mut self, meta: &ObjectMeta) -> Result<()> {
         let addr = meta.address();
-        let target = self.current.take();
+        let target = self.current.take().and_then(finish);
         match (target, self.made.last()) {
-            (Some(Target::Sysv(m)), Some(Made::Sysv(id))) => {
+            (Some(Target::Sysv(m, _)), Some(Made::Sysv(id))) => {
                 drop(m);
                 sys::sysv::set(*id, meta.uid, meta.gid, meta.mode)
                     .map_err(|e| create_error(&addr, "shmctl(IPC_SET)", e, meta.size))?;

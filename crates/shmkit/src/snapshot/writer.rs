@@ -89,9 +89,18 @@ impl<W: Write> SnapshotWriter<W> {
     fn emit(&mut self, bytes: &[u8], object_hash: Option<&mut Xxh3Default>) -> io::Result<()> {
         self.out.write_all(bytes)?;
         self.file_hash.update(bytes);
+        self.stats.file_bytes += bytes.len() as u64;
         if let Some(h) = object_hash {
             h.update(bytes);
         }
+        Ok(())
+    }
+
+    /// Writes content bytes of a data run: hashed into the object checksum only, which the
+    /// file checksum covers in turn, so each content byte is hashed once.
+    fn emit_payload(&mut self, bytes: &[u8], object_hash: &mut Xxh3Default) -> io::Result<()> {
+        self.out.write_all(bytes)?;
+        object_hash.update(bytes);
         self.stats.file_bytes += bytes.len() as u64;
         Ok(())
     }
@@ -153,7 +162,7 @@ impl<W: Write> SnapshotWriter<W> {
                 // `j - i <= CHUNK`, well below u32::MAX.
                 let len = u32::try_from(j - i).unwrap_or(u32::MAX);
                 self.emit(&run_header(RUN_DATA, len), Some(obj_hash))?;
-                self.emit(&chunk[i..j], Some(obj_hash))?;
+                self.emit_payload(&chunk[i..j], obj_hash)?;
                 self.stats.stored_bytes += (j - i) as u64;
                 i = j;
             }

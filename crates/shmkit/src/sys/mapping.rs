@@ -177,6 +177,32 @@ impl Mapping {
     }
 }
 
+impl Mapping {
+    /// Like [`Mapping::prefault`], for the pages that hold `[offset, offset+len)` only, so
+    /// several threads can populate one large mapping side by side.
+    pub fn prefault_range(&self, offset: u64, len: u64) -> io::Result<()> {
+        let page = super::page_size();
+        let start = offset - offset % page;
+        let end = offset.saturating_add(len).min(self.len as u64);
+        if start >= end {
+            return Ok(());
+        }
+        let start_us = self.check(start, 0)?;
+        let span =
+            usize::try_from(end - start).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+        let advice = if self.writable {
+            libc::MADV_POPULATE_WRITE
+        } else {
+            libc::MADV_POPULATE_READ
+        };
+        // SAFETY: `start` is page-aligned within the mapping (the mapping itself starts on a
+        // page boundary) and `start + span <= len`, so the range lies in the live mapping that
+        // `self` owns; madvise only changes the kernel's page tables for it.
+        super::cvt(unsafe { libc::madvise(self.ptr.as_ptr().add(start_us).cast(), span, advice) })
+            .map(drop)
+    }
+}
+
 impl From<OutOfBounds> for io::Error {
     fn from(e: OutOfBounds) -> Self {
         io::Error::new(io::ErrorKind::InvalidInput, e)
