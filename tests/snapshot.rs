@@ -517,3 +517,46 @@ fn killing_the_saver_at_random_moments_leaves_the_old_or_the_new_snapshot() {
         .count();
     assert_eq!(temps, 0);
 }
+
+#[test]
+fn bad_selectors_missing_objects_and_missing_files_fail_with_documented_codes() {
+    private_ipc_namespace();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("x.snap");
+    let f = file.to_str().unwrap();
+    let cases: [(&[&str], i32, &str); 5] = [
+        (
+            &["snapshot", "save", f, "sysv:nokey"],
+            2,
+            "sysv:nokey: \"nokey\" is not a System V key; use sysv:KEY",
+        ),
+        (
+            &["snapshot", "save", f, "sysv:5678"],
+            3,
+            "sysv:5678: no segment has this key in this IPC namespace",
+        ),
+        (
+            &["snapshot", "save", f, "posix:/shmkit-test-absent-name"],
+            3,
+            "posix:/shmkit-test-absent-name: no such POSIX shared memory object",
+        ),
+        (
+            &["snapshot", "restore", f],
+            3,
+            "open failed: No such file or directory; check the path",
+        ),
+        (
+            &["snapshot", "save", "/nonexistent-dir/x.snap", "sysv:all"],
+            3,
+            "create temporary file failed",
+        ),
+    ];
+    for (args, code, msg) in cases {
+        let out = shmkit(args);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {err}");
+        assert!(err.contains(msg), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+    assert!(!file.exists());
+}
