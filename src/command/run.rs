@@ -45,7 +45,8 @@ pub struct Args {
     /// Restore over objects that already exist with the same key or name.
     #[arg(long)]
     pub replace: bool,
-    /// Before the final save, wait up to TIMEOUT for every segment to be detached.
+    /// Before the final save, wait up to TIMEOUT for every segment to be detached (then save
+    /// anyway, saying which copies may be torn).
     #[arg(long, value_name = "TIMEOUT")]
     pub wait_detached: Option<String>,
     /// What to save (default: all): sysv:KEY, sysv:id=N, sysv:all, sysv:user=U, posix:/NAME,
@@ -155,7 +156,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         selectors,
         wait_detached: final_wait,
     };
-    let save_result = snapshot::save(&root, &file, &final_opts);
+    let save_result = match snapshot::save(&root, &file, &final_opts) {
+        // Still attached after the wait (processes other than CMD): a possibly torn copy is
+        // better than none.
+        Err(e) if e.kind() == shmkit::ErrorKind::Busy => {
+            eprintln!("shmkit run: {e}; saving anyway");
+            snapshot::save(&root, &file, &save_opts)
+        }
+        other => other,
+    };
     let cmd_code: u8 = match (status.code(), status.signal()) {
         (Some(c), _) => u8::try_from(c).unwrap_or(1),
         (None, Some(s)) => u8::try_from(128 + s).unwrap_or(255),
