@@ -1,7 +1,7 @@
 //! Snapshots: System V segments and POSIX objects saved to one versioned, checksummed file and
 //! recreated from it, so shared memory outlives a container restart (or a reboot).
 //!
-//! - [`format`]: the file format (described in `docs/snapshot-format.md`).
+//! - [`format`](mod@format): the file format (described in `docs/snapshot-format.md`).
 //! - [`writer`] / [`reader`]: streaming encode and a decoder that never trusts its input.
 //! - [`save()`]: select, copy, write atomically (temporary file, fsync, rename, fsync dir).
 //! - [`restore()`]: verify everything, check conflicts, recreate all or nothing.
