@@ -135,7 +135,11 @@ fn posix_path(name: &str) -> PathBuf {
 
 /// Restores every object in the snapshot at `path`, all or nothing.
 pub fn restore(path: &Path, opts: &RestoreOptions) -> Result<RestoreReport> {
-    let verified = verify_file(path)?;
+    // Both passes read this one open file: a save that renames a new snapshot over the path
+    // meanwhile cannot make the second pass read another file than the first verified.
+    let (mut f, len) = open(path)?;
+    let verified =
+        verify(BufReader::with_capacity(64 << 10, &f), len).map_err(|e| read_error(path, e))?;
     let shown = path.display().to_string();
     // Two records for one key or name would make the second fail half-way: refuse up front.
     for (i, a) in verified.objects.iter().enumerate() {
@@ -193,7 +197,7 @@ pub fn restore(path: &Path, opts: &RestoreOptions) -> Result<RestoreReport> {
             objects,
         });
     }
-    let (f, len) = open(path)?;
+    std::io::Seek::rewind(&mut f).map_err(|e| Error::io(&shown, "lseek", e))?;
     let mut sink = RestoreSink {
         replace: opts.replace,
         made: Vec::new(),
