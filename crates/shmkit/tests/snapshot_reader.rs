@@ -193,3 +193,60 @@ fn the_fuzz_corpus_replays_without_panics() {
         dir.display()
     );
 }
+
+#[test]
+fn large_objects_written_by_two_threads_read_back_the_same() {
+    // 20 MiB + 5 bytes: the pipelined writer; zero holes that span chunk boundaries, a data
+    // run that ends mid-page, and a zero tail.
+    let size = (20 << 20) + 5;
+    let mut content = vec![0u8; size];
+    for (i, b) in content.iter_mut().enumerate() {
+        let mib = i >> 20;
+        if mib % 3 != 1 && i < size - 10_000 {
+            *b = (i % 251) as u8 | 1;
+        }
+    }
+    let objects = vec![
+        (meta(Kind::Sysv, 0, size as u64, 0), content),
+        (meta(Kind::Posix, 1, 3, 0), vec![1, 2, 3]),
+    ];
+    let file = write(&objects);
+    let mut sink = Collect::default();
+    let v = read_all(&file[..], file.len() as u64, &mut sink).unwrap();
+    assert!(sink.objects == objects, "content differs");
+    // About a third is zero and not stored.
+    assert!(v.objects[0].stored_bytes < (size as u64) * 7 / 10);
+}
+
+#[test]
+fn a_failing_output_stops_the_two_thread_writer_with_its_error() {
+    /// Accepts `left` bytes, then fails like a full disk.
+    struct FullDisk {
+        left: usize,
+    }
+    impl io::Write for FullDisk {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.left == 0 {
+                return Err(io::Error::from_raw_os_error(libc_enospc()));
+            }
+            let n = buf.len().min(self.left);
+            self.left -= n;
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    fn libc_enospc() -> i32 {
+        28
+    }
+    let content = vec![7u8; 30 << 20];
+    let mut w = SnapshotWriter::new(FullDisk { left: 5 << 20 }, 0).unwrap();
+    let err = w
+        .add_object(
+            &meta(Kind::Sysv, 0, content.len() as u64, 0),
+            &mut Bytes(&content),
+        )
+        .unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(28));
+}

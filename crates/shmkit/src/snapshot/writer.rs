@@ -67,7 +67,10 @@ pub struct SnapshotWriter<W: Write> {
     stats: WriteStats,
 }
 
-impl<W: Write> SnapshotWriter<W> {
+/// Objects at least this large are written by two threads (see `write_content_pipelined`).
+const PIPELINE_FROM: u64 = 8 << 20;
+
+impl<W: Write + Send> SnapshotWriter<W> {
     /// Writes the header, stamped with `created` (unix seconds).
     pub fn new(out: W, created: i64) -> io::Result<Self> {
         let mut w = SnapshotWriter {
@@ -114,10 +117,14 @@ impl<W: Write> SnapshotWriter<W> {
     ) -> io::Result<u64> {
         let mut obj_hash = Xxh3Default::new();
         self.emit(&meta.encode(), Some(&mut obj_hash))?;
-        let mut buf = std::mem::take(&mut self.buf);
-        let result = self.write_content(meta.size, source, &mut buf, &mut obj_hash);
-        self.buf = buf;
-        result?;
+        if meta.size >= PIPELINE_FROM {
+            self.write_content_pipelined(meta.size, source, &mut obj_hash)?;
+        } else {
+            let mut buf = std::mem::take(&mut self.buf);
+            let result = self.write_content(meta.size, source, &mut buf, &mut obj_hash);
+            self.buf = buf;
+            result?;
+        }
         self.emit(&run_header(RUN_END, 0), Some(&mut obj_hash))?;
         let sum = obj_hash.digest();
         self.emit(&sum.to_le_bytes(), None)?;
@@ -134,50 +141,125 @@ impl<W: Write> SnapshotWriter<W> {
         obj_hash: &mut Xxh3Default,
     ) -> io::Result<()> {
         let mut offset = 0u64;
-        // A zero run still open: written when data follows or the content ends, so a long hole
-        // costs one run header per 4 GiB, not one per chunk.
         let mut pending_zeros = 0u64;
+        let mut pieces = Vec::new();
         while offset < size {
             let n = usize::try_from((size - offset).min(CHUNK as u64)).unwrap_or(CHUNK);
             let chunk = &mut buf[..n];
             source.read_content(offset, chunk)?;
-            let mut i = 0;
-            while i < n {
-                let end = (i + SPARSE_BLOCK).min(n);
-                if is_zero(&chunk[i..end]) {
-                    pending_zeros += (end - i) as u64;
-                    i = end;
-                    continue;
-                }
-                // A data stretch: up to the next all-zero block.
-                let mut j = end;
-                while j < n {
-                    let e = (j + SPARSE_BLOCK).min(n);
-                    if is_zero(&chunk[j..e]) {
-                        break;
+            pieces.clear();
+            split_runs(chunk, &mut pending_zeros, &mut pieces);
+            for p in &pieces {
+                match *p {
+                    Piece::Header(h) => self.emit(&h, Some(obj_hash))?,
+                    Piece::Data(a, b) => {
+                        self.emit_payload(&chunk[a..b], obj_hash)?;
+                        self.stats.stored_bytes += (b - a) as u64;
                     }
-                    j = e;
                 }
-                self.flush_zeros(&mut pending_zeros, obj_hash)?;
-                // `j - i <= CHUNK`, well below u32::MAX.
-                let len = u32::try_from(j - i).unwrap_or(u32::MAX);
-                self.emit(&run_header(RUN_DATA, len), Some(obj_hash))?;
-                self.emit_payload(&chunk[i..j], obj_hash)?;
-                self.stats.stored_bytes += (j - i) as u64;
-                i = j;
             }
             offset += n as u64;
         }
-        self.flush_zeros(&mut pending_zeros, obj_hash)
-    }
-
-    fn flush_zeros(&mut self, pending: &mut u64, obj_hash: &mut Xxh3Default) -> io::Result<()> {
-        while *pending > 0 {
-            let len = u32::try_from(*pending).unwrap_or(u32::MAX);
-            self.emit(&run_header(RUN_ZEROS, len), Some(obj_hash))?;
-            *pending -= u64::from(len);
+        pieces.clear();
+        close_zeros(&mut pending_zeros, &mut pieces);
+        for p in &pieces {
+            if let Piece::Header(h) = *p {
+                self.emit(&h, Some(obj_hash))?;
+            }
         }
         Ok(())
+    }
+
+    /// [`Self::write_content`] on two threads: this one reads the source, finds the runs and
+    /// hashes; a helper writes the previous chunk meanwhile. Copying out of shared memory and
+    /// copying into the page cache then overlap instead of taking turns.
+    fn write_content_pipelined(
+        &mut self,
+        size: u64,
+        source: &mut dyn ContentSource,
+        obj_hash: &mut Xxh3Default,
+    ) -> io::Result<()>
+    where
+        W: Send,
+    {
+        /// A chunk and what to write of it, in order.
+        struct Batch {
+            chunk: Vec<u8>,
+            pieces: Vec<Piece>,
+        }
+        let out = &mut self.out;
+        let file_hash = &mut self.file_hash;
+        let stats = &mut self.stats;
+        std::thread::scope(|scope| {
+            let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<Batch>(1);
+            let (empty_tx, empty_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+            for _ in 0..3 {
+                let _ = empty_tx.send(vec![0; CHUNK]);
+            }
+            let writer = scope.spawn(move || -> io::Result<()> {
+                for batch in full_rx {
+                    for p in &batch.pieces {
+                        match *p {
+                            Piece::Header(h) => out.write_all(&h)?,
+                            Piece::Data(a, b) => out.write_all(&batch.chunk[a..b])?,
+                        }
+                    }
+                    if empty_tx.send(batch.chunk).is_err() {
+                        break;
+                    }
+                }
+                Ok(())
+            });
+            let mut account = |pieces: &[Piece], chunk: &[u8]| {
+                for p in pieces {
+                    match *p {
+                        Piece::Header(h) => {
+                            file_hash.update(&h);
+                            obj_hash.update(&h);
+                            stats.file_bytes += h.len() as u64;
+                        }
+                        Piece::Data(a, b) => {
+                            obj_hash.update(&chunk[a..b]);
+                            stats.file_bytes += (b - a) as u64;
+                            stats.stored_bytes += (b - a) as u64;
+                        }
+                    }
+                }
+            };
+            let produced = (|| -> io::Result<()> {
+                let mut offset = 0u64;
+                let mut pending_zeros = 0u64;
+                while offset < size {
+                    // The writer hands buffers back; none means it stopped (its error wins).
+                    let Ok(mut chunk) = empty_rx.recv() else {
+                        return Ok(());
+                    };
+                    let n = usize::try_from((size - offset).min(CHUNK as u64)).unwrap_or(CHUNK);
+                    chunk.resize(n, 0);
+                    source.read_content(offset, &mut chunk)?;
+                    let mut pieces = Vec::new();
+                    split_runs(&chunk, &mut pending_zeros, &mut pieces);
+                    account(&pieces, &chunk);
+                    if full_tx.send(Batch { chunk, pieces }).is_err() {
+                        return Ok(());
+                    }
+                    offset += n as u64;
+                }
+                let mut pieces = Vec::new();
+                close_zeros(&mut pending_zeros, &mut pieces);
+                account(&pieces, &[]);
+                let _ = full_tx.send(Batch {
+                    chunk: Vec::new(),
+                    pieces,
+                });
+                Ok(())
+            })();
+            drop(full_tx);
+            let written = writer
+                .join()
+                .unwrap_or_else(|_| Err(io::Error::other("snapshot writer thread panicked")));
+            produced.and(written)
+        })
     }
 
     /// Writes the footer (object count, file checksum) and returns the output and the counts.
@@ -192,6 +274,54 @@ impl<W: Write> SnapshotWriter<W> {
         self.out.write_all(&sum.to_le_bytes())?;
         self.stats.file_bytes += 8;
         Ok((self.out, self.stats))
+    }
+}
+
+/// One piece of an object's encoded content.
+#[derive(Debug, Clone, Copy)]
+enum Piece {
+    /// A run header.
+    Header([u8; 8]),
+    /// The bytes `[start, end)` of the chunk, after their data-run header.
+    Data(usize, usize),
+}
+
+/// Splits a chunk into data runs and zero runs. A zero run stays open in `pending_zeros`
+/// across chunks, so a long hole costs one run header per 4 GiB, not one per chunk.
+fn split_runs(chunk: &[u8], pending_zeros: &mut u64, pieces: &mut Vec<Piece>) {
+    let n = chunk.len();
+    let mut i = 0;
+    while i < n {
+        let end = (i + SPARSE_BLOCK).min(n);
+        if is_zero(&chunk[i..end]) {
+            *pending_zeros += (end - i) as u64;
+            i = end;
+            continue;
+        }
+        // A data stretch: up to the next all-zero block.
+        let mut j = end;
+        while j < n {
+            let e = (j + SPARSE_BLOCK).min(n);
+            if is_zero(&chunk[j..e]) {
+                break;
+            }
+            j = e;
+        }
+        close_zeros(pending_zeros, pieces);
+        // `j - i <= CHUNK`, well below u32::MAX.
+        let len = u32::try_from(j - i).unwrap_or(u32::MAX);
+        pieces.push(Piece::Header(run_header(RUN_DATA, len)));
+        pieces.push(Piece::Data(i, j));
+        i = j;
+    }
+}
+
+/// Emits the open zero run, split at u32::MAX.
+fn close_zeros(pending: &mut u64, pieces: &mut Vec<Piece>) {
+    while *pending > 0 {
+        let len = u32::try_from(*pending).unwrap_or(u32::MAX);
+        pieces.push(Piece::Header(run_header(RUN_ZEROS, len)));
+        *pending -= u64::from(len);
     }
 }
 
