@@ -468,9 +468,15 @@ impl ContentSink for RestoreSink {
 
     fn data(&mut self, offset: u64, bytes: &[u8]) -> Result<()> {
         match &self.current {
-            Some(Target::Sysv(m, _)) => m
-                .write_at(offset, bytes)
-                .map_err(|e| Error::io(&self.current_addr, "write", e)),
+            Some(Target::Sysv(m, workers)) => {
+                // If the copy overtook the helpers, fault this piece in one call rather than
+                // one page at a time (a no-op walk where they were first).
+                if !workers.is_empty() {
+                    let _ = m.prefault_range(offset, bytes.len() as u64);
+                }
+                m.write_at(offset, bytes)
+                    .map_err(|e| Error::io(&self.current_addr, "write", e))
+            }
             Some(Target::Posix(f)) => f
                 .write_all_at(bytes, offset)
                 .map_err(|e| create_error(&self.current_addr, "write", e, 0)),
