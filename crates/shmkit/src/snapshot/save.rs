@@ -266,6 +266,44 @@ impl std::io::Write for Writeback {
     }
 }
 
+/// A segment's attachment read so that holes (pages never written, when nothing of the segment
+/// is in swap) become zeros without being faulted in.
+struct SkipHoles<'a> {
+    mapping: &'a sys::Mapping,
+    holes_known: bool,
+    residency: Vec<u8>,
+}
+
+impl super::writer::ContentSource for SkipHoles<'_> {
+    fn read_content(&mut self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
+        let page = sys::page_size() as usize;
+        if !self.holes_known
+            || self
+                .mapping
+                .residency(offset, buf.len() as u64, &mut self.residency)
+                .is_err()
+        {
+            return self.mapping.read_at(offset, buf).map_err(Into::into);
+        }
+        let mut i = 0;
+        while i < self.residency.len() {
+            let resident = self.residency[i] & 1 != 0;
+            let mut j = i + 1;
+            while j < self.residency.len() && (self.residency[j] & 1 != 0) == resident {
+                j += 1;
+            }
+            let (a, b) = (i * page, (j * page).min(buf.len()));
+            if resident {
+                self.mapping.read_at(offset + a as u64, &mut buf[a..b])?;
+            } else {
+                buf[a..b].fill(0);
+            }
+            i = j;
+        }
+        Ok(())
+    }
+}
+
 /// A temporary file removed on drop unless it was renamed into place.
 struct TempFile {
     path: PathBuf,
@@ -375,7 +413,7 @@ pub fn save(root: &ProcRoot, path: &Path, opts: &SaveOptions) -> Result<SaveRepo
                     nattch: s.nattch,
                     shmid: s.shmid,
                 };
-                let mut mapping = match sys::sysv::shmat(s.shmid, true) {
+                let mapping = match sys::sysv::shmat(s.shmid, true) {
                     Ok(m) => m,
                     Err(e) if matches!(e.raw_os_error(), Some(libc::EIDRM | libc::EINVAL)) => {
                         vanished.push(meta.address());
@@ -386,8 +424,15 @@ pub fn save(root: &ProcRoot, path: &Path, opts: &SaveOptions) -> Result<SaveRepo
                             .with_fix("run as the segment's owner or as root"))
                     }
                 };
+                // Nothing in swap: a page that is not resident is a hole, read as zeros without
+                // touching it (reading would give the segment a page it never had).
+                let mut source = SkipHoles {
+                    mapping: &mapping,
+                    holes_known: s.swap == Some(0),
+                    residency: Vec::new(),
+                };
                 let sum = writer
-                    .add_object(&meta, &mut mapping)
+                    .add_object(&meta, &mut source)
                     .map_err(|e| io_err("write", e))?;
                 objects.push(SavedSummary {
                     meta,

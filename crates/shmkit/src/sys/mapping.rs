@@ -203,6 +203,45 @@ impl Mapping {
     }
 }
 
+impl Mapping {
+    /// `mincore(addr, len, vec)`—Which pages of `[offset, offset+len)` are in memory: one
+    /// byte per page into `out` (cleared first), bit 0 set for a resident page.
+    ///
+    /// For shared memory a page that is not resident is either a hole (never written: it
+    /// reads as zeros) or swapped out; where the object has nothing in swap, it is a hole, and
+    /// a reader can skip it instead of faulting in a fresh zero page.
+    ///
+    /// # References
+    /// - [Linux](https://man7.org/linux/man-pages/man2/mincore.2.html)
+    pub fn residency(&self, offset: u64, len: u64, out: &mut Vec<u8>) -> io::Result<()> {
+        out.clear();
+        let page = super::page_size();
+        if offset % page != 0 {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        }
+        let len_us =
+            usize::try_from(len).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+        let start = self.check(offset, len_us)?;
+        if len_us == 0 {
+            return Ok(());
+        }
+        let pages = usize::try_from(len.div_ceil(page))
+            .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+        out.resize(pages, 0);
+        // SAFETY: `start` is page-aligned (checked) inside the live mapping and
+        // `start + len <= self.len` (checked), so the range is mapped; `out` has exactly one
+        // writable byte per page of that range, as mincore requires.
+        super::cvt(unsafe {
+            libc::mincore(
+                self.ptr.as_ptr().add(start).cast(),
+                len_us,
+                out.as_mut_ptr().cast(),
+            )
+        })
+        .map(drop)
+    }
+}
+
 impl From<OutOfBounds> for io::Error {
     fn from(e: OutOfBounds) -> Self {
         io::Error::new(io::ErrorKind::InvalidInput, e)
