@@ -33,6 +33,29 @@ pub enum Command {
     Mem(command::mem::Args),
     /// Every shared-memory object on the host, one table.
     Ls(command::ls::Args),
+    /// Create a System V segment, a POSIX object or a mapped file.
+    Create(command::create::Args),
+    /// Write bytes into an object (bounds-checked; never grows it).
+    Write(command::write::Args),
+    /// Read bytes out of an object: raw, hex (like xxd) or text.
+    Read(command::read::Args),
+    /// Everything the kernel knows of an object, its holders, and what it survives here.
+    Stat(command::stat::Args),
+    /// Change an object's permission bits.
+    Chmod(command::chmod::Args),
+    /// Change an object's owner and/or group.
+    Chown(command::chown::Args),
+    /// Grow or shrink a POSIX object or a file (System V cannot).
+    Resize(command::resize::Args),
+    /// Remove objects, or collect leaks with --orphans (never one in use without --force).
+    Rm(command::rm::Args),
+    /// The seed's experiments, run for real, with a verdict for each kernel behaviour.
+    Lab(command::lab::Args),
+    /// What each drop_caches level would free, predicted; with --measure, dropped for real.
+    Reclaim(command::reclaim::Args),
+    /// Map shared memory and hold it until stdin closes (for tests and experiments).
+    #[command(hide = true)]
+    Hold(command::hold::Args),
     /// Is this host or container fit for shared memory, and what survives a restart here.
     Doctor(command::doctor::Args),
     /// Save System V and POSIX objects to a checksummed file, and restore them.

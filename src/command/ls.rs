@@ -1,19 +1,299 @@
-//! `shmkit ls`: every shared-memory object on the host.
+//! `shmkit ls`: every shared-memory object on the host, one table.
 
+use crate::output::{self, Colour};
+use clap::ValueEnum;
+use serde::Serialize;
+use shmkit::render::{size, table::sanitize, table::Align, table::Table};
+use shmkit::scan::{Coverage, Kind, Object, ProcRoot, Scan, ScanOptions};
+use std::io::Write;
 use std::process::ExitCode;
 
 /// Options of `shmkit ls`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  shmkit ls                      every object, largest first within each kind
+  shmkit ls --orphans            only leaks, with the command that frees each
+  shmkit ls --kind sysv --kind posix --user postgres
+  shmkit ls --sort rss --json")]
 pub struct Args {
+    /// Only objects of this kind (repeatable): sysv, posix, tmpfs, shared-anon, memfd, file.
+    #[arg(long, value_name = "KIND", value_parser = parse_kind)]
+    pub kind: Vec<Kind>,
+    /// Only orphans (leaks): nobody holds them and nothing will free them.
+    #[arg(long)]
+    pub orphans: bool,
+    /// Only objects owned by this user (name or uid).
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+    /// Sort order.
+    #[arg(long, value_enum, default_value_t = SortKey::Kind)]
+    pub sort: SortKey,
     /// Print JSON (schema in docs/json.md).
     #[arg(long)]
     pub json: bool,
     /// Print sizes in bytes.
     #[arg(long, short)]
     pub bytes: bool,
+    /// Read /proc under this root instead of / (a captured fixture tree).
+    #[arg(long, value_name = "DIR", hide = true, default_value = "/")]
+    pub root: std::path::PathBuf,
+    /// Show ages as of this time (unix seconds) instead of now (fixture tests).
+    #[arg(long, value_name = "SECONDS", hide = true)]
+    pub now: Option<i64>,
+}
+
+/// How `ls` orders its rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SortKey {
+    /// By kind, then largest resident first.
+    Kind,
+    /// Largest size first.
+    Size,
+    /// Largest resident first.
+    Rss,
+    /// Oldest first.
+    Age,
+    /// By name.
+    Name,
+}
+
+fn parse_kind(text: &str) -> Result<Kind, String> {
+    Kind::parse(text).ok_or_else(|| {
+        let names: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
+        format!("unknown kind '{text}'; use one of {}", names.join(", "))
+    })
+}
+
+/// The JSON document `shmkit ls --json` prints.
+#[derive(Debug, Serialize)]
+struct LsJson<'a> {
+    schema: &'static str,
+    objects: Vec<&'a Object>,
+    coverage: &'a Coverage,
 }
 
 /// Runs `shmkit ls`.
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("shmkit ls: not built yet")
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let root = ProcRoot::new(&args.root);
+    let scan = Scan::collect(&root, &ScanOptions::default()).map_err(shmkit::Error::from)?;
+    let uid_filter = match &args.user {
+        None => None,
+        Some(user) => Some(resolve_user(&root, user)?),
+    };
+    let mut objects: Vec<&Object> = scan
+        .objects
+        .iter()
+        .filter(|o| args.kind.is_empty() || args.kind.contains(&o.kind))
+        .filter(|o| !args.orphans || o.status.orphan)
+        .filter(|o| uid_filter.is_none_or(|uid| o.uid == uid))
+        .collect();
+    match args.sort {
+        SortKey::Kind => {}
+        SortKey::Size => objects.sort_by_key(|o| std::cmp::Reverse(o.size)),
+        SortKey::Rss => objects.sort_by_key(|o| std::cmp::Reverse(o.resident)),
+        SortKey::Age => objects.sort_by_key(|o| o.created.unwrap_or(i64::MAX)),
+        SortKey::Name => objects.sort_by(|a, b| a.name.cmp(&b.name)),
+    }
+    if args.json {
+        output::print_json(&LsJson {
+            schema: "shmkit.ls/1",
+            objects,
+            coverage: &scan.coverage,
+        })?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    write_table(
+        &mut out,
+        &objects,
+        args.bytes,
+        args.now.unwrap_or_else(now),
+        output::colour_enabled(),
+    )?;
+    write_free_commands(&mut out, &objects)?;
+    write_coverage(&mut out, &scan.coverage)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves a user name or a numeric uid.
+pub fn resolve_user(root: &ProcRoot, user: &str) -> anyhow::Result<u32> {
+    if let Ok(uid) = user.parse::<u32>() {
+        return Ok(uid);
+    }
+    root.users().ok().and_then(|t| t.id(user)).ok_or_else(|| {
+        shmkit::Error::new(
+            shmkit::ErrorKind::NotFound,
+            format!("user {user}"),
+            "no such user in /etc/passwd",
+        )
+        .with_fix("give a numeric uid or an existing user name")
+        .into()
+    })
+}
+
+/// Seconds since the epoch, now.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// A duration in one unit a person reads at a glance: `40s`, `12m`, `5h`, `3d`.
+pub fn age(seconds: i64) -> String {
+    match seconds {
+        s if s < 0 => "-".to_string(),
+        s if s < 120 => format!("{s}s"),
+        s if s < 7200 => format!("{}m", s / 60),
+        s if s < 2 * 86400 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86400),
+    }
+}
+
+fn holders_cell(o: &Object) -> String {
+    let mut parts: Vec<String> = o
+        .holders
+        .iter()
+        .take(2)
+        .map(|h| format!("{}/{}", h.pid, sanitize(&h.comm)))
+        .collect();
+    if o.holders.len() > 2 {
+        parts.push(format!("+{}", o.holders.len() - 2));
+    }
+    // The kernel counts attachments in every namespace and in processes we could not read.
+    if let Some(sysv) = &o.sysv {
+        if sysv.nattch as usize != o.holders.len() {
+            parts.push(format!("(nattch {})", sysv.nattch));
+        }
+    }
+    if parts.is_empty() {
+        "-".to_string()
+    } else {
+        parts.join(" ")
+    }
+}
+
+fn status_cell(o: &Object) -> String {
+    let s = &o.status;
+    let flags: Vec<&str> = [
+        (s.orphan, "orphan"),
+        (s.marked_for_destruction, "removed"),
+        (s.locked, "locked"),
+        (s.hugetlb, "hugetlb"),
+        (s.deleted, "deleted"),
+    ]
+    .iter()
+    .filter(|(on, _)| *on)
+    .map(|(_, name)| *name)
+    .collect();
+    if flags.is_empty() {
+        "-".to_string()
+    } else {
+        flags.join(",")
+    }
+}
+
+/// Writes the objects as `shmkit ls` shows them.
+pub fn write_table(
+    out: &mut dyn Write,
+    objects: &[&Object],
+    exact: bool,
+    now: i64,
+    colour: bool,
+) -> std::io::Result<()> {
+    let mut t = Table::new(&[
+        ("KIND", Align::Left),
+        ("ID/NAME", Align::Left),
+        ("SIZE", Align::Right),
+        ("RSS", Align::Right),
+        ("SWAP", Align::Right),
+        ("OWNER", Align::Left),
+        ("MODE", Align::Left),
+        ("HOLDERS", Align::Left),
+        ("CREATOR", Align::Left),
+        ("AGE", Align::Right),
+        ("STATUS", Align::Left),
+    ]);
+    let opt = |v: Option<u64>| v.map_or("-".to_string(), |b| size::bytes(b, exact));
+    for o in objects {
+        let name = match &o.sysv {
+            Some(s) => format!("{} id={}", o.name, s.shmid),
+            None => sanitize(&o.name),
+        };
+        let creator = match &o.sysv {
+            Some(s) => match &s.creator.comm {
+                Some(comm) => format!("{}/{}", s.creator.pid, sanitize(comm)),
+                None => format!("{} (exited)", s.creator.pid),
+            },
+            None => "-".to_string(),
+        };
+        t.row(vec![
+            o.kind.to_string(),
+            name,
+            size::bytes(o.size, exact),
+            opt(o.resident),
+            opt(o.swapped),
+            o.user.clone().unwrap_or_else(|| o.uid.to_string()),
+            format!("{:04o}", o.mode),
+            holders_cell(o),
+            creator,
+            o.created
+                .map_or("-".to_string(), |c| age(now.saturating_sub(c))),
+            status_cell(o),
+        ]);
+        if o.status.orphan {
+            t.mark_last();
+        }
+    }
+    if t.is_empty() {
+        writeln!(out, "no shared-memory objects match")?;
+    } else {
+        t.write_styled(out, &|line| output::paint(line, Colour::Red, colour))?;
+    }
+    Ok(())
+}
+
+/// Lists the leaks among `objects`, each with why it is one and the command that frees it.
+pub fn write_free_commands(out: &mut dyn Write, objects: &[&Object]) -> std::io::Result<()> {
+    let leaks: Vec<(&str, String)> = objects
+        .iter()
+        .filter(|o| o.status.orphan)
+        .filter_map(|o| {
+            let name = match &o.sysv {
+                Some(s) => format!("{} {} id={}", o.kind, o.name, s.shmid),
+                None => format!("{} {}", o.kind, sanitize(&o.name)),
+            };
+            let why = o.orphan_reason.as_deref().unwrap_or("an orphan");
+            Some((o.free_command.as_deref()?, format!("{name}: {why}")))
+        })
+        .collect();
+    if leaks.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "\nleaks, and the command that frees each:")?;
+    let width = leaks.iter().map(|(cmd, _)| cmd.len()).max().unwrap_or(0);
+    for (cmd, why) in leaks {
+        writeln!(out, "  {cmd:width$}  # {why}")?;
+    }
+    Ok(())
+}
+
+fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// Says what the scan could not see, if anything.
+pub fn write_coverage(out: &mut dyn Write, coverage: &Coverage) -> std::io::Result<()> {
+    if coverage.processes_vanished > 0 || coverage.objects_vanished > 0 {
+        writeln!(
+            out,
+            "\nskipped: {} and {} that vanished during the scan",
+            plural(coverage.processes_vanished, "process", "processes"),
+            plural(coverage.objects_vanished, "object", "objects"),
+        )?;
+    }
+    for note in &coverage.notes {
+        writeln!(out, "note: {note}")?;
+    }
+    Ok(())
 }

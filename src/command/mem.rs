@@ -1,19 +1,297 @@
 //! `shmkit mem`: free's numbers, then the truth behind buff/cache.
 
+use crate::output::{self, Colour};
+use shmkit::render::size;
+use shmkit::render::table::{sanitize, Align, Table};
+use shmkit::report::MemReport;
+use shmkit::scan::{ProcRoot, Scan, ScanOptions};
+use std::io::Write;
 use std::process::ExitCode;
 
 /// Options of `shmkit mem`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  shmkit mem                 free's header, buff/cache explained, shared memory itemised, leaks
+  shmkit mem --bytes         the same in bytes (the header then equals `free -b`)
+  shmkit mem --json | jq .pinned.items
+  sudo shmkit mem            as root every holder is visible")]
 pub struct Args {
-    /// Print JSON (schema in docs/json.md).
+    /// Print JSON (schema `shmkit.mem/1`, documented in docs/json.md).
     #[arg(long)]
     pub json: bool,
     /// Print sizes in bytes.
     #[arg(long, short)]
     pub bytes: bool,
+    /// How many files to list per tmpfs mount.
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub top: usize,
+    /// Read /proc under this root instead of / (a captured fixture tree).
+    #[arg(long, value_name = "DIR", hide = true, default_value = "/")]
+    pub root: std::path::PathBuf,
 }
 
 /// Runs `shmkit mem`.
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("shmkit mem: not built yet")
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let root = ProcRoot::new(&args.root);
+    let opts = ScanOptions {
+        top_files: args.top,
+        ..ScanOptions::default()
+    };
+    let scan = Scan::collect(&root, &opts).map_err(shmkit::Error::from)?;
+    let report = MemReport::new(&scan);
+    if args.json {
+        output::print_json(&report)?;
+    } else {
+        let stdout = std::io::stdout();
+        let mut out = stdout.lock();
+        write_report(
+            &mut out,
+            &report,
+            args.bytes,
+            args.top,
+            output::colour_enabled(),
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes the report as people read it.
+pub fn write_report(
+    out: &mut dyn Write,
+    r: &MemReport,
+    exact: bool,
+    top: usize,
+    colour: bool,
+) -> std::io::Result<()> {
+    let sz = |b: u64| size::bytes(b, exact);
+    let bold = |t: &str| output::paint(t, Colour::Bold, colour);
+    let f = &r.free;
+    // free's own layout: an 8-wide label, then 12-wide right-aligned columns.
+    writeln!(
+        out,
+        "{:8}{:>12}{:>12}{:>12}{:>12}{:>12}{:>12}",
+        "", "total", "used", "free", "shared", "buff/cache", "available"
+    )?;
+    writeln!(
+        out,
+        "{:8}{:>12}{:>12}{:>12}{:>12}{:>12}{:>12}",
+        "Mem:",
+        sz(f.total),
+        sz(f.used),
+        sz(f.free),
+        sz(f.shared),
+        sz(f.buff_cache),
+        sz(f.available)
+    )?;
+    writeln!(
+        out,
+        "{:8}{:>12}{:>12}{:>12}",
+        "Swap:",
+        sz(f.swap_total),
+        sz(f.swap_used),
+        sz(f.swap_free)
+    )?;
+
+    let b = &r.buff_cache;
+    let pinned_note = if r.swap_on {
+        "pinned: can move to swap under pressure, never dropped"
+    } else {
+        "pinned: no swap, nothing frees it but its owner"
+    };
+    writeln!(
+        out,
+        "\n{}",
+        bold(&format!("buff/cache {} is:", sz(f.buff_cache)))
+    )?;
+    let mut t = Table::new(&[("", Align::Left), ("", Align::Right), ("", Align::Left)]);
+    let rows: [(&str, u64, &str); 7] = [
+        (
+            "page cache, clean",
+            b.clean_page_cache,
+            "drop_caches 1 frees it now",
+        ),
+        (
+            "page cache, mapped",
+            b.mapped_file,
+            "in use by processes: reclaimed under pressure, not by drop_caches",
+        ),
+        (
+            "dirty + writeback",
+            b.dirty_writeback,
+            "freeable after write-back (sync)",
+        ),
+        ("buffers", b.buffers, "drop_caches 1"),
+        (
+            "reclaimable slab",
+            b.reclaimable_slab,
+            "drop_caches 2 (dentries and inodes not in use)",
+        ),
+        ("shared memory", b.shmem, pinned_note),
+        ("ramfs", b.ramfs, "pinned: never freed, never swapped"),
+    ];
+    for (name, bytes, note) in rows {
+        if bytes > 0 || matches!(name, "page cache, clean" | "shared memory") {
+            t.row(vec![format!("  {name}"), sz(bytes), note.to_string()]);
+        }
+    }
+    t.row(vec![
+        "  = sum".to_string(),
+        sz(b.total),
+        "equals buff/cache".to_string(),
+    ]);
+    write_rows(out, &t)?;
+
+    let p = &r.pinned;
+    writeln!(
+        out,
+        "\n{}",
+        bold(&format!(
+            "shared memory {} (meminfo Shmem, free's \"shared\"):",
+            sz(p.total)
+        ))
+    )?;
+    let mut t = Table::new(&[
+        ("", Align::Left),
+        ("", Align::Left),
+        ("", Align::Right),
+        ("", Align::Left),
+    ]);
+    for item in &p.items {
+        let note = if item.orphan {
+            "LEAK".to_string()
+        } else if !item.holders.is_empty() {
+            let mut held: Vec<String> = item.holders.iter().take(3).map(|h| sanitize(h)).collect();
+            if item.holders.len() > 3 {
+                held.push(format!("+{}", item.holders.len() - 3));
+            }
+            format!("held by {}", held.join(" "))
+        } else if item.kind == "unattributed" {
+            "GPU buffers, other mount namespaces, unreadable processes".to_string()
+        } else if let Some(n @ 1..) = item.nattch {
+            format!("attached {n}x by processes this user cannot read")
+        } else if item.kind == "sysv" {
+            "nobody attached; lives until ipcrm".to_string()
+        } else {
+            String::new()
+        };
+        t.row(vec![
+            format!("  {}", item.kind),
+            sanitize(&item.name),
+            sz(item.bytes),
+            note,
+        ]);
+        if item.orphan {
+            t.mark_last();
+        }
+        for file in item.files.iter().take(top) {
+            t.row(vec![
+                format!("    {}", file.kind),
+                sanitize(&file.name),
+                sz(file.bytes),
+                if file.orphan {
+                    "LEAK".to_string()
+                } else {
+                    String::new()
+                },
+            ]);
+            if file.orphan {
+                t.mark_last();
+            }
+        }
+        if item.files.len() > top {
+            let rest: u64 = item.files.iter().skip(top).map(|f| f.bytes).sum();
+            t.row(vec![
+                "    ...".to_string(),
+                format!("{} more files", item.files.len() - top),
+                sz(rest),
+                String::new(),
+            ]);
+        }
+    }
+    t.row(vec![
+        "  = sum".to_string(),
+        String::new(),
+        sz(p.attributed + p.unattributed),
+        if p.overcounted > 0 {
+            format!(
+                "objects exceed Shmem by {} (counts taken moments apart)",
+                sz(p.overcounted)
+            )
+        } else {
+            "equals Shmem".to_string()
+        },
+    ]);
+    write_rows_styled(out, &t, &|l| output::paint(l, Colour::Red, colour))?;
+
+    writeln!(out, "\n{}", bold("available:"))?;
+    let mut t = Table::new(&[("", Align::Left), ("", Align::Right), ("", Align::Left)]);
+    t.row(vec![
+        "  free + buff/cache".to_string(),
+        sz(r.naive_available),
+        "what a naive reading of free suggests".to_string(),
+    ]);
+    t.row(vec![
+        "  really available".to_string(),
+        sz(r.really_available),
+        "free + everything reclaimable, shared memory excluded".to_string(),
+    ]);
+    t.row(vec![
+        "  MemAvailable".to_string(),
+        sz(r.kernel_available),
+        "the kernel's own, more cautious estimate".to_string(),
+    ]);
+    write_rows(out, &t)?;
+
+    if r.leaks.is_empty() {
+        writeln!(
+            out,
+            "\n{}",
+            output::paint("no leaks found", Colour::Green, colour)
+        )?;
+    } else {
+        let total: u64 = r.leaks.iter().map(|l| l.bytes).sum();
+        let title = format!("leaks: {} objects, {}", r.leaks.len(), sz(total));
+        writeln!(out, "\n{}", output::paint(&title, Colour::Red, colour))?;
+        let mut t = Table::new(&[
+            ("", Align::Left),
+            ("", Align::Right),
+            ("", Align::Left),
+            ("", Align::Left),
+        ]);
+        for leak in &r.leaks {
+            t.row(vec![
+                format!("  {}", sanitize(&leak.object)),
+                sz(leak.bytes),
+                leak.command.as_deref().map_or(String::new(), sanitize),
+                sanitize(&leak.reason),
+            ]);
+        }
+        write_rows(out, &t)?;
+    }
+    if r.swap_on {
+        let note = "swap is on: shared memory is swap-backed, so \"pinned\" means it can move to swap under pressure; drop_caches never frees it";
+        writeln!(out, "\n{}", output::paint(note, Colour::Yellow, colour))?;
+    }
+    crate::command::ls::write_coverage(out, &r.coverage)?;
+    Ok(())
+}
+
+/// Writes a headerless table (its header row is empty).
+fn write_rows(out: &mut dyn Write, t: &Table) -> std::io::Result<()> {
+    write_rows_styled(out, t, &|l| l.to_string())
+}
+
+/// Writes a headerless table, passing marked rows through `style`.
+fn write_rows_styled(
+    out: &mut dyn Write,
+    t: &Table,
+    style: &dyn Fn(&str) -> String,
+) -> std::io::Result<()> {
+    let mut buf = Vec::new();
+    t.write_styled(&mut buf, style)?;
+    let text = String::from_utf8_lossy(&buf);
+    for line in text.lines().skip(1) {
+        writeln!(out, "{line}")?;
+    }
+    Ok(())
 }

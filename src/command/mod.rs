@@ -1,10 +1,22 @@
 //! One module per subcommand, each with its `Args` and one `run` function.
 
+pub mod chmod;
+pub mod chown;
+pub mod create;
 pub mod doctor;
+pub mod hold;
+pub mod lab;
+pub mod lifecycle;
 pub mod ls;
 pub mod mem;
+pub mod read;
+pub mod reclaim;
+pub mod resize;
+pub mod rm;
 pub mod run;
 pub mod snapshot;
+pub mod stat;
+pub mod write;
 
 use crate::cli::{Cli, Command};
 use std::process::ExitCode;
@@ -14,6 +26,17 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Mem(args) => mem::run(args),
         Command::Ls(args) => ls::run(args),
+        Command::Lab(args) => lab::run(args),
+        Command::Reclaim(args) => reclaim::run(args),
+        Command::Hold(args) => hold::run(args),
+        Command::Create(args) => create::run(args),
+        Command::Write(args) => write::run(args),
+        Command::Read(args) => read::run(args),
+        Command::Stat(args) => stat::run(args),
+        Command::Chmod(args) => chmod::run(args),
+        Command::Chown(args) => chown::run(args),
+        Command::Resize(args) => resize::run(args),
+        Command::Rm(args) => rm::run(args),
         Command::Doctor(args) => doctor::run(args),
         Command::Snapshot(args) => snapshot::run(args),
         Command::Run(args) => run::run(args),

@@ -5,3 +5,4 @@
 
 pub mod size;
 pub mod table;
+pub mod time;

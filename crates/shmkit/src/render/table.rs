@@ -17,6 +17,7 @@ pub struct Table {
     headers: Vec<String>,
     aligns: Vec<Align>,
     rows: Vec<Vec<String>>,
+    marked: Vec<bool>,
 }
 
 impl Table {
@@ -26,6 +27,7 @@ impl Table {
             headers: columns.iter().map(|(h, _)| (*h).to_string()).collect(),
             aligns: columns.iter().map(|(_, a)| *a).collect(),
             rows: Vec::new(),
+            marked: Vec::new(),
         }
     }
 
@@ -34,6 +36,14 @@ impl Table {
         let mut cells = cells;
         cells.resize(self.headers.len(), String::new());
         self.rows.push(cells);
+        self.marked.push(false);
+    }
+
+    /// Marks the last row added, for [`Table::write_styled`] to emphasise (a leak, a failure).
+    pub fn mark_last(&mut self) {
+        if let Some(m) = self.marked.last_mut() {
+            *m = true;
+        }
     }
 
     /// How many rows were added.
@@ -48,6 +58,16 @@ impl Table {
 
     /// Writes the header and rows, each line trimmed of trailing spaces.
     pub fn write(&self, out: &mut dyn Write) -> io::Result<()> {
+        self.write_styled(out, &|line| line.to_string())
+    }
+
+    /// Like [`Table::write`], passing each marked row's whole line through `style` after
+    /// alignment (so colour codes do not disturb the widths).
+    pub fn write_styled(
+        &self,
+        out: &mut dyn Write,
+        style: &dyn Fn(&str) -> String,
+    ) -> io::Result<()> {
         let mut widths: Vec<usize> = self.headers.iter().map(|h| h.chars().count()).collect();
         for row in &self.rows {
             for (w, cell) in widths.iter_mut().zip(row) {
@@ -75,8 +95,13 @@ impl Table {
             text.trim_end().to_string()
         };
         writeln!(out, "{}", line(&self.headers))?;
-        for row in &self.rows {
-            writeln!(out, "{}", line(row))?;
+        for (row, marked) in self.rows.iter().zip(&self.marked) {
+            let text = line(row);
+            if *marked {
+                writeln!(out, "{}", style(&text))?;
+            } else {
+                writeln!(out, "{text}")?;
+            }
         }
         Ok(())
     }

@@ -1,6 +1,22 @@
 //! The scan: one pass over `/proc`, `/sys` and the tmpfs mounts that finds every
 //! shared-memory object on the host, who holds it, and what leaked.
+//!
+//! Sources, all read through one [`ProcRoot`] so tests can run on captured fixture trees:
+//! - `/proc/sysvipc/shm`: System V segments with their resident and swapped bytes;
+//! - `/proc/self/mountinfo` + `statvfs` + a walk of each tmpfs/ramfs mount: tmpfs files, and
+//!   POSIX objects (the files of `/dev/shm`);
+//! - `/proc/PID/maps` of every process: holders of all of these, plus the objects that only
+//!   mappings reveal (shared anonymous memory as `/dev/zero (deleted)`, memfds as
+//!   `/memfd:NAME (deleted)`, deleted tmpfs files, shared mappings of regular files);
+//! - `/proc/PID/fd`: holders that keep an object open without mapping it.
+//!
+//! Processes and objects vanish during a scan: they are skipped and counted in
+//! [`Coverage`], never an error. Only `/proc/meminfo` is required.
 
+mod collect;
 pub mod model;
 
+pub use collect::{Scan, ScanError, ScanOptions};
 pub use model::*;
+
+pub use shmkit_procfs::ProcRoot;

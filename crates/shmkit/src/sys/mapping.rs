@@ -240,6 +240,43 @@ impl Mapping {
         })
         .map(drop)
     }
+
+    /// `madvise(ptr, len, MADV_PAGEOUT)`—Asks the kernel to reclaim these pages now, as memory
+    /// pressure would: clean file pages are dropped, shmem and anonymous pages go to swap (where
+    /// swap is on; without swap they stay). Pages that other processes also map are left alone.
+    ///
+    /// # References
+    /// - [Linux](https://man7.org/linux/man-pages/man2/madvise.2.html)
+    pub fn pageout(&self) -> io::Result<()> {
+        if self.len == 0 {
+            return Ok(());
+        }
+        // SAFETY: ptr/len describe a live mapping owned by self; MADV_PAGEOUT only moves pages
+        // out of memory, their contents stay reachable through the same addresses.
+        super::cvt(unsafe { libc::madvise(self.ptr.as_ptr().cast(), self.len, libc::MADV_PAGEOUT) })
+            .map(drop)
+    }
+
+    /// `mincore(ptr, len, vec)`—How many bytes of this mapping are resident in memory now
+    /// (whole pages; for a file mapping, whether the file's pages are in the page cache).
+    ///
+    /// # References
+    /// - [Linux](https://man7.org/linux/man-pages/man2/mincore.2.html)
+    pub fn resident_bytes(&self) -> io::Result<u64> {
+        if self.len == 0 {
+            return Ok(0);
+        }
+        let page = super::page_size();
+        let pages = (self.len as u64).div_ceil(page);
+        let pages =
+            usize::try_from(pages).map_err(|_| io::Error::from_raw_os_error(libc::ENOMEM))?;
+        let mut vec = vec![0u8; pages];
+        // SAFETY: ptr/len describe a live, page-aligned mapping owned by self; `vec` holds one
+        // byte per page of that range, as mincore requires, and outlives the call.
+        super::cvt(unsafe { libc::mincore(self.ptr.as_ptr().cast(), self.len, vec.as_mut_ptr()) })?;
+        let resident = vec.iter().filter(|b| **b & 1 == 1).count() as u64;
+        Ok(resident * page)
+    }
 }
 
 impl From<OutOfBounds> for io::Error {

@@ -14,11 +14,14 @@
 // are needed elsewhere.
 #![allow(clippy::unnecessary_cast)]
 
+pub mod dir;
+pub mod fs;
 pub mod mapping;
 pub mod memfd;
 pub mod ns;
 pub mod posix;
 pub mod process;
+pub mod procmap;
 pub mod sysv;
 
 pub use mapping::{Mapping, OutOfBounds};

@@ -59,3 +59,30 @@ pub fn shm_unlink(name: &str) -> io::Result<()> {
     // SAFETY: `c_name` is NUL-terminated and outlives the call.
     super::cvt(unsafe { libc::shm_unlink(c_name.as_ptr()) }).map(drop)
 }
+
+/// `shm_open(name, O_RDONLY or O_RDWR | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC, 0)`—Opens an
+/// existing object without ever waiting.
+///
+/// `O_NONBLOCK` changes nothing for a shm object (a regular file); it matters when the name is
+/// something else: anyone may create files in the world-writable /dev/shm, and a FIFO planted
+/// under a name would block a plain open until a writer came. Callers check the file type.
+///
+/// # References
+/// - [POSIX](https://pubs.opengroup.org/onlinepubs/9799919799/functions/shm_open.html)
+/// - [Linux](https://man7.org/linux/man-pages/man3/shm_open.3.html)
+pub fn shm_open_existing_nonblocking(name: &str, writable: bool) -> io::Result<OwnedFd> {
+    let c_name = cstring(name.as_bytes())?;
+    let access = if writable {
+        libc::O_RDWR
+    } else {
+        libc::O_RDONLY
+    };
+    let flags = access | libc::O_NONBLOCK | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+    // SAFETY: `c_name` is NUL-terminated and outlives the call.
+    let fd = unsafe { libc::shm_open(c_name.as_ptr(), flags, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: shm_open returned a new descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}

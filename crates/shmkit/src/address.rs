@@ -1,0 +1,400 @@
+//! How commands and programs name a shared-memory object: `sysv:5678`, `sysv:0x162e`,
+//! `sysv:id=294918`, `sysv:private`, `sysv:ftok=PATH:PROJ`, `posix:/name`, `file:PATH`,
+//! `memfd:NAME`.
+//!
+//! Parsing is strict, because an address decides which kernel object a command touches:
+//! a POSIX name must be exactly what `shm_open` accepts without surprises (one leading `/`, no
+//! other `/`, not `.` or `..`, at most `NAME_MAX` bytes, no NUL), a key must fit the kernel's
+//! 32 bits. [`Address`]'s `Display` gives back a string that parses to the same address.
+//!
+//! ```
+//! use shmkit::address::{Address, SysvAddress};
+//!
+//! let addr: Address = "sysv:0x162e".parse()?;
+//! assert_eq!(addr, Address::Sysv(SysvAddress::Key(5678)));
+//! assert_eq!(addr.to_string(), "sysv:5678");
+//! assert!("posix:/a/b".parse::<Address>().is_err());
+//! # Ok::<(), shmkit::Error>(())
+//! ```
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::scan::Kind;
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+/// The longest POSIX shm name after its leading `/`: the name becomes a file in /dev/shm, so
+/// it is limited by the filesystem's `NAME_MAX`.
+pub const POSIX_NAME_MAX: usize = 255;
+
+/// The text every address error points to.
+const FORMS: &str = "write sysv:KEY (sysv:5678, sysv:0x162e), sysv:id=SHMID, sysv:private, \
+                     sysv:ftok=PATH:PROJ, posix:/NAME, file:PATH or memfd:NAME";
+
+/// A shared-memory object's address.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Address {
+    /// A System V segment.
+    Sysv(SysvAddress),
+    /// A POSIX shm object, by its name with the one leading `/` (`/orders`).
+    Posix(String),
+    /// A regular file mapped `MAP_SHARED`.
+    File(PathBuf),
+    /// A new memfd with this name (library only: a memfd has no name others can open).
+    Memfd(String),
+}
+
+/// How a System V segment is named.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum SysvAddress {
+    /// By key (`sysv:5678`, `sysv:0x162e`); never 0, which is `IPC_PRIVATE`.
+    Key(i32),
+    /// By segment id (`sysv:id=294918`), as `ipcs -m` lists it.
+    Id(i32),
+    /// `IPC_PRIVATE` (`sysv:private`): a new segment with no key; for create only.
+    Private,
+    /// The key `ftok(path, proj)` derives (`sysv:ftok=/etc/app.conf:65`).
+    Ftok {
+        /// The file whose inode and device make the key.
+        path: PathBuf,
+        /// The project byte (1..=255).
+        proj: u8,
+    },
+}
+
+impl Address {
+    /// The kind of object this address reaches.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Address::Sysv(_) => Kind::Sysv,
+            Address::Posix(_) => Kind::Posix,
+            Address::File(_) => Kind::File,
+            Address::Memfd(_) => Kind::Memfd,
+        }
+    }
+
+    /// Parses a POSIX shm name, validated as [`Address`] describes.
+    pub fn posix(name: &str) -> Result<Address> {
+        validate_posix_name(name)?;
+        Ok(Address::Posix(name.to_string()))
+    }
+
+    /// The path of a POSIX object's file (`/dev/shm/NAME`), where glibc puts it.
+    pub fn posix_path(name: &str) -> PathBuf {
+        PathBuf::from(format!("/dev/shm{name}"))
+    }
+}
+
+fn invalid(input: &str, cause: impl Into<String>) -> Error {
+    Error::new(ErrorKind::InvalidInput, input, cause).with_fix(FORMS)
+}
+
+fn validate_posix_name(name: &str) -> Result<()> {
+    let object = format!("posix:{name}");
+    let bad =
+        |cause: &str, fix: &str| Error::new(ErrorKind::InvalidInput, &object, cause).with_fix(fix);
+    let Some(rest) = name.strip_prefix('/') else {
+        return Err(bad(
+            "a POSIX shm name starts with '/'",
+            "write posix:/NAME, for example posix:/orders",
+        ));
+    };
+    if rest.is_empty() {
+        return Err(bad(
+            "the name after '/' is empty",
+            "write posix:/NAME, for example posix:/orders",
+        ));
+    }
+    if rest.contains('/') {
+        return Err(bad(
+            "a POSIX shm name has exactly one '/', at the start (it is one file in /dev/shm)",
+            "drop the other '/' characters, for example posix:/app-orders",
+        ));
+    }
+    if rest == "." || rest == ".." {
+        return Err(bad(
+            "'.' and '..' are directories, not objects",
+            "pick a real name",
+        ));
+    }
+    if rest.contains('\0') {
+        return Err(bad("the name contains a NUL byte", "remove it"));
+    }
+    if rest.len() > POSIX_NAME_MAX {
+        return Err(bad(
+            &format!(
+                "the name is {} bytes long; the limit is {POSIX_NAME_MAX} (NAME_MAX)",
+                rest.len()
+            ),
+            "pick a shorter name",
+        ));
+    }
+    Ok(())
+}
+
+/// Parses a key or id: decimal (`5678`, `-1`) or hex (`0x162e`, up to `0xffffffff`, which wraps
+/// to the negative `i32` the kernel stores).
+fn parse_int(text: &str) -> Option<i32> {
+    if let Some(hex) = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        if hex.is_empty() || hex.len() > 8 {
+            return None;
+        }
+        return u32::from_str_radix(hex, 16).ok().map(|v| v as i32);
+    }
+    if text.starts_with('+') {
+        return None;
+    }
+    text.parse::<i32>().ok()
+}
+
+fn parse_sysv(input: &str, rest: &str) -> Result<SysvAddress> {
+    if rest == "private" {
+        return Ok(SysvAddress::Private);
+    }
+    if let Some(id) = rest.strip_prefix("id=") {
+        return match parse_int(id) {
+            Some(id) if id >= 0 => Ok(SysvAddress::Id(id)),
+            _ => Err(invalid(
+                input,
+                format!("'{id}' is not a segment id (a number from `ipcs -m`)"),
+            )),
+        };
+    }
+    if let Some(spec) = rest.strip_prefix("ftok=") {
+        // The path may itself contain ':', so the project is after the last one.
+        let Some((path, proj)) = spec.rsplit_once(':') else {
+            return Err(invalid(
+                input,
+                "ftok needs a path and a project: sysv:ftok=PATH:PROJ",
+            ));
+        };
+        if path.is_empty() {
+            return Err(invalid(input, "the ftok path is empty"));
+        }
+        let proj = match proj.as_bytes() {
+            [c] if !c.is_ascii_digit() => Some(*c),
+            _ => parse_int(proj).and_then(|p| u8::try_from(p).ok()),
+        };
+        return match proj {
+            Some(proj) if proj != 0 => Ok(SysvAddress::Ftok {
+                path: PathBuf::from(path),
+                proj,
+            }),
+            _ => Err(invalid(
+                input,
+                "the ftok project must be 1..=255 or one character (ftok uses its low 8 bits, and 0 is undefined)",
+            )),
+        };
+    }
+    match parse_int(rest) {
+        Some(0) => Err(Error::new(
+            ErrorKind::InvalidInput,
+            input,
+            "key 0 is IPC_PRIVATE, which never names an existing segment",
+        )
+        .with_fix("write sysv:private to create a segment without a key, or sysv:id=SHMID for an existing one")),
+        Some(key) => Ok(SysvAddress::Key(key)),
+        None => Err(invalid(input, format!("'{rest}' is not a System V key (decimal or 0x hex, 32 bits)"))),
+    }
+}
+
+impl FromStr for Address {
+    type Err = Error;
+
+    fn from_str(input: &str) -> Result<Address> {
+        let Some((scheme, rest)) = input.split_once(':') else {
+            return Err(invalid(input, "an address starts with a kind and a colon"));
+        };
+        match scheme {
+            "sysv" => parse_sysv(input, rest).map(Address::Sysv),
+            "posix" => Address::posix(rest),
+            "file" => {
+                if rest.is_empty() {
+                    return Err(invalid(input, "the path is empty"));
+                }
+                if rest.contains('\0') {
+                    return Err(invalid(input, "the path contains a NUL byte"));
+                }
+                Ok(Address::File(PathBuf::from(rest)))
+            }
+            "memfd" => {
+                // memfd_create limits names to 249 bytes (NAME_MAX minus "memfd:").
+                if rest.len() > 249 || rest.contains('\0') || rest.contains('/') {
+                    return Err(invalid(
+                        input,
+                        "a memfd name is at most 249 bytes, without '/' or NUL",
+                    ));
+                }
+                Ok(Address::Memfd(rest.to_string()))
+            }
+            other => Err(invalid(
+                input,
+                format!("'{other}' is not a kind of shared memory shmkit addresses"),
+            )),
+        }
+    }
+}
+
+impl fmt::Display for SysvAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            // Negative keys (high bit set, common for ftok keys) read better as hex, the way
+            // `ipcs` prints them; both forms parse back to the same key.
+            SysvAddress::Key(key) if *key < 0 => write!(f, "sysv:0x{:08x}", *key as u32),
+            SysvAddress::Key(key) => write!(f, "sysv:{key}"),
+            SysvAddress::Id(id) => write!(f, "sysv:id={id}"),
+            SysvAddress::Private => f.write_str("sysv:private"),
+            SysvAddress::Ftok { path, proj } => write!(f, "sysv:ftok={}:{proj}", path.display()),
+        }
+    }
+}
+
+impl fmt::Display for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Address::Sysv(sysv) => sysv.fmt(f),
+            Address::Posix(name) => write!(f, "posix:{name}"),
+            Address::File(path) => write!(f, "file:{}", path.display()),
+            Address::Memfd(name) => write!(f, "memfd:{name}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn parse(s: &str) -> Result<Address> {
+        s.parse()
+    }
+
+    #[test]
+    fn parses_every_form() {
+        assert_eq!(
+            parse("sysv:5678").unwrap(),
+            Address::Sysv(SysvAddress::Key(5678))
+        );
+        assert_eq!(
+            parse("sysv:0x162e").unwrap(),
+            Address::Sysv(SysvAddress::Key(0x162e))
+        );
+        assert_eq!(
+            parse("sysv:0xffffffff").unwrap(),
+            Address::Sysv(SysvAddress::Key(-1))
+        );
+        assert_eq!(
+            parse("sysv:id=294918").unwrap(),
+            Address::Sysv(SysvAddress::Id(294918))
+        );
+        assert_eq!(
+            parse("sysv:private").unwrap(),
+            Address::Sysv(SysvAddress::Private)
+        );
+        assert_eq!(
+            parse("sysv:ftok=/etc/a:b:65").unwrap(),
+            Address::Sysv(SysvAddress::Ftok {
+                path: "/etc/a:b".into(),
+                proj: 65
+            })
+        );
+        assert_eq!(
+            parse("sysv:ftok=/etc/x:A").unwrap(),
+            Address::Sysv(SysvAddress::Ftok {
+                path: "/etc/x".into(),
+                proj: b'A'
+            })
+        );
+        assert_eq!(
+            parse("posix:/orders").unwrap(),
+            Address::Posix("/orders".into())
+        );
+        assert_eq!(
+            parse("file:./shm.txt").unwrap(),
+            Address::File("./shm.txt".into())
+        );
+        assert_eq!(parse("memfd:buf").unwrap(), Address::Memfd("buf".into()));
+    }
+
+    #[test]
+    fn refuses_bad_addresses_with_invalid_input_and_a_fix() {
+        for bad in [
+            "",
+            "5678",
+            "sysv:",
+            "sysv:0",
+            "sysv:abc",
+            "sysv:0x",
+            "sysv:0x123456789",
+            "sysv:+5",
+            "sysv:id=",
+            "sysv:id=-3",
+            "sysv:ftok=/x",
+            "sysv:ftok=/x:0",
+            "sysv:ftok=/x:256",
+            "sysv:ftok=:1",
+            "posix:",
+            "posix:x",
+            "posix:/",
+            "posix:/a/b",
+            "posix://a",
+            "posix:/.",
+            "posix:/..",
+            "posix:/a\0b",
+            "file:",
+            "nfs:/x",
+            "memfd:a/b",
+        ] {
+            let err = parse(bad).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidInput, "{bad:?}");
+            assert!(err.fix().is_some(), "{bad:?} has no fix");
+            assert!(!err.to_string().contains('\n'));
+        }
+        let long = format!("posix:/{}", "a".repeat(256));
+        assert!(parse(&long).is_err());
+        let max = format!("posix:/{}", "a".repeat(255));
+        assert!(parse(&max).is_ok());
+    }
+
+    #[test]
+    fn display_round_trips_known_forms() {
+        for text in [
+            "sysv:5678",
+            "sysv:id=7",
+            "sysv:private",
+            "sysv:ftok=/tmp/a:b:65",
+            "posix:/x",
+            "file:./a b",
+            "memfd:m",
+        ] {
+            assert_eq!(parse(text).unwrap().to_string(), text);
+        }
+        assert_eq!(parse("sysv:-1").unwrap().to_string(), "sysv:0xffffffff");
+    }
+
+    proptest! {
+        #[test]
+        fn display_round_trips_any_address(
+            key in any::<i32>().prop_filter("not IPC_PRIVATE", |k| *k != 0),
+            id in 0..i32::MAX,
+            name in "/[a-zA-Z0-9._-]{1,40}".prop_filter("not . or ..", |n| n != "/." && n != "/.."),
+            proj in 1u8..=255,
+        ) {
+            let addrs = [
+                Address::Sysv(SysvAddress::Key(key)),
+                Address::Sysv(SysvAddress::Id(id)),
+                Address::Sysv(SysvAddress::Ftok { path: format!("/tmp{name}").into(), proj }),
+                Address::Posix(name.clone()),
+                Address::File(format!(".{name}").into()),
+            ];
+            for addr in addrs {
+                prop_assert_eq!(parse(&addr.to_string()).unwrap(), addr);
+            }
+        }
+
+        #[test]
+        fn parsing_never_panics(input in ".{0,80}") {
+            let _ = parse(&input);
+        }
+    }
+}

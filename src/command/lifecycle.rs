@@ -1,0 +1,322 @@
+//! What the life-cycle commands (`create`, `write`, `read`, `stat`, `chmod`, `chown`,
+//! `resize`, `rm`) share: address and mode parsing, the world-writable warning, holders from
+//! the scan, and what survives what on this host.
+
+use serde::Serialize;
+use shmkit::address::Address;
+use shmkit::scan::{Holder, Kind, Object, ProcRoot, Scan, ScanOptions};
+use shmkit::segment::{self, Stat};
+use shmkit::{Error, ErrorKind};
+
+/// Parses an address for clap.
+pub fn parse_address(text: &str) -> Result<Address, String> {
+    text.parse::<Address>().map_err(|e| e.to_string())
+}
+
+/// Parses octal permission bits (`600`, `0600`, `0o600`).
+pub fn parse_mode(text: &str) -> Result<u32, String> {
+    let digits = text.strip_prefix("0o").unwrap_or(text);
+    match u32::from_str_radix(digits, 8) {
+        Ok(mode) if mode <= 0o777 && !digits.is_empty() => Ok(mode),
+        _ => Err(format!(
+            "'{text}' is not a mode; write octal permission bits from 000 to 777, e.g. 600 or 640"
+        )),
+    }
+}
+
+/// Parses a size (`27`, `4K`, `2G`).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    shmkit::render::size::parse(text).map_err(|e| e.to_string())
+}
+
+/// The command line refuses memfds: one would die with the command that made it.
+pub fn refuse_memfd(addr: &Address) -> Result<(), Error> {
+    if addr.kind() == Kind::Memfd {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            addr.to_string(),
+            "a memfd lives only while a process holds it, so one made by this command would vanish when it exits",
+        )
+        .with_fix("use memfds from the library (shmkit::segment::MemfdSegment), or `shmkit hold --memfd NAME=SIZE`"));
+    }
+    Ok(())
+}
+
+/// Warns on stderr when a mode lets every user write: shmkit does it only when asked.
+pub fn warn_if_world_writable(addr: &Address, mode: u32) {
+    if segment::is_world_writable(mode) {
+        eprintln!(
+            "shmkit: warning: {addr}: mode {mode:04o} lets every user on this host{} write it; use 600 or 660 unless that is what you want",
+            if addr.kind() == Kind::Sysv { " (in this IPC namespace)" } else { "" }
+        );
+    }
+}
+
+/// What `chmod`, `chown` and `resize` print with `--json`: the object after the change.
+#[derive(Debug, Serialize)]
+pub struct Changed {
+    /// `shmkit.chmod/1`, `shmkit.chown/1`, `shmkit.resize/1`.
+    pub schema: &'static str,
+    /// What the kernel says of it now.
+    pub stat: Stat,
+}
+
+/// Warns on stderr when an existing object that a command reads or writes lets every user
+/// write it: its contents may have been tampered with, and what we write may be changed.
+pub fn warn_if_tamperable(addr: &Address, mode: u32) {
+    if segment::is_world_writable(mode) {
+        eprintln!(
+            "shmkit: warning: {addr}: mode {mode:04o} lets every user write it, so anyone may have changed it; `shmkit chmod {addr} 600` if it should be private"
+        );
+    }
+}
+
+/// The scan's object for what `stat` describes, if the scan sees it.
+pub fn scan_object<'a>(scan: &'a Scan, stat: &Stat) -> Option<&'a Object> {
+    scan.objects.iter().find(|o| is_same_object(o, stat))
+}
+
+/// Whether a scanned object and a fresh `stat` are the same kernel object: the same System V
+/// id, or the same device and inode (a name can be reused by a new object at any moment).
+pub fn is_same_object(o: &Object, stat: &Stat) -> bool {
+    match (&stat.sysv, &stat.file) {
+        (Some(sysv), _) => {
+            o.kind == Kind::Sysv && o.sysv.as_ref().is_some_and(|d| d.shmid == sysv.shmid)
+        }
+        (None, Some(file)) => o.dev == Some(file.dev) && o.inode == Some(file.inode),
+        _ => false,
+    }
+}
+
+/// Scans the host for holders (processes that map or hold an object open).
+pub fn scan() -> anyhow::Result<Scan> {
+    Ok(Scan::collect(&ProcRoot::live(), &ScanOptions::default()).map_err(shmkit::Error::from)?)
+}
+
+/// The processes that map or hold `stat`'s object open.
+///
+/// System V ids are per IPC namespace: a process in another namespace (a container) that
+/// attaches "its" segment 0 does not hold ours, so only processes in our IPC namespace count.
+pub fn holders(scan: &Scan, stat: &Stat) -> Vec<Holder> {
+    scan_object(scan, stat)
+        .map(object_holders)
+        .unwrap_or_default()
+}
+
+/// The holders of a scanned object; for System V only those in our IPC namespace.
+pub fn object_holders(object: &Object) -> Vec<Holder> {
+    // This command's own handle (stat opens the object) is not a holder.
+    let me = std::process::id();
+    let others = object.holders.iter().filter(|h| h.pid != me);
+    if object.kind != Kind::Sysv {
+        return others.cloned().collect();
+    }
+    let root = ProcRoot::live();
+    let ours = root.ns_link(None, "ipc").ok().flatten();
+    others
+        .filter(|h| ours.is_none() || root.ns_link(Some(h.pid), "ipc").ok().flatten() == ours)
+        .cloned()
+        .collect()
+}
+
+/// One answer to "does it survive X here?".
+#[derive(Debug, Clone, Serialize)]
+pub struct Answer {
+    /// Yes or no (for "it depends", the likely answer here).
+    pub survives: bool,
+    /// Why, on this host.
+    pub why: String,
+}
+
+/// What an object survives on this host.
+#[derive(Debug, Clone, Serialize)]
+pub struct Survival {
+    /// The exit of every process that uses it.
+    pub process_exit: Answer,
+    /// A restart of the container this runs in (or "no container here").
+    pub container_restart: Answer,
+    /// A reboot of the host.
+    pub reboot: Answer,
+}
+
+/// The IPC namespace inode of the host (the kernel's `PROC_IPC_INIT_INO`).
+const INIT_IPC_NS_INODE: u64 = 0xEFFF_FFFF;
+
+/// Whether this process runs in a container, and how we know.
+fn container_hint(root: &ProcRoot) -> Option<&'static str> {
+    if root.path("/.dockerenv").exists() {
+        return Some("Docker (/.dockerenv)");
+    }
+    if root.path("/run/.containerenv").exists() {
+        return Some("Podman (/run/.containerenv)");
+    }
+    let private_ipc = root
+        .ns_link(None, "ipc")
+        .ok()
+        .flatten()
+        .is_some_and(|ns| ns.inode != INIT_IPC_NS_INODE);
+    private_ipc.then_some("a private IPC namespace")
+}
+
+/// The filesystem type that holds `path` (longest mount point that is a prefix of it).
+fn fs_type(root: &ProcRoot, path: &str) -> Option<String> {
+    let canonical = std::fs::canonicalize(path).ok()?;
+    let mounts = root.mountinfo(None).ok()?;
+    mounts
+        .iter()
+        .filter(|m| canonical.starts_with(&m.mount_point))
+        .max_by_key(|m| m.mount_point.len())
+        .map(|m| m.fs_type.clone())
+}
+
+/// What `stat`'s object survives here, from its kind and this host's namespaces and mounts.
+pub fn survival(stat: &Stat) -> Survival {
+    let root = ProcRoot::live();
+    let container = container_hint(&root);
+    let lifetime = stat.kind.lifetime();
+    // A file outlives what its filesystem outlives.
+    let file_fs = match (stat.kind, &stat.file) {
+        (Kind::File, Some(file)) => file.path.as_deref().and_then(|p| fs_type(&root, p)),
+        _ => None,
+    };
+    let process_exit = Answer {
+        survives: lifetime.process_exit,
+        why: match stat.kind {
+            Kind::Sysv => "it stays until IPC_RMID (`shmkit rm`), even with nattch 0".into(),
+            Kind::Posix => "it stays in /dev/shm until unlinked (`shmkit rm`)".into(),
+            Kind::File => "it is a file".into(),
+            _ => "it is freed at the last close and unmap".into(),
+        },
+    };
+    let container_restart = match (stat.kind, container) {
+        (Kind::Sysv, None) => Answer {
+            survives: true,
+            why: "this is the host's IPC namespace, which no container restart ends".into(),
+        },
+        (Kind::Sysv, Some(how)) => Answer {
+            survives: false,
+            why: format!("this runs in a container ({how}): its IPC namespace ends with its last process, unless shared (--ipc=host, --ipc=shareable, a Kubernetes pod)"),
+        },
+        (Kind::Posix, None) => Answer {
+            survives: true,
+            why: "no container here: /dev/shm lasts until reboot".into(),
+        },
+        (Kind::Posix, Some(how)) => Answer {
+            survives: false,
+            why: format!("this runs in a container ({how}): its private /dev/shm goes with it, unless mounted from the host"),
+        },
+        (Kind::File, _) => {
+            match file_fs.as_deref() {
+                Some("tmpfs" | "ramfs") => Answer {
+                    survives: container.is_none(),
+                    why: "the file is on a tmpfs: it lives as long as that mount".into(),
+                },
+                Some("overlay") => Answer {
+                    survives: true,
+                    why: "the file is in a container's writable layer: it survives a restart but not `docker rm`; use a volume to keep it".into(),
+                },
+                Some(fs) => Answer {
+                    survives: true,
+                    why: format!("the file is on {fs}, which outlives containers"),
+                },
+                None => Answer {
+                    survives: true,
+                    why: "it is a file (its filesystem could not be determined)".into(),
+                },
+            }
+        }
+        _ => Answer {
+            survives: false,
+            why: "it dies with its last process".into(),
+        },
+    };
+    let reboot = match stat.kind {
+        Kind::File => match file_fs.as_deref() {
+            Some("tmpfs" | "ramfs") => Answer {
+                survives: false,
+                why: "the file is on a tmpfs, which is memory".into(),
+            },
+            _ => Answer {
+                survives: true,
+                why: "it is on disk — what was written back (msync, `shmkit write` does it)".into(),
+            },
+        },
+        _ => Answer {
+            survives: false,
+            why: "shared memory is RAM (and swap); a reboot clears it".into(),
+        },
+    };
+    Survival {
+        process_exit,
+        container_restart,
+        reboot,
+    }
+}
+
+/// The name of a user or group id from the passwd or group table.
+pub fn user_name(uid: u32) -> Option<String> {
+    ProcRoot::live().users().ok()?.name(uid).map(str::to_string)
+}
+
+/// The name of a group id.
+pub fn group_name(gid: u32) -> Option<String> {
+    ProcRoot::live()
+        .groups()
+        .ok()?
+        .name(gid)
+        .map(str::to_string)
+}
+
+/// Resolves a user (name or number) to a uid.
+pub fn resolve_user(object: &str, text: &str) -> Result<u32, Error> {
+    let users = ProcRoot::live().users().ok();
+    resolve_id(object, text, "user", "/etc/passwd", |name| {
+        users.as_ref().and_then(|t| t.id(name))
+    })
+}
+
+/// Resolves a group (name or number) to a gid.
+pub fn resolve_group(object: &str, text: &str) -> Result<u32, Error> {
+    let groups = ProcRoot::live().groups().ok();
+    resolve_id(object, text, "group", "/etc/group", |name| {
+        groups.as_ref().and_then(|t| t.id(name))
+    })
+}
+
+/// A number, or a name looked up in `table`; never `(uid_t)-1`, which `chown` reads as "leave
+/// it unchanged".
+fn resolve_id(
+    object: &str,
+    text: &str,
+    what: &str,
+    table: &str,
+    lookup: impl Fn(&str) -> Option<u32>,
+) -> Result<u32, Error> {
+    let bad = |cause: String| {
+        Error::new(ErrorKind::InvalidInput, object, cause)
+            .with_fix(format!("give a {what} name from {table} or a numeric id"))
+    };
+    match text.parse::<u32>().ok().or_else(|| lookup(text)) {
+        Some(u32::MAX) => Err(bad(format!(
+            "{what} id 4294967295 is -1, which chown reads as 'leave it unchanged'"
+        ))),
+        Some(id) => Ok(id),
+        None => Err(bad(format!("no {what} named '{text}' in {table}"))),
+    }
+}
+
+/// Seconds from `t` (unix seconds) to now, 0 for a time in the future. Saturating: any user
+/// may set their object's times to the extremes of `i64` (`touch -d @-9223372036854775808`).
+pub fn seconds_since(t: i64) -> u64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    u64::try_from(now.saturating_sub(t)).unwrap_or(0)
+}
+
+/// `root (uid 0)` or `uid 1234`.
+pub fn describe_owner(uid: u32, gid: u32) -> String {
+    let user = user_name(uid).map_or(format!("uid {uid}"), |n| format!("{n} (uid {uid})"));
+    let group = group_name(gid).map_or(format!("gid {gid}"), |n| format!("{n} (gid {gid})"));
+    format!("{user}, group {group}")
+}

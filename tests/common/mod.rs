@@ -1,0 +1,83 @@
+//! Helpers shared by the fixture tests: a private copy of a fixture tree, made ready to scan.
+//!
+//! Fixture trees (`tests/fixtures/scan-*`) hold `proc/`, `etc/` and the directories of their
+//! tmpfs mounts (`dev/shm/`, `mnt/…`). Two things in them cannot be fixed in the repository,
+//! so the copy fills them in:
+//! - a `maps` line names a file of the tree's own mounts by `{ino:REL}` (REL relative to the
+//!   tree): the scan matches mappings to walked files by inode, and a checkout gives files
+//!   whatever inodes its filesystem picks;
+//! - every file's mtime is set to [`FIXTURE_MTIME`], so ages are stable.
+
+#![allow(dead_code)]
+
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, UNIX_EPOCH};
+
+/// The mtime every file of a fixture copy gets.
+pub const FIXTURE_MTIME: i64 = 1_795_620_000;
+
+/// The fixture tree `tests/fixtures/NAME`.
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// A scannable copy of the fixture tree `NAME` in a temporary directory.
+pub fn fixture_copy(name: &str) -> tempfile::TempDir {
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("shmkit-{name}-"))
+        .tempdir()
+        .expect("tempdir");
+    copy_tree(&fixture(name), dir.path());
+    fill_inodes(dir.path(), dir.path());
+    dir
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).expect("read fixture dir") {
+        let entry = entry.expect("entry");
+        let src = entry.path();
+        let dst = to.join(entry.file_name());
+        let meta = std::fs::symlink_metadata(&src).expect("lstat");
+        if meta.is_symlink() {
+            let target = std::fs::read_link(&src).expect("readlink");
+            std::os::unix::fs::symlink(target, &dst).expect("symlink");
+        } else if meta.is_dir() {
+            std::fs::create_dir(&dst).expect("mkdir");
+            copy_tree(&src, &dst);
+        } else if entry.file_name() != ".keep" {
+            std::fs::copy(&src, &dst).expect("copy");
+            std::fs::File::options()
+                .write(true)
+                .open(&dst)
+                .and_then(|f| {
+                    f.set_modified(UNIX_EPOCH + Duration::from_secs(FIXTURE_MTIME as u64))
+                })
+                .expect("set mtime");
+        }
+    }
+}
+
+/// Replaces `{ino:REL}` in every `maps` file with the inode of `root/REL`.
+fn fill_inodes(root: &Path, dir: &Path) {
+    for entry in std::fs::read_dir(dir).expect("read dir") {
+        let path = entry.expect("entry").path();
+        let meta = std::fs::symlink_metadata(&path).expect("lstat");
+        if meta.is_dir() {
+            fill_inodes(root, &path);
+        } else if meta.is_file() && path.file_name().is_some_and(|n| n == "maps") {
+            let mut text = std::fs::read_to_string(&path).expect("read maps");
+            while let Some(start) = text.find("{ino:") {
+                let end = start + text[start..].find('}').expect("closing brace");
+                let rel = &text[start + 5..end];
+                let ino = std::fs::metadata(root.join(rel))
+                    .unwrap_or_else(|e| panic!("{rel}: {e}"))
+                    .ino();
+                text.replace_range(start..=end, &ino.to_string());
+            }
+            std::fs::write(&path, text).expect("write maps");
+        }
+    }
+}

@@ -1,0 +1,220 @@
+//! `shmkit ls` as a user runs it, on the `scan-host` fixture tree (`--root`, hidden): the
+//! whole output compared, the filters, `--json`, and bad input.
+
+mod common;
+
+use std::process::{Command, Output};
+
+/// `FIXTURE_MTIME` plus 3 days and a bit: every walked file is "3d" old; the segments'
+/// ctime (1795629348) a few hours less.
+const NOW: &str = "1795880000";
+
+fn ls(tree: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_shmkit"))
+        .arg("ls")
+        .arg("--root")
+        .arg(tree)
+        .args(["--now", NOW])
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run shmkit ls")
+}
+
+fn stdout(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).expect("utf-8")
+}
+
+/// Every object of the tree, as a new user sees it (no colour: not a terminal).
+const EXPECTED_TABLE: &str = r#"KIND         ID/NAME                      SIZE    RSS  SWAP  OWNER  MODE  HOLDERS                  CREATOR            AGE  STATUS
+sysv         0x00000000 id=7              2.0M   2.0M    0B  bigid  0600  -                        999 (exited)        2d  orphan
+sysv         0x0000162e id=5              1.0M   1.0M    0B  root   0600  300/a) b?(c)             300/a) b?(c)        2d  -
+sysv         0xdeadbeef id=11             8.0K   8.0K    0B  root   0600  300/a) b?(c)             300/a) b?(c)        2d  removed
+sysv         0x0000abcd id=12             4.0K   4.0K    0B  root   0600  -                        300/a) b?(c)        2d  locked
+sysv         0x00001234 id=9              4.0K     0B    0B  root   0640  -                        301 (exited)        2d  orphan
+sysv         0x00005eed id=13            64.0K     0B    0B  root   0600  -                        306/clock stepped   2d  -
+posix        /orders                      8.0K   8.0K     -  root   0644  300/a) b?(c)             -                   3d  -
+posix        /idle                        4.0K   4.0K     -  root   0644  -                        -                   3d  orphan
+posix        /reader                      4.0K   4.0K     -  root   0644  302/reader               -                   3d  -
+posix        /dev/shm/old                 4.0K      -     -  root   0000  302/reader               -                    -  -
+tmpfs        /mnt/my ram/big file        12.0K  12.0K     -  root   0644  300/a) b?(c)             -                   3d  -
+tmpfs        /mnt/my ram/small            4.0K   4.0K     -  root   0644  -                        -                   3d  -
+tmpfs        /mnt/my ram/sub/nested       4.0K   4.0K     -  root   0644  -                        -                   3d  -
+tmpfs        /mnt/rf/blob                 4.0K   4.0K     -  root   0644  -                        -                   3d  -
+tmpfs        /mnt/my ram/gone (deleted)   4.0K      -     -  root   0000  300/a) b?(c)             -                    -  orphan,deleted
+shared-anon  shared-anon:1234             1.0M   4.0K     -  root   0644  300/a) b?(c) 302/reader  -                   3d  -
+memfd        memfd:my buf (deleted)       2.0M   8.0K     -  root   0644  300/a) b?(c)             -                   3d  -
+
+leaks, and the command that frees each:
+  ipcrm -m 7        # sysv 0x00000000 id=7: no process is attached (nattch 0) and its creator, pid 999, has exited
+  ipcrm -m 9        # sysv 0x00001234 id=9: no process is attached (nattch 0) and its creator, pid 301, has exited
+  rm /dev/shm/idle  # posix /idle: no process maps it or holds it open
+  kill 300          # tmpfs /mnt/my ram/gone (deleted): unlinked but still held by pid 300: its memory returns only when they unmap or close it
+
+skipped: 1 process and 2 objects that vanished during the scan
+note: tmpfs at /dev/shm (device 0:23) is hidden under another mount: its files are not listed, only those a process maps or holds open
+note: 1 process attaches System V segments of other IPC namespaces (containers); those segments are not listed here
+"#;
+
+/// Only the leaks, sizes in bytes.
+const EXPECTED_ORPHANS: &str = r#"KIND   ID/NAME                        SIZE      RSS  SWAP  OWNER  MODE  HOLDERS       CREATOR       AGE  STATUS
+sysv   0x00000000 id=7             2097152  2097152     0  bigid  0600  -             999 (exited)   2d  orphan
+sysv   0x00001234 id=9                4096        0     0  root   0640  -             301 (exited)   2d  orphan
+posix  /idle                          4096     4096     -  root   0644  -             -              3d  orphan
+tmpfs  /mnt/my ram/gone (deleted)     4096        -     -  root   0000  300/a) b?(c)  -               -  orphan,deleted
+
+leaks, and the command that frees each:
+  ipcrm -m 7        # sysv 0x00000000 id=7: no process is attached (nattch 0) and its creator, pid 999, has exited
+  ipcrm -m 9        # sysv 0x00001234 id=9: no process is attached (nattch 0) and its creator, pid 301, has exited
+  rm /dev/shm/idle  # posix /idle: no process maps it or holds it open
+  kill 300          # tmpfs /mnt/my ram/gone (deleted): unlinked but still held by pid 300: its memory returns only when they unmap or close it
+
+skipped: 1 process and 2 objects that vanished during the scan
+note: tmpfs at /dev/shm (device 0:23) is hidden under another mount: its files are not listed, only those a process maps or holds open
+note: 1 process attaches System V segments of other IPC namespaces (containers); those segments are not listed here
+"#;
+
+#[test]
+fn ls_prints_the_whole_table_of_the_fixture_tree() {
+    let tree = common::fixture_copy("scan-host");
+    assert_eq!(stdout(&ls(tree.path(), &[])), EXPECTED_TABLE);
+}
+
+#[test]
+fn ls_orphans_bytes_prints_only_the_leaks_and_their_free_commands() {
+    let tree = common::fixture_copy("scan-host");
+    assert_eq!(
+        stdout(&ls(tree.path(), &["--orphans", "--bytes"])),
+        EXPECTED_ORPHANS
+    );
+}
+
+/// The first column of each table row (header and footer excluded).
+fn rows(text: &str) -> Vec<String> {
+    text.lines()
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .map(|l| {
+            l.split("  ")
+                .find(|c| !c.is_empty())
+                .unwrap_or("")
+                .trim()
+                .to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn ls_filters_by_kind_and_user_and_sorts() {
+    let tree = common::fixture_copy("scan-host");
+    let out = stdout(&ls(
+        tree.path(),
+        &["--kind", "memfd", "--kind", "shared-anon"],
+    ));
+    assert_eq!(rows(&out), vec!["shared-anon", "memfd"]);
+    let out = stdout(&ls(tree.path(), &["--user", "bigid"]));
+    assert_eq!(
+        out.lines()
+            .nth(1)
+            .map(|l| l.starts_with("sysv  0x00000000 id=7")),
+        Some(true),
+        "{out}"
+    );
+    assert_eq!(rows(&out).len(), 1, "{out}");
+    assert_eq!(stdout(&ls(tree.path(), &["--user", "100000"])), out);
+    let out = stdout(&ls(tree.path(), &["--sort", "size", "--kind", "tmpfs"]));
+    let first = out.lines().nth(1).unwrap_or_default().to_string();
+    assert!(first.contains("/mnt/my ram/big file"), "{out}");
+    let out = stdout(&ls(tree.path(), &["--kind", "file"]));
+    assert!(out.starts_with("no shared-memory objects match\n"), "{out}");
+}
+
+#[test]
+fn ls_json_parses_and_carries_every_object() {
+    let tree = common::fixture_copy("scan-host");
+    let out = stdout(&ls(tree.path(), &["--json"]));
+    let doc: serde_json::Value = serde_json::from_str(&out).expect("valid JSON");
+    assert_eq!(doc["schema"], "shmkit.ls/1");
+    let objects = doc["objects"].as_array().expect("objects");
+    assert_eq!(objects.len(), 17);
+    let kinds: std::collections::BTreeSet<&str> =
+        objects.iter().filter_map(|o| o["kind"].as_str()).collect();
+    assert_eq!(
+        kinds.into_iter().collect::<Vec<_>>(),
+        vec!["memfd", "posix", "shared-anon", "sysv", "tmpfs"]
+    );
+    let leak = objects
+        .iter()
+        .find(|o| o["sysv"]["shmid"] == 7)
+        .expect("segment 7");
+    assert_eq!(leak["uid"], 100_000);
+    assert_eq!(leak["user"], "bigid");
+    assert_eq!(leak["status"]["orphan"], true);
+    assert_eq!(leak["free_command"], "ipcrm -m 7");
+    assert_eq!(leak["sysv"]["creator"]["comm"], serde_json::Value::Null);
+    let held = objects
+        .iter()
+        .find(|o| o["name"] == "/orders")
+        .expect("/orders");
+    assert_eq!(held["holders"][0]["comm"], "a) b\n(c)");
+    assert_eq!(held["holders"][0]["via"], "map-and-fd");
+    assert_eq!(doc["coverage"]["processes_vanished"], 1);
+
+    let out = stdout(&ls(tree.path(), &["--json", "--orphans", "--kind", "sysv"]));
+    let doc: serde_json::Value = serde_json::from_str(&out).expect("valid JSON");
+    let ids: Vec<i64> = doc["objects"]
+        .as_array()
+        .expect("objects")
+        .iter()
+        .filter_map(|o| o["sysv"]["shmid"].as_i64())
+        .collect();
+    assert_eq!(ids, vec![7, 9]);
+}
+
+fn failure(out: &Output) -> (Option<i32>, String) {
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn bad_input_is_one_line_with_a_documented_exit_code() {
+    let tree = common::fixture_copy("scan-host");
+    let (code, err) = failure(&ls(tree.path(), &["--kind", "bogus"]));
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains(
+            "unknown kind 'bogus'; use one of sysv, posix, tmpfs, shared-anon, memfd, file"
+        ),
+        "{err}"
+    );
+
+    let (code, err) = failure(&ls(tree.path(), &["--user", "nosuchuser"]));
+    assert_eq!(code, Some(3));
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("shmkit: user nosuchuser: no such user"),
+        "{err}"
+    );
+
+    let empty = tempfile::tempdir().expect("tempdir");
+    let (code, err) = failure(&ls(empty.path(), &[]));
+    assert_eq!(code, Some(3));
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("proc/meminfo") && err.contains("mount -t proc proc /proc"),
+        "{err}"
+    );
+}

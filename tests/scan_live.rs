@@ -1,0 +1,726 @@
+//! Live tests of the scan: real objects of every kind, made here, found by `Scan::collect` on
+//! the running kernel with the kind, size, resident bytes, holders and status the kernel
+//! reports. We are root. Every object is removed by a guard's `Drop`, also when an assertion
+//! fails, and every key and name is derived from our pid and a counter, so these tests run in
+//! parallel with each other and with other test binaries.
+
+use shmkit::scan::{HoldVia, Kind, Object, ProcRoot, Scan, ScanOptions};
+use shmkit::sys::{self, posix::OpenMode, sysv::GetFlags};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const PAGE: u64 = 4096;
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A name no other test (here or in another process) uses: our pid and a counter.
+fn unique(tag: &str) -> String {
+    format!(
+        "shmkit-live-{tag}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Removes a System V segment on drop.
+struct SysvGuard {
+    shmid: i32,
+}
+
+impl Drop for SysvGuard {
+    fn drop(&mut self) {
+        let _ = sys::sysv::remove(self.shmid);
+    }
+}
+
+/// Creates a segment with a fresh key made of our pid and a counter (retrying past keys some
+/// other program already uses).
+fn sysv_with_unique_key(size: u64) -> (i32, SysvGuard) {
+    let flags = GetFlags {
+        create: true,
+        exclusive: true,
+        ..GetFlags::default()
+    };
+    for _ in 0..64 {
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let key =
+            0x5300_0000_i32 | (((std::process::id() & 0x3fff) as i32) << 10) | (n & 0x3ff) as i32;
+        match sys::sysv::shmget(key, size, flags, 0o600) {
+            Ok(shmid) => return (key, SysvGuard { shmid }),
+            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => continue,
+            Err(e) => panic!("shmget(0x{key:x}): {e}"),
+        }
+    }
+    panic!("no free System V key");
+}
+
+/// Unlinks a POSIX object on drop.
+struct PosixGuard {
+    name: String,
+}
+
+impl Drop for PosixGuard {
+    fn drop(&mut self) {
+        let _ = sys::posix::shm_unlink(&self.name);
+    }
+}
+
+/// Creates `/NAME` of `size` bytes (mode 0600) and closes it: only holders we start keep it.
+fn posix_object(size: u64) -> PosixGuard {
+    let name = format!("/{}", unique("posix"));
+    let fd = sys::posix::shm_open(&name, OpenMode::CreateExclusive, 0o600).expect("shm_open");
+    let guard = PosixGuard { name };
+    std::fs::File::from(fd).set_len(size).expect("ftruncate");
+    guard
+}
+
+/// A small tmpfs of our own, unmounted (lazily, in case a holder is still alive) on drop.
+struct TmpfsGuard {
+    path: PathBuf,
+    /// The directory we made for it (none when mounted over someone else's).
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TmpfsGuard {
+    fn mount() -> TmpfsGuard {
+        let dir = tempfile::Builder::new()
+            .prefix("shmkit-live-tmpfs-")
+            .tempdir()
+            .expect("tempdir");
+        let mut guard = TmpfsGuard::mount_over(dir.path());
+        guard._dir = Some(dir);
+        guard
+    }
+
+    /// Mounts a tmpfs on `path`, hiding whatever was mounted there.
+    fn mount_over(path: &Path) -> TmpfsGuard {
+        let st = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=16m", "shmkit-test"])
+            .arg(path)
+            .status()
+            .expect("run mount");
+        assert!(st.success(), "mount -t tmpfs failed");
+        TmpfsGuard {
+            path: path.to_path_buf(),
+            _dir: None,
+        }
+    }
+
+    fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for TmpfsGuard {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.path).status();
+    }
+}
+
+/// A `shmkit hold` child: maps what it is told, prints `ready PID`, and exits when its stdin
+/// closes. Drop closes stdin and reaps it (killing it if it does not go).
+struct HoldChild {
+    child: Child,
+    pid: u32,
+}
+
+impl HoldChild {
+    /// Starts `shmkit hold ARGS`.
+    fn start(args: &[String]) -> HoldChild {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_shmkit"));
+        cmd.arg("hold").args(args);
+        HoldChild::spawn(cmd)
+    }
+
+    /// Starts a command that ends by exec'ing `shmkit hold` (so the pid stays the same).
+    fn spawn(mut cmd: Command) -> HoldChild {
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn shmkit hold");
+        let mut line = String::new();
+        let stdout = child.stdout.take().expect("stdout");
+        let read = BufReader::new(stdout).read_line(&mut line);
+        let mut guard = HoldChild { child, pid: 0 };
+        read.expect("read ready line");
+        let pid = line
+            .trim()
+            .strip_prefix("ready ")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("{cmd:?} did not get ready: {line:?}"));
+        assert_eq!(pid, guard.child.id());
+        guard.pid = pid;
+        guard
+    }
+}
+
+impl Drop for HoldChild {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(_)) | Err(_) => return,
+                Ok(None) if Instant::now() > deadline => {
+                    let _ = self.child.kill();
+                    let _ = self.child.wait();
+                    return;
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            }
+        }
+    }
+}
+
+fn scan_live() -> Scan {
+    Scan::collect(&ProcRoot::live(), &ScanOptions::default()).expect("scan")
+}
+
+fn sysv_by_id(scan: &Scan, shmid: i32) -> &Object {
+    scan.objects
+        .iter()
+        .find(|o| o.sysv.as_ref().is_some_and(|s| s.shmid == shmid))
+        .unwrap_or_else(|| panic!("segment id={shmid} not found"))
+}
+
+fn by_name<'a>(scan: &'a Scan, kind: Kind, name: &str) -> &'a Object {
+    scan.objects
+        .iter()
+        .find(|o| o.kind == kind && o.name == name)
+        .unwrap_or_else(|| {
+            let seen: Vec<_> = scan
+                .objects
+                .iter()
+                .map(|o| format!("{} {}", o.kind, o.name))
+                .collect();
+            panic!("{kind} {name} not found among {seen:?}")
+        })
+}
+
+fn held_by(scan: &Scan, kind: Kind, pid: u32) -> Vec<&Object> {
+    scan.objects
+        .iter()
+        .filter(|o| o.kind == kind && o.holders.iter().any(|h| h.pid == pid))
+        .collect()
+}
+
+fn within_a_page(what: &str, got: u64, want: u64) {
+    assert!(
+        got.abs_diff(want) < PAGE,
+        "{what}: {got} is not within a page of {want}"
+    );
+}
+
+/// Asserts the object is held by exactly `pid` (the `shmkit hold` child), as given.
+fn assert_held_only_by(o: &Object, pid: u32, via: HoldVia, mapped: u64) {
+    let pids: Vec<u32> = o.holders.iter().map(|h| h.pid).collect();
+    assert_eq!(pids, vec![pid], "holders of {} {}", o.kind, o.name);
+    let h = &o.holders[0];
+    assert_eq!(h.comm, "shmkit", "{}", o.name);
+    assert_eq!(h.uid, sys::getuid(), "{}", o.name);
+    assert_eq!(h.via, via, "{}", o.name);
+    within_a_page(&format!("{} mapped", o.name), h.mapped, mapped);
+}
+
+#[test]
+fn every_kind_is_found_with_size_resident_and_holder() {
+    let sysv_size = 2 * 1024 * 1024 + 5;
+    let (key, seg) = sysv_with_unique_key(sysv_size);
+    let posix_size = 1024 * 1024 + 123;
+    let posix = posix_object(posix_size);
+    let tmpfs = TmpfsGuard::mount();
+    let file = tmpfs.path().join("data file");
+    let file_size = 3 * 1024 * 1024 + 7;
+    std::fs::write(&file, vec![1u8; file_size as usize]).expect("write tmpfs file");
+    let memfd_name = unique("memfd");
+    let child = HoldChild::start(&[
+        "--sysv-id".into(),
+        seg.shmid.to_string(),
+        "--posix".into(),
+        posix.name.clone(),
+        "--file".into(),
+        file.display().to_string(),
+        "--anon".into(),
+        "3M".into(),
+        "--memfd".into(),
+        format!("{memfd_name}=2M"),
+        "--fill".into(),
+        "90".into(),
+    ]);
+
+    let scan = scan_live();
+
+    let o = sysv_by_id(&scan, seg.shmid);
+    assert_eq!(o.kind, Kind::Sysv);
+    assert_eq!(o.name, format!("0x{:08x}", key as u32));
+    assert_eq!(
+        o.address.as_deref(),
+        Some(&*format!("sysv:id={}", seg.shmid))
+    );
+    assert_eq!(o.size, sysv_size);
+    within_a_page("sysv resident", o.resident.expect("sysv rss"), sysv_size);
+    assert_eq!((o.mode, o.uid), (0o600, sys::getuid()));
+    assert_held_only_by(o, child.pid, HoldVia::Map, sysv_size);
+    let details = o.sysv.as_ref().expect("sysv details");
+    assert_eq!((details.key, details.nattch), (key, 1));
+    assert_eq!(details.creator.pid, std::process::id());
+    assert!(
+        details.creator.comm.is_some(),
+        "we created it and are alive"
+    );
+    assert!(!o.status.orphan && o.orphan_reason.is_none());
+    assert_eq!(
+        o.free_command.as_deref(),
+        Some(&*format!("ipcrm -m {}", seg.shmid))
+    );
+
+    let o = by_name(&scan, Kind::Posix, &posix.name);
+    assert_eq!(
+        o.address.as_deref(),
+        Some(&*format!("posix:{}", posix.name))
+    );
+    assert_eq!(o.size, posix_size);
+    within_a_page(
+        "posix resident",
+        o.resident.expect("posix resident"),
+        posix_size,
+    );
+    assert_eq!(o.mode, 0o600);
+    assert_eq!(o.mount.as_deref(), Some("/dev/shm"));
+    assert_held_only_by(o, child.pid, HoldVia::MapAndFd, posix_size);
+    assert!(!o.status.orphan);
+
+    let o = by_name(&scan, Kind::Tmpfs, &file.display().to_string());
+    assert_eq!(o.size, file_size);
+    within_a_page(
+        "tmpfs resident",
+        o.resident.expect("tmpfs resident"),
+        file_size,
+    );
+    assert_eq!(
+        o.mount.as_deref(),
+        Some(&*tmpfs.path().display().to_string())
+    );
+    assert_held_only_by(o, child.pid, HoldVia::MapAndFd, file_size);
+    let mount = scan
+        .mounts
+        .iter()
+        .find(|m| Path::new(&m.mount_point) == tmpfs.path())
+        .expect("our tmpfs mount");
+    assert_eq!((mount.fs_type.as_str(), mount.files), ("tmpfs", 1));
+    assert_eq!(mount.size_limit, Some(16 * 1024 * 1024));
+    within_a_page("tmpfs used", mount.used, file_size);
+
+    let anon = held_by(&scan, Kind::SharedAnon, child.pid);
+    assert_eq!(anon.len(), 1, "{anon:?}");
+    let o = anon[0];
+    assert_eq!(o.size, 3 * 1024 * 1024);
+    assert_eq!(o.resident, Some(3 * 1024 * 1024));
+    assert_held_only_by(o, child.pid, HoldVia::Map, 3 * 1024 * 1024);
+    assert!(o.address.is_none() && !o.status.orphan);
+    let anon_id = (o.dev, o.inode);
+
+    let o = by_name(&scan, Kind::Memfd, &format!("memfd:{memfd_name}"));
+    assert_eq!(o.size, 2 * 1024 * 1024);
+    assert_eq!(o.resident, Some(2 * 1024 * 1024));
+    assert_held_only_by(o, child.pid, HoldVia::MapAndFd, 2 * 1024 * 1024);
+    assert!(!o.status.orphan);
+    drop(child);
+
+    // Once the holder is gone the memfd and the anonymous memory are freed, and the
+    // segment, the POSIX object and the file stay, unheld.
+    let after = scan_live();
+    assert!(!after
+        .objects
+        .iter()
+        .any(|o| o.kind == Kind::SharedAnon && (o.dev, o.inode) == anon_id));
+    assert!(!after
+        .objects
+        .iter()
+        .any(|o| o.kind == Kind::Memfd && o.name == format!("memfd:{memfd_name}")));
+    assert!(sysv_by_id(&after, seg.shmid).holders.is_empty());
+    let o = by_name(&after, Kind::Posix, &posix.name);
+    assert!(o.holders.is_empty());
+    assert!(o.status.orphan, "an unheld /dev/shm object is a leak");
+    let reason = o.orphan_reason.as_deref().unwrap_or_default();
+    if after.coverage.processes_unreadable == 0 {
+        assert_eq!(reason, "no process maps it or holds it open");
+    } else {
+        // A process even root cannot read (a sandbox's pid 1) might hold it: the reason says so.
+        assert!(reason.contains("could not be read may"), "{reason}");
+    }
+    assert_eq!(
+        o.free_command.as_deref(),
+        Some(&*format!("rm /dev/shm/{}", &posix.name[1..]))
+    );
+}
+
+/// Runs `ipcmk -M SIZE -p 0600`, which creates a segment and exits: its creator is gone.
+fn ipcmk(size: u64) -> SysvGuard {
+    let out = Command::new("ipcmk")
+        .args(["-M", &size.to_string(), "-p", "0600"])
+        .output()
+        .expect("run ipcmk (util-linux)");
+    assert!(out.status.success(), "ipcmk: {out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let shmid = text
+        .trim()
+        .rsplit(' ')
+        .next()
+        .and_then(|id| id.parse().ok())
+        .unwrap_or_else(|| panic!("ipcmk printed {text:?}"));
+    SysvGuard { shmid }
+}
+
+#[test]
+fn an_unattached_segment_whose_creator_exited_is_an_orphan() {
+    let leaked = ipcmk(64 * 1024);
+    let attached = ipcmk(64 * 1024);
+    let (_, ours) = sysv_with_unique_key(64 * 1024);
+    let child = HoldChild::start(&["--sysv-id".into(), attached.shmid.to_string()]);
+
+    let scan = scan_live();
+
+    let o = sysv_by_id(&scan, leaked.shmid);
+    let d = o.sysv.as_ref().expect("details");
+    assert_eq!(d.nattch, 0);
+    assert!(d.creator.comm.is_none(), "ipcmk exited: {d:?}");
+    assert!(!Path::new(&format!("/proc/{}", d.creator.pid)).exists() || d.creator.pid == 0);
+    assert!(o.status.orphan, "{o:?}");
+    let reason = o.orphan_reason.as_deref().expect("a reason");
+    assert!(
+        reason.contains("nattch 0") && reason.contains(&d.creator.pid.to_string()),
+        "{reason}"
+    );
+    assert_eq!(o.free_command, Some(format!("ipcrm -m {}", leaked.shmid)));
+
+    // Same creator story, but a process has it attached: in use, not a leak.
+    let o = sysv_by_id(&scan, attached.shmid);
+    assert_eq!(o.sysv.as_ref().map(|d| d.nattch), Some(1));
+    assert!(!o.status.orphan && o.orphan_reason.is_none(), "{o:?}");
+    assert_eq!(
+        o.holders.iter().map(|h| h.pid).collect::<Vec<_>>(),
+        vec![child.pid]
+    );
+
+    // Unattached, but its creator (this test) is alive and may attach it again.
+    let o = sysv_by_id(&scan, ours.shmid);
+    assert!(!o.status.orphan, "{o:?}");
+}
+
+#[test]
+fn a_deleted_tmpfs_file_still_mapped_is_flagged_with_its_holder() {
+    let tmpfs = TmpfsGuard::mount();
+    let file = tmpfs.path().join(unique("gone"));
+    std::fs::write(&file, vec![7u8; 256 * 1024]).expect("write");
+    let child = HoldChild::start(&["--file".into(), file.display().to_string()]);
+    std::fs::remove_file(&file).expect("unlink");
+
+    let scan = scan_live();
+
+    let name = format!("{} (deleted)", file.display());
+    let o = by_name(&scan, Kind::Tmpfs, &name);
+    assert!(o.status.deleted && o.status.orphan, "{o:?}");
+    assert_eq!(o.size, 256 * 1024);
+    assert_eq!(o.resident, Some(256 * 1024));
+    assert_held_only_by(o, child.pid, HoldVia::MapAndFd, 256 * 1024);
+    assert_eq!(o.free_command, Some(format!("kill {}", child.pid)));
+    let mount = scan
+        .mounts
+        .iter()
+        .find(|m| Path::new(&m.mount_point) == tmpfs.path())
+        .expect("our tmpfs mount");
+    assert_eq!(mount.files, 0, "the walk cannot see an unlinked file");
+    within_a_page("used by the unlinked file", mount.used, 256 * 1024);
+}
+
+#[test]
+fn objects_and_processes_vanishing_mid_scan_never_fail_it() {
+    let stop = Arc::new(AtomicBool::new(false));
+    let churn = {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let mut rounds = 0u32;
+            let tmp = tempfile::tempdir().expect("tempdir");
+            while !stop.load(Ordering::Relaxed) {
+                let flags = GetFlags {
+                    create: true,
+                    ..GetFlags::default()
+                };
+                let id = sys::sysv::shmget(sys::sysv::IPC_PRIVATE, 64 * 1024, flags, 0o600)
+                    .expect("shmget");
+                let guard = SysvGuard { shmid: id };
+                let posix = posix_object(8192);
+                let path: PathBuf = tmp.path().join("f");
+                std::fs::write(&path, b"x").expect("write");
+                let mut child = Command::new(env!("CARGO_BIN_EXE_shmkit"))
+                    .args(["hold", "--exit", "--anon", "64K", "--sysv-id"])
+                    .arg(id.to_string())
+                    .arg("--posix")
+                    .arg(&posix.name)
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .expect("spawn");
+                drop(guard);
+                drop(posix);
+                let _ = child.wait();
+                rounds += 1;
+            }
+            rounds
+        })
+    };
+    let mut scans = 0;
+    let started = Instant::now();
+    while scans < 40 || started.elapsed() < Duration::from_secs(2) {
+        let result = Scan::collect(&ProcRoot::live(), &ScanOptions::default());
+        assert!(result.is_ok(), "scan {scans} failed: {:?}", result.err());
+        scans += 1;
+        if scans >= 400 {
+            break;
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let rounds = churn.join().expect("churn thread");
+    assert!(rounds > 0, "the churn thread made no objects");
+    std::io::stderr()
+        .write_all(format!("{scans} scans during {rounds} rounds of churn\n").as_bytes())
+        .ok();
+}
+
+/// Kernel quirk: shmids are per IPC namespace, and maps show only the shmid (in the inode
+/// column) and the key: a process in a container that attaches its own segment 7 must not be
+/// counted as a holder of the host's segment 7. `shm_next_id` in the container's fresh
+/// namespace gives its segment the same id as ours.
+#[test]
+fn a_holder_in_another_ipc_namespace_does_not_hold_our_segment_of_the_same_id() {
+    let (_, ours) = sysv_with_unique_key(64 * 1024);
+    let script = format!(
+        "echo {id} > /proc/sys/kernel/shm_next_id && ipcmk -M 65536 >/dev/null && exec \"$0\" hold --sysv-id {id}",
+        id = ours.shmid
+    );
+    let mut cmd = Command::new("unshare");
+    cmd.args(["--ipc", "sh", "-c", &script, env!("CARGO_BIN_EXE_shmkit")]);
+    let child = HoldChild::spawn(cmd);
+
+    let scan = scan_live();
+
+    let o = sysv_by_id(&scan, ours.shmid);
+    assert_eq!(o.sysv.as_ref().map(|d| d.nattch), Some(0));
+    assert!(
+        o.holders.is_empty(),
+        "pid {} attaches a segment of another namespace: {:?}",
+        child.pid,
+        o.holders
+    );
+    assert!(
+        scan.coverage
+            .notes
+            .iter()
+            .any(|n| n.contains("other IPC namespaces")),
+        "{:?}",
+        scan.coverage.notes
+    );
+}
+
+/// A tmpfs mounted over another hides the lower one's files from a walk, but a process can
+/// still map them: they stay shmem (kind tmpfs), not ordinary page cache.
+#[test]
+fn a_file_of_a_tmpfs_hidden_under_another_mount_is_still_tmpfs() {
+    let lower = TmpfsGuard::mount();
+    let file = lower.path().join("under");
+    std::fs::write(&file, vec![3u8; 512 * 1024]).expect("write");
+    let child = HoldChild::start(&["--file".into(), file.display().to_string()]);
+    let _upper = TmpfsGuard::mount_over(lower.path());
+
+    let scan = scan_live();
+
+    let held: Vec<&Object> = scan
+        .objects
+        .iter()
+        .filter(|o| o.holders.iter().any(|h| h.pid == child.pid))
+        .collect();
+    assert_eq!(held.len(), 1, "{held:?}");
+    let o = held[0];
+    assert_eq!(
+        (o.kind, o.name.as_str()),
+        (Kind::Tmpfs, &*file.display().to_string())
+    );
+    assert_eq!(o.resident, Some(512 * 1024));
+    assert_eq!(o.address, None, "its path now names the upper mount's file");
+    assert!(
+        scan.coverage.notes.iter().any(|n| n.contains("hidden")),
+        "{:?}",
+        scan.coverage.notes
+    );
+}
+
+/// A container's tmpfs lives in a mount namespace whose mounts we cannot list: a file of it
+/// that a process there maps is still shmem (kind tmpfs), known by its filesystem's magic.
+#[test]
+fn a_file_of_a_tmpfs_in_another_mount_namespace_is_still_tmpfs() {
+    let dir = tempfile::Builder::new()
+        .prefix("shmkit-live-mntns-")
+        .tempdir()
+        .expect("tempdir");
+    let script = format!(
+        "mount -t tmpfs -o size=4m shmkit-ns {d} && head -c 786432 /dev/zero > {d}/f && exec \"$0\" hold --file {d}/f",
+        d = dir.path().display()
+    );
+    let mut cmd = Command::new("unshare");
+    cmd.args([
+        "--mount",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        &script,
+        env!("CARGO_BIN_EXE_shmkit"),
+    ]);
+    let child = HoldChild::spawn(cmd);
+
+    let scan = scan_live();
+
+    let held: Vec<&Object> = scan
+        .objects
+        .iter()
+        .filter(|o| o.holders.iter().any(|h| h.pid == child.pid))
+        .collect();
+    assert_eq!(held.len(), 1, "{held:?}");
+    let o = held[0];
+    assert_eq!(o.kind, Kind::Tmpfs, "{o:?}");
+    assert_eq!(
+        o.address, None,
+        "not reachable by its path from our mount namespace"
+    );
+    assert_eq!(o.resident, Some(786_432));
+    assert_eq!(o.size, 786_432);
+}
+
+/// Without root, other users' processes cannot be read: the scan says so, and an object that
+/// only they hold is shown unheld, its orphan reason saying that unread processes may hold it
+/// (so that `rm --orphans` keeps it).
+#[test]
+fn without_root_what_unreadable_processes_may_hold_says_so() {
+    let posix = posix_object(64 * 1024);
+    let (_, seg) = sysv_with_unique_key(64 * 1024);
+    let child = HoldChild::start(&[
+        "--posix".into(),
+        posix.name.clone(),
+        "--sysv-id".into(),
+        seg.shmid.to_string(),
+    ]);
+    // A copy of the binary that the unprivileged user can reach wherever the repo lives.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let exe = dir.path().join("shmkit");
+    std::fs::copy(env!("CARGO_BIN_EXE_shmkit"), &exe).expect("copy binary");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&exe)
+        .args(["ls", "--json"])
+        .output()
+        .expect("run setpriv (util-linux)");
+    assert!(out.status.success(), "{out:?}");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert!(
+        doc["coverage"]["processes_unreadable"].as_u64() > Some(0),
+        "{}",
+        doc["coverage"]
+    );
+    let notes = doc["coverage"]["notes"].to_string();
+    assert!(notes.contains("could not be read"), "{notes}");
+    let objects = doc["objects"].as_array().expect("objects");
+    let o = objects
+        .iter()
+        .find(|o| o["name"] == posix.name.as_str())
+        .expect("the POSIX object is listed: /dev/shm is world-readable");
+    assert_eq!(
+        o["holders"],
+        serde_json::json!([]),
+        "root's child is unreadable"
+    );
+    let reason = o["orphan_reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.starts_with("no process this scan could read maps it or holds it open, but ")
+            && reason.ends_with(" that could not be read may"),
+        "{o}"
+    );
+    // The kernel's own count still tells the segment is in use.
+    let s = objects
+        .iter()
+        .find(|o| o["sysv"]["shmid"] == seg.shmid)
+        .expect("segment listed");
+    assert_eq!(s["sysv"]["nattch"], 1);
+    assert_eq!(s["status"]["orphan"], false);
+    drop(child);
+}
+
+/// A C program that maps a file and a memfd MAP_PRIVATE, closes both descriptors, prints
+/// `ready PID` and waits for end of input: after the close only the private mappings hold them.
+const PRIVATE_MAPPER: &str = r#"
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    int fd = open(argv[1], O_RDONLY);
+    if (fd < 0) { perror("open"); return 1; }
+    void *p = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED) { perror("mmap"); return 1; }
+    close(fd);
+    int m = memfd_create(argv[2], 0);
+    if (m < 0 || ftruncate(m, 8192) < 0) { perror("memfd"); return 1; }
+    char *q = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE, m, 0);
+    if (q == MAP_FAILED) { perror("mmap memfd"); return 1; }
+    close(m);
+    printf("ready %d\n", getpid());
+    fflush(stdout);
+    char c;
+    while (read(0, &c, 1) > 0) {}
+    return 0;
+}
+"#;
+
+/// A reader that maps a POSIX object (and a memfd) MAP_PRIVATE and closes the descriptor
+/// still keeps it: it is a holder, and the object is not a leak.
+#[test]
+fn a_private_mapping_after_close_is_a_holder() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = dir.path().join("private_mapper.c");
+    std::fs::write(&src, PRIVATE_MAPPER).expect("write C");
+    let exe = dir.path().join("private_mapper");
+    let cc = Command::new("cc")
+        .arg("-o")
+        .arg(&exe)
+        .arg(&src)
+        .status()
+        .expect("run cc (gcc)");
+    assert!(cc.success(), "cc failed");
+    let posix = posix_object(4096);
+    let memfd_name = unique("private-memfd");
+    let mut cmd = Command::new(&exe);
+    cmd.arg(format!("/dev/shm{}", posix.name)).arg(&memfd_name);
+    let child = HoldChild::spawn(cmd);
+
+    let scan = scan_live();
+
+    let o = by_name(&scan, Kind::Posix, &posix.name);
+    assert_eq!(
+        o.holders.iter().map(|h| (h.pid, h.via)).collect::<Vec<_>>(),
+        vec![(child.pid, HoldVia::Map)]
+    );
+    assert!(!o.status.orphan);
+    let m = by_name(&scan, Kind::Memfd, &format!("memfd:{memfd_name}"));
+    assert_eq!(
+        m.holders.iter().map(|h| h.pid).collect::<Vec<_>>(),
+        vec![child.pid]
+    );
+}
