@@ -528,7 +528,7 @@ fn bad_selectors_missing_objects_and_missing_files_fail_with_documented_codes() 
         (
             &["snapshot", "save", f, "sysv:nokey"],
             2,
-            "sysv:nokey: \"nokey\" is not a System V key; use sysv:KEY",
+            "sysv:nokey: 'nokey' is not a System V key (decimal or 0x hex, 32 bits); use sysv:KEY",
         ),
         (
             &["snapshot", "save", f, "sysv:5678"],

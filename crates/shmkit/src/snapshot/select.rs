@@ -1,8 +1,8 @@
 //! Which objects a snapshot takes: selectors such as `sysv:5678`, `sysv:id=294918`,
 //! `sysv:all`, `sysv:user=postgres`, `posix:/orders`, `posix:all`, `all`.
 
+use crate::address::{Address, SysvAddress};
 use crate::error::{Error, ErrorKind, Result};
-use crate::snapshot::format::validate_posix_name;
 
 /// One selector.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,8 +23,8 @@ pub enum Selector {
     PosixAll,
 }
 
-const FIX: &str = "use sysv:KEY, sysv:0xHEX, sysv:id=SHMID, sysv:all, sysv:user=NAME|UID, \
-                   posix:/NAME, posix:all or all";
+const FIX: &str = "use sysv:KEY, sysv:0xHEX, sysv:id=SHMID, sysv:ftok=PATH:PROJ, sysv:all, \
+                   sysv:user=NAME|UID, posix:/NAME, posix:all or all";
 
 /// Parses one selector; `users` resolves user names for `sysv:user=NAME`.
 pub fn parse(text: &str, users: &crate::procfs::NameTable) -> Result<Vec<Selector>> {
@@ -32,48 +32,36 @@ pub fn parse(text: &str, users: &crate::procfs::NameTable) -> Result<Vec<Selecto
     if text == "all" {
         return Ok(vec![Selector::SysvAll, Selector::PosixAll]);
     }
-    if let Some(rest) = text.strip_prefix("sysv:") {
-        if rest == "all" {
-            return Ok(vec![Selector::SysvAll]);
-        }
-        if let Some(id) = rest.strip_prefix("id=") {
-            let id: i32 = id
-                .parse()
-                .ok()
-                .filter(|&i| i >= 0)
-                .ok_or_else(|| bad(format!("{id:?} is not a segment id")))?;
-            return Ok(vec![Selector::SysvId(id)]);
-        }
-        if let Some(user) = rest.strip_prefix("user=") {
-            let uid = match user.parse::<u32>() {
-                Ok(uid) => uid,
-                Err(_) => users
-                    .id(user)
-                    .ok_or_else(|| bad(format!("no user named {user:?} in /etc/passwd")))?,
-            };
-            return Ok(vec![Selector::SysvUser(uid)]);
-        }
-        return parse_key(rest)
-            .map(|k| vec![Selector::SysvKey(k)])
-            .ok_or_else(|| bad(format!("{rest:?} is not a System V key")));
+    match text {
+        "sysv:all" => return Ok(vec![Selector::SysvAll]),
+        "posix:all" => return Ok(vec![Selector::PosixAll]),
+        _ => {}
     }
-    if let Some(rest) = text.strip_prefix("posix:") {
-        if rest == "all" {
-            return Ok(vec![Selector::PosixAll]);
+    if let Some(user) = text.strip_prefix("sysv:user=") {
+        let uid = match user.parse::<u32>() {
+            Ok(uid) => uid,
+            Err(_) => users
+                .id(user)
+                .ok_or_else(|| bad(format!("no user named {user:?} in /etc/passwd")))?,
+        };
+        return Ok(vec![Selector::SysvUser(uid)]);
+    }
+    // One object: the same addresses every shmkit command takes.
+    let addr: Address = text.parse().map_err(|e: Error| bad(e.cause().to_owned()))?;
+    match addr {
+        Address::Sysv(SysvAddress::Key(k)) => Ok(vec![Selector::SysvKey(k)]),
+        Address::Sysv(SysvAddress::Id(i)) => Ok(vec![Selector::SysvId(i)]),
+        Address::Sysv(SysvAddress::Ftok { path, proj }) => {
+            let key = crate::sys::sysv::ftok(&path, proj).map_err(|e| {
+                Error::io(text, "ftok", e).with_fix("name an existing file in sysv:ftok=PATH:PROJ")
+            })?;
+            Ok(vec![Selector::SysvKey(key)])
         }
-        validate_posix_name(rest).map_err(bad)?;
-        return Ok(vec![Selector::PosixName(rest.to_owned())]);
+        Address::Posix(name) => Ok(vec![Selector::PosixName(name)]),
+        _ => Err(bad(
+            "cannot be saved in a snapshot (only System V segments and POSIX objects)".to_owned(),
+        )),
     }
-    Err(bad("not a snapshot selector".to_owned()))
-}
-
-/// A System V key in decimal (`5678`, `-1`) or hex (`0x162e`); hex keys up to `0xffffffff`
-/// wrap to negative `key_t` values as the kernel prints them.
-pub fn parse_key(text: &str) -> Option<i32> {
-    if let Some(hex) = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
-        return u32::from_str_radix(hex, 16).ok().map(|k| k as i32);
-    }
-    text.parse::<i32>().ok()
 }
 
 /// Parses a duration: `30s`, `5m`, `1h`, `250ms`, or bare seconds (`30`).
