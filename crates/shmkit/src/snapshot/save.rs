@@ -283,6 +283,8 @@ impl super::writer::ContentSource for SkipHoles<'_> {
                 .residency(offset, buf.len() as u64, &mut self.residency)
                 .is_err()
         {
+            // Mapping the pages in one call is cheaper than a fault per page during the copy.
+            let _ = self.mapping.prefault_range(offset, buf.len() as u64);
             return self.mapping.read_at(offset, buf).map_err(Into::into);
         }
         let mut i = 0;
@@ -294,6 +296,9 @@ impl super::writer::ContentSource for SkipHoles<'_> {
             }
             let (a, b) = (i * page, (j * page).min(buf.len()));
             if resident {
+                let _ = self
+                    .mapping
+                    .prefault_range(offset + a as u64, (b - a) as u64);
                 self.mapping.read_at(offset + a as u64, &mut buf[a..b])?;
             } else {
                 buf[a..b].fill(0);
