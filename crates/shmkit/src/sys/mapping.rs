@@ -178,8 +178,12 @@ impl Mapping {
 }
 
 impl Mapping {
-    /// Like [`Mapping::prefault`], for the pages that hold `[offset, offset+len)` only, so
-    /// several threads can populate one large mapping side by side.
+    /// `madvise(MADV_POPULATE_WRITE | MADV_POPULATE_READ)` like [`Mapping::prefault`], for the
+    /// pages that hold `[offset, offset+len)` only, so several threads can populate one large
+    /// mapping side by side.
+    ///
+    /// # References
+    /// - [Linux](https://man7.org/linux/man-pages/man2/madvise.2.html)
     pub fn prefault_range(&self, offset: u64, len: u64) -> io::Result<()> {
         let page = super::page_size();
         let start = offset - offset % page;
