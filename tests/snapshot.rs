@@ -616,3 +616,52 @@ fn saving_a_sparse_segment_does_not_fault_in_its_holes() {
     drop(m);
     assert_eq!(segment_rss(6001), 4096);
 }
+
+#[test]
+fn ipc_private_segments_saved_by_id_come_back_as_new_private_segments() {
+    private_ipc_namespace();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("private.snap");
+    let flags = sysv::GetFlags {
+        create: true,
+        ..Default::default()
+    };
+    let mut ids = Vec::new();
+    for seed in [1u8, 2] {
+        let id = sysv::shmget(sysv::IPC_PRIVATE, 8192, flags, 0o600).unwrap();
+        sysv::shmat(id, false)
+            .unwrap()
+            .write_at(0, &pattern(8192, seed))
+            .unwrap();
+        ids.push(id);
+    }
+    // `sysv:all` leaves keyless segments out; naming them by id takes them.
+    let out = shmkit(&[
+        "snapshot",
+        "save",
+        file.to_str().unwrap(),
+        "sysv:all",
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["objects"].as_array().unwrap().len(), 0);
+    let sel: Vec<String> = ids.iter().map(|i| format!("sysv:id={i}")).collect();
+    let mut args = vec!["snapshot", "save", file.to_str().unwrap()];
+    args.extend(sel.iter().map(String::as_str));
+    assert!(shmkit(&args).status.success());
+    for id in &ids {
+        sysv::remove(*id).unwrap();
+    }
+    let out = shmkit(&["snapshot", "restore", file.to_str().unwrap(), "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let new: Vec<i32> = v["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["new_shmid"].as_i64().unwrap() as i32)
+        .collect();
+    assert_eq!(segment_count(), 2);
+    assert_eq!(segment_content(new[0]), pattern(8192, 1));
+    assert_eq!(segment_content(new[1]), pattern(8192, 2));
+}

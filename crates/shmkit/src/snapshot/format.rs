@@ -98,10 +98,12 @@ pub struct ObjectMeta {
 }
 
 impl ObjectMeta {
-    /// The object as shmkit addresses it: `sysv:5678` or `posix:/name`. Keys that `key_t`
+    /// The object as shmkit addresses it: `sysv:5678`, `sysv:private` (an `IPC_PRIVATE`
+    /// segment) or `posix:/name`. Keys that `key_t`
     /// makes negative are shown in hex as `ipcs` shows them (`sysv:0x84051c39`).
     pub fn address(&self) -> String {
         match self.kind {
+            Kind::Sysv if self.key == 0 => "sysv:private".to_owned(),
             Kind::Sysv if self.key < 0 => format!("sysv:{:#010x}", self.key as u32),
             Kind::Sysv => format!("sysv:{}", self.key),
             _ => format!("posix:{}", self.name),

@@ -120,6 +120,9 @@ pub fn verify_file(path: &Path) -> Result<Verified> {
 /// An existing object in the way of one in the snapshot.
 fn exists(meta: &ObjectMeta) -> bool {
     match meta.kind {
+        // An IPC_PRIVATE segment (saved by id) has no key to collide with: it comes back as a
+        // new private segment.
+        Kind::Sysv if meta.key == sys::sysv::IPC_PRIVATE => false,
         Kind::Sysv => match sys::sysv::shmget(meta.key, 0, sys::sysv::GetFlags::default(), 0) {
             Ok(_) => true,
             // Someone else's segment holds the key: it is in the way all the same.
@@ -143,9 +146,11 @@ pub fn restore(path: &Path, opts: &RestoreOptions) -> Result<RestoreReport> {
     let shown = path.display().to_string();
     // Two records for one key or name would make the second fail half-way: refuse up front.
     for (i, a) in verified.objects.iter().enumerate() {
-        if verified.objects[..i]
-            .iter()
-            .any(|b| b.meta.address() == a.meta.address())
+        let private = a.meta.kind == Kind::Sysv && a.meta.key == sys::sysv::IPC_PRIVATE;
+        if !private
+            && verified.objects[..i]
+                .iter()
+                .any(|b| b.meta.address() == a.meta.address())
         {
             return Err(Error::new(
                 ErrorKind::Corrupt,
@@ -326,7 +331,7 @@ fn create_error(addr: &str, call: &str, e: std::io::Error, size: u64) -> Error {
 impl RestoreSink {
     fn begin_sysv(&mut self, meta: &ObjectMeta) -> Result<()> {
         let addr = meta.address();
-        if self.replace {
+        if self.replace && meta.key != sys::sysv::IPC_PRIVATE {
             if let Ok(old) = sys::sysv::shmget(meta.key, 0, sys::sysv::GetFlags::default(), 0) {
                 sys::sysv::remove(old).map_err(|e| {
                     Error::io(&addr, "shmctl(IPC_RMID)", e)
