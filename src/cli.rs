@@ -56,4 +56,10 @@ pub enum Command {
     /// Map shared memory and hold it until stdin closes (for tests and experiments).
     #[command(hide = true)]
     Hold(command::hold::Args),
+    /// Is this host or container fit for shared memory, and what survives a restart here.
+    Doctor(command::doctor::Args),
+    /// Save System V and POSIX objects to a checksummed file, and restore them.
+    Snapshot(command::snapshot::Args),
+    /// Run a command whose shared memory persists in a snapshot file (container entrypoint).
+    Run(command::run::Args),
 }

@@ -3,6 +3,7 @@
 pub mod chmod;
 pub mod chown;
 pub mod create;
+pub mod doctor;
 pub mod hold;
 pub mod lab;
 pub mod lifecycle;
@@ -12,6 +13,8 @@ pub mod read;
 pub mod reclaim;
 pub mod resize;
 pub mod rm;
+pub mod run;
+pub mod snapshot;
 pub mod stat;
 pub mod write;
 
@@ -34,5 +37,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Chown(args) => chown::run(args),
         Command::Resize(args) => resize::run(args),
         Command::Rm(args) => rm::run(args),
+        Command::Doctor(args) => doctor::run(args),
+        Command::Snapshot(args) => snapshot::run(args),
+        Command::Run(args) => run::run(args),
     }
 }

@@ -9,6 +9,8 @@
 //!   itemised, leaks).
 //! - [`reclaim`]: what each drop_caches level would free, predicted from the report, and
 //!   measured against a real drop.
+//! - [`doctor`]: is this host or container fit for shared memory; what survives a restart.
+//! - [`snapshot`]: save System V and POSIX objects to a checksummed file and restore them.
 //! - [`render`]: sizes and tables for people.
 //! - [`address`]: `sysv:5678`, `posix:/name`, `file:PATH`: how objects are named.
 //! - [`segment`]: create, open, map, read, write, stat, resize, remove any kind of segment.
@@ -24,6 +26,7 @@
 )]
 
 pub mod address;
+pub mod doctor;
 pub mod error;
 pub mod lab;
 pub mod reclaim;
@@ -31,6 +34,7 @@ pub mod render;
 pub mod report;
 pub mod scan;
 pub mod segment;
+pub mod snapshot;
 pub mod sys;
 
 pub use error::{Error, ErrorKind, Result};

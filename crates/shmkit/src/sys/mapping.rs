@@ -178,6 +178,73 @@ impl Mapping {
 }
 
 impl Mapping {
+    /// `madvise(MADV_POPULATE_WRITE | MADV_POPULATE_READ)` like [`Mapping::prefault`], for the
+    /// pages that hold `[offset, offset+len)` only, so several threads can populate one large
+    /// mapping side by side.
+    ///
+    /// # References
+    /// - [Linux](https://man7.org/linux/man-pages/man2/madvise.2.html)
+    pub fn prefault_range(&self, offset: u64, len: u64) -> io::Result<()> {
+        let page = super::page_size();
+        let start = offset - offset % page;
+        let end = offset.saturating_add(len).min(self.len as u64);
+        if start >= end {
+            return Ok(());
+        }
+        let start_us = self.check(start, 0)?;
+        let span =
+            usize::try_from(end - start).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+        let advice = if self.writable {
+            libc::MADV_POPULATE_WRITE
+        } else {
+            libc::MADV_POPULATE_READ
+        };
+        // SAFETY: `start` is page-aligned within the mapping (the mapping itself starts on a
+        // page boundary) and `start + span <= len`, so the range lies in the live mapping that
+        // `self` owns; madvise only changes the kernel's page tables for it.
+        super::cvt(unsafe { libc::madvise(self.ptr.as_ptr().add(start_us).cast(), span, advice) })
+            .map(drop)
+    }
+}
+
+impl Mapping {
+    /// `mincore(addr, len, vec)`—Which pages of `[offset, offset+len)` are in memory: one
+    /// byte per page into `out` (cleared first), bit 0 set for a resident page.
+    ///
+    /// For shared memory a page that is not resident is either a hole (never written: it
+    /// reads as zeros) or swapped out; where the object has nothing in swap, it is a hole, and
+    /// a reader can skip it instead of faulting in a fresh zero page.
+    ///
+    /// # References
+    /// - [Linux](https://man7.org/linux/man-pages/man2/mincore.2.html)
+    pub fn residency(&self, offset: u64, len: u64, out: &mut Vec<u8>) -> io::Result<()> {
+        out.clear();
+        let page = super::page_size();
+        if offset % page != 0 {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        }
+        let len_us =
+            usize::try_from(len).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+        let start = self.check(offset, len_us)?;
+        if len_us == 0 {
+            return Ok(());
+        }
+        let pages = usize::try_from(len.div_ceil(page))
+            .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+        out.resize(pages, 0);
+        // SAFETY: `start` is page-aligned (checked) inside the live mapping and
+        // `start + len <= self.len` (checked), so the range is mapped; `out` has exactly one
+        // writable byte per page of that range, as mincore requires.
+        super::cvt(unsafe {
+            libc::mincore(
+                self.ptr.as_ptr().add(start).cast(),
+                len_us,
+                out.as_mut_ptr().cast(),
+            )
+        })
+        .map(drop)
+    }
+
     /// `madvise(ptr, len, MADV_PAGEOUT)`—Asks the kernel to reclaim these pages now, as memory
     /// pressure would: clean file pages are dropped, shmem and anonymous pages go to swap (where
     /// swap is on; without swap they stay). Pages that other processes also map are left alone.

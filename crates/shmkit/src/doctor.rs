@@ -1,0 +1,780 @@
+//! The doctor: is this host or container fit for the shared memory a program needs, and what
+//! survives a process exit, a container restart and a reboot here.
+//!
+//! [`examine`] is a pure function of what it reads through a [`ProcRoot`] (`/proc`, `/sys`,
+//! `/etc`, `/.dockerenv`) plus the `statvfs` of `/dev/shm` and the page size, which the caller
+//! passes in; so the same code runs on the live host and on captured fixture trees.
+//!
+//! Kernel facts it relies on:
+//! - The initial namespaces have fixed inode numbers (`include/linux/proc_ns.h`):
+//!   `PROC_IPC_INIT_INO = 0xEFFFFFFF`, UTS `…FE`, user `…FD`, pid `…FC`, cgroup `…FB`, time
+//!   `…FA`. An IPC namespace with another inode is private: its System V objects die with it.
+//! - `kernel.shmall` counts pages, `shmmax` bytes, `shmmni` segments; all per IPC namespace.
+//! - cgroup v1 reports "unlimited" as `PAGE_COUNTER_MAX * PAGE_SIZE` (9223372036854771712 with
+//!   4 KiB pages), v2 as `max`. Shared memory is charged to the cgroup that first touched it.
+
+use crate::procfs::{CgroupLine, MountInfo, ProcRoot};
+use crate::scan::Kind;
+use crate::sys::FsStat;
+use serde::Serialize;
+
+/// `PROC_IPC_INIT_INO`: the inode of the initial (host) IPC namespace.
+pub const PROC_IPC_INIT_INO: u64 = 0xEFFF_FFFF;
+
+/// The fixed inodes of the initial namespaces, by kind.
+pub const INITIAL_NS_INODES: [(&str, u64); 6] = [
+    ("ipc", 0xEFFF_FFFF),
+    ("uts", 0xEFFF_FFFE),
+    ("user", 0xEFFF_FFFD),
+    ("pid", 0xEFFF_FFFC),
+    ("cgroup", 0xEFFF_FFFB),
+    ("time", 0xEFFF_FFFA),
+];
+
+/// Docker's default /dev/shm size.
+pub const DOCKER_DEFAULT_SHM: u64 = 64 << 20;
+
+/// cgroup v1's "no limit" is any value at or above this (it is `PAGE_COUNTER_MAX * page`,
+/// which depends on the page size; all of them are far above 2^62).
+const CGROUP_V1_UNLIMITED_FROM: u64 = 1 << 62;
+
+/// Host or container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PlaceKind {
+    /// The host itself (or a VM): the initial namespaces.
+    Host,
+    /// A container: a private pid namespace, a runtime's marker, or a runtime's cgroup.
+    Container,
+}
+
+/// Where this runs, and why shmkit thinks so.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Place {
+    /// The verdict.
+    pub kind: PlaceKind,
+    /// The container runtime, when a marker names it (`docker`, `podman`, `kubernetes`, …).
+    pub runtime: Option<String>,
+    /// What was seen, one fact per line.
+    pub evidence: Vec<String>,
+}
+
+/// One namespace of this process compared with pid 1's and with the initial one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NsCompare {
+    /// `ipc`, `pid`, `mnt`, `net`, `uts`, `user`, `cgroup`.
+    pub kind: String,
+    /// This process's namespace inode.
+    pub inode: Option<u64>,
+    /// Pid 1's, if readable.
+    pub pid1_inode: Option<u64>,
+    /// Whether it is the initial namespace (only for kinds with a fixed initial inode).
+    pub initial: Option<bool>,
+}
+
+/// /dev/shm as mounted here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DevShm {
+    /// Filesystem type from mountinfo (`tmpfs`), `None` if /dev/shm is not a mount point.
+    pub fs_type: Option<String>,
+    /// The `size=` mount option in bytes, if present.
+    pub size_option: Option<u64>,
+    /// Size from statvfs.
+    pub total: Option<u64>,
+    /// Used bytes from statvfs.
+    pub used: Option<u64>,
+    /// Whether its size is Docker's 64 MiB default (or less).
+    pub small: bool,
+}
+
+/// System V limits and usage of this IPC namespace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SysvLimits {
+    /// `kernel.shmmax`, bytes (largest segment).
+    pub shmmax: Option<u64>,
+    /// `kernel.shmall`, pages (all segments together).
+    pub shmall_pages: Option<u64>,
+    /// `kernel.shmall` in bytes.
+    pub shmall_bytes: Option<u64>,
+    /// `kernel.shmmni`, segments.
+    pub shmmni: Option<u64>,
+    /// `kernel.shm_rmid_forced`.
+    pub shm_rmid_forced: Option<bool>,
+    /// Segments now.
+    pub segments: u64,
+    /// Bytes of all segments.
+    pub bytes: u64,
+    /// Pages of all segments (what `shmall` limits).
+    pub pages: u64,
+    /// The page size used for the page counts.
+    pub page_size: u64,
+}
+
+/// The memory cgroup of this process.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CgroupMemory {
+    /// 1 or 2.
+    pub version: u8,
+    /// The cgroup path from /proc/self/cgroup.
+    pub path: String,
+    /// The directory read (below the root).
+    pub dir: String,
+    /// The limit in bytes; `None` = unlimited.
+    pub limit: Option<u64>,
+    /// Current usage in bytes.
+    pub usage: Option<u64>,
+    /// Shared memory charged to this cgroup (memory.stat `shmem`, v1 `total_shmem`).
+    pub shmem: Option<u64>,
+}
+
+/// systemd-logind's RemoveIPC, where logind's configuration is visible.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RemoveIpc {
+    /// Whether logind removes a user's IPC objects when their last session ends.
+    pub enabled: bool,
+    /// Where the value comes from (a file, or systemd's built-in default).
+    pub source: String,
+    /// Whether systemd runs here (`/run/systemd/system` exists); without it nothing applies
+    /// the setting.
+    pub systemd_running: bool,
+}
+
+/// Yes, no, or it depends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Answer {
+    /// It survives.
+    Yes,
+    /// It does not.
+    No,
+    /// Only under a condition (see the reason).
+    Depends,
+}
+
+/// One cell of the verdict table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Survival {
+    /// The answer.
+    pub answer: Answer,
+    /// Why, here.
+    pub why: String,
+}
+
+fn yes(why: impl Into<String>) -> Survival {
+    Survival {
+        answer: Answer::Yes,
+        why: why.into(),
+    }
+}
+fn no(why: impl Into<String>) -> Survival {
+    Survival {
+        answer: Answer::No,
+        why: why.into(),
+    }
+}
+fn depends(why: impl Into<String>) -> Survival {
+    Survival {
+        answer: Answer::Depends,
+        why: why.into(),
+    }
+}
+
+/// What survives what, here, for one kind.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Verdict {
+    /// The kind of object.
+    pub kind: Kind,
+    /// Survives the exit of every process that used it.
+    pub process_exit: Survival,
+    /// Survives a restart of this container (on a host: a restart of the program's service).
+    pub container_restart: Survival,
+    /// Survives a reboot.
+    pub reboot: Survival,
+}
+
+/// A problem, with what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Warning {
+    /// A stable identifier (`private-ipc`, `small-dev-shm`, …).
+    pub id: &'static str,
+    /// What is wrong.
+    pub message: String,
+    /// What to do.
+    pub fix: String,
+}
+
+/// Everything the doctor found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Report {
+    /// Host or container.
+    pub place: Place,
+    /// Whether this IPC namespace is the host's (initial) one; `None` if unreadable.
+    pub ipc_initial: Option<bool>,
+    /// This process's namespaces against pid 1's and the initial ones.
+    pub namespaces: Vec<NsCompare>,
+    /// /dev/shm.
+    pub dev_shm: DevShm,
+    /// System V limits and usage.
+    pub sysv: SysvLimits,
+    /// The memory cgroup, if one was found.
+    pub cgroup: Option<CgroupMemory>,
+    /// systemd-logind's RemoveIPC, if logind's configuration is visible.
+    pub remove_ipc: Option<RemoveIpc>,
+    /// What survives what, per kind.
+    pub verdicts: Vec<Verdict>,
+    /// Problems and their fixes.
+    pub warnings: Vec<Warning>,
+}
+
+/// Cgroup path fragments that name a container runtime.
+const RUNTIME_CGROUPS: [(&str, &str); 7] = [
+    ("/docker/", "docker"),
+    ("docker-", "docker"),
+    ("/kubepods", "kubernetes"),
+    ("/libpod", "podman"),
+    ("/lxc/", "lxc"),
+    ("/lxc.payload", "lxc"),
+    ("containerd", "containerd"),
+];
+
+fn cgroup_runtime(lines: &[CgroupLine]) -> Option<(&'static str, String)> {
+    lines.iter().find_map(|l| {
+        RUNTIME_CGROUPS
+            .iter()
+            .find(|(frag, _)| l.path.contains(frag))
+            .map(|(_, rt)| (*rt, l.path.clone()))
+    })
+}
+
+/// Examines the system seen through `root`. `dev_shm` is the statvfs of /dev/shm (`None` if
+/// it could not be taken), `page_size` the page size for shmall arithmetic.
+pub fn examine(root: &ProcRoot, dev_shm: Option<FsStat>, page_size: u64) -> Report {
+    let page_size = page_size.max(1);
+    let namespaces = namespaces(root);
+    let ns = |k: &str| namespaces.iter().find(|n| n.kind == k);
+    let ipc_initial = ns("ipc").and_then(|n| n.initial);
+    let place = place(root, &namespaces);
+    let mounts = root.mountinfo(None).unwrap_or_default();
+    let dev_shm = dev_shm_info(&mounts, dev_shm);
+    let sysv = sysv_limits(root, page_size);
+    let cgroup = cgroup_memory(root);
+    let remove_ipc = remove_ipc(root);
+    let verdicts = verdicts(&place, ipc_initial, &dev_shm, &sysv);
+    let warnings = warnings(
+        &place,
+        ipc_initial,
+        &dev_shm,
+        &sysv,
+        cgroup.as_ref(),
+        remove_ipc.as_ref(),
+    );
+    Report {
+        place,
+        ipc_initial,
+        namespaces,
+        dev_shm,
+        sysv,
+        cgroup,
+        remove_ipc,
+        verdicts,
+        warnings,
+    }
+}
+
+fn namespaces(root: &ProcRoot) -> Vec<NsCompare> {
+    ["ipc", "pid", "mnt", "net", "uts", "user", "cgroup"]
+        .iter()
+        .map(|kind| {
+            let inode = root.ns_link(None, kind).ok().flatten().map(|n| n.inode);
+            // Pid 1's links need ptrace access: unreadable in some sandboxes even to root.
+            let pid1_inode = root.ns_link(Some(1), kind).ok().flatten().map(|n| n.inode);
+            let initial = INITIAL_NS_INODES
+                .iter()
+                .find(|(k, _)| k == kind)
+                .and_then(|(_, init)| inode.map(|i| i == *init));
+            NsCompare {
+                kind: (*kind).to_owned(),
+                inode,
+                pid1_inode,
+                initial,
+            }
+        })
+        .collect()
+}
+
+fn place(root: &ProcRoot, namespaces: &[NsCompare]) -> Place {
+    let mut evidence = Vec::new();
+    let mut runtime: Option<String> = None;
+    let mut container = false;
+    if root.path("/.dockerenv").exists() {
+        evidence.push("/.dockerenv exists (Docker's marker)".to_owned());
+        runtime.get_or_insert_with(|| "docker".to_owned());
+    }
+    if root.path("/run/.containerenv").exists() {
+        evidence.push("/run/.containerenv exists (Podman's marker)".to_owned());
+        runtime.get_or_insert_with(|| "podman".to_owned());
+        container = true;
+    }
+    // systemd's container interface: the runtime sets `container=NAME` for pid 1.
+    let mut buf = Vec::new();
+    if let Ok(true) = root.read_into("/proc/1/environ", &mut buf) {
+        if let Some(v) = buf
+            .split(|&b| b == 0)
+            .filter_map(|kv| kv.strip_prefix(b"container="))
+            .next()
+        {
+            let v = String::from_utf8_lossy(v).into_owned();
+            evidence.push(format!("pid 1 has container={v} in its environment"));
+            runtime = Some(v);
+            container = true;
+        }
+    }
+    for (who, pid) in [("this process", None), ("pid 1", Some(1))] {
+        if let Ok(Some(lines)) = root.pid_cgroup(pid) {
+            if let Some((rt, path)) = cgroup_runtime(&lines) {
+                evidence.push(format!("{who} is in cgroup {path} ({rt})"));
+                runtime.get_or_insert_with(|| rt.to_owned());
+                container = true;
+            }
+        }
+    }
+    let ns = |k: &str| namespaces.iter().find(|n| n.kind == k);
+    match ns("pid").and_then(|n| n.initial) {
+        Some(false) => {
+            evidence.push("the pid namespace is not the initial one".to_owned());
+            container = true;
+        }
+        Some(true) => evidence.push("the pid namespace is the initial one".to_owned()),
+        None => {}
+    }
+    let private: Vec<&str> = namespaces
+        .iter()
+        .filter(|n| matches!((n.inode, n.pid1_inode), (Some(a), Some(b)) if a != b))
+        .map(|n| n.kind.as_str())
+        .collect();
+    if !private.is_empty() {
+        evidence.push(format!(
+            "this process has its own {} namespace(s), apart from pid 1's",
+            private.join(", ")
+        ));
+    }
+    if !container && runtime.is_some() {
+        evidence.push(
+            "but the pid namespace is the host's: a VM or a host \
+             image, not an isolated container"
+                .to_owned(),
+        );
+        runtime = None;
+    }
+    Place {
+        kind: if container {
+            PlaceKind::Container
+        } else {
+            PlaceKind::Host
+        },
+        runtime,
+        evidence,
+    }
+}
+
+/// Parses a tmpfs size option (`65536k`, `64m`, `1g`, bytes); percentages give `None`.
+fn size_option(text: &str) -> Option<u64> {
+    let (num, mult) = match text.as_bytes().last()? {
+        b'k' | b'K' => (&text[..text.len() - 1], 1u64 << 10),
+        b'm' | b'M' => (&text[..text.len() - 1], 1 << 20),
+        b'g' | b'G' => (&text[..text.len() - 1], 1 << 30),
+        b't' | b'T' => (&text[..text.len() - 1], 1 << 40),
+        _ => (text, 1),
+    };
+    num.parse::<u64>().ok()?.checked_mul(mult)
+}
+
+fn dev_shm_info(mounts: &[MountInfo], fs: Option<FsStat>) -> DevShm {
+    // The last mount on /dev/shm is the one on top (mounts can stack).
+    let m = mounts.iter().rev().find(|m| m.mount_point == "/dev/shm");
+    let size_option = m.and_then(|m| m.super_option("size")).and_then(size_option);
+    let total = fs.map(|f| f.total).or(size_option);
+    DevShm {
+        fs_type: m.map(|m| m.fs_type.clone()),
+        size_option,
+        total,
+        used: fs.map(|f| f.total.saturating_sub(f.free)),
+        small: total.is_some_and(|t| t <= DOCKER_DEFAULT_SHM),
+    }
+}
+
+fn sysv_limits(root: &ProcRoot, page_size: u64) -> SysvLimits {
+    let limits = root.shm_limits().unwrap_or_default();
+    let segs = root.sysvipc_shm().unwrap_or_default();
+    SysvLimits {
+        shmmax: limits.shmmax,
+        shmall_pages: limits.shmall,
+        shmall_bytes: limits.shmall_bytes(page_size),
+        shmmni: limits.shmmni,
+        shm_rmid_forced: limits.shm_rmid_forced,
+        segments: segs.len() as u64,
+        bytes: segs.iter().map(|s| s.size).sum(),
+        pages: segs.iter().map(|s| s.size.div_ceil(page_size)).sum(),
+        page_size,
+    }
+}
+
+fn read_u64(root: &ProcRoot, path: &str) -> Option<u64> {
+    root.read_to_string(path)
+        .ok()
+        .flatten()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+fn stat_field(text: &str, names: &[&str]) -> Option<u64> {
+    names.iter().find_map(|name| {
+        text.lines().find_map(|l| {
+            let (k, v) = l.split_once(' ')?;
+            (k == *name).then(|| v.trim().parse().ok()).flatten()
+        })
+    })
+}
+
+fn cgroup_memory(root: &ProcRoot) -> Option<CgroupMemory> {
+    let lines = root.pid_cgroup(None).ok().flatten()?;
+    // v1 (or hybrid with memory on v1) first: the memory controller is where it is bound.
+    if let Some(l) = lines.iter().find(|l| l.has_controller("memory")) {
+        let path = l.path.trim_end_matches(" (deleted)").to_owned();
+        // Without a cgroup namespace the path is the host's, but a container mounts its own
+        // cgroup at the mount's root: try the full path, then the root.
+        let candidates = [
+            format!("/sys/fs/cgroup/memory{}", path.trim_end_matches('/')),
+            "/sys/fs/cgroup/memory".to_owned(),
+        ];
+        let dir = candidates
+            .into_iter()
+            .find(|d| root.path(format!("{d}/memory.limit_in_bytes")).exists())?;
+        let stat = root
+            .read_to_string(format!("{dir}/memory.stat"))
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        return Some(CgroupMemory {
+            version: 1,
+            limit: read_u64(root, &format!("{dir}/memory.limit_in_bytes"))
+                .filter(|&l| l < CGROUP_V1_UNLIMITED_FROM),
+            usage: read_u64(root, &format!("{dir}/memory.usage_in_bytes")),
+            // `total_shmem` includes child cgroups (hierarchical); `shmem` is this one alone.
+            shmem: stat_field(&stat, &["total_shmem", "shmem"]),
+            path,
+            dir,
+        });
+    }
+    let l = lines.iter().find(|l| l.is_v2())?;
+    let path = l.path.trim_end_matches(" (deleted)").to_owned();
+    let rel = path.trim_end_matches('/');
+    let candidates = [
+        format!("/sys/fs/cgroup{rel}"),
+        format!("/sys/fs/cgroup/unified{rel}"),
+        "/sys/fs/cgroup".to_owned(),
+    ];
+    let dir = candidates.into_iter().find(|d| {
+        root.path(format!("{d}/memory.max")).exists()
+            || root.path(format!("{d}/memory.current")).exists()
+    })?;
+    let max = root
+        .read_to_string(format!("{dir}/memory.max"))
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let stat = root
+        .read_to_string(format!("{dir}/memory.stat"))
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    Some(CgroupMemory {
+        version: 2,
+        limit: max.trim().parse().ok(),
+        usage: read_u64(root, &format!("{dir}/memory.current")),
+        shmem: stat_field(&stat, &["shmem"]),
+        path,
+        dir,
+    })
+}
+
+/// The `RemoveIPC=` value of one logind.conf-style file, if it sets one in `[Login]`.
+fn remove_ipc_in(text: &str) -> Option<bool> {
+    let mut in_login = false;
+    let mut value = None;
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_login = line == "[Login]";
+            continue;
+        }
+        if !in_login || line.starts_with('#') || line.starts_with(';') {
+            continue;
+        }
+        if let Some((k, v)) = line.split_once('=') {
+            if k.trim() == "RemoveIPC" {
+                value = match v.trim().to_ascii_lowercase().as_str() {
+                    "yes" | "true" | "on" | "1" => Some(true),
+                    "no" | "false" | "off" | "0" => Some(false),
+                    _ => value,
+                };
+            }
+        }
+    }
+    value
+}
+
+fn remove_ipc(root: &ProcRoot) -> Option<RemoveIpc> {
+    let main = "/etc/systemd/logind.conf";
+    let dropin_dir = "/etc/systemd/logind.conf.d";
+    let main_text = root.read_to_string(main).ok().flatten();
+    let mut dropins: Vec<String> = std::fs::read_dir(root.path(dropin_dir))
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| e.file_name().to_str().map(str::to_owned))
+                .filter(|n| n.ends_with(".conf"))
+                .collect()
+        })
+        .unwrap_or_default();
+    if main_text.is_none() && dropins.is_empty() {
+        return None;
+    }
+    // systemd reads the main file, then drop-ins in lexical order; the last value wins.
+    dropins.sort();
+    let systemd_running = root.path("/run/systemd/system").is_dir();
+    let mut result = RemoveIpc {
+        enabled: true,
+        source: "systemd's built-in default".to_owned(),
+        systemd_running,
+    };
+    if let Some(v) = main_text.as_deref().and_then(remove_ipc_in) {
+        result.enabled = v;
+        result.source = main.to_owned();
+    }
+    for d in dropins {
+        let p = format!("{dropin_dir}/{d}");
+        if let Some(v) = root
+            .read_to_string(&p)
+            .ok()
+            .flatten()
+            .as_deref()
+            .and_then(remove_ipc_in)
+        {
+            result.enabled = v;
+            result.source = p;
+        }
+    }
+    Some(result)
+}
+
+fn verdicts(
+    place: &Place,
+    ipc_initial: Option<bool>,
+    dev_shm: &DevShm,
+    sysv: &SysvLimits,
+) -> Vec<Verdict> {
+    let in_container = place.kind == PlaceKind::Container;
+    let persist = "; `shmkit run --persist FILE` on a volume brings it back";
+    Kind::ALL
+        .into_iter()
+        .map(|kind| {
+            let (process_exit, container_restart, reboot) = match kind {
+                Kind::Sysv => (
+                    if sysv.shm_rmid_forced == Some(true) {
+                        no("kernel.shm_rmid_forced=1 destroys a segment once its creator exited and nobody is attached")
+                    } else {
+                        yes("it stays until IPC_RMID")
+                    },
+                    match (in_container, ipc_initial) {
+                        (_, Some(false)) => no(format!(
+                            "this IPC namespace is private: it ends with its last process{persist}"
+                        )),
+                        (true, Some(true)) => yes("this container shares the host's IPC namespace"),
+                        (false, Some(true)) => yes("the host's IPC namespace outlives any service restart"),
+                        (_, None) => depends("the IPC namespace could not be read"),
+                    },
+                    no(format!("System V segments live in memory only{persist}")),
+                ),
+                Kind::Posix => (
+                    yes("it stays in /dev/shm until unlinked"),
+                    if in_container && ipc_initial != Some(true) {
+                        no(format!("this container's /dev/shm is its own tmpfs{persist}"))
+                    } else if in_container {
+                        depends("only if /dev/shm is the host's (--ipc=host shares it)")
+                    } else {
+                        yes("the host's /dev/shm outlives any service restart")
+                    },
+                    no(format!(
+                        "/dev/shm is {}: memory only{persist}",
+                        dev_shm.fs_type.as_deref().unwrap_or("tmpfs")
+                    )),
+                ),
+                Kind::Tmpfs => (
+                    yes("a file stays until deleted"),
+                    if in_container {
+                        no("a tmpfs mounted in the container ends with it")
+                    } else {
+                        yes("a host tmpfs outlives any service restart")
+                    },
+                    no("tmpfs is memory only"),
+                ),
+                Kind::SharedAnon => (
+                    no("freed at the last unmap"),
+                    no("freed with its processes"),
+                    no("memory only"),
+                ),
+                Kind::Memfd => (
+                    no("freed at the last close and unmap"),
+                    no("freed with its processes"),
+                    no("memory only"),
+                ),
+                Kind::File => (
+                    yes("it is a file"),
+                    if in_container {
+                        depends("the writable layer survives `docker restart` but not `docker rm`; a volume survives both")
+                    } else {
+                        yes("it is a file")
+                    },
+                    yes("after msync (a volume or host disk; not tmpfs)"),
+                ),
+            };
+            Verdict {
+                kind,
+                process_exit,
+                container_restart,
+                reboot,
+            }
+        })
+        .collect()
+}
+
+fn warnings(
+    place: &Place,
+    ipc_initial: Option<bool>,
+    dev_shm: &DevShm,
+    sysv: &SysvLimits,
+    cgroup: Option<&CgroupMemory>,
+    remove_ipc: Option<&RemoveIpc>,
+) -> Vec<Warning> {
+    let mut w = Vec::new();
+    let in_container = place.kind == PlaceKind::Container;
+    if ipc_initial == Some(false) {
+        w.push(Warning {
+            id: "private-ipc",
+            message: "this IPC namespace is private: its System V segments are destroyed when its last process exits (a container restart)".to_owned(),
+            fix: "run the program under `shmkit run --persist /volume/shm.snap -- CMD`, or share a longer-lived namespace: `docker run --ipc=shareable` for one container and `--ipc=container:NAME` for the others (Kubernetes: containers of one pod share it), or `--ipc=host`".to_owned(),
+        });
+    }
+    if in_container && ipc_initial != Some(true) {
+        w.push(Warning {
+            id: "private-dev-shm",
+            message: "POSIX shared memory lives in this container's own /dev/shm and dies with the container".to_owned(),
+            fix: "use `shmkit run --persist /volume/shm.snap -- CMD`, or keep files that must outlive the container on a volume".to_owned(),
+        });
+    }
+    if dev_shm.small {
+        let size = dev_shm
+            .total
+            .map_or_else(|| "?".to_owned(), crate::render::size::human);
+        w.push(Warning {
+            id: "small-dev-shm",
+            message: format!("/dev/shm is only {size} (Docker's default is 64M): programs that use more crash with SIGBUS (\"Bus error\") or \"insufficient shared memory\""),
+            fix: "docker run --shm-size=1g (compose: shm_size; Kubernetes: an emptyDir with medium: Memory mounted at /dev/shm)".to_owned(),
+        });
+    }
+    if let (Some(total), Some(used)) = (dev_shm.total, dev_shm.used) {
+        if total > 0 && used.saturating_mul(10) >= total.saturating_mul(9) {
+            w.push(Warning {
+                id: "dev-shm-full",
+                message: format!(
+                    "/dev/shm is {}% full ({} of {})",
+                    used.saturating_mul(100) / total,
+                    crate::render::size::human(used),
+                    crate::render::size::human(total)
+                ),
+                fix:
+                    "remove leaked objects (`shmkit ls`, `shmkit rm --orphans`) or enlarge /dev/shm"
+                        .to_owned(),
+            });
+        }
+    }
+    if sysv.shm_rmid_forced == Some(true) {
+        w.push(Warning {
+            id: "shm-rmid-forced",
+            message: "kernel.shm_rmid_forced=1: a System V segment is destroyed as soon as its creator has exited and nobody is attached, so programs that rely on segments outliving them (the seed's article 2) break".to_owned(),
+            fix: "sysctl -w kernel.shm_rmid_forced=0 (per IPC namespace; in a container: docker run --sysctl kernel.shm_rmid_forced=0)".to_owned(),
+        });
+    }
+    if let (Some(mni), true) = (sysv.shmmni, sysv.segments > 0) {
+        if sysv.segments.saturating_mul(10) >= mni.saturating_mul(9) {
+            w.push(Warning {
+                id: "shmmni-near",
+                message: format!(
+                    "{} of kernel.shmmni={mni} segments are in use",
+                    sysv.segments
+                ),
+                fix: "remove leaked segments or raise it: sysctl -w kernel.shmmni=N".to_owned(),
+            });
+        }
+    }
+    if let (Some(all), true) = (sysv.shmall_pages, sysv.pages > 0) {
+        if sysv.pages.saturating_mul(10) >= all.saturating_mul(9) {
+            w.push(Warning {
+                id: "shmall-near",
+                message: format!("{} of kernel.shmall={all} pages are in use", sysv.pages),
+                fix: "remove leaked segments or raise it (in pages, not bytes): sysctl -w kernel.shmall=N".to_owned(),
+            });
+        }
+    }
+    if let Some(cg) = cgroup {
+        if let (Some(limit), Some(shmem)) = (cg.limit, cg.shmem) {
+            let severe = shmem.saturating_mul(4) >= limit;
+            w.push(Warning {
+                id: if severe { "cgroup-shmem-high" } else { "cgroup-limit" },
+                message: format!(
+                    "shared memory counts against this cgroup's memory limit: {} shmem of a {} limit{}",
+                    crate::render::size::human(shmem),
+                    crate::render::size::human(limit),
+                    if severe { " (a quarter or more of it)" } else { "" }
+                ),
+                fix: "size the limit for the program and its shared memory together (docker run --memory; Kubernetes: resources.limits.memory; an emptyDir of medium Memory counts too)".to_owned(),
+            });
+        }
+    }
+    if let Some(r) = remove_ipc {
+        if r.enabled && r.systemd_running {
+            w.push(Warning {
+                id: "remove-ipc",
+                message: format!("systemd-logind RemoveIPC=yes ({}): the System V and POSIX objects of a regular user (not a system user) are removed when that user's last session ends", r.source),
+                fix: "run the program as a system user, or set RemoveIPC=no in /etc/systemd/logind.conf (or a logind.conf.d drop-in)".to_owned(),
+            });
+        }
+    }
+    w
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tmpfs_size_options() {
+        assert_eq!(size_option("65536k"), Some(64 << 20));
+        assert_eq!(size_option("64m"), Some(64 << 20));
+        assert_eq!(size_option("1G"), Some(1 << 30));
+        assert_eq!(size_option("4096"), Some(4096));
+        assert_eq!(size_option("50%"), None);
+        assert_eq!(size_option(""), None);
+    }
+
+    #[test]
+    fn remove_ipc_only_counts_the_login_section_and_the_last_value() {
+        assert_eq!(remove_ipc_in("[Login]\n#RemoveIPC=no\n"), None);
+        assert_eq!(remove_ipc_in("[Login]\nRemoveIPC=no\n"), Some(false));
+        assert_eq!(remove_ipc_in("[Other]\nRemoveIPC=no\n"), None);
+        assert_eq!(
+            remove_ipc_in("[Login]\nRemoveIPC=no\nRemoveIPC = yes\n"),
+            Some(true)
+        );
+    }
+}

@@ -1,0 +1,197 @@
+//! The snapshot file format, version 1: constants, the object metadata and its encoding.
+//!
+//! The full description, byte by byte, is in `docs/snapshot-format.md`. In short, everything
+//! little-endian:
+//!
+//! ```text
+//! header   "SHMKSNAP" | version u16 = 1 | reserved u16 = 0 | reserved u32 = 0 | created i64
+//! object*  "OBJ1" | kind u8 | flags u8 | name_len u16 | key i32 | mode u32 | uid u32 | gid u32
+//!          | size u64 | nattch u64 | shmid i32 | reserved u32 | name[name_len]
+//!          | run* | end run | object checksum u64
+//!   run    tag u8 ('D' data, 'Z' zeros, 'E' end) | reserved [u8; 3] = 0 | len u32
+//!          | len bytes (data runs only)
+//! footer   "END1" | reserved u32 = 0 | object_count u64 | file checksum u64 | end of file
+//! ```
+//!
+//! The object checksum is XXH3-64 of the object's bytes from its `OBJ1` tag through its end
+//! run; the file checksum is XXH3-64 of every byte before it except the content bytes of data
+//! runs. Those are covered by their object's checksum, which the file checksum covers, so
+//! every byte is checked and each content byte is hashed only once. Runs cover `[0, size)`
+//! exactly, in order.
+
+use crate::scan::Kind;
+
+/// The first eight bytes of every snapshot file.
+pub const MAGIC: [u8; 8] = *b"SHMKSNAP";
+/// The format version this code writes and reads.
+pub const VERSION: u16 = 1;
+/// Bytes of the file header.
+pub const HEADER_LEN: u64 = 24;
+/// The tag that starts an object record.
+pub const OBJECT_TAG: [u8; 4] = *b"OBJ1";
+/// The tag that starts the footer.
+pub const FOOTER_TAG: [u8; 4] = *b"END1";
+/// Bytes of an object record's fixed part (before the name).
+pub const OBJECT_FIXED_LEN: u64 = 48;
+/// Bytes of a run header.
+pub const RUN_HEADER_LEN: u64 = 8;
+/// Bytes of the footer, after its tag.
+pub const FOOTER_BODY_LEN: u64 = 20;
+/// The smallest possible object record: fixed part, end run, checksum.
+pub const MIN_OBJECT_LEN: u64 = OBJECT_FIXED_LEN + RUN_HEADER_LEN + 8;
+
+/// Run tag: `len` bytes of content follow.
+pub const RUN_DATA: u8 = b'D';
+/// Run tag: `len` zero bytes of content, not stored.
+pub const RUN_ZEROS: u8 = b'Z';
+/// Run tag: the object's content is complete; its checksum follows.
+pub const RUN_END: u8 = b'E';
+
+/// The longest data run a reader accepts (the writer emits at most [`CHUNK`]).
+pub const MAX_DATA_RUN: u64 = 16 << 20;
+/// The granularity of sparse detection: an all-zero page is stored as a zero run.
+pub const SPARSE_BLOCK: usize = 4096;
+/// The unit the writer reads objects in and the reader hands content out in.
+pub const CHUNK: usize = 1 << 20;
+/// The largest object size a reader accepts (64 TiB): more than any real segment, far less
+/// than lengths that overflow.
+pub const MAX_OBJECT_SIZE: u64 = 1 << 46;
+/// The longest POSIX name (NAME_MAX without the leading `/`).
+pub const MAX_NAME_LEN: u16 = 255;
+
+/// Flag bit: the System V segment was locked in memory (`SHM_LOCK`) when saved.
+pub const FLAG_LOCKED: u8 = 0b01;
+/// Flag bit: processes were attached (System V) while it was saved: the content may be torn.
+pub const FLAG_ATTACHED: u8 = 0b10;
+/// Every flag bit this version knows; others make the file corrupt (or from a newer writer).
+pub const KNOWN_FLAGS: u8 = FLAG_LOCKED | FLAG_ATTACHED;
+
+/// The kind byte of a System V segment.
+pub const KIND_SYSV: u8 = 1;
+/// The kind byte of a POSIX shared memory object.
+pub const KIND_POSIX: u8 = 2;
+
+/// One saved object, as described by its record (without its content).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ObjectMeta {
+    /// [`Kind::Sysv`] or [`Kind::Posix`].
+    pub kind: Kind,
+    /// The System V key (0 for POSIX objects).
+    pub key: i32,
+    /// The POSIX name with its leading `/` (empty for System V).
+    pub name: String,
+    /// Permission bits (`& 0o777`).
+    pub mode: u32,
+    /// Owner user id.
+    pub uid: u32,
+    /// Owner group id.
+    pub gid: u32,
+    /// Size in bytes.
+    pub size: u64,
+    /// Locked in memory (`SHM_LOCK`, System V only).
+    pub locked: bool,
+    /// Attachments at save time (System V): more than 0 means the content may be torn.
+    pub nattch: u64,
+    /// The segment id at save time (System V; -1 for POSIX). Informational: a restore gets a
+    /// new id from the kernel.
+    pub shmid: i32,
+}
+
+impl ObjectMeta {
+    /// The object as shmkit addresses it: `sysv:5678`, `sysv:private` (an `IPC_PRIVATE`
+    /// segment) or `posix:/name`. Keys that `key_t`
+    /// makes negative are shown in hex as `ipcs` shows them (`sysv:0x84051c39`).
+    pub fn address(&self) -> String {
+        match self.kind {
+            Kind::Sysv if self.key == 0 => "sysv:private".to_owned(),
+            Kind::Sysv if self.key < 0 => format!("sysv:{:#010x}", self.key as u32),
+            Kind::Sysv => format!("sysv:{}", self.key),
+            _ => format!("posix:{}", self.name),
+        }
+    }
+
+    /// Whether the content may be torn (writers were attached while it was copied).
+    pub fn maybe_torn(&self) -> bool {
+        self.nattch > 0
+    }
+
+    /// The fixed part and name of the record, as written to the file.
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(OBJECT_FIXED_LEN as usize + self.name.len());
+        out.extend_from_slice(&OBJECT_TAG);
+        out.push(if self.kind == Kind::Sysv {
+            KIND_SYSV
+        } else {
+            KIND_POSIX
+        });
+        let mut flags = 0;
+        if self.locked {
+            flags |= FLAG_LOCKED;
+        }
+        if self.nattch > 0 {
+            flags |= FLAG_ATTACHED;
+        }
+        out.push(flags);
+        // Names are validated to fit before an object is written (see `validate_name`).
+        let name_len = u16::try_from(self.name.len()).unwrap_or(u16::MAX);
+        out.extend_from_slice(&name_len.to_le_bytes());
+        out.extend_from_slice(&self.key.to_le_bytes());
+        out.extend_from_slice(&(self.mode & 0o777).to_le_bytes());
+        out.extend_from_slice(&self.uid.to_le_bytes());
+        out.extend_from_slice(&self.gid.to_le_bytes());
+        out.extend_from_slice(&self.size.to_le_bytes());
+        out.extend_from_slice(&self.nattch.to_le_bytes());
+        out.extend_from_slice(&self.shmid.to_le_bytes());
+        out.extend_from_slice(&0u32.to_le_bytes());
+        out.extend_from_slice(self.name.as_bytes());
+        out
+    }
+}
+
+/// Checks a POSIX name as stored: a leading `/`, then 1 to 255 bytes with no `/` and no NUL,
+/// and not `.` or `..`.
+pub fn validate_posix_name(name: &str) -> Result<(), String> {
+    let Some(rest) = name.strip_prefix('/') else {
+        return Err(format!("{name:?} does not start with '/'"));
+    };
+    if rest.is_empty() || rest.len() > usize::from(MAX_NAME_LEN) {
+        return Err(format!("{name:?} must have 1 to 255 bytes after the '/'"));
+    }
+    if rest.contains('/') || rest.contains('\0') || rest == "." || rest == ".." {
+        return Err(format!("{name:?} is not a valid POSIX shared memory name"));
+    }
+    Ok(())
+}
+
+/// Encodes a run header.
+pub(crate) fn run_header(tag: u8, len: u32) -> [u8; 8] {
+    let l = len.to_le_bytes();
+    [tag, 0, 0, 0, l[0], l[1], l[2], l[3]]
+}
+
+/// The running XXH3-64 of a stream (a `Debug` wrapper around the hasher).
+#[derive(Clone)]
+pub(crate) struct Checksum(xxhash_rust::xxh3::Xxh3Default);
+
+impl Checksum {
+    /// A fresh hash.
+    pub(crate) fn new() -> Self {
+        Checksum(xxhash_rust::xxh3::Xxh3Default::new())
+    }
+
+    /// Adds bytes.
+    pub(crate) fn update(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+
+    /// The hash so far.
+    pub(crate) fn digest(&self) -> u64 {
+        self.0.digest()
+    }
+}
+
+impl std::fmt::Debug for Checksum {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Checksum({:#018x})", self.digest())
+    }
+}

@@ -1,0 +1,267 @@
+//! `shmkit snapshot save | restore | verify | ls`: System V and POSIX objects to a file and
+//! back (format in docs/snapshot-format.md).
+
+use crate::output::print_json;
+use shmkit::procfs::ProcRoot;
+use shmkit::render::size::human;
+use shmkit::render::table::{sanitize, Align, Table};
+use shmkit::snapshot::{self, RestoreOptions, SaveOptions, SaveReport, Selector};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Options of `shmkit snapshot`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Examples:
+  shmkit snapshot save /data/shm.snap                  # every keyed segment and /dev/shm object
+  shmkit snapshot save /data/shm.snap sysv:5678 posix:/orders
+  shmkit snapshot save /data/shm.snap sysv:all --wait-detached 10s
+  shmkit snapshot ls /data/shm.snap
+  shmkit snapshot restore /data/shm.snap --dry-run
+  shmkit snapshot restore /data/shm.snap --replace
+
+Selectors: sysv:KEY, sysv:0xHEX, sysv:id=SHMID, sysv:all (keyed segments of this IPC
+namespace), sysv:user=NAME|UID, posix:/NAME, posix:all, all (the default).
+Restore exits 4 on a conflict (nothing created) and 7 on a damaged file (nothing created).")]
+pub struct Args {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: Action,
+}
+
+/// The snapshot actions.
+#[derive(Debug, clap::Subcommand)]
+pub enum Action {
+    /// Save objects to FILE atomically (temporary file, fsync, rename, fsync directory).
+    Save(SaveArgs),
+    /// Recreate every object in FILE, all or nothing.
+    Restore(RestoreArgs),
+    /// Check every checksum in FILE.
+    Verify(FileArgs),
+    /// List the objects in FILE (verifies it too).
+    Ls(FileArgs),
+}
+
+/// Options of `snapshot save`.
+#[derive(Debug, clap::Args)]
+pub struct SaveArgs {
+    /// The snapshot file to write (replaced atomically).
+    pub file: PathBuf,
+    /// What to save (default: all).
+    pub selectors: Vec<String>,
+    /// Wait up to TIMEOUT (30s, 500ms) until no process is attached to the selected segments,
+    /// so the copy is consistent; exit 9 if they stay attached.
+    #[arg(long, value_name = "TIMEOUT")]
+    pub wait_detached: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options of `snapshot restore`.
+#[derive(Debug, clap::Args)]
+pub struct RestoreArgs {
+    /// The snapshot file.
+    pub file: PathBuf,
+    /// Replace objects that already exist with the same key or name.
+    #[arg(long)]
+    pub replace: bool,
+    /// Verify and check for conflicts; create nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options of `snapshot verify` and `snapshot ls`.
+#[derive(Debug, clap::Args)]
+pub struct FileArgs {
+    /// The snapshot file.
+    pub file: PathBuf,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `shmkit snapshot`.
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    match args.action {
+        Action::Save(a) => {
+            let root = ProcRoot::live();
+            let opts = SaveOptions {
+                selectors: parse_selectors(&root, &a.selectors)?,
+                wait_detached: a
+                    .wait_detached
+                    .as_deref()
+                    .map(snapshot::parse_duration)
+                    .transpose()?,
+            };
+            let report = snapshot::save(&root, &a.file, &opts)?;
+            if a.json {
+                print_json(&report)?;
+            } else {
+                print_save(&report, &mut std::io::stdout().lock())?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Action::Restore(a) => {
+            let opts = RestoreOptions {
+                replace: a.replace,
+                dry_run: a.dry_run,
+            };
+            let report = snapshot::restore(&a.file, &opts)?;
+            if a.json {
+                print_json(&report)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            let mut out = std::io::stdout().lock();
+            for r in &report.objects {
+                let verb = match r.action {
+                    snapshot::Action::Created => "created",
+                    snapshot::Action::Replaced => "replaced",
+                    snapshot::Action::WouldCreate => "would create",
+                    snapshot::Action::WouldReplace => "would replace",
+                };
+                let id = r
+                    .new_shmid
+                    .map(|i| format!(" (id {i})"))
+                    .unwrap_or_default();
+                writeln!(
+                    out,
+                    "{verb} {}{id}: {}, mode {:04o}, uid {}, gid {}",
+                    sanitize(&r.meta.address()),
+                    human(r.meta.size),
+                    r.meta.mode,
+                    r.meta.uid,
+                    r.meta.gid
+                )?;
+            }
+            let n = report.objects.len();
+            let what = if a.dry_run {
+                "would restore"
+            } else {
+                "restored"
+            };
+            writeln!(out, "{what} {n} object(s) from {}", report.path.display())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Action::Verify(a) => {
+            let v = snapshot::verify_file(&a.file)?;
+            if a.json {
+                print_json(&v)?;
+            } else {
+                let bytes: u64 = v.objects.iter().map(|o| o.meta.size).sum();
+                println!(
+                    "{}: ok: {} object(s), {} of content, file checksum {:016x}",
+                    a.file.display(),
+                    v.footer.object_count,
+                    human(bytes),
+                    v.footer.checksum
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Action::Ls(a) => {
+            let v = snapshot::verify_file(&a.file)?;
+            if a.json {
+                print_json(&v)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            print_ls(&a.file, &v, &mut std::io::stdout().lock())?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Parses selector words (`all` when there are none).
+pub fn parse_selectors(root: &ProcRoot, words: &[String]) -> anyhow::Result<Vec<Selector>> {
+    let needs_users = words.iter().any(|w| w.starts_with("sysv:user="));
+    let users = if needs_users {
+        root.users().unwrap_or_default()
+    } else {
+        Default::default()
+    };
+    let mut out = Vec::new();
+    for w in words {
+        out.extend(snapshot::select::parse(w, &users)?);
+    }
+    Ok(out)
+}
+
+/// The human summary of a save, with the torn-copy warnings.
+pub fn print_save(report: &SaveReport, out: &mut dyn Write) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "saved {} object(s) to {}: {} of content, {} stored, file {}",
+        report.objects.len(),
+        report.path.display(),
+        human(report.content_bytes),
+        human(report.stored_bytes),
+        human(report.file_bytes)
+    )?;
+    for v in &report.vanished {
+        writeln!(
+            out,
+            "note: {} was removed before it could be copied",
+            sanitize(v)
+        )?;
+    }
+    for o in report.torn() {
+        writeln!(
+            out,
+            "warning: {} had {} attachment(s) while it was copied: the copy may be torn; \
+             stop the writers or use --wait-detached TIMEOUT for a consistent snapshot",
+            o.meta.address(),
+            o.meta.nattch
+        )?;
+    }
+    Ok(())
+}
+
+fn print_ls(path: &Path, v: &snapshot::Verified, out: &mut dyn Write) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{}: format {}, taken at {} (unix), {} object(s), checksum {:016x}",
+        path.display(),
+        v.header.version,
+        v.header.created,
+        v.footer.object_count,
+        v.footer.checksum
+    )?;
+    let mut t = Table::new(&[
+        ("OBJECT", Align::Left),
+        ("SIZE", Align::Right),
+        ("STORED", Align::Right),
+        ("MODE", Align::Left),
+        ("UID", Align::Right),
+        ("GID", Align::Right),
+        ("FLAGS", Align::Left),
+        ("CHECKSUM", Align::Left),
+    ]);
+    for o in &v.objects {
+        let mut flags = Vec::new();
+        if o.meta.locked {
+            flags.push("locked".to_string());
+        }
+        if o.meta.maybe_torn() {
+            flags.push(format!("attached={} (may be torn)", o.meta.nattch));
+        }
+        t.row(vec![
+            sanitize(&o.meta.address()),
+            human(o.meta.size),
+            human(o.stored_bytes),
+            format!("{:04o}", o.meta.mode),
+            o.meta.uid.to_string(),
+            o.meta.gid.to_string(),
+            if flags.is_empty() {
+                "-".into()
+            } else {
+                flags.join(",")
+            },
+            format!("{:016x}", o.checksum),
+        ]);
+    }
+    t.write(out)
+}
