@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Snapshot benchmark, one command: benches/persist.sh [DIR] [RUNS]
+# Snapshot benchmark, one command: bench/persist.sh [DIR] [RUNS]
 #
 # 1. save: 1 GiB of System V segments (4 x 256 MiB, no zero pages) with
 #    `shmkit snapshot save` against `dd conv=fsync` of the same bytes from a /dev/shm file,
@@ -17,7 +17,7 @@ mkdir -p "$DIR"
 DIR=$(cd "$DIR" && pwd)
 cargo build --release --quiet
 SHMKIT=$PWD/target/release/shmkit
-cc -O2 -o "$DIR/fill_segments" benches/c/fill_segments.c
+cc -O2 -o "$DIR/fill_segments" bench/c/fill_segments.c
 SRC=/dev/shm/shmkit-bench-$$
 trap 'rm -f "$SRC" "$DIR/dd.out" "$DIR/bench.snap"' EXIT
 
