@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 use shmkit::address::Address;
+use shmkit::doctor;
 use shmkit::scan::{Holder, Kind, Object, ProcRoot, Scan, ScanOptions};
 use shmkit::segment::{self, Stat};
 use shmkit::{Error, ErrorKind};
@@ -139,25 +140,6 @@ pub struct Survival {
     pub reboot: Answer,
 }
 
-/// The IPC namespace inode of the host (the kernel's `PROC_IPC_INIT_INO`).
-const INIT_IPC_NS_INODE: u64 = 0xEFFF_FFFF;
-
-/// Whether this process runs in a container, and how we know.
-fn container_hint(root: &ProcRoot) -> Option<&'static str> {
-    if root.path("/.dockerenv").exists() {
-        return Some("Docker (/.dockerenv)");
-    }
-    if root.path("/run/.containerenv").exists() {
-        return Some("Podman (/run/.containerenv)");
-    }
-    let private_ipc = root
-        .ns_link(None, "ipc")
-        .ok()
-        .flatten()
-        .is_some_and(|ns| ns.inode != INIT_IPC_NS_INODE);
-    private_ipc.then_some("a private IPC namespace")
-}
-
 /// The filesystem type that holds `path` (longest mount point that is a prefix of it).
 fn fs_type(root: &ProcRoot, path: &str) -> Option<String> {
     let canonical = std::fs::canonicalize(path).ok()?;
@@ -172,7 +154,14 @@ fn fs_type(root: &ProcRoot, path: &str) -> Option<String> {
 /// What `stat`'s object survives here, from its kind and this host's namespaces and mounts.
 pub fn survival(stat: &Stat) -> Survival {
     let root = ProcRoot::live();
-    let container = container_hint(&root);
+    // One judgement of where this runs, the one `shmkit doctor` shows.
+    let here = doctor::examine(
+        &root,
+        shmkit::sys::statvfs(std::path::Path::new("/dev/shm")).ok(),
+        shmkit::sys::page_size(),
+    );
+    let in_container = here.place.kind == doctor::PlaceKind::Container;
+    let verdict = here.verdicts.iter().find(|v| v.kind == stat.kind);
     let lifetime = stat.kind.lifetime();
     // A file outlives what its filesystem outlives.
     let file_fs = match (stat.kind, &stat.file) {
@@ -188,27 +177,11 @@ pub fn survival(stat: &Stat) -> Survival {
             _ => "it is freed at the last close and unmap".into(),
         },
     };
-    let container_restart = match (stat.kind, container) {
-        (Kind::Sysv, None) => Answer {
-            survives: true,
-            why: "this is the host's IPC namespace, which no container restart ends".into(),
-        },
-        (Kind::Sysv, Some(how)) => Answer {
-            survives: false,
-            why: format!("this runs in a container ({how}): its IPC namespace ends with its last process, unless shared (--ipc=host, --ipc=shareable, a Kubernetes pod)"),
-        },
-        (Kind::Posix, None) => Answer {
-            survives: true,
-            why: "no container here: /dev/shm lasts until reboot".into(),
-        },
-        (Kind::Posix, Some(how)) => Answer {
-            survives: false,
-            why: format!("this runs in a container ({how}): its private /dev/shm goes with it, unless mounted from the host"),
-        },
+    let container_restart = match (stat.kind, verdict) {
         (Kind::File, _) => {
             match file_fs.as_deref() {
                 Some("tmpfs" | "ramfs") => Answer {
-                    survives: container.is_none(),
+                    survives: !in_container,
                     why: "the file is on a tmpfs: it lives as long as that mount".into(),
                 },
                 Some("overlay") => Answer {
@@ -225,7 +198,11 @@ pub fn survival(stat: &Stat) -> Survival {
                 },
             }
         }
-        _ => Answer {
+        (_, Some(v)) => Answer {
+            survives: v.container_restart.answer == doctor::Answer::Yes,
+            why: v.container_restart.why.clone(),
+        },
+        (_, None) => Answer {
             survives: false,
             why: "it dies with its last process".into(),
         },
