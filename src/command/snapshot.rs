@@ -223,10 +223,10 @@ pub fn print_save(report: &SaveReport, out: &mut dyn Write) -> std::io::Result<(
 fn print_ls(path: &Path, v: &snapshot::Verified, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(
         out,
-        "{}: format {}, taken at {} (unix), {} object(s), checksum {:016x}",
+        "{}: format {}, taken {}, {} object(s), checksum {:016x}",
         path.display(),
         v.header.version,
-        v.header.created,
+        shmkit::render::time::utc(v.header.created),
         v.footer.object_count,
         v.footer.checksum
     )?;
