@@ -12,6 +12,17 @@ pub fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Writes `value` as pretty JSON with a `schema` field (`NAME/VERSION`) beside its own fields.
+pub fn print_versioned<T: Serialize>(schema: &'static str, value: &T) -> anyhow::Result<()> {
+    #[derive(Serialize)]
+    struct Versioned<'a, T> {
+        schema: &'static str,
+        #[serde(flatten)]
+        value: &'a T,
+    }
+    print_json(&Versioned { schema, value })
+}
+
 /// Colour only on a terminal, and never when `NO_COLOR` is set.
 pub fn colour_enabled() -> bool {
     std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal()

@@ -410,7 +410,8 @@ fn list_names_every_experiment() {
     let _lock = serial();
     let out = shmkit(&["lab", "list", "--json"]);
     let list: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let names: Vec<&str> = list
+    assert_eq!(list["schema"], "shmkit.lab-list/1");
+    let names: Vec<&str> = list["experiments"]
         .as_array()
         .unwrap()
         .iter()

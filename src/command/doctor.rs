@@ -1,7 +1,7 @@
 //! `shmkit doctor`: is this host or container fit for the shared memory a program needs, and
 //! what survives a process exit, a container restart and a reboot here.
 
-use crate::output::{colour_enabled, paint, print_json, Colour};
+use crate::output::{colour_enabled, paint, print_versioned, Colour};
 use shmkit::doctor::{self, Answer, PlaceKind, Report};
 use shmkit::procfs::ProcRoot;
 use shmkit::render::size::human;
@@ -31,7 +31,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let fs = shmkit::sys::statvfs(std::path::Path::new("/dev/shm")).ok();
     let report = doctor::examine(&root, fs, shmkit::sys::page_size());
     if args.json {
-        print_json(&report)?;
+        print_versioned("shmkit.doctor/1", &report)?;
     } else {
         print_human(&report, &mut std::io::stdout().lock(), colour_enabled())?;
     }

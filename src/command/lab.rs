@@ -100,7 +100,10 @@ fn list(json: bool) -> anyhow::Result<ExitCode> {
                 })
             })
             .collect();
-        print_json(&items)?;
+        print_json(&serde_json::json!({
+            "schema": "shmkit.lab-list/1",
+            "experiments": items,
+        }))?;
         return Ok(ExitCode::SUCCESS);
     }
     let mut table = shmkit::render::table::Table::new(&[

@@ -1,7 +1,7 @@
 //! `shmkit snapshot save | restore | verify | ls`: System V and POSIX objects to a file and
 //! back (format in docs/snapshot-format.md).
 
-use crate::output::print_json;
+use crate::output::print_versioned;
 use shmkit::procfs::ProcRoot;
 use shmkit::render::size::human;
 use shmkit::render::table::{sanitize, Align, Table};
@@ -99,8 +99,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     .transpose()?,
             };
             let report = snapshot::save(&root, &a.file, &opts)?;
+            let schema = "shmkit.snapshot-save/1";
             if a.json {
-                print_json(&report)?;
+                print_versioned(schema, &report)?;
             } else {
                 print_save(&report, &mut std::io::stdout().lock())?;
             }
@@ -112,8 +113,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 dry_run: a.dry_run,
             };
             let report = snapshot::restore(&a.file, &opts)?;
+            let schema = "shmkit.snapshot-restore/1";
             if a.json {
-                print_json(&report)?;
+                print_versioned(schema, &report)?;
                 return Ok(ExitCode::SUCCESS);
             }
             let mut out = std::io::stdout().lock();
@@ -150,7 +152,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Action::Verify(a) => {
             let v = snapshot::verify_file(&a.file)?;
             if a.json {
-                print_json(&v)?;
+                print_versioned("shmkit.snapshot-verify/1", &v)?;
             } else {
                 let bytes: u64 = v.objects.iter().map(|o| o.meta.size).sum();
                 println!(
@@ -166,7 +168,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Action::Ls(a) => {
             let v = snapshot::verify_file(&a.file)?;
             if a.json {
-                print_json(&v)?;
+                print_versioned("shmkit.snapshot-ls/1", &v)?;
                 return Ok(ExitCode::SUCCESS);
             }
             print_ls(&a.file, &v, &mut std::io::stdout().lock())?;
