@@ -301,7 +301,7 @@ impl Scan {
         // Files found by walking mounts, with holders matched by identity.
         let unseen = opts.holders.then_some(&unseen);
         for file in files.drain(..) {
-            let id = (file.dev.0, file.dev.1, file.inode);
+            let id = (file.dev.0, file.dev.1, file.file.inode);
             let held = found.remove(&id);
             objects.push(file_object(file, held, &procs, &users, unseen));
         }
@@ -351,13 +351,8 @@ struct WalkedFile {
     posix_name: Option<String>,
     mount: String,
     dev: (u32, u32),
-    inode: u64,
-    size: u64,
-    allocated: u64,
-    uid: u32,
-    gid: u32,
-    mode: u32,
-    mtime: i64,
+    /// What the walk saw of it.
+    file: Entry,
 }
 
 /// Finds tmpfs and ramfs mounts, their usage, and their files.
@@ -469,13 +464,7 @@ fn scan_mounts(
                 path,
                 mount: mi.mount_point.clone(),
                 dev,
-                inode: w.inode,
-                size: w.size,
-                allocated: w.allocated,
-                uid: w.uid,
-                gid: w.gid,
-                mode: w.mode,
-                mtime: w.mtime,
+                file: w,
             });
         }
         mounts.push(TmpfsMount {
@@ -531,7 +520,7 @@ fn join_mount(mount_point: &str, rel: &str) -> String {
 }
 
 /// A regular file met in a walk.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Entry {
     rel: String,
     inode: u64,
@@ -1316,7 +1305,7 @@ fn file_object(
     // when one could have (its mount table has the file's filesystem and it may open it), so
     // that nobody frees it on our word alone (`rm --orphans` refuses without --force).
     let maybe_held = unseen.and_then(|u| {
-        let n = u.could_open_count(file.uid, file.mode, file.dev);
+        let n = u.could_open_count(file.file.uid, file.file.mode, file.dev);
         (n > 0).then_some(n)
     });
     let address = match &file.posix_name {
@@ -1328,16 +1317,16 @@ fn file_object(
         address: Some(address),
         name: file.posix_name.clone().unwrap_or_else(|| file.path.clone()),
         dev: Some(file.dev),
-        inode: Some(file.inode),
-        size: file.size,
-        resident: Some(file.allocated),
+        inode: Some(file.file.inode),
+        size: file.file.size,
+        resident: Some(file.file.allocated),
         swapped: None,
-        uid: file.uid,
-        gid: file.gid,
-        user: users.name(file.uid).map(str::to_string),
-        mode: file.mode & 0o777,
+        uid: file.file.uid,
+        gid: file.file.gid,
+        user: users.name(file.file.uid).map(str::to_string),
+        mode: file.file.mode & 0o777,
         holders,
-        created: Some(file.mtime),
+        created: Some(file.file.mtime),
         mount: Some(file.mount),
         status: Status {
             orphan,
