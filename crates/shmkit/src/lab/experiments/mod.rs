@@ -181,6 +181,22 @@ fn create_private_file(path: &Path) -> Result<std::fs::File> {
 }
 
 /// Bytes for people, as every step line prints them.
+/// What "drop_caches never frees shared memory" means in counters, for SIZE bytes of it:
+/// Shmem stays, Cached keeps at least SIZE, and what drop_caches took from Cached was
+/// ordinary file cache, all of it.
+fn pinned_across_drop_caches(size: u64) -> Vec<crate::lab::verdict::Expectation> {
+    use crate::lab::sample::Counter;
+    use crate::lab::verdict::Expectation;
+    vec![
+        Expectation::unchanged(Counter::Shmem),
+        Expectation::AtLeast {
+            counter: Counter::Cached,
+            value: size,
+        },
+        Expectation::unchanged(Counter::CachedBeyondFileLru),
+    ]
+}
+
 fn human(bytes: u64) -> String {
     crate::render::size::human(bytes)
 }

@@ -1,7 +1,7 @@
 //! `shared-anon`: the seed's mmap.c done right. A child maps SIZE bytes
 //! `MAP_SHARED|MAP_ANONYMOUS` (checked against `MAP_FAILED`), touches every page and holds it.
 
-use super::human;
+use super::{human, pinned_across_drop_caches};
 use crate::error::Result;
 use crate::lab::child::ChildProc;
 use crate::lab::runner::Lab;
@@ -32,15 +32,7 @@ pub(super) fn run(lab: &mut Lab<'_>) -> Result<Outcome> {
     lab.step(
         format!("sync; echo 3 > /proc/sys/vm/drop_caches (pid {pid} still maps it)"),
         Vec::new(),
-        vec![
-            Expectation::unchanged(Counter::Shmem),
-            Expectation::AtLeast {
-                counter: Counter::Cached,
-                value: size,
-            },
-            // What drop_caches took from Cached was ordinary file cache, all of it.
-            Expectation::unchanged(Counter::CachedBeyondFileLru),
-        ],
+        pinned_across_drop_caches(size),
     )?;
 
     if lab.keep_if_asked() {

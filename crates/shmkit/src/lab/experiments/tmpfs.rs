@@ -1,7 +1,9 @@
 //! `tmpfs`: the seed's first experiment. Mount a tmpfs of our own (or use /dev/shm where we
 //! cannot mount), write SIZE into a file, drop caches, delete the file.
 
-use super::{create_private_file, gone_is_ok, human, private_dir, write_bytes};
+use super::{
+    create_private_file, gone_is_ok, human, pinned_across_drop_caches, private_dir, write_bytes,
+};
 use crate::error::{Error, ErrorKind, Result};
 use crate::lab::runner::Lab;
 use crate::lab::sample::Counter;
@@ -82,15 +84,7 @@ pub(super) fn run(lab: &mut Lab<'_>) -> Result<Outcome> {
     lab.step(
         "sync; echo 3 > /proc/sys/vm/drop_caches",
         vec!["drop_caches frees clean page cache and slab, never shmem".to_string()],
-        vec![
-            Expectation::unchanged(Counter::Shmem),
-            Expectation::AtLeast {
-                counter: Counter::Cached,
-                value: size,
-            },
-            // What drop_caches took from Cached was ordinary file cache, all of it.
-            Expectation::unchanged(Counter::CachedBeyondFileLru),
-        ],
+        pinned_across_drop_caches(size),
     )?;
 
     if lab.keep_if_asked() {
