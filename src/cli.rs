@@ -62,4 +62,6 @@ pub enum Command {
     Snapshot(command::snapshot::Args),
     /// Run a command whose shared memory persists in a snapshot file (container entrypoint).
     Run(command::run::Args),
+    /// Serve the scan as Prometheus metrics, or write them once as a node_exporter textfile.
+    Exporter(command::exporter::Args),
 }

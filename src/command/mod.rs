@@ -4,6 +4,7 @@ pub mod chmod;
 pub mod chown;
 pub mod create;
 pub mod doctor;
+pub mod exporter;
 pub mod hold;
 pub mod lab;
 pub mod lifecycle;
@@ -40,5 +41,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Doctor(args) => doctor::run(args),
         Command::Snapshot(args) => snapshot::run(args),
         Command::Run(args) => run::run(args),
+        Command::Exporter(args) => exporter::run(args),
     }
 }
