@@ -35,6 +35,8 @@ const QUEUE: usize = 64;
 const READ_DEADLINE: Duration = Duration::from_secs(5);
 /// Time a client has to take the whole response.
 const WRITE_DEADLINE: Duration = Duration::from_secs(10);
+/// How long a finished connection waits for the client's unread input before closing.
+const LINGER: Duration = Duration::from_secs(1);
 /// The largest request head read; real scrapers send a few hundred bytes.
 const MAX_HEAD: usize = 8 * 1024;
 
@@ -320,6 +322,29 @@ fn handle(mut stream: TcpStream, accepted: Instant, scrapes: &Scrapes) {
     let deadline = Instant::now() + WRITE_DEADLINE;
     if write_by(&mut stream, head.as_bytes(), deadline).is_ok() && !head_only {
         let _ = write_by(&mut stream, body, deadline);
+    }
+    linger(&mut stream);
+}
+
+/// Closing a socket with unread input makes the kernel send a reset, which can destroy the
+/// response before the client reads it (a refused oversized request, a POST body): so end
+/// our side, then read and drop what the client still sends, a little and briefly.
+fn linger(stream: &mut TcpStream) {
+    if stream.shutdown(std::net::Shutdown::Write).is_err() {
+        return;
+    }
+    let until = Instant::now() + LINGER;
+    let mut sink = [0u8; 4096];
+    let mut left: usize = 64 * 1024;
+    while left > 0 {
+        let wait = until.saturating_duration_since(Instant::now());
+        if wait.is_zero() || stream.set_read_timeout(Some(wait)).is_err() {
+            return;
+        }
+        match stream.read(&mut sink) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => left = left.saturating_sub(n),
+        }
     }
 }
 
