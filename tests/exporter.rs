@@ -607,3 +607,57 @@ fn a_read_only_textfile_directory_is_exit_5_and_the_old_file_stays_whole() {
         "{line}"
     );
 }
+
+/// The metric names in `text` (`shmkit_...`), without duplicates.
+fn metric_names(text: &str) -> std::collections::BTreeSet<String> {
+    let mut names = std::collections::BTreeSet::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("shmkit_") {
+        let tail = &rest[i..];
+        let end = tail
+            .find(|c: char| !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'))
+            .unwrap_or(tail.len());
+        names.insert(tail[..end].to_string());
+        rest = &tail[end..];
+    }
+    names
+}
+
+#[test]
+fn docs_explain_every_metric_the_exporter_alerts_and_dashboard_use() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let docs = std::fs::read_to_string(repo.join("docs/exporter.md")).unwrap();
+    let documented: std::collections::BTreeSet<String> = docs
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `shmkit_"))
+        .map(|l| format!("shmkit_{}", &l[..l.find('`').unwrap()]))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("m.prom");
+    shmkit(&["exporter", "--textfile", file.to_str().unwrap()]).ok();
+    let emitted: std::collections::BTreeSet<String> = std::fs::read_to_string(&file)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .map(|l| l.split(' ').next().unwrap().to_string())
+        .collect();
+    assert!(emitted.len() >= 15, "{emitted:?}");
+    for name in &emitted {
+        assert!(
+            documented.contains(name),
+            "{name} is emitted but not documented"
+        );
+    }
+    for file in [
+        "deploy/prometheus/shmkit-alerts.yml",
+        "deploy/grafana/shmkit-dashboard.json",
+    ] {
+        let text = std::fs::read_to_string(repo.join(file)).unwrap();
+        for name in metric_names(&text) {
+            assert!(
+                documented.contains(&name),
+                "{file} uses {name}, which docs/exporter.md does not document"
+            );
+        }
+    }
+}
