@@ -108,12 +108,16 @@ echo "  the exporter sees $held sysv segments with $((PROCS / OBJECTS)) holders 
 rss() { awk -v k="$1:" '$1 == k {print $2}' "/proc/$EXPORTER/status"; }
 RSS_FIRST=$(rss VmRSS)
 
+# CPU ticks (user + system, every thread) the exporter spends: hyperfine only sees curl's.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$EXPORTER/stat"; }
 JSON=$OUT/exporter.json
 LOAD_START=$(cut -d' ' -f1 /proc/loadavg)
+CPU_BEFORE=$(cpu_ticks)
 hyperfine --style basic --warmup 3 --min-runs "$RUNS" \
     --export-json "$JSON" \
     -n "scrape (curl /metrics)" "curl -sf -o /dev/null $URL" \
     -n "shmkit ls --json" "$SHMKIT ls --json >/dev/null"
+CPU_AFTER=$(cpu_ticks)
 
 echo "scraping $SCRAPES times (4 clients at once)" >&2
 SCRAPE_START=$(date +%s.%N)
@@ -125,12 +129,13 @@ curl -sf "$URL" >"$WORK/last.prom"
 SCAN_S=$(awk '/^shmkit_scrape_duration_seconds / {print $2}' "$WORK/last.prom")
 
 python3 - "$JSON" "$RSS_FIRST" "$RSS_LAST" "$HWM" "$SCRAPES" "$SCRAPE_START" "$SCRAPE_END" \
-    "$SCAN_S" "$PROCS" "$LOAD_START" "$(nproc)" <<'PY'
+    "$SCAN_S" "$PROCS" "$LOAD_START" "$(nproc)" "$((CPU_AFTER - CPU_BEFORE))" "$(getconf CLK_TCK)" <<'PY'
 import json, sys
 res = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
 first, last, hwm = (int(x) / 1024 for x in sys.argv[2:5])
 scrapes, t0, t1, scan = int(sys.argv[5]), float(sys.argv[6]), float(sys.argv[7]), float(sys.argv[8])
 procs, load, cores = sys.argv[9], float(sys.argv[10]), int(sys.argv[11])
+ticks, hz = int(sys.argv[12]), int(sys.argv[13])
 ours, peer = res["scrape (curl /metrics)"], res["shmkit ls --json"]
 ms = lambda r: f"{r['mean'] * 1000:8.1f} ms ± {r['stddev'] * 1000:5.1f}"
 ok = lambda b: "ok" if b else "MISSED"
@@ -143,6 +148,11 @@ print(f"  scrape / ls --json      {ratio:6.2f}x   (target <= 1.2x)  {ok(ratio <=
 print(f"  fastest runs: scrape {ours['min'] * 1000:.1f} ms, ls --json {peer['min'] * 1000:.1f} ms "
       f"({ours['min'] / peer['min']:.2f}x)")
 print(f"  the exporter's own scan: {scan * 1000:.1f} ms (shmkit_scrape_duration_seconds)")
+# hyperfine ran 3 warmups and len(times) timed scrapes; the exporter's CPU over them:
+scrape_cpu = ticks / hz / (3 + len(ours["times"]))
+ls_cpu = peer["user"] + peer["system"]
+print(f"  CPU per scrape (exporter, all threads) {scrape_cpu * 1000:.1f} ms vs ls --json "
+      f"{ls_cpu * 1000:.1f} ms ({scrape_cpu / ls_cpu:.2f}x)")
 print(f"{scrapes} more scrapes in {t1 - t0:.1f} s ({scrapes / (t1 - t0):.1f}/s, 4 clients):")
 print(f"  exporter RSS after the first scrape {first:6.1f} MiB, after the last {last:6.1f} MiB "
       f"(target < 30 MiB) {ok(last < 30)}; peak (VmHWM) {hwm:.1f} MiB")

@@ -104,11 +104,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     eprintln!("shmkit exporter: serving http://{addr}/metrics");
     serve(
         listener,
-        Arc::new(Scrapes {
-            source,
-            min_interval: args.min_interval,
-            last: Mutex::new(None),
-        }),
+        Arc::new(Scrapes::start(source, args.min_interval)?),
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -148,32 +144,68 @@ struct Rendered {
 /// The scan that scrapes share.
 #[derive(Debug)]
 struct Scrapes {
-    source: Source,
     min_interval: Duration,
-    last: Mutex<Option<Arc<Rendered>>>,
+    state: Mutex<Shared>,
+}
+
+/// What the lock guards: the last result, and the line to the scanner thread.
+#[derive(Debug)]
+struct Shared {
+    last: Option<Arc<Rendered>>,
+    ask: mpsc::Sender<()>,
+    answer: Receiver<Result<Rendered, Error>>,
 }
 
 impl Scrapes {
+    /// Starts the scanner thread. Every scan runs on it, so that scans allocate in one malloc
+    /// arena: scanning on whichever worker takes a scrape spread them over as many arenas as
+    /// workers, and the exporter's resident memory grew with each arena's leftovers.
+    fn start(source: Source, min_interval: Duration) -> std::io::Result<Scrapes> {
+        let (ask, asked) = mpsc::channel::<()>();
+        let (reply, answer) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("scanner".into())
+            .spawn(move || {
+                for () in asked {
+                    let rendered = source.render().map(|metrics| Rendered {
+                        started: Instant::now(),
+                        prometheus: metrics.encode(Format::Prometheus),
+                        openmetrics: metrics.encode(Format::OpenMetrics),
+                    });
+                    if reply.send(rendered).is_err() {
+                        return;
+                    }
+                }
+            })?;
+        Ok(Scrapes {
+            min_interval,
+            state: Mutex::new(Shared {
+                last: None,
+                ask,
+                answer,
+            }),
+        })
+    }
+
     /// The metrics for a scrape that arrived at `asked`: the last scan's if it started after
     /// `asked` (the scrape waited for it) or within `min_interval`, else a new scan's. Only
     /// one scan runs at a time; the others wait on the lock and take its result.
     fn current(&self, asked: Instant) -> Result<Arc<Rendered>, Error> {
-        let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(r) = last.as_ref() {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(r) = state.last.as_ref() {
             if r.started >= asked || r.started.elapsed() < self.min_interval {
                 return Ok(Arc::clone(r));
             }
         }
         let started = Instant::now();
         // Drop the old result first: memory holds one scan's text, not two.
-        *last = None;
-        let metrics = self.source.render()?;
-        let rendered = Arc::new(Rendered {
-            started,
-            prometheus: metrics.encode(Format::Prometheus),
-            openmetrics: metrics.encode(Format::OpenMetrics),
-        });
-        *last = Some(Arc::clone(&rendered));
+        state.last = None;
+        let gone = || Error::new(ErrorKind::Other, "exporter", "the scanner thread stopped");
+        state.ask.send(()).map_err(|_| gone())?;
+        let mut rendered = state.answer.recv().map_err(|_| gone())??;
+        rendered.started = started;
+        let rendered = Arc::new(rendered);
+        state.last = Some(Arc::clone(&rendered));
         Ok(rendered)
     }
 }
