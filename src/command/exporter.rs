@@ -100,6 +100,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let listener = bind(&args.listen)?;
+    // One malloc arena: the exporter allocates little besides its scans, and glibc's arena
+    // per thread kept each arena's share of freed scan memory resident.
+    shmkit::sys::malloc::limit_arenas(1);
     let addr = listener.local_addr()?;
     eprintln!("shmkit exporter: serving http://{addr}/metrics");
     serve(
@@ -157,9 +160,10 @@ struct Shared {
 }
 
 impl Scrapes {
-    /// Starts the scanner thread. Every scan runs on it, so that scans allocate in one malloc
-    /// arena: scanning on whichever worker takes a scrape spread them over as many arenas as
-    /// workers, and the exporter's resident memory grew with each arena's leftovers.
+    /// Starts the scanner thread. Every scan runs on it: a scan on whichever worker took the
+    /// scrape left the deep stack pages and the malloc arena it used resident in every
+    /// worker, and the exporter's memory grew with the number of workers that had scanned
+    /// (6.6 MiB after the first scrape, 22.5 MiB after 1,000 with the 1,000-process load).
     fn start(source: Source, min_interval: Duration) -> std::io::Result<Scrapes> {
         let (ask, asked) = mpsc::channel::<()>();
         let (reply, answer) = mpsc::channel();
