@@ -48,9 +48,9 @@ const MAX_HEAD: usize = 8 * 1024;
   shmkit exporter --textfile /var/lib/prometheus/node-exporter/shmkit.prom
                                                 write once for node_exporter's textfile collector
 
-Exit codes besides those below: 2 an address that is not ADDR:PORT or that no interface has;
-3 the textfile's directory does not exist; 5 a port below 1024 without the privilege, or a
-textfile directory that is read-only; 9 the port is in use.
+Exit codes (every command's: shmkit --help): 2 an address that is not ADDR:PORT or that no
+interface has; 3 the textfile's directory does not exist; 5 a port below 1024 without the
+privilege, or a textfile directory that is read-only; 9 the port is in use.
 Metrics and labels: docs/exporter.md")]
 pub struct Args {
     /// Serve /metrics on this address and port.
