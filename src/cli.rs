@@ -2,6 +2,7 @@
 //! `command/<name>.rs` and gathered here.
 
 use crate::command;
+use crate::output::ColorWhen;
 use clap::{Parser, Subcommand};
 
 /// Linux shared memory, understood and under control.
@@ -14,6 +15,9 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+    /// When to colour output: auto (on a terminal, unless NO_COLOR is set), always, never.
+    #[arg(long, global = true, value_enum, default_value_t = ColorWhen::Auto, value_name = "WHEN")]
+    pub color: ColorWhen,
 }
 
 /// The exit codes every subcommand uses.

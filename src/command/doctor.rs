@@ -33,7 +33,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.json {
         print_versioned("shmkit.doctor/1", &report)?;
     } else {
-        print_human(&report, &mut std::io::stdout().lock(), colour_enabled())?;
+        print_human(&report, &mut crate::output::stdout(), colour_enabled())?;
     }
     if args.strict && !report.warnings.is_empty() {
         return Ok(ExitCode::from(shmkit::error::EXIT_CHECK_FAILED));

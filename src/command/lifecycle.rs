@@ -46,7 +46,7 @@ pub fn refuse_memfd(addr: &Address) -> Result<(), Error> {
 /// Warns on stderr when a mode lets every user write: shmkit does it only when asked.
 pub fn warn_if_world_writable(addr: &Address, mode: u32) {
     if segment::is_world_writable(mode) {
-        eprintln!(
+        msg!(
             "shmkit: warning: {addr}: mode {mode:04o} lets every user on this host{} write it; use 600 or 660 unless that is what you want",
             if addr.kind() == Kind::Sysv { " (in this IPC namespace)" } else { "" }
         );
@@ -66,7 +66,7 @@ pub struct Changed {
 /// write it: its contents may have been tampered with, and what we write may be changed.
 pub fn warn_if_tamperable(addr: &Address, mode: u32) {
     if segment::is_world_writable(mode) {
-        eprintln!(
+        msg!(
             "shmkit: warning: {addr}: mode {mode:04o} lets every user write it, so anyone may have changed it; `shmkit chmod {addr} 600` if it should be private"
         );
     }

@@ -42,8 +42,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.json {
         output::print_json(&report)?;
     } else {
-        let stdout = std::io::stdout();
-        let mut out = stdout.lock();
+        let mut out = crate::output::stdout();
         write_report(
             &mut out,
             &report,

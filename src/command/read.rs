@@ -128,8 +128,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         })?;
         return Ok(ExitCode::SUCCESS);
     }
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    let mut out = crate::output::stdout();
     let mut end = args.offset + len as u64;
     if args.format == Format::Text {
         end = last_non_nul(&*seg, args.offset, end)?;

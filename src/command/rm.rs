@@ -9,6 +9,7 @@ use shmkit::render::size;
 use shmkit::scan::{Kind, Object, ProcRoot, Scan, ScanOptions};
 use shmkit::segment::{self, OpenOptions};
 use shmkit::{Error, ErrorKind};
+use std::io::Write;
 use std::process::ExitCode;
 
 /// Options of `shmkit rm`.
@@ -135,6 +136,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     out.freed = out.removed.iter().map(|r| r.freed).sum();
     let code = out.failed.first().map_or(0, |f| f.exit_code);
+    if !args.dry_run {
+        for r in &out.removed {
+            output::done(format!("removed {}", r.address));
+        }
+    }
+    let mut stdout = output::stdout();
     if args.json {
         output::print_json(&out)?;
     } else {
@@ -147,19 +154,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         // name in /dev/shm: print them as sanitized text.
         use shmkit::render::table::sanitize;
         for r in &out.removed {
-            println!(
+            writeln!(
+                stdout,
                 "{verb} {} ({}, {}): {}",
                 sanitize(&r.address),
                 r.kind,
                 size::human(r.size),
                 sanitize(&r.reason)
-            );
+            )?;
         }
         for f in &out.failed {
-            eprintln!("shmkit: {}", sanitize(&f.error));
+            msg!("shmkit: {}", sanitize(&f.error));
         }
         if args.orphans && out.removed.is_empty() && out.failed.is_empty() {
-            println!("no orphans found");
+            writeln!(stdout, "no orphans found")?;
         }
         if !out.removed.is_empty() {
             let back = if args.dry_run {
@@ -167,7 +175,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             } else {
                 "came back"
             };
-            println!("{} of memory {back}", size::human(out.freed));
+            writeln!(stdout, "{} of memory {back}", size::human(out.freed))?;
         }
     }
     Ok(ExitCode::from(code))

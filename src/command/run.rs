@@ -77,13 +77,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 dry_run: false,
             },
         )?;
-        eprintln!(
+        msg!(
             "shmkit run: restored {} object(s) from {}",
             report.objects.len(),
             file.display()
         );
     } else {
-        eprintln!(
+        msg!(
             "shmkit run: {} does not exist yet: starting empty",
             file.display()
         );
@@ -128,14 +128,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         if let Some(at) = next_save {
             if now >= at && !stopping {
                 match snapshot::save(&root, &file, &save_opts) {
-                    Ok(r) => eprintln!(
+                    Ok(r) => msg!(
                         "shmkit run: saved {} object(s) to {} ({} attached while copied)",
                         r.objects.len(),
                         file.display(),
                         r.torn().count()
                     ),
                     // A failed periodic save must not stop the program: the next one may work.
-                    Err(e) => eprintln!("shmkit run: periodic save failed: {e}"),
+                    Err(e) => msg!("shmkit run: periodic save failed: {e}"),
                 }
                 next_save = Some(Instant::now() + every);
                 continue;
@@ -160,7 +160,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         // Still attached after the wait (processes other than CMD): a possibly torn copy is
         // better than none.
         Err(e) if e.kind() == shmkit::ErrorKind::Busy => {
-            eprintln!("shmkit run: {e}; saving anyway");
+            msg!("shmkit run: {e}; saving anyway");
             snapshot::save(&root, &file, &save_opts)
         }
         other => other,
@@ -177,7 +177,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(cmd_code))
         }
         Err(e) => {
-            eprintln!("shmkit run: final save failed: {e}");
+            msg!("shmkit run: final save failed: {e}");
             if cmd_code == 0 {
                 Ok(ExitCode::from(e.kind().exit_code()))
             } else {

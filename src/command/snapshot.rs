@@ -1,7 +1,7 @@
 //! `shmkit snapshot save | restore | verify | ls`: System V and POSIX objects to a file and
 //! back (format in docs/snapshot-format.md).
 
-use crate::output::print_versioned;
+use crate::output::{count, print_versioned};
 use shmkit::procfs::ProcRoot;
 use shmkit::render::size::human;
 use shmkit::render::table::{sanitize, Align, Table};
@@ -99,11 +99,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     .transpose()?,
             };
             let report = snapshot::save(&root, &a.file, &opts)?;
+            crate::output::done(format!(
+                "saved {} to {}",
+                count(report.objects.len(), "object", "objects"),
+                a.file.display()
+            ));
             let schema = "shmkit.snapshot-save/1";
             if a.json {
                 print_versioned(schema, &report)?;
             } else {
-                print_save(&report, &mut std::io::stdout().lock())?;
+                print_save(&report, &mut crate::output::stdout())?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -113,12 +118,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 dry_run: a.dry_run,
             };
             let report = snapshot::restore(&a.file, &opts)?;
+            if !a.dry_run {
+                crate::output::done(format!(
+                    "restored {} from {}",
+                    count(report.objects.len(), "object", "objects"),
+                    a.file.display()
+                ));
+            }
             let schema = "shmkit.snapshot-restore/1";
             if a.json {
                 print_versioned(schema, &report)?;
                 return Ok(ExitCode::SUCCESS);
             }
-            let mut out = std::io::stdout().lock();
+            let mut out = crate::output::stdout();
             for r in &report.objects {
                 let verb = match r.action {
                     snapshot::Action::Created => "created",
@@ -155,13 +167,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 print_versioned("shmkit.snapshot-verify/1", &v)?;
             } else {
                 let bytes: u64 = v.objects.iter().map(|o| o.meta.size).sum();
-                println!(
+                writeln!(
+                    crate::output::stdout(),
                     "{}: ok: {} object(s), {} of content, file checksum {:016x}",
                     a.file.display(),
                     v.footer.object_count,
                     human(bytes),
                     v.footer.checksum
-                );
+                )?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -171,7 +184,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 print_versioned("shmkit.snapshot-ls/1", &v)?;
                 return Ok(ExitCode::SUCCESS);
             }
-            print_ls(&a.file, &v, &mut std::io::stdout().lock())?;
+            print_ls(&a.file, &v, &mut crate::output::stdout())?;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -8,6 +8,7 @@ use shmkit::address::Address;
 use shmkit::render::size;
 use shmkit::scan::Holder;
 use shmkit::segment::{self, OpenOptions, Stat};
+use std::io::Write;
 use std::process::ExitCode;
 
 /// Options of `shmkit stat`.
@@ -222,8 +223,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ),
     ]);
     let width = lines.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    let mut stdout = output::stdout();
     for (key, value) in lines {
-        println!("{key:>width$}  {value}");
+        writeln!(stdout, "{key:>width$}  {value}")?;
     }
     Ok(ExitCode::SUCCESS)
 }
