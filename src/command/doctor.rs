@@ -95,9 +95,9 @@ fn print_human(r: &Report, out: &mut dyn Write, colour: bool) -> std::io::Result
     let s = &r.sysv;
     writeln!(
         out,
-        "{} {} segment(s), {} ({} pages of {}); shmmax {}, shmall {}, shmmni {}; shm_rmid_forced {}",
+        "{} {}, {} ({} pages of {}); shmmax {}, shmall {}, shmmni {}; shm_rmid_forced {}",
         bold("System V:"),
-        s.segments,
+        crate::output::count(s.segments, "segment", "segments"),
         human(s.bytes),
         s.pages,
         human(s.page_size),

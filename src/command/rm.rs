@@ -229,7 +229,10 @@ fn remove_one(addr: &Address, scan: &mut LazyScan, args: &Args) -> Result<Remove
     let in_use = nattch > 0 || !holders.is_empty();
     if in_use && !args.force {
         let who = if holders.is_empty() {
-            format!("{nattch} attachment(s) in processes this scan cannot see")
+            format!(
+                "{} in processes this scan cannot see",
+                output::count(nattch, "attachment", "attachments")
+            )
         } else {
             holders.join(", ")
         };

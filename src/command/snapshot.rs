@@ -158,7 +158,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             } else {
                 "restored"
             };
-            writeln!(out, "{what} {n} object(s) from {}", report.path.display())?;
+            writeln!(
+                out,
+                "{what} {} from {}",
+                count(n, "object", "objects"),
+                report.path.display()
+            )?;
             Ok(ExitCode::SUCCESS)
         }
         Action::Verify(a) => {
@@ -169,9 +174,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 let bytes: u64 = v.objects.iter().map(|o| o.meta.size).sum();
                 writeln!(
                     crate::output::stdout(),
-                    "{}: ok: {} object(s), {} of content, file checksum {:016x}",
+                    "{}: ok: {}, {} of content, file checksum {:016x}",
                     a.file.display(),
-                    v.footer.object_count,
+                    count(v.footer.object_count, "object", "objects"),
                     human(bytes),
                     v.footer.checksum
                 )?;
@@ -209,8 +214,8 @@ pub fn parse_selectors(root: &ProcRoot, words: &[String]) -> anyhow::Result<Vec<
 pub fn print_save(report: &SaveReport, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(
         out,
-        "saved {} object(s) to {}: {} of content, {} stored, file {}",
-        report.objects.len(),
+        "saved {} to {}: {} of content, {} stored, file {}",
+        count(report.objects.len(), "object", "objects"),
         report.path.display(),
         human(report.content_bytes),
         human(report.stored_bytes),
@@ -226,10 +231,10 @@ pub fn print_save(report: &SaveReport, out: &mut dyn Write) -> std::io::Result<(
     for o in report.torn() {
         writeln!(
             out,
-            "warning: {} had {} attachment(s) while it was copied: the copy may be torn; \
+            "warning: {} had {} while it was copied: the copy may be torn; \
              stop the writers or use --wait-detached TIMEOUT for a consistent snapshot",
             o.meta.address(),
-            o.meta.nattch
+            count(o.meta.nattch, "attachment", "attachments")
         )?;
     }
     Ok(())
@@ -238,11 +243,11 @@ pub fn print_save(report: &SaveReport, out: &mut dyn Write) -> std::io::Result<(
 fn print_ls(path: &Path, v: &snapshot::Verified, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(
         out,
-        "{}: format {}, taken {}, {} object(s), checksum {:016x}",
+        "{}: format {}, taken {}, {}, checksum {:016x}",
         path.display(),
         v.header.version,
         shmkit::render::time::utc(v.header.created),
-        v.footer.object_count,
+        count(v.footer.object_count, "object", "objects"),
         v.footer.checksum
     )?;
     let mut t = Table::new(&[

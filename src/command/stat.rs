@@ -178,7 +178,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .map_or(0, |v| v.nattch.saturating_sub(out.holders.len() as u64));
     if unseen > 0 {
         holders.push_str(&format!(
-            "; {unseen} more attachment(s) in processes this scan cannot see (another IPC namespace, or unreadable)"
+            "; {} in processes this scan cannot see (another IPC namespace, or unreadable)",
+            crate::output::count(unseen, "more attachment", "more attachments")
         ));
     }
     lines.push(("holders", holders));
