@@ -20,6 +20,32 @@ pub struct Cli {
     pub color: ColorWhen,
 }
 
+/// The command line as clap builds it, with each table's column list added to its
+/// command's help (the columns come from the tables themselves, so the list cannot drift).
+pub fn command() -> clap::Command {
+    use clap::CommandFactory;
+    let with_columns = |cmd: clap::Command, table: shmkit::render::table::Table| {
+        let before = cmd
+            .get_after_help()
+            .map(|h| h.to_string())
+            .unwrap_or_default();
+        let columns = crate::output::columns_help(&table);
+        cmd.after_help(format!("{before}\n\n{columns}"))
+    };
+    Cli::command()
+        .mut_subcommand("ls", |c| with_columns(c, command::ls::columns()))
+        .mut_subcommand("snapshot", |c| {
+            c.mut_subcommand("ls", |c| with_columns(c, command::snapshot::columns()))
+        })
+}
+
+/// Parses the command line (with [`command`]'s help).
+pub fn parse() -> Result<Cli, clap::Error> {
+    use clap::FromArgMatches;
+    let matches = command().try_get_matches()?;
+    Cli::from_arg_matches(&matches)
+}
+
 /// The exit codes every subcommand uses.
 pub const EXIT_CODES: &str = "\
 Exit codes:

@@ -6,12 +6,11 @@ mod output;
 mod cli;
 mod command;
 
-use clap::Parser;
 use output::StdoutFailure;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = match cli::Cli::try_parse() {
+    let cli = match cli::parse() {
         Ok(cli) => cli,
         Err(err) => return clap_exit(&err),
     };

@@ -12,6 +12,8 @@
 //! failing stderr: there is nowhere left to report that.
 
 use serde::Serialize;
+use shmkit::render::table::{Layout, Table};
+use shmkit::render::time::TimeFormat;
 use std::io::{self, IsTerminal, Write};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Mutex;
@@ -164,6 +166,120 @@ pub fn print_versioned<T: Serialize>(schema: &'static str, value: &T) -> anyhow:
         value: &'a T,
     }
     print_json(&Versioned { schema, value })
+}
+
+/// util-linux's options for a table, shared by every command that prints one.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct TableArgs {
+    /// Columns to print, comma-separated, in this order (the list is under "Columns" below);
+    /// +COL,... adds to the default columns.
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "COLUMNS",
+        value_delimiter = ','
+    )]
+    pub output: Vec<String>,
+    /// Print every column.
+    #[arg(long, conflicts_with = "output")]
+    pub output_all: bool,
+    /// Do not print the header line.
+    #[arg(short = 'n', long)]
+    pub noheadings: bool,
+    /// Raw output: cells separated by one space, no alignment, spaces and control characters
+    /// escaped as \xNN, nothing but the table.
+    #[arg(long)]
+    pub raw: bool,
+}
+
+impl TableArgs {
+    /// The layout these options ask for; on a terminal, lines fit its width.
+    pub fn layout(&self) -> Layout {
+        Layout {
+            columns: (!self.output.is_empty()).then(|| self.output.clone()),
+            all_columns: self.output_all,
+            no_headings: self.noheadings,
+            raw: self.raw,
+            width: if self.raw { None } else { terminal_width() },
+        }
+    }
+
+    /// Whether to print what surrounds the table (totals, lists of commands): only in the
+    /// default layout, so that `-o`, `-n` and `--raw` print the table alone.
+    pub fn decorated(&self) -> bool {
+        self.output.is_empty() && !self.output_all && !self.noheadings && !self.raw
+    }
+}
+
+/// The width to fit tables into: `COLUMNS` if set, else the terminal's when stdout is one;
+/// `None` (any width) into a pipe or a file, like util-linux.
+pub fn terminal_width() -> Option<usize> {
+    if let Some(cols) = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse::<usize>().ok())
+        .filter(|&c| c > 0)
+    {
+        return Some(cols);
+    }
+    let stdout = io::stdout();
+    if !stdout.is_terminal() {
+        return None;
+    }
+    terminal_size::terminal_size_of(&stdout).map(|(w, _)| usize::from(w.0))
+}
+
+/// Writes `table` per the `-o`/`-n`/`--raw` options; an unknown column is a usage error
+/// naming the columns there are.
+pub fn write_table(
+    out: &mut dyn Write,
+    table: &Table,
+    args: &TableArgs,
+    style: &dyn Fn(&str) -> String,
+) -> anyhow::Result<()> {
+    let layout = args.layout();
+    if let Err(e) = table.chosen(&layout) {
+        return Err(shmkit::Error::new(
+            shmkit::ErrorKind::InvalidInput,
+            format!("--output {}", args.output.join(",")),
+            e.to_string(),
+        )
+        .with_fix("pick columns from that list (any case), or use --output-all")
+        .into());
+    }
+    table.write_layout(out, &layout, style)?;
+    Ok(())
+}
+
+/// The column list for a command's `--help`: default columns, then the optional ones.
+pub fn columns_help(table: &Table) -> String {
+    let (defaults, optional) = table.columns();
+    let mut text = format!("Columns (-o): {}", defaults.join(","));
+    if !optional.is_empty() {
+        text.push_str(&format!("; also {}", optional.join(",")));
+    }
+    text
+}
+
+/// `--time-format`: how dates are written, in local time (`TZ` honoured).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum TimeFormatArg {
+    /// 18:25 today, Nov25 this year, 2025-Nov25 before.
+    Short,
+    /// Wed Nov 25 18:25:59 2026.
+    Full,
+    /// 2026-11-25T18:25:59+08:00.
+    #[default]
+    Iso,
+}
+
+impl From<TimeFormatArg> for TimeFormat {
+    fn from(arg: TimeFormatArg) -> TimeFormat {
+        match arg {
+            TimeFormatArg::Short => TimeFormat::Short,
+            TimeFormatArg::Full => TimeFormat::Full,
+            TimeFormatArg::Iso => TimeFormat::Iso,
+        }
+    }
 }
 
 /// `--color`: when to colour output.

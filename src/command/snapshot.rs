@@ -1,13 +1,13 @@
 //! `shmkit snapshot save | restore | verify | ls`: System V and POSIX objects to a file and
 //! back (format in docs/snapshot-format.md).
 
-use crate::output::{count, print_versioned};
+use crate::output::{count, print_versioned, TableArgs, TimeFormatArg};
 use shmkit::procfs::ProcRoot;
 use shmkit::render::size::human;
 use shmkit::render::table::{sanitize, Align, Table};
 use shmkit::snapshot::{self, RestoreOptions, SaveOptions, SaveReport, Selector};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Options of `shmkit snapshot`.
@@ -40,7 +40,7 @@ pub enum Action {
     /// Check every checksum in FILE.
     Verify(FileArgs),
     /// List the objects in FILE (verifies it too).
-    Ls(FileArgs),
+    Ls(LsArgs),
 }
 
 /// Options of `snapshot save`.
@@ -83,6 +83,25 @@ pub struct FileArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Options of `snapshot ls`.
+#[derive(Debug, clap::Args)]
+pub struct LsArgs {
+    /// The snapshot file.
+    pub file: PathBuf,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Print sizes in bytes.
+    #[arg(long, short)]
+    pub bytes: bool,
+    /// How the date the snapshot was taken is written, in local time.
+    #[arg(long, value_enum, default_value_t = TimeFormatArg::Iso, value_name = "FORMAT")]
+    pub time_format: TimeFormatArg,
+    /// -o/--output, --output-all, -n/--noheadings, --raw.
+    #[command(flatten)]
+    pub table: TableArgs,
 }
 
 /// Runs `shmkit snapshot`.
@@ -189,7 +208,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 print_versioned("shmkit.snapshot-ls/1", &v)?;
                 return Ok(ExitCode::SUCCESS);
             }
-            print_ls(&a.file, &v, &mut crate::output::stdout())?;
+            print_ls(&a, &v, &mut crate::output::stdout())?;
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -240,16 +259,32 @@ pub fn print_save(report: &SaveReport, out: &mut dyn Write) -> std::io::Result<(
     Ok(())
 }
 
-fn print_ls(path: &Path, v: &snapshot::Verified, out: &mut dyn Write) -> std::io::Result<()> {
-    writeln!(
-        out,
-        "{}: format {}, taken {}, {}, checksum {:016x}",
-        path.display(),
-        v.header.version,
-        shmkit::render::time::utc(v.header.created),
-        count(v.footer.object_count, "object", "objects"),
-        v.footer.checksum
-    )?;
+fn print_ls(a: &LsArgs, v: &snapshot::Verified, out: &mut dyn Write) -> anyhow::Result<()> {
+    if a.table.decorated() {
+        let now = crate::command::ls::now();
+        writeln!(
+            out,
+            "{}: format {}, taken {}, {}, checksum {:016x}",
+            a.file.display(),
+            v.header.version,
+            shmkit::render::time::local(v.header.created, a.time_format.into(), now),
+            count(v.footer.object_count, "object", "objects"),
+            v.footer.checksum
+        )?;
+    }
+    crate::output::write_table(out, &ls_table(&v.objects, a.bytes), &a.table, &|l| {
+        l.to_string()
+    })
+}
+
+/// The columns of `snapshot ls` (for `--help`).
+pub fn columns() -> Table {
+    ls_table(&[], false)
+}
+
+/// One row per object of the snapshot.
+fn ls_table(objects: &[snapshot::SavedObject], exact: bool) -> Table {
+    let human = |b: u64| shmkit::render::size::bytes(b, exact);
     let mut t = Table::new(&[
         ("OBJECT", Align::Left),
         ("SIZE", Align::Right),
@@ -260,7 +295,7 @@ fn print_ls(path: &Path, v: &snapshot::Verified, out: &mut dyn Write) -> std::io
         ("FLAGS", Align::Left),
         ("CHECKSUM", Align::Left),
     ]);
-    for o in &v.objects {
+    for o in objects {
         let mut flags = Vec::new();
         if o.meta.locked {
             flags.push("locked".to_string());
@@ -283,5 +318,5 @@ fn print_ls(path: &Path, v: &snapshot::Verified, out: &mut dyn Write) -> std::io
             format!("{:016x}", o.checksum),
         ]);
     }
-    t.write(out)
+    t
 }
