@@ -92,4 +92,8 @@ pub enum Command {
     Snapshot(command::snapshot::Args),
     /// Run a command whose shared memory persists in a snapshot file (container entrypoint).
     Run(command::run::Args),
+    /// Print a completion script for bash, zsh or fish.
+    Completions(command::completions::Args),
+    /// Print the manual page (or write every page with --dir).
+    Manpage(command::manpage::Args),
 }

@@ -88,6 +88,8 @@ run snapshot-ls     $S snapshot ls $T/s.snap
 run lab-list        $S lab list
 run lab-run-all     $S lab run all --size 16M
 run help            $S --help
+run completions     $S completions bash
+run manpage         $S manpage
 run rm              $S rm sysv:5679
 run rm-posix        $S rm posix:/shmkit-out
 $S create sysv:private --size 4K >/dev/null 2>&1
@@ -104,7 +106,7 @@ fn a_closed_pipe_ends_every_command_quietly_with_exit_0() {
     let codes = codes(&stdout);
     assert_eq!(
         codes.len(),
-        21,
+        23,
         "not every command ran:\n{stdout}\n{stderr}"
     );
     for (name, rc) in &codes {
@@ -125,7 +127,7 @@ fn a_full_stdout_is_one_line_and_exit_1_saying_what_was_done() {
     let codes = codes(&stdout);
     assert_eq!(
         codes.len(),
-        21,
+        23,
         "not every command ran:\n{stdout}\n{stderr}"
     );
     for (name, rc) in &codes {
