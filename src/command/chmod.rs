@@ -28,7 +28,7 @@ pub struct Args {
 
 /// Runs `shmkit chmod`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    lifecycle::refuse_memfd(&args.address)?;
+    lifecycle::refuse_memfd(&args.address, false)?;
     let seg = segment::open(&args.address, &OpenOptions::metadata())?;
     let before = seg.stat()?.mode;
     seg.chmod(args.mode)?;

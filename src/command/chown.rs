@@ -27,7 +27,7 @@ pub struct Args {
 
 /// Runs `shmkit chown`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    lifecycle::refuse_memfd(&args.address)?;
+    lifecycle::refuse_memfd(&args.address, false)?;
     let object = args.address.to_string();
     let (user, group) = match args.owner.split_once(':') {
         Some((user, group)) => (user, Some(group)),

@@ -58,7 +58,7 @@ struct Created {
 
 /// Runs `shmkit create`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    lifecycle::refuse_memfd(&args.address)?;
+    lifecycle::refuse_memfd(&args.address, true)?;
     let opts = CreateOptions::new(args.size)
         .mode(args.mode)
         .exclusive(args.exclusive)

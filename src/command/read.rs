@@ -64,7 +64,7 @@ struct ReadOut {
 
 /// Runs `shmkit read`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    lifecycle::refuse_memfd(&args.address)?;
+    lifecycle::refuse_memfd(&args.address, false)?;
     let seg = segment::open(
         &args.address,
         &OpenOptions::read_only().allow_foreign_owner(args.allow_foreign),

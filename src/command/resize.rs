@@ -41,7 +41,7 @@ pub struct Args {
 
 /// Runs `shmkit resize`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    lifecycle::refuse_memfd(&args.address)?;
+    lifecycle::refuse_memfd(&args.address, false)?;
     let access = if args.address.kind() == Kind::Sysv {
         // Attaching would only disturb nattch: the answer is no either way.
         OpenOptions::metadata()

@@ -73,7 +73,7 @@ pub fn duration(secs: u64) -> String {
 
 /// Runs `shmkit stat`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    lifecycle::refuse_memfd(&args.address)?;
+    lifecycle::refuse_memfd(&args.address, false)?;
     let seg = segment::open(&args.address, &OpenOptions::metadata())?;
     let stat = seg.stat()?;
     let scan = lifecycle::scan()?;

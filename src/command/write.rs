@@ -82,7 +82,7 @@ fn read_input(args: &Args, limit: u64) -> Result<Vec<u8>, Error> {
 
 /// Runs `shmkit write`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    lifecycle::refuse_memfd(&args.address)?;
+    lifecycle::refuse_memfd(&args.address, false)?;
     let seg = segment::open(
         &args.address,
         &OpenOptions::read_write().allow_foreign_owner(args.allow_foreign),
