@@ -9,6 +9,8 @@
 //! run with `>&0 </dev/null` writes into a closed pipe at its first write, every time (a real
 //! `| head -0` races with the reader's exit).
 
+mod common;
+
 use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
 use std::process::{Command, Stdio};
@@ -101,6 +103,9 @@ echo "orphans left: $($S ls --orphans 2>/dev/null | grep -c '^sysv')"
 
 #[test]
 fn a_closed_pipe_ends_every_command_quietly_with_exit_0() {
+    if !common::needs_root("a_closed_pipe_ends_every_command_quietly_with_exit_0") {
+        return;
+    }
     let script = format!("OUT='>&0 </dev/null'\n{COMMANDS}");
     let (stdout, stderr) = in_private_namespaces(&script);
     let codes = codes(&stdout);
@@ -122,6 +127,9 @@ fn a_closed_pipe_ends_every_command_quietly_with_exit_0() {
 
 #[test]
 fn a_full_stdout_is_one_line_and_exit_1_saying_what_was_done() {
+    if !common::needs_root("a_full_stdout_is_one_line_and_exit_1_saying_what_was_done") {
+        return;
+    }
     let script = format!("OUT='>/dev/full'\n{COMMANDS}");
     let (stdout, stderr) = in_private_namespaces(&script);
     let codes = codes(&stdout);

@@ -7,6 +7,8 @@
 //! the child we spawn is shmkit itself) with its snapshot in its own temporary directory.
 //! Waits poll with a generous watchdog; no test asserts how long anything takes.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -32,7 +34,8 @@ impl Run {
             .args(["run", "--persist"])
             .arg(snap)
             .args(extra)
-            .args(["--", "sh", "-c", script])
+            // Only this namespace's segments: the host's /dev/shm is shared with other tests.
+            .args(["sysv:all", "--", "sh", "-c", script])
             .env("T", dir)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -144,6 +147,9 @@ impl Drop for KillOnDrop {
 
 #[test]
 fn sighup_saves_at_once_then_reaches_the_command() {
+    if !common::needs_root("sighup_saves_at_once_then_reaches_the_command") {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let snap = dir.path().join("shm.snap");
     let script = r#"trap 'echo hup > $T/hup; exit 0' HUP
@@ -163,6 +169,9 @@ fn sighup_saves_at_once_then_reaches_the_command() {
 
 #[test]
 fn killing_shmkit_kills_the_command_too() {
+    if !common::needs_root("killing_shmkit_kills_the_command_too") {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let snap = dir.path().join("shm.snap");
     let script = "echo $$ > $T/child.pid; exec sleep 1000";
@@ -184,6 +193,9 @@ fn killing_shmkit_kills_the_command_too() {
 
 #[test]
 fn periodic_saves_go_on_after_a_sigterm_the_command_ignores() {
+    if !common::needs_root("periodic_saves_go_on_after_a_sigterm_the_command_ignores") {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let snap = dir.path().join("shm.snap");
     let script = r#"trap '' TERM
@@ -208,6 +220,9 @@ fn periodic_saves_go_on_after_a_sigterm_the_command_ignores() {
 
 #[test]
 fn exec_failures_exit_126_or_127_like_a_shell() {
+    if !common::needs_root("exec_failures_exit_126_or_127_like_a_shell") {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let snap = dir.path().join("shm.snap");
     let not_executable = dir.path().join("data.txt");
@@ -226,7 +241,7 @@ fn exec_failures_exit_126_or_127_like_a_shell() {
             .arg(SHMKIT)
             .args(["run", "--persist"])
             .arg(&snap)
-            .args(["--", cmd])
+            .args(["sysv:all", "--", cmd])
             .output()
             .expect("unshare runs");
         let err = String::from_utf8_lossy(&out.stderr);
@@ -242,6 +257,9 @@ fn exec_failures_exit_126_or_127_like_a_shell() {
 
 #[test]
 fn as_pid_1_it_reaps_orphaned_grandchildren() {
+    if !common::needs_root("as_pid_1_it_reaps_orphaned_grandchildren") {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let snap = dir.path().join("shm.snap");
     // The subshell exits at once; its `sleep` is re-parented to pid 1 (shmkit) and, once it
@@ -257,7 +275,7 @@ fn as_pid_1_it_reaps_orphaned_grandchildren() {
         .arg(SHMKIT)
         .args(["run", "--persist"])
         .arg(&snap)
-        .args(["--every", "0", "--", "sh", "-c", script])
+        .args(["--every", "0", "sysv:all", "--", "sh", "-c", script])
         .output()
         .expect("unshare runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -272,6 +290,9 @@ fn as_pid_1_it_reaps_orphaned_grandchildren() {
 
 #[test]
 fn a_second_run_on_the_same_file_refuses_while_the_first_runs() {
+    if !common::needs_root("a_second_run_on_the_same_file_refuses_while_the_first_runs") {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let snap = dir.path().join("shm.snap");
     let script =
@@ -283,7 +304,13 @@ fn a_second_run_on_the_same_file_refuses_while_the_first_runs() {
         .arg(SHMKIT)
         .args(["run", "--persist"])
         .arg(&snap)
-        .args(["--", "sh", "-c", "ipcmk -M 8192; echo ran > $T/second"])
+        .args([
+            "sysv:all",
+            "--",
+            "sh",
+            "-c",
+            "ipcmk -M 8192; echo ran > $T/second",
+        ])
         .env("T", dir.path())
         .output()
         .expect("unshare runs");
