@@ -125,8 +125,7 @@ fn lower_first(text: &str) -> String {
 
 /// `N thing` or `N things`: counts that agree in number ("1 object", "2 objects").
 pub fn count(n: impl TryInto<u64>, one: &str, many: &str) -> String {
-    let n: u64 = n.try_into().unwrap_or(u64::MAX);
-    format!("{n} {}", if n == 1 { one } else { many })
+    shmkit::render::count(n.try_into().unwrap_or(u64::MAX), one, many)
 }
 
 /// Writes one line to stderr (a note, a warning, progress). A failing stderr is ignored:
