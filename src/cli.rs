@@ -34,6 +34,9 @@ pub fn command() -> clap::Command {
     };
     Cli::command()
         .mut_subcommand("ls", |c| with_columns(c, command::ls::columns()))
+        .mut_subcommand("lab", |c| {
+            c.mut_subcommand("list", |c| with_columns(c, command::lab::list_table()))
+        })
         .mut_subcommand("snapshot", |c| {
             c.mut_subcommand("ls", |c| with_columns(c, command::snapshot::columns()))
         })

@@ -34,6 +34,9 @@ pub enum LabCommand {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// -o/--output, --output-all, -n/--noheadings, --raw.
+        #[command(flatten)]
+        table: crate::output::TableArgs,
     },
     /// Run one experiment by name, or `all`.
     Run(RunArgs),
@@ -78,7 +81,7 @@ fn parse_size(text: &str) -> Result<u64, String> {
 /// Runs `shmkit lab`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.command {
-        LabCommand::List { json } => list(json),
+        LabCommand::List { json, table } => list(json, &table),
         LabCommand::Run(run_args) => run_experiments(run_args),
         LabCommand::Child { args } => {
             let code = lab::child_main(&args);
@@ -87,7 +90,25 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn list(json: bool) -> anyhow::Result<ExitCode> {
+/// The table of `lab list`, every experiment a row.
+pub fn list_table() -> shmkit::render::table::Table {
+    let mut table = shmkit::render::table::Table::new(&[
+        ("NAME", shmkit::render::table::Align::Left),
+        ("ROOT", shmkit::render::table::Align::Left),
+        ("WHAT IT SHOWS", shmkit::render::table::Align::Left),
+    ]);
+    for e in lab::experiments() {
+        let root = if e.needs_root.is_some() { "yes" } else { "no" };
+        table.row(vec![
+            e.name.to_string(),
+            root.to_string(),
+            e.title.to_string(),
+        ]);
+    }
+    table
+}
+
+fn list(json: bool, args: &crate::output::TableArgs) -> anyhow::Result<ExitCode> {
     if json {
         let items: Vec<serde_json::Value> = lab::experiments()
             .iter()
@@ -106,22 +127,11 @@ fn list(json: bool) -> anyhow::Result<ExitCode> {
         }))?;
         return Ok(ExitCode::SUCCESS);
     }
-    let mut table = shmkit::render::table::Table::new(&[
-        ("NAME", shmkit::render::table::Align::Left),
-        ("ROOT", shmkit::render::table::Align::Left),
-        ("WHAT IT SHOWS", shmkit::render::table::Align::Left),
-    ]);
-    for e in lab::experiments() {
-        let root = if e.needs_root.is_some() { "yes" } else { "no" };
-        table.row(vec![
-            e.name.to_string(),
-            root.to_string(),
-            e.title.to_string(),
-        ]);
-    }
     let mut out = crate::output::stdout();
-    table.write(&mut out)?;
-    writeln!(out, "\nRun one with `sudo shmkit lab run NAME [--size 256M]`, or all with `sudo shmkit lab run all`.")?;
+    crate::output::write_table(&mut out, &list_table(), args, &|l| l.to_string())?;
+    if args.decorated() {
+        writeln!(out, "\nRun one with `sudo shmkit lab run NAME [--size 256M]`, or all with `sudo shmkit lab run all`.")?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 

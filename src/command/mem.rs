@@ -258,7 +258,11 @@ pub fn write_report(
     } else {
         let total: u64 = r.leaks.iter().map(|l| l.bytes).sum();
         let possible = r.leaks.iter().filter(|l| l.uncertain).count();
-        let mut title = format!("leaks: {} objects, {}", r.leaks.len(), sz(total));
+        let mut title = format!(
+            "leaks: {}, {}",
+            output::count(r.leaks.len(), "object", "objects"),
+            sz(total)
+        );
         if possible > 0 {
             title.push_str(&format!(
                 " ({possible} marked ? only possible: processes this scan could not read may hold them)"
@@ -318,7 +322,12 @@ fn write_rows_styled(
     style: &dyn Fn(&str) -> String,
 ) -> std::io::Result<()> {
     let mut buf = Vec::new();
-    t.write_styled(&mut buf, style)?;
+    // Fitted to the terminal: long reasons and names are cut with … rather than wrapped.
+    let layout = shmkit::render::table::Layout {
+        width: output::terminal_width(),
+        ..Default::default()
+    };
+    t.write_layout(&mut buf, &layout, style)?;
     let text = String::from_utf8_lossy(&buf);
     for line in text.lines().skip(1) {
         writeln!(out, "{line}")?;
