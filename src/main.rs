@@ -43,6 +43,8 @@ fn clap_exit(err: &clap::Error) -> ExitCode {
     let code = u8::try_from(err.exit_code()).unwrap_or(2);
     match err.print() {
         Ok(()) => ExitCode::from(code),
+        // A usage error goes to stderr; if even that fails, the exit code still tells.
+        Err(_) if err.use_stderr() => ExitCode::from(code),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::from(code),
         Err(e) => {
             msg!(
