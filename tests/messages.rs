@@ -124,6 +124,8 @@ fn check_exits_8_on_a_leak_for_mem_ls_and_rm_orphans_dry_run() {
         (vec!["mem", "--check"], 8),
         (vec!["ls", "--check"], 8),
         (vec!["ls", "--check", "--kind", "memfd"], 0),
+        (vec!["ls", "--check", "--json"], 8),
+        (vec!["mem", "--check", "--json"], 8),
     ] {
         let out = Command::new(SHMKIT)
             .args(&args)

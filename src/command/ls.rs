@@ -108,13 +108,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         SortKey::Age => objects.sort_by_key(|o| o.created.unwrap_or(i64::MAX)),
         SortKey::Name => objects.sort_by(|a, b| a.name.cmp(&b.name)),
     }
+    let verdict = if args.check && objects.iter().any(|o| o.status.orphan) {
+        ExitCode::from(shmkit::error::EXIT_CHECK_FAILED)
+    } else {
+        ExitCode::SUCCESS
+    };
     if args.json {
         output::print_json(&LsJson {
             schema: "shmkit.ls/1",
             objects,
             coverage: &scan.coverage,
         })?;
-        return Ok(ExitCode::SUCCESS);
+        return Ok(verdict);
     }
     let mut out = output::stdout();
     let now = args.now.unwrap_or_else(now);
@@ -132,10 +137,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     // Notes are not part of the table: `shmkit ls | wc -l` counts objects.
     let _ = write_coverage(&mut std::io::stderr().lock(), &scan.coverage);
-    if args.check && objects.iter().any(|o| o.status.orphan) {
-        return Ok(ExitCode::from(shmkit::error::EXIT_CHECK_FAILED));
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(verdict)
 }
 
 /// Resolves a user name or a numeric uid.

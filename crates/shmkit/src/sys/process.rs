@@ -42,6 +42,8 @@ pub fn kill(pid: u32, signal: i32) -> io::Result<()> {
 ///
 /// The death signal fires when the *thread* that forked ends, not only the process: call this
 /// from a thread that lives as long as the child should (the main thread).
+/// The kernel clears it when the child execs a set-user-ID or set-group-ID binary or one with
+/// file capabilities, and the child's own children do not inherit it.
 ///
 /// # References
 /// - [Linux](https://man7.org/linux/man-pages/man2/PR_SET_PDEATHSIG.2const.html)
