@@ -314,3 +314,23 @@ fn bad_input_is_one_line_with_a_documented_exit_code() {
         "{err}"
     );
 }
+
+#[test]
+fn color_always_paints_leaks_even_into_a_pipe_and_never_does_not() {
+    let tree = common::fixture_copy("scan-host");
+    let always = stdout(&ls(tree.path(), &["--orphans", "--color", "always"]));
+    assert!(always.contains("\x1b[31msysv"), "{always}");
+    // The option is global: before the subcommand it works the same.
+    let out = Command::new(env!("CARGO_BIN_EXE_shmkit"))
+        .args(["--color", "always", "ls", "--orphans", "--root"])
+        .arg(tree.path())
+        .args(["--now", NOW])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out), always);
+    let never = stdout(&ls(
+        tree.path(),
+        &["--orphans", "--bytes", "--color", "never"],
+    ));
+    assert_eq!(never, EXPECTED_ORPHANS);
+}
