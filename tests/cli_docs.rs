@@ -112,6 +112,7 @@ fn completion_scripts_are_valid_shell() {
     let text = std::fs::read_to_string(&bash).unwrap();
     assert!(text.contains("--time-format"), "ls's options are completed");
     assert!(text.contains("snapshot"));
+    assert!(!text.contains("hold"), "hidden commands are not offered");
     // zsh and fish are checked where they are installed; say so when they are not.
     for (shell, file) in [("zsh", "_shmkit"), ("fish", "shmkit.fish")] {
         let path = dir.path().join(file);

@@ -26,7 +26,25 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     // clap_complete panics on a failed write: render into memory, then write what can fail.
     let mut script = Vec::new();
-    clap_complete::generate(shell, &mut crate::cli::command(), "shmkit", &mut script);
+    let mut cmd = without_hidden(crate::cli::command());
+    clap_complete::generate(shell, &mut cmd, "shmkit", &mut script);
     crate::output::stdout().write_all(&script)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The command without its hidden subcommands (`hold`, `lab child`): clap_complete would
+/// offer them, and nothing should suggest a command `--help` does not list.
+fn without_hidden(cmd: clap::Command) -> clap::Command {
+    let visible: Vec<clap::Command> = cmd
+        .get_subcommands()
+        .filter(|s| !s.is_hide_set())
+        .cloned()
+        .map(without_hidden)
+        .collect();
+    let args: Vec<clap::Arg> = cmd.get_arguments().cloned().collect();
+    let mut pruned = clap::Command::new(cmd.get_name().to_string()).args(args);
+    if let Some(about) = cmd.get_about() {
+        pruned = pruned.about(about.clone());
+    }
+    pruned.subcommands(visible)
 }
