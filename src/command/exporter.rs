@@ -104,7 +104,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     // per thread kept each arena's share of freed scan memory resident.
     shmkit::sys::malloc::limit_arenas(1);
     let addr = listener.local_addr()?;
-    eprintln!("shmkit exporter: serving http://{addr}/metrics");
+    msg!("shmkit exporter: serving http://{addr}/metrics");
     serve(
         listener,
         Arc::new(Scrapes::start(source, args.min_interval)?),
@@ -475,7 +475,7 @@ fn respond(raw: &[u8], scrapes: &Scrapes, asked: Instant) -> (Response, bool) {
                     extra: "",
                 },
                 Err(e) => {
-                    eprintln!("shmkit exporter: scan failed: {e}");
+                    msg!("shmkit exporter: scan failed: {e}");
                     plain("500 Internal Server Error", format!("scan failed: {e}\n"))
                 }
             }
