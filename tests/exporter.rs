@@ -661,3 +661,155 @@ fn docs_explain_every_metric_the_exporter_alerts_and_dashboard_use() {
         }
     }
 }
+
+/// A Docker image holding only the shmkit binary and the libraries it links, imported from a
+/// root filesystem built here (no registry is reachable); removed on drop.
+struct Image(String);
+
+impl Image {
+    fn build() -> Image {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for d in ["dev", "proc", "sys", "tmp", "etc", "usr/local/bin"] {
+            std::fs::create_dir_all(root.join(d)).unwrap();
+        }
+        std::fs::copy(bin(), root.join("usr/local/bin/shmkit")).unwrap();
+        let ldd = Command::new("ldd").arg(bin()).output().expect("ldd");
+        for line in String::from_utf8_lossy(&ldd.stdout).lines() {
+            if let Some(lib) = line.split_whitespace().find(|w| w.starts_with('/')) {
+                let to = root.join(lib.trim_start_matches('/'));
+                std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+                std::fs::copy(lib, &to).unwrap_or_else(|e| panic!("copy {lib}: {e}"));
+            }
+        }
+        let tag = format!("shmkit-exporter-test-{:x}:test", unique("image"));
+        let mut tar = Command::new("tar")
+            .arg("-C")
+            .arg(root)
+            .args(["-c", "."])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("tar");
+        let out = Command::new("docker")
+            .args(["import", "-", &tag])
+            .stdin(tar.stdout.take().unwrap())
+            .output()
+            .expect("docker runs (.ci/run installs docker.io and starts dockerd)");
+        assert!(tar.wait().unwrap().success(), "tar");
+        assert!(
+            out.status.success(),
+            "docker import: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Image(tag)
+    }
+}
+
+impl Drop for Image {
+    fn drop(&mut self) {
+        let _ = Command::new("docker").args(["rmi", "-f", &self.0]).output();
+    }
+}
+
+/// A running container, removed (with `-f`) on drop.
+struct DockerContainer(String);
+
+impl Drop for DockerContainer {
+    fn drop(&mut self) {
+        let _ = Command::new("docker").args(["rm", "-f", &self.0]).output();
+    }
+}
+
+/// The exporter in a container set up as `deploy/docker/compose.yaml` and the Kubernetes
+/// DaemonSet set it up (the host's pids, IPC namespace and /dev/shm read-only; root with every
+/// capability dropped but SYS_PTRACE, DAC_READ_SEARCH and SYS_ADMIN; a read-only root
+/// filesystem; no new privileges) sees a POSIX object on the host and the host process that
+/// maps it. The host network only so that it can listen on the host's loopback.
+#[test]
+fn the_deployed_container_sees_the_hosts_objects_and_holders() {
+    let name = PosixName::new("exporter-docker");
+    // hold maps an existing object: make it, 1 MiB, every page touched.
+    std::fs::write(name.path(), vec![7u8; 1 << 20]).unwrap();
+    let holder = Holder::start(&["--posix", &name.0]);
+
+    let image = Image::build();
+    let port = free_port();
+    let container = format!("shmkit-exporter-test-{:x}", unique("container"));
+    let out = Command::new("docker")
+        .args([
+            "run",
+            "-d",
+            "--name",
+            &container,
+            "--network",
+            "host",
+            "--pid",
+            "host",
+            "--ipc",
+            "host",
+            "--read-only",
+            "--user",
+            "0:0",
+            "--cap-drop",
+            "ALL",
+            "--cap-add",
+            "SYS_PTRACE",
+            "--cap-add",
+            "DAC_READ_SEARCH",
+            "--cap-add",
+            "SYS_ADMIN",
+            "--security-opt",
+            "no-new-privileges:true",
+            "-v",
+            "/dev/shm:/dev/shm:ro",
+            "--entrypoint",
+            "/usr/local/bin/shmkit",
+            &image.0,
+            "exporter",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--min-interval",
+            "0",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "docker run: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _running = DockerContainer(container.clone());
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let mut body = None;
+    for _ in 0..60 {
+        if let Ok(r) = http_raw(addr, "GET /metrics HTTP/1.0\r\n\r\n") {
+            if r.status == 200 {
+                body = Some(r.body);
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let logs = || {
+        let out = Command::new("docker").args(["logs", &container]).output();
+        out.map(|o| String::from_utf8_lossy(&o.stderr).into_owned())
+            .unwrap_or_default()
+    };
+    let body = body.unwrap_or_else(|| panic!("the container never answered: {}", logs()));
+    // The image has no /etc/passwd: the owner is the uid.
+    let series = format!(
+        "{{kind=\"posix\",address=\"{}\",container=\"\",owner=\"0\"}}",
+        name.addr()
+    );
+    assert_eq!(
+        sample(&body, &format!("shmkit_object_resident_bytes{series}")),
+        Some(1048576.0),
+        "{body}"
+    );
+    assert_eq!(
+        sample(&body, &format!("shmkit_object_holders{series}")),
+        Some(1.0),
+        "the host process that maps it, seen from the container: {body}"
+    );
+    drop(holder);
+}
