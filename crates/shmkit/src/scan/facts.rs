@@ -87,3 +87,26 @@ pub(super) struct UnseenProc {
     /// The devices of its mount table (`None`: unknown).
     pub(super) devs: Option<HashSet<(u32, u32)>>,
 }
+
+/// Whether this process runs in a child pid namespace (`NSpid:` in its status has more than
+/// one level): then processes of the parent namespaces, which may share our IPC namespace and
+/// our `/dev/shm` (a sidecar), are invisible to the scan. Live scans only: a fixture tree has
+/// no "self".
+pub(super) fn in_child_pid_namespace(root: &ProcRoot) -> bool {
+    if root.root() != std::path::Path::new("/") {
+        return false;
+    }
+    root.read_to_string("/proc/self/status")
+        .ok()
+        .flatten()
+        .is_some_and(|text| nspid_levels(&text) > 1)
+}
+
+/// How many pid namespace levels the `NSpid:` line of a status file lists (1 without one:
+/// kernels before 4.1 had no nesting to show).
+pub(super) fn nspid_levels(status: &str) -> usize {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("NSpid:"))
+        .map_or(1, |v| v.split_whitespace().count())
+}

@@ -22,7 +22,7 @@ pub mod model;
 mod mounts;
 mod process;
 
-pub use collect::{Scan, ScanError};
+pub use collect::{holders_now, HoldersNow, Scan, ScanError};
 pub use model::*;
 
 pub use shmkit_procfs::ProcRoot;

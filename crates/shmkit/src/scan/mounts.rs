@@ -184,6 +184,8 @@ pub(super) struct Entry {
     pub(super) gid: u32,
     pub(super) mode: u32,
     pub(super) mtime: i64,
+    /// Last access (unix seconds): with `mtime`, when it was last used.
+    pub(super) atime: i64,
 }
 
 /// Walks `dir` without following symlinks or crossing into other filesystems.
@@ -243,6 +245,7 @@ pub(super) fn walk(
                     gid: meta.gid(),
                     mode: meta.mode() & 0o7777,
                     mtime: meta.mtime(),
+                    atime: meta.atime(),
                 });
             }
         }

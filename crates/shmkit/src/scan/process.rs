@@ -41,6 +41,9 @@ pub(super) enum Seen {
     Sysv {
         shmid: i32,
         len: u64,
+        /// Mapped from a device other than the kernel's internal shmem mount: the internal
+        /// hugetlbfs of `SHM_HUGETLB`.
+        hugetlb: bool,
     },
     Shmem {
         id: Identity,
@@ -288,6 +291,7 @@ pub(super) fn scan_process_rest(
             seen.push(Seen::Sysv {
                 shmid,
                 len: e.len(),
+                hugetlb: known.internal_shm_dev.is_some_and(|shm| shm != dev),
             });
         } else if e.is_shared_anon() {
             seen.push(Seen::Shmem {
@@ -566,7 +570,7 @@ mod tests {
                     let mut v: Vec<String> = maps
                         .iter()
                         .map(|m| match m {
-                            Seen::Sysv { shmid, len } => format!("sysv {shmid} {len}"),
+                            Seen::Sysv { shmid, len, .. } => format!("sysv {shmid} {len}"),
                             Seen::Shmem {
                                 id,
                                 kind,
