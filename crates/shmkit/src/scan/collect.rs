@@ -227,6 +227,7 @@ fn known(root: &ProcRoot, mounts: &[TmpfsMount], hidden: &[HiddenMount]) -> Know
             .map(|st| (dev_major(st.dev), dev_minor(st.dev))),
         // A fixture tree's maps are text files.
         procmap_query: std::sync::atomic::AtomicBool::new(is_live(root)),
+        read_threads: true,
     }
 }
 
