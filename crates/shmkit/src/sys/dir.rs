@@ -201,7 +201,10 @@ pub fn nlink_at(dir: BorrowedFd<'_>, name: &CStr) -> io::Result<u64> {
     // kernel fills on success.
     cvt(unsafe { libc::fstatat(dir.as_raw_fd(), name.as_ptr(), st.as_mut_ptr(), 0) })?;
     // SAFETY: fstatat returned 0, so it initialised the whole struct.
-    Ok(u64::from(unsafe { st.assume_init() }.st_nlink))
+    let st = unsafe { st.assume_init() };
+    // nlink_t is u64 on x86_64 and u32 on other architectures.
+    #[allow(clippy::useless_conversion)]
+    Ok(u64::from(st.st_nlink))
 }
 
 /// `fstat(fd, &st)`—Stats an open file or directory.
