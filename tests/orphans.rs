@@ -326,9 +326,10 @@ fn a_hostile_object_name_cannot_forge_lines_or_drive_the_terminal() {
     let dry = std::fs::read_to_string(out.join("dry.txt")).unwrap();
     let lines: Vec<&str> = dry.lines().collect();
     assert_eq!(lines.len(), 2, "{dry:?}");
+    // The name is escaped in its address, which `rm` takes back to that very file.
     assert!(
         lines[0].starts_with(
-            "would remove posix:/evil?[31mRED?removed sysv:id=1 (sysv, 1G): fake (posix, 1B): "
+            r"would remove posix:/evil\x1b[31mRED\x0aremoved sysv:id=1 (sysv, 1G): fake (posix, 1B): "
         ),
         "{dry:?}"
     );

@@ -333,3 +333,61 @@ NO_COLOR=1 "$SHMKIT" ls > ls.txt
         format!("sysv:id={id}")
     );
 }
+
+/// Names are bytes: a POSIX name that is not UTF-8 is listed escaped (never U+FFFD), with an
+/// address that `stat` and `rm` take back to exactly that file, not to a neighbour whose name
+/// looks alike (`a\xffb` written with a real backslash); `rm --idle` collects such names too,
+/// and a `sem.`-prefixed name is listed like any other.
+#[test]
+fn a_name_that_is_not_utf8_is_listed_escaped_and_removed_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path();
+    let script = r#"
+printf 1 > "/dev/shm/$(printf 'a\377b')"
+printf 22 > "/dev/shm/$(printf 'a\376b')"
+printf 333 > '/dev/shm/a\xffb'
+printf 4444 > /dev/shm/sem.x
+"$SHMKIT" ls --json --kind posix > ls.json
+"$SHMKIT" stat 'file:/dev/shm/a\xffb' --json > stat.json
+"$SHMKIT" rm 'file:/dev/shm/a\xffb' --json > rm.json
+ls /dev/shm | od -c > left_after_rm.txt
+"$SHMKIT" rm --idle --json > idle.json
+ls /dev/shm > left.txt
+"#;
+    let run = isolated(script, &[], out);
+    assert_eq!(run.code, 0, "{run:?}");
+    let ls = read_json(out, "ls.json");
+    let mut names: Vec<(String, String)> = ls["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["mount"] == "/dev/shm")
+        .map(|o| {
+            (
+                o["name"].as_str().unwrap().to_string(),
+                o["address"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        vec![
+            (r"/a\\xffb".to_string(), r"posix:/a\\xffb".to_string()),
+            (r"/a\xfeb".to_string(), r"file:/dev/shm/a\xfeb".to_string()),
+            (r"/a\xffb".to_string(), r"file:/dev/shm/a\xffb".to_string()),
+            ("/sem.x".to_string(), "posix:/sem.x".to_string()),
+        ],
+        "{ls}"
+    );
+    assert!(!ls.to_string().contains('\u{fffd}'), "{ls}");
+    // The printed address reaches that file (1 byte) and removes it, and only it.
+    assert_eq!(read_json(out, "stat.json")["size"], 1);
+    assert_eq!(read_json(out, "rm.json")["removed"][0]["size"], 1);
+    let left = read(out, "left_after_rm.txt");
+    assert!(left.contains("376") && !left.contains("377"), "{left}");
+    // The rest are idle, and --idle takes them, whatever their names.
+    let idle = read_json(out, "idle.json");
+    assert_eq!(idle["removed"].as_array().unwrap().len(), 3, "{idle}");
+    assert_eq!(read(out, "left.txt"), "");
+}

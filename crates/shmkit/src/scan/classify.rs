@@ -22,6 +22,7 @@ use super::model::*;
 use super::mounts::WalkedFile;
 use shmkit_procfs::{NameTable, SysvShm};
 use std::collections::HashMap;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 
 /// How much later than a segment's ctime its creator may seem to have started and still be
@@ -245,13 +246,14 @@ pub(super) fn file_object(
         file.dev,
         sight,
     );
-    let address = match &file.posix_name {
-        Some(name) => format!("posix:{name}"),
-        None => format!("file:{}", file.path),
+    // A POSIX name that is not UTF-8 is reached through its file.
+    let address = match &file.posix_utf8 {
+        Some(name) => crate::address::Address::Posix(name.clone()),
+        None => crate::address::Address::File(file.raw_path.clone()),
     };
     Object {
         kind: file.kind,
-        address: Some(address),
+        address: Some(address.to_string()),
         name: file.posix_name.clone().unwrap_or_else(|| file.path.clone()),
         dev: Some(file.dev),
         inode: Some(file.file.inode),
@@ -267,7 +269,10 @@ pub(super) fn file_object(
         mount: Some(file.mount),
         status: Status::judged(usage, uncertain),
         orphan_reason: None,
-        free_command: Some(format!("rm {}", shell_quote(&file.path))),
+        free_command: Some(format!(
+            "rm {}",
+            shell_quote_bytes(file.raw_path.as_os_str().as_bytes())
+        )),
         sysv: None,
     }
 }
@@ -329,6 +334,44 @@ pub(super) fn hidden_object(
         sysv: None,
     }
 }
+/// [`shell_quote`] for a path that may not be UTF-8: its other bytes are written `\xNN` inside
+/// `$'...'`, so the command names exactly that file.
+pub(crate) fn shell_quote_bytes(path: &[u8]) -> String {
+    match std::str::from_utf8(path) {
+        Ok(text) => shell_quote(text),
+        Err(_) => {
+            let mut out = String::from("$'");
+            for chunk in path.utf8_chunks() {
+                for c in chunk.valid().chars() {
+                    push_dollar_quoted(&mut out, c);
+                }
+                for b in chunk.invalid() {
+                    out.push_str(&format!("\\x{b:02x}"));
+                }
+            }
+            out.push('\'');
+            out
+        }
+    }
+}
+
+/// One character inside bash's `$'...'`.
+fn push_dollar_quoted(out: &mut String, c: char) {
+    match c {
+        '\\' => out.push_str("\\\\"),
+        '\'' => out.push_str("\\'"),
+        '\n' => out.push_str("\\n"),
+        '\t' => out.push_str("\\t"),
+        c if c.is_control() => {
+            let mut utf8 = [0u8; 4];
+            for b in c.encode_utf8(&mut utf8).bytes() {
+                out.push_str(&format!("\\x{b:02x}"));
+            }
+        }
+        c => out.push(c),
+    }
+}
+
 /// Quotes a path for a shell command line when it needs quoting. A name with control
 /// characters (a newline in a /dev/shm name is legal) is written `$'...'` with escapes, so
 /// the command stays on one line and means exactly that file when pasted.
@@ -342,19 +385,7 @@ pub(crate) fn shell_quote(text: &str) -> String {
     } else if text.chars().any(char::is_control) {
         let mut out = String::from("$'");
         for c in text.chars() {
-            match c {
-                '\\' => out.push_str("\\\\"),
-                '\'' => out.push_str("\\'"),
-                '\n' => out.push_str("\\n"),
-                '\t' => out.push_str("\\t"),
-                c if c.is_control() => {
-                    let mut utf8 = [0u8; 4];
-                    for b in c.encode_utf8(&mut utf8).bytes() {
-                        out.push_str(&format!("\\x{b:02x}"));
-                    }
-                }
-                c => out.push(c),
-            }
+            push_dollar_quoted(&mut out, c);
         }
         out.push('\'');
         out
@@ -602,5 +633,14 @@ mod tests {
             .output()
             .expect("bash");
         assert_eq!(out.stdout, "/dev/shm/a\nrm -rf ~\t'\\\u{1b}".as_bytes());
+        // Bytes that are not UTF-8 too.
+        let q = shell_quote_bytes(b"/dev/shm/a\xff'b");
+        assert_eq!(q, r"$'/dev/shm/a\xff\'b'");
+        let out = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(format!("printf %s {q}"))
+            .output()
+            .expect("bash");
+        assert_eq!(out.stdout, b"/dev/shm/a\xff'b");
     }
 }
