@@ -530,17 +530,23 @@ pub fn remove_address(address: &Address, force: bool, dry_run: bool) -> Result<R
             "stop them first, or pass --force (the memory comes back at their last detach/unmap)",
         ));
     }
-    let freed = if in_use {
-        0
-    } else {
-        match (stat.kind, &stat.sysv, &stat.file) {
-            (Kind::File, _, _) => 0,
-            (_, Some(s), _) => sysv_memory(s.shmid),
-            (_, None, Some(f)) => f.allocated,
-            _ => 0,
-        }
+    // A file's allocated blocks are its memory; a segment's is measured around IPC_RMID
+    // (or, in a dry run, read from /proc/sysvipc/shm).
+    let file_memory = match (stat.kind, &stat.file) {
+        (Kind::File, _) => 0,
+        (_, Some(f)) => f.allocated,
+        _ => 0,
     };
-    if !dry_run {
+    let mut freed = if in_use { 0 } else { file_memory };
+    if dry_run {
+        if let (Some(s), false) = (&stat.sysv, in_use) {
+            freed = sysv_memory(s.shmid);
+        }
+    } else {
+        let before = stat
+            .sysv
+            .as_ref()
+            .and_then(|_| crate::sys::sysv::totals().ok());
         // The last look, as close to the removal as two system calls allow.
         if stat.sysv.is_some() && !force {
             let now = seg.stat()?;
@@ -553,6 +559,17 @@ pub fn remove_address(address: &Address, force: bool, dry_run: bool) -> Result<R
             }
         }
         seg.remove()?;
+        if let (Some(before), false) = (before, in_use) {
+            let after = crate::sys::sysv::totals().ok();
+            freed = after.map_or(0, |after| {
+                let pages = (before.resident_pages + before.swapped_pages)
+                    .saturating_sub(after.resident_pages + after.swapped_pages);
+                // Other segments change meanwhile, and hugetlb pages are over-counted by the
+                // kernel: never more than the segment itself.
+                let page = crate::sys::page_size();
+                (pages * page).min(stat.size.div_ceil(page) * page)
+            });
+        }
     }
     Ok(Removed {
         address: address.clone(),
