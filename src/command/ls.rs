@@ -104,7 +104,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     if args.json {
         output::print_json(&LsJson {
-            schema: "shmkit.ls/1",
+            schema: "shmkit.ls/2",
             objects,
             coverage: &scan.coverage,
         })?;

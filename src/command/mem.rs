@@ -16,7 +16,7 @@ use std::process::ExitCode;
   shmkit mem --json | jq .pinned.items
   sudo shmkit mem            as root every holder is visible")]
 pub struct Args {
-    /// Print JSON (schema `shmkit.mem/1`, documented in docs/json.md).
+    /// Print JSON (schema `shmkit.mem/2`, documented in docs/json.md).
     #[arg(long)]
     pub json: bool,
     /// Print sizes in bytes.

@@ -691,4 +691,58 @@ mod tests {
         remove(&candidate, false).unwrap();
         assert!(segment::open(&addr, &OpenOptions::metadata()).is_err());
     }
+
+    /// A dry run predicts the real run: what this user may not remove is refused by the plan,
+    /// before anything is tried.
+    #[test]
+    fn the_plan_refuses_what_the_user_may_not_remove() {
+        let name = format!("/shmkit-reap-perm-{}", std::process::id());
+        let _guard = Unlink(name.clone());
+        let addr = Address::posix(&name).unwrap();
+        drop(segment::create(&addr, &segment::CreateOptions::new(4096).exclusive(true)).unwrap());
+        let owner = segment::open(&addr, &OpenOptions::metadata())
+            .unwrap()
+            .stat()
+            .unwrap()
+            .uid;
+        let mut candidate = idle_candidate(&addr);
+        let scan = Scan::collect(&ProcRoot::live(), &ScanOptions::default()).unwrap();
+        let single = Scan {
+            objects: scan
+                .objects
+                .iter()
+                .filter(|o| o.address.as_deref() == Some(addr.to_string().as_str()))
+                .cloned()
+                .collect(),
+            ..scan.clone()
+        };
+        let stranger = owner.wrapping_add(4242).max(1);
+        let plan = plan(
+            &single,
+            &PlanOptions::new(Collect::Idle).force(true).euid(stranger),
+        );
+        assert!(plan.candidates.is_empty(), "{plan:?}");
+        assert_eq!(
+            plan.refused[0].refusal,
+            Refusal::NotPermitted { euid: stranger }
+        );
+        let err = plan.refused[0].to_error();
+        assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{err}");
+        // Its owner may; and a collection of leaks never takes an idle object.
+        let mine = plan_of(&single, Collect::Idle, owner);
+        assert_eq!(mine.candidates.len(), 1);
+        assert!(plan_of(&single, Collect::Orphans, owner)
+            .candidates
+            .is_empty());
+        candidate.forced = None;
+        remove(&candidate, true).unwrap();
+        assert!(
+            segment::open(&addr, &OpenOptions::metadata()).is_ok(),
+            "a dry run removes nothing"
+        );
+    }
+
+    fn plan_of(scan: &Scan, collect: Collect, euid: u32) -> Plan {
+        plan(scan, &PlanOptions::new(collect).force(true).euid(euid))
+    }
 }

@@ -17,7 +17,7 @@ use crate::scan::{Blindness, Coverage, Kind, LeakReason, Object, Scan, Usage};
 use serde::Serialize;
 
 /// The version of the JSON document `shmkit mem --json` prints.
-pub const SCHEMA: &str = "shmkit.mem/1";
+pub const SCHEMA: &str = "shmkit.mem/2";
 
 /// The header `free -b` prints, field for field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
