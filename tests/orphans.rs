@@ -169,10 +169,15 @@ fn older_than_and_user_narrow_the_collection() {
 "$SHMKIT" stat "sysv:id=$LEAKED" --json > "$OUT/stat.json"
 "$SHMKIT" create posix:/ancient --size 1 > /dev/null
 touch -d @-9223372036854775808 /dev/shm/ancient
+"$SHMKIT" create posix:/ancient-held --size 1 > /dev/null
+touch -d @-9223372036854775808 /dev/shm/ancient-held
+"$SHMKIT" create posix:/fresh --size 1 > /dev/null
+exec 4< /dev/shm/ancient-held
 "$SHMKIT" rm --orphans --dry-run --older-than 1d --json > "$OUT/ancient_orphans.json"
-"$SHMKIT" rm --idle --dry-run --older-than 1d --json > "$OUT/ancient.json"
-"$SHMKIT" rm --idle --older-than 1d --json > "$OUT/ancient_rm.json"
+"$SHMKIT" rm --idle --dry-run --older-than 1d --json 4<&- > "$OUT/ancient.json"
+"$SHMKIT" rm --idle --older-than 1d --json 4<&- > "$OUT/ancient_rm.json"
 ls /dev/shm > "$OUT/left.txt"
+exec 4<&-
 "#;
     let run = isolated(script, &leak, out);
     assert_eq!(run.code, 0, "{run:?}");
@@ -201,7 +206,11 @@ ls /dev/shm > "$OUT/left.txt"
         removed["removed"], ancient["removed"],
         "{removed} {ancient}"
     );
-    assert_eq!(std::fs::read_to_string(out.join("left.txt")).unwrap(), "");
+    // The held one is never idle, however old; the fresh one is younger than a day.
+    assert_eq!(
+        std::fs::read_to_string(out.join("left.txt")).unwrap(),
+        "ancient-held\nfresh\n"
+    );
     assert_eq!(
         ancient["removed"][0]["address"], "posix:/ancient",
         "{ancient}"

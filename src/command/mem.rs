@@ -301,7 +301,12 @@ pub fn write_report(
     } else {
         let total: u64 = r.leaks.iter().map(|l| l.bytes).sum();
         let possible = r.leaks.iter().filter(|l| l.uncertain).count();
-        let mut title = format!("leaks: {} objects, {}", r.leaks.len(), sz(total));
+        let n = r.leaks.len();
+        let mut title = format!(
+            "leaks: {n} {}, {}",
+            if n == 1 { "object" } else { "objects" },
+            sz(total)
+        );
         if possible > 0 {
             title.push_str(&format!(
                 " ({possible} marked ? only possible: processes this scan could not read may hold them)"

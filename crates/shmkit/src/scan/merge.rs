@@ -174,9 +174,10 @@ pub(super) fn merge(root: &ProcRoot, results: Vec<ProcResult>, coverage: &mut Co
         ));
     }
     if coverage.processes_unreadable > 0 {
+        let n = coverage.processes_unreadable;
         coverage.notes.push(format!(
-            "{} processes could not be read (run as root to see every holder); an object only they hold looks unheld",
-            coverage.processes_unreadable
+            "{n} {} could not be read (run as root to see every holder); an object only they hold looks unheld",
+            if n == 1 { "process" } else { "processes" }
         ));
     }
     merged
