@@ -11,6 +11,7 @@ use shmkit::reap::{self, Collect, PlanOptions, Removed, Why};
 use shmkit::render::size;
 use shmkit::scan::{Kind, ProcRoot, Scan, ScanOptions};
 use shmkit::Error;
+use std::io::Write;
 use std::process::ExitCode;
 
 /// Options of `shmkit rm`.
@@ -20,6 +21,7 @@ use std::process::ExitCode;
   shmkit rm --orphans --dry-run                 list the leaks, remove nothing
   shmkit rm --orphans --older-than 1d --user postgres
   shmkit rm --idle --older-than 7d --dry-run    idle objects unused for a week
+  shmkit rm --orphans --dry-run --check         exit 8 if there are leaks (for cron)
   shmkit rm --force sysv:id=294918              even though a process is attached
 
 A leak (orphan) is what nobody can reach any more: an IPC_PRIVATE segment with no attachment
@@ -55,6 +57,10 @@ pub struct Args {
     /// Say what would be removed; remove nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// With --orphans: exit 8 when there were orphans (for cron: `rm --orphans --dry-run
+    /// --check` alerts without removing).
+    #[arg(long, requires = "orphans")]
+    pub check: bool,
     /// Remove objects even if processes map or hold them (orphans and idle objects have no
     /// holders; one that a process attached since the scan is still skipped). With --orphans
     /// or --idle, also objects that processes the scan could not see might hold.
@@ -215,7 +221,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         None => {
             for addr in &args.addresses {
-                let done = lifecycle::refuse_memfd(addr)
+                let done = lifecycle::refuse_memfd(addr, false)
                     .and_then(|()| reap::remove_address(addr, args.force, args.dry_run));
                 match done {
                     Ok(r) => out.removed.push(removed_out(&r, false)),
@@ -225,7 +231,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     }
     out.freed = out.removed.iter().map(|r| r.freed).sum();
-    let code = out.failed.first().map_or(0, |f| f.exit_code);
+    let code = match out.failed.first() {
+        Some(f) => f.exit_code,
+        None if args.check && !out.removed.is_empty() => shmkit::error::EXIT_CHECK_FAILED,
+        None => 0,
+    };
+    if !args.dry_run {
+        for r in &out.removed {
+            output::done(format!("removed {}", r.address));
+        }
+    }
+    let mut stdout = output::stdout();
     if args.json {
         output::print_json(&out)?;
     } else {
@@ -238,21 +254,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         // name in /dev/shm: print them as sanitized text.
         use shmkit::render::table::sanitize;
         for r in &out.removed {
-            println!(
+            writeln!(
+                stdout,
                 "{verb} {} ({}, {}): {}",
                 sanitize(&r.address),
                 r.kind,
                 size::human(r.size),
                 sanitize(&r.reason)
-            );
+            )?;
         }
         for f in &out.failed {
-            eprintln!("shmkit: {}", sanitize(&f.error));
+            msg!("shmkit: {}", sanitize(&f.error));
         }
         if out.removed.is_empty() && out.failed.is_empty() {
             match collect {
-                Some(Collect::Orphans) => println!("no orphans found"),
-                Some(_) => println!("no idle objects found"),
+                Some(Collect::Orphans) => writeln!(stdout, "no orphans found")?,
+                Some(_) => writeln!(stdout, "no idle objects found")?,
                 None => {}
             }
         }
@@ -262,7 +279,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             } else {
                 "came back"
             };
-            println!("{} of memory {back}", size::human(out.freed));
+            writeln!(stdout, "{} of memory {back}", size::human(out.freed))?;
         }
     }
     Ok(ExitCode::from(code))

@@ -403,6 +403,11 @@ fn file_holders_now(dev: (u32, u32), inode: u64) -> Vec<Holder> {
         .collect()
 }
 
+/// `1 attachment`, `2 attachments`.
+fn attachments(n: u64) -> String {
+    format!("{n} attachment{}", if n == 1 { "" } else { "s" })
+}
+
 /// `123 (app), 456 (worker)`.
 fn name_holders(holders: &[Holder]) -> String {
     let named: Vec<String> = holders
@@ -505,11 +510,12 @@ pub fn remove_address(address: &Address, force: bool, dry_run: bool) -> Result<R
                 .collect();
             let unseen = s.nattch.saturating_sub(holders.len() as u64);
             let who = match (holders.is_empty(), unseen) {
-                (true, n) => format!("{n} attachment(s) in processes this scan cannot see"),
+                (true, n) => format!("{} in processes this scan cannot see", attachments(n)),
                 (false, 0) => name_holders(&holders),
                 (false, n) => format!(
-                    "{} and {n} attachment(s) in processes this scan cannot see",
-                    name_holders(&holders)
+                    "{} and {} in processes this scan cannot see",
+                    name_holders(&holders),
+                    attachments(n)
                 ),
             };
             (true, who)
