@@ -210,8 +210,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 out.failed
                     .push(failed(&refused.address, &refused.to_error()));
             }
-            for candidate in &plan.candidates {
-                match reap::remove(candidate, args.dry_run) {
+            let results = reap::remove_all(&plan.candidates, args.dry_run);
+            for (candidate, result) in plan.candidates.iter().zip(results) {
+                match result {
                     Ok(r) => out
                         .removed
                         .push(removed_out(&r, candidate.forced.is_some())),

@@ -8,9 +8,10 @@
 //! - Right before removing, the object is looked at again: the same kernel object (System V
 //!   id, or device and inode), and still unheld. For System V that is `IPC_STAT` showing
 //!   `nattch` 0 just before `IPC_RMID`: `nattch` is the kernel's own count of attachments in
-//!   every process and pid namespace, so no scan of `/proc` is needed at all. For a file it
-//!   is a new pass over every process's descriptors and mappings, and its threads', for that
-//!   device and inode, just before the unlink.
+//!   every process and pid namespace, so no scan of `/proc` is needed at all. For files it
+//!   is a new pass over every process's descriptors and mappings, and its threads', for their
+//!   devices and inodes, just before the unlinks, which follow at once ([`remove_all`] makes
+//!   one pass for a whole collection: the window is that pass either way).
 //!
 //! What remains (no userspace tool can close it): a process may `shmat` between `IPC_STAT`
 //! and `IPC_RMID`, or `shm_open`/`open` the file between the re-check and the unlink. The
@@ -35,7 +36,7 @@
 
 use crate::address::Address;
 use crate::scan::{
-    holders_now, Blindness, Holder, Kind, LeakReason, Object, ProcRoot, Scan, Usage,
+    holders_now, Blindness, Holder, HoldersNow, Kind, LeakReason, Object, ProcRoot, Scan, Usage,
 };
 use crate::segment::{self, OpenOptions, Stat};
 use crate::{Error, ErrorKind, Result};
@@ -426,6 +427,35 @@ fn busy(address: &Address, cause: String, fix: &str) -> Error {
 /// no process or thread maps it or holds it open, by a fresh pass just before the unlink).
 /// With `dry_run`, does every check and removes nothing.
 pub fn remove(candidate: &Candidate, dry_run: bool) -> Result<Removed> {
+    remove_all(std::slice::from_ref(candidate), dry_run)
+        .pop()
+        .unwrap_or_else(|| Err(Error::new(ErrorKind::Other, "reap", "nothing was removed")))
+}
+
+/// [`remove`] for many candidates, in order, one result each. The files' holders are looked
+/// for in one pass over every process right before the unlinks, which then follow at once
+/// (each a few microseconds): the window in which a new holder goes unseen is that one pass,
+/// as it would be for each object alone, without a pass per object.
+pub fn remove_all(candidates: &[Candidate], dry_run: bool) -> Vec<Result<Removed>> {
+    let files: Vec<(u32, u32, u64)> = candidates
+        .iter()
+        .filter_map(|c| match c.identity {
+            Identity::File { dev, inode } => Some((dev.0, dev.1, inode)),
+            _ => None,
+        })
+        .collect();
+    let now = if files.is_empty() {
+        HoldersNow::default()
+    } else {
+        holders_now(&ProcRoot::live(), &files, &[])
+    };
+    candidates
+        .iter()
+        .map(|c| remove_checked(c, &now, dry_run))
+        .collect()
+}
+
+fn remove_checked(candidate: &Candidate, now: &HoldersNow, dry_run: bool) -> Result<Removed> {
     let address = &candidate.address;
     let again = "run the collection again to judge it anew";
     let seg = segment::open(address, &OpenOptions::metadata())?;
@@ -455,7 +485,15 @@ pub fn remove(candidate: &Candidate, dry_run: bool) -> Result<Removed> {
         }
         (None, Identity::File { dev, inode }) => {
             // Processes it cannot read were weighed by the plan (the judgement's certainty).
-            let holders = file_holders_now(dev, inode);
+            let me = std::process::id();
+            let holders: Vec<Holder> = now
+                .holders
+                .get(&(dev.0, dev.1, inode))
+                .into_iter()
+                .flatten()
+                .filter(|h| h.pid != me)
+                .cloned()
+                .collect();
             if !holders.is_empty() {
                 return Err(busy(
                     address,
