@@ -266,6 +266,8 @@ fn every_kind_is_found_with_size_resident_and_holder() {
     within_a_page("sysv resident", o.resident.expect("sysv rss"), sysv_size);
     assert_eq!((o.mode, o.uid), (0o600, sys::getuid()));
     assert_held_only_by(o, child.pid, HoldVia::Map, sysv_size);
+    // Attached from the kernel's shmem mount, not its hugetlbfs: ordinary Shmem.
+    assert!(!o.status.hugetlb, "{o:?}");
     let details = o.sysv.as_ref().expect("sysv details");
     assert_eq!((details.key, details.nattch), (key, 1));
     assert_eq!(details.creator.pid, std::process::id());
