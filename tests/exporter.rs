@@ -209,8 +209,9 @@ fn prometheus_scrapes_the_leaked_segment_and_shmem() {
     let out = dir.path();
     // An IPC_PRIVATE segment of 8 MiB whose creator exits: the seed's leak, in a private IPC
     // namespace the exporter then serves, so the segment vanishes with it.
+    // Beside it a keyed segment whose creator (ipcmk) exited too: idle, not leaked.
     let (mut exp, addr) = exporter(
-        "\"$LEAK\" 8388608 > \"$OUT/id\"",
+        "\"$LEAK\" 8388608 > \"$OUT/id\"\nipcmk -M 1048576 >/dev/null",
         "--min-interval 0",
         &[("LEAK", &leak), ("OUT", out)],
     );
@@ -277,7 +278,7 @@ fn prometheus_scrapes_the_leaked_segment_and_shmem() {
         "shmkit_leaked_objects{kind=\"sysv\",container=\"\"}",
         30,
     );
-    assert_eq!(leaked, 1.0, "the private namespace holds only the leak");
+    assert_eq!(leaked, 1.0, "the private namespace holds one leak");
     let leaked_bytes = query(
         api,
         &mut prometheus,
@@ -285,6 +286,13 @@ fn prometheus_scrapes_the_leaked_segment_and_shmem() {
         30,
     );
     assert_eq!(leaked_bytes, 8388608.0);
+    let idle = query(
+        api,
+        &mut prometheus,
+        "shmkit_idle_objects{kind=\"sysv\",container=\"\"}",
+        30,
+    );
+    assert_eq!(idle, 1.0, "the keyed segment is idle");
     let shmem = query(api, &mut prometheus, "shmkit_shmem_bytes", 30);
     assert!(
         shmem >= 8388608.0,

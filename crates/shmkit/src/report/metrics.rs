@@ -450,8 +450,9 @@ fn object_families(scan: &Scan, max: usize) -> (Vec<Family>, usize) {
     (families, rest.len())
 }
 
-/// Leaks and object counts per kind and container. The host always has a series per shmem
-/// kind (0 when nothing leaked), so an alert's expression never has nothing to look at.
+/// Object counts, leaks and idle objects per kind and container. The host always has a series
+/// per shmem kind (0 when nothing leaked), so an alert's expression never has nothing to look
+/// at.
 fn leak_families(scan: &Scan) -> Vec<Family> {
     #[derive(Default)]
     struct Count {
@@ -460,6 +461,8 @@ fn leak_families(scan: &Scan) -> Vec<Family> {
         leaked_bytes: u64,
         uncertain: u64,
         uncertain_bytes: u64,
+        idle: u64,
+        idle_bytes: u64,
     }
     let mut counts: BTreeMap<(String, Kind), Count> = BTreeMap::new();
     for kind in SHMEM_KINDS {
@@ -468,15 +471,18 @@ fn leak_families(scan: &Scan) -> Vec<Family> {
     for o in &scan.objects {
         let c = counts.entry((container_of(o), o.kind)).or_default();
         c.objects += 1;
-        if o.status.orphan {
-            let bytes = o.resident.unwrap_or(0);
-            if o.status.orphan_uncertain {
+        let bytes = o.resident.unwrap_or(0);
+        if o.status.usage.is_leaked() {
+            if o.status.uncertain.is_some() {
                 c.uncertain += 1;
                 c.uncertain_bytes += bytes;
             } else {
                 c.leaked += 1;
                 c.leaked_bytes += bytes;
             }
+        } else if o.status.usage.is_idle() {
+            c.idle += 1;
+            c.idle_bytes += bytes;
         }
     }
     let family = |name, help, value: &dyn Fn(&Count) -> u64| Family {
@@ -508,6 +514,16 @@ fn leak_families(scan: &Scan) -> Vec<Family> {
             "shmkit_leaked_bytes",
             "Resident bytes of leaked objects.",
             &|c| c.leaked_bytes,
+        ),
+        family(
+            "shmkit_idle_objects",
+            "Idle objects: named objects nobody holds, kept by design until removed (rm --idle).",
+            &|c| c.idle,
+        ),
+        family(
+            "shmkit_idle_bytes",
+            "Resident bytes of idle objects.",
+            &|c| c.idle_bytes,
         ),
         family(
             "shmkit_leak_uncertain_objects",
@@ -565,7 +581,9 @@ fn mount_families(scan: &Scan) -> Vec<Family> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scan::{Coverage, HoldVia, Holder, Status, TmpfsMount};
+    use crate::scan::{
+        Blindness, Coverage, HoldVia, Holder, LeakReason, Status, TmpfsMount, Usage,
+    };
 
     const MIB: u64 = 1 << 20;
 
@@ -728,12 +746,17 @@ mod tests {
     }
 
     #[test]
-    fn leaks_are_counted_and_the_host_has_a_zero_for_every_kind() {
+    fn leaks_uncertain_leaks_and_idle_objects_are_told_apart_and_the_host_has_a_zero_for_every_kind(
+    ) {
+        let leaked = Usage::Leaked {
+            reason: LeakReason::PrivateSegmentCreatorExited { creator: 42 },
+        };
         let mut leak = object(Kind::Sysv, Some("sysv:id=9"), "0x0", 4 * MIB);
-        leak.status.orphan = true;
-        let mut maybe = object(Kind::Posix, Some("posix:/m"), "/m", MIB);
-        maybe.status.orphan = true;
-        maybe.status.orphan_uncertain = true;
+        leak.status = Status::judged(leaked, None);
+        let mut maybe = object(Kind::Sysv, Some("sysv:id=10"), "0x0", MIB);
+        maybe.status = Status::judged(leaked, Some(Blindness::ChildPidNamespace));
+        let mut idle = object(Kind::Posix, Some("posix:/m"), "/m", 2 * MIB);
+        idle.status = Status::judged(Usage::Idle { since: Some(1) }, None);
         let mut held = object(Kind::Sysv, Some("sysv:id=8"), "0x1", MIB);
         held.holders.push(Holder {
             pid: 5,
@@ -742,19 +765,23 @@ mod tests {
             via: HoldVia::Map,
             mapped: MIB,
         });
-        let m = metrics(&scan(vec![leak, maybe, held]), 10);
+        let m = metrics(&scan(vec![leak, maybe, idle, held]), 10);
         let sysv = [("kind", "sysv"), ("container", "")];
         assert_eq!(value(&m, "shmkit_leaked_objects", &sysv), Some(1.0));
         assert_eq!(
             value(&m, "shmkit_leaked_bytes", &sysv),
             Some((4 * MIB) as f64)
         );
-        assert_eq!(value(&m, "shmkit_objects", &sysv), Some(2.0));
+        assert_eq!(value(&m, "shmkit_leak_uncertain_objects", &sysv), Some(1.0));
+        assert_eq!(value(&m, "shmkit_objects", &sysv), Some(3.0));
+        assert_eq!(value(&m, "shmkit_idle_objects", &sysv), Some(0.0));
         let posix = [("kind", "posix"), ("container", "")];
         assert_eq!(value(&m, "shmkit_leaked_objects", &posix), Some(0.0));
+        assert_eq!(value(&m, "shmkit_idle_objects", &posix), Some(1.0));
         assert_eq!(
-            value(&m, "shmkit_leak_uncertain_objects", &posix),
-            Some(1.0)
+            value(&m, "shmkit_idle_bytes", &posix),
+            Some((2 * MIB) as f64),
+            "an idle object is not a leak"
         );
         assert_eq!(
             value(&m, "shmkit_leaked_objects", &[("kind", "memfd")]),
