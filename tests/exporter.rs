@@ -197,6 +197,37 @@ fn query(prometheus: SocketAddr, server: &mut Server, query: &str, tries: u32) -
     panic!("prometheus never answered {query}: {last}");
 }
 
+/// Starts `prometheus` on a free loopback port with its config and data in `dir`, scraping
+/// `target` every 2 seconds; returns it with the address of its HTTP API.
+fn start_prometheus(dir: &Path, target: SocketAddr) -> (Server, SocketAddr) {
+    let config = dir.join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 2s\n  scrape_timeout: 2s\n  evaluation_interval: 2s\n\
+             scrape_configs:\n  - job_name: shmkit\n    static_configs:\n      - targets: ['{target}']\n"
+        ),
+    )
+    .unwrap();
+    let port = free_port();
+    let server = Server {
+        child: Command::new("prometheus")
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("prometheus is installed (.ci/run installs it)"),
+        name: "prometheus",
+    };
+    (server, format!("127.0.0.1:{port}").parse().unwrap())
+}
+
 /// The seed's leak (tests/c/leak.c, like its shm.c) compiled into `dir`.
 fn leak_program(dir: &Path) -> PathBuf {
     compile_c("leak", dir)
@@ -221,32 +252,7 @@ fn prometheus_scrapes_the_leaked_segment_and_shmem() {
         .parse()
         .unwrap();
 
-    let config = out.join("prometheus.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "global:\n  scrape_interval: 2s\n  scrape_timeout: 2s\n  evaluation_interval: 2s\n\
-             scrape_configs:\n  - job_name: shmkit\n    static_configs:\n      - targets: ['{addr}']\n"
-        ),
-    )
-    .unwrap();
-    let port = free_port();
-    let mut prometheus = Server {
-        child: Command::new("prometheus")
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                out.join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("prometheus is installed (.ci/run installs it)"),
-        name: "prometheus",
-    };
-    let api: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let (mut prometheus, api) = start_prometheus(out, addr);
 
     let address = format!("sysv:id={id}");
     let up = query(api, &mut prometheus, "up{job=\"shmkit\"} == 1", 90);
