@@ -418,6 +418,7 @@ mod tests {
             orphan_reason: None,
             free_command: None,
             sysv: None,
+            location: Location::default(),
         }
     }
 

@@ -79,6 +79,7 @@ pub(super) fn sysv_object(
             dtime: seg.dtime,
             ctime: seg.ctime,
         }),
+        location: Location::default(),
     }
 }
 
@@ -135,6 +136,7 @@ pub(super) fn file_object(
         }),
         free_command: Some(format!("rm {}", shell_quote(&file.path))),
         sysv: None,
+        location: Location::default(),
     }
 }
 
@@ -200,6 +202,7 @@ pub(super) fn hidden_object(
         }),
         free_command: (deleted && !pids.is_empty()).then(|| format!("kill {}", pids.join(" "))),
         sysv: None,
+        location: Location::default(),
     }
 }
 

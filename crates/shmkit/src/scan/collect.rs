@@ -11,7 +11,8 @@ use super::classify::{file_object, hidden_object, sysv_object};
 use super::facts::{boot_time, dev_major, dev_minor, Identity, Known};
 use super::merge::{holder, merge, Found, Merged};
 use super::model::*;
-use super::mounts::{join_mount, scan_mounts};
+use super::mounts::{join_mount, scan_mounts, MountTable};
+use super::namespaces::{foreign_mount_tables, foreign_segments, NsView};
 use super::process::{is_live, read_proc_info, scan_processes};
 use super::ScanOptions;
 use crate::sys;
@@ -59,6 +60,8 @@ pub struct Scan {
     pub swap_total: u64,
     /// What was skipped.
     pub coverage: Coverage,
+    /// The containers on the host, with their namespaces and memory cgroups.
+    pub containers: Vec<ContainerInfo>,
 }
 
 impl Scan {
@@ -70,15 +73,44 @@ impl Scan {
         let swap_total = meminfo.get("SwapTotal").unwrap_or(0);
         let boot_time = boot_time(root);
 
-        let segments = root.sysvipc_shm().unwrap_or_else(|e| {
-            coverage
-                .notes
-                .push(format!("System V segments not read: {e}"));
+        let pids = root.pids().unwrap_or_else(|e| {
+            coverage.notes.push(format!("processes not listed: {e}"));
             Vec::new()
         });
+        let view = if opts.all_namespaces {
+            NsView::discover(root, &pids, opts.docker_socket.as_deref())
+        } else {
+            NsView::default()
+        };
 
-        let (mounts, mut files, hidden) = scan_mounts(root, opts, &mut coverage);
-        // Every tmpfs and ramfs device of our mount table, also those hidden under another
+        let mut segments: Vec<(Option<u64>, shmkit_procfs::SysvShm)> = root
+            .sysvipc_shm()
+            .unwrap_or_else(|e| {
+                coverage
+                    .notes
+                    .push(format!("System V segments not read: {e}"));
+                Vec::new()
+            })
+            .into_iter()
+            .map(|seg| (None, seg))
+            .collect();
+        let mut other_tables = Vec::new();
+        // Other namespaces are entered with setns, which only a live host has.
+        if opts.all_namespaces && is_live(root) {
+            for (ns, segs) in foreign_segments(root, &view, &mut coverage.notes) {
+                segments.extend(segs.into_iter().map(|seg| (Some(ns), seg)));
+            }
+            for (ns, pid, infos) in foreign_mount_tables(root, &view, &mut coverage.notes) {
+                other_tables.push(MountTable {
+                    ns: Some(ns),
+                    via: Some(pid),
+                    infos,
+                });
+            }
+        }
+
+        let (mounts, mut files, hidden) = scan_mounts(root, opts, other_tables, &mut coverage);
+        // Every tmpfs and ramfs device of every mount table, also those hidden under another
         // mount: a file of one that a process maps is shmem however it is reached.
         let mut shmem_devs: HashMap<(u32, u32), (String, bool)> = hidden
             .iter()
@@ -87,10 +119,11 @@ impl Scan {
         for m in &mounts {
             shmem_devs.insert(m.dev, (m.mount_point.clone(), m.is_dev_shm));
         }
-        // Descriptors name paths, not devices: a path under a tmpfs mount point is a
-        // candidate, longest mount point first so /dev/shm wins over /dev.
+        // Descriptors name paths, not devices: a path under one of our tmpfs mount points is
+        // a candidate, longest mount point first so /dev/shm wins over /dev.
         let mut mounts_by_prefix: Vec<(String, (u32, u32), bool)> = mounts
             .iter()
+            .filter(|m| !m.location.foreign)
             .map(|m| (join_mount(&m.mount_point, ""), m.dev, m.is_dev_shm))
             .collect();
         mounts_by_prefix.sort_by_key(|(p, _, _)| std::cmp::Reverse(p.len()));
@@ -107,10 +140,6 @@ impl Scan {
             // A fixture tree's maps are text files.
             procmap_query: std::sync::atomic::AtomicBool::new(is_live(root)),
         };
-        let pids = root.pids().unwrap_or_else(|e| {
-            coverage.notes.push(format!("processes not listed: {e}"));
-            Vec::new()
-        });
         let alive: HashSet<u32> = pids.iter().copied().collect();
         let Merged {
             procs,
@@ -145,14 +174,16 @@ impl Scan {
         };
 
         let mut objects = Vec::new();
-        for seg in &segments {
+        for (ns, seg) in &segments {
             let holders = sysv_holders
-                .remove(&seg.shmid)
+                .remove(&(*ns, seg.shmid))
                 .unwrap_or_default()
                 .into_iter()
                 .map(|(pid, mapped)| holder(&procs, pid, HoldVia::Map, mapped))
                 .collect();
-            objects.push(sysv_object(seg, holders, &users, &creator));
+            let mut obj = sysv_object(seg, holders, &users, &creator);
+            obj.location = place(&view, Some(ns.or(view.ours_ipc)), None, ns.is_some());
+            objects.push(obj);
         }
 
         // Files found by walking mounts, with holders matched by identity.
@@ -160,7 +191,10 @@ impl Scan {
         for file in files.drain(..) {
             let id = (file.dev.0, file.dev.1, file.file.inode);
             let held = found.remove(&id);
-            objects.push(file_object(file, held, &procs, &users, unseen));
+            let ns = file.ns;
+            let mut obj = file_object(file, held, &procs, &users, unseen);
+            obj.location = place(&view, None, Some(ns.or(view.ours_mnt)), ns.is_some());
+            objects.push(obj);
         }
         // What only mappings and descriptors revealed: shared anonymous memory, memfds,
         // deleted tmpfs files, shared mappings of regular files.
@@ -173,6 +207,24 @@ impl Scan {
             if let Some((mount_point, _)) = known.shmem_devs.get(&(id.0, id.1)) {
                 obj.mount = Some(mount_point.clone());
             }
+            // A file lives where its filesystem is mounted; memory that only mappings and
+            // descriptors hold lives with its first holder.
+            obj.location = match mounts.iter().find(|m| m.dev == (id.0, id.1)) {
+                Some(m) => m.location.clone(),
+                None => {
+                    let first = obj.holders.first().and_then(|h| view.of_pid.get(&h.pid));
+                    match first {
+                        Some(&(ipc, mnt)) => {
+                            let foreign = ipc != view.ours_ipc || mnt != view.ours_mnt;
+                            let mut l = place(&view, None, Some(mnt), foreign);
+                            l.namespaces.ipc = ipc;
+                            l.container = view.owner(ipc, mnt).cloned().or(l.container);
+                            l
+                        }
+                        None => Location::default(),
+                    }
+                }
+            };
             // A file of a mount that is hidden, or of another mount namespace, cannot be
             // reached by its path from here: no command can address it.
             if matches!(kind, Kind::Posix | Kind::Tmpfs)
@@ -182,6 +234,19 @@ impl Scan {
             }
             objects.push(obj);
         }
+        let mut mounts = mounts;
+        for m in &mut mounts {
+            m.location = place(
+                &view,
+                None,
+                Some(m.location.namespaces.mnt.or(view.ours_mnt)),
+                m.location.foreign,
+            );
+        }
+        for obj in &mut objects {
+            reach_inside(obj);
+        }
+        let containers = container_infos(root, &view);
         objects.sort_by(|a, b| {
             a.kind
                 .cmp(&b.kind)
@@ -194,6 +259,110 @@ impl Scan {
             meminfo,
             swap_total,
             coverage,
+            containers,
         })
     }
+}
+
+/// The location of an object in these namespaces (`None` = not known).
+fn place(
+    view: &NsView,
+    ipc: Option<Option<u64>>,
+    mnt: Option<Option<u64>>,
+    foreign: bool,
+) -> Location {
+    let ipc = ipc.flatten();
+    let mnt = mnt.flatten();
+    let group = match (ipc, mnt) {
+        (Some(i), _) => view.ipc.get(&i),
+        (None, Some(m)) => view.mnt.get(&m),
+        _ => None,
+    };
+    Location {
+        namespaces: Namespaces { ipc, mnt },
+        container: if foreign {
+            view.owner(ipc, mnt).cloned()
+        } else {
+            None
+        },
+        foreign,
+        pid: if foreign {
+            group.and_then(|g| g.representative())
+        } else {
+            None
+        },
+    }
+}
+
+/// An object in another namespace is freed from inside it: its free command says how.
+fn reach_inside(obj: &mut Object) {
+    if !obj.location.foreign {
+        return;
+    }
+    let (Some(address), Some(_)) = (&obj.address, &obj.free_command) else {
+        return;
+    };
+    if obj.status.deleted {
+        return;
+    }
+    let target = match (&obj.location.container, obj.location.pid) {
+        (Some(c), _) => format!("--container {}", c.label()),
+        (None, Some(pid)) => format!("--target {pid}"),
+        (None, None) => return,
+    };
+    obj.free_command = Some(format!("shmkit rm {target} {address}"));
+}
+
+/// Each container's processes, namespaces, neighbours and memory cgroup.
+fn container_infos(root: &ProcRoot, view: &NsView) -> Vec<ContainerInfo> {
+    let mut pids_of: std::collections::BTreeMap<&str, Vec<u32>> = Default::default();
+    for (pid, id) in &view.container_of {
+        pids_of.entry(id.as_str()).or_default().push(*pid);
+    }
+    let label = |id: &str| {
+        view.containers
+            .get(id)
+            .map_or(id.to_string(), |c| c.label().to_string())
+    };
+    let mut out = Vec::new();
+    for (id, c) in &view.containers {
+        let mut pids = pids_of.remove(id.as_str()).unwrap_or_default();
+        pids.sort_unstable();
+        let (ipc, mnt) = pids
+            .first()
+            .and_then(|p| view.of_pid.get(p))
+            .copied()
+            .unwrap_or_default();
+        let group = ipc.and_then(|i| view.ipc.get(&i));
+        let ipc_owner = if ipc.is_some() && ipc == view.ours_ipc {
+            Some("host".to_string())
+        } else {
+            group
+                .and_then(|g| g.owner.as_ref())
+                .filter(|o| *o != id)
+                .map(|o| label(o))
+        };
+        let ipc_shared_with = group
+            .map(|g| {
+                g.members
+                    .iter()
+                    .filter(|m| *m != id)
+                    .map(|m| label(m))
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.push(ContainerInfo {
+            container: c.clone(),
+            pids,
+            namespaces: Namespaces { ipc, mnt },
+            ipc_owner,
+            ipc_shared_with,
+            cgroup: view
+                .cgroups
+                .get(id)
+                .and_then(|lines| super::container::cgroup_shmem(root, lines)),
+        });
+    }
+    out.sort_by(|a, b| a.container.label().cmp(b.container.label()));
+    out
 }

@@ -159,7 +159,9 @@ pub fn docker_inspect(socket: &Path, id: &str) -> std::io::Result<DockerIpc> {
     let host = v.get("HostConfig");
     let field = |name: &str| host.and_then(|h| h.get(name));
     Ok(DockerIpc {
-        ipc_mode: field("IpcMode").and_then(|m| m.as_str()).map(str::to_string),
+        ipc_mode: field("IpcMode")
+            .and_then(|m| m.as_str())
+            .map(str::to_string),
         shm_size: field("ShmSize").and_then(|s| s.as_u64()),
         memory: field("Memory").and_then(|s| s.as_u64()),
     })
@@ -234,8 +236,12 @@ mod tests {
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n[{}\r\n1\r\n]\r\n0\r\n\r\n";
         assert_eq!(parse_http(chunked).unwrap(), b"[{}]");
         assert!(parse_http(b"HTTP/1.1 404 Not Found\r\n\r\n").is_err());
-        assert!(parse_http(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n").is_err());
-        assert!(parse_http(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nff\r\nab").is_err());
+        assert!(
+            parse_http(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n").is_err()
+        );
+        assert!(
+            parse_http(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nff\r\nab").is_err()
+        );
         assert!(parse_http(b"garbage").is_err());
     }
 
