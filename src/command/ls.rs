@@ -14,7 +14,11 @@ use std::process::ExitCode;
   shmkit ls                      every object, largest first within each kind
   shmkit ls --orphans            only leaks, with the command that frees each
   shmkit ls --kind sysv --kind posix --user postgres
-  shmkit ls --sort rss --json")]
+  shmkit ls --sort rss --json
+  shmkit ls --container web      what the container `web` holds, seen from the host
+
+Objects in containers are listed with the container's name (or short id) in CONTAINER; `-` is
+the host, and `pid:N` a namespace no container runtime made (reach it with --target N).")]
 pub struct Args {
     /// Only objects of this kind (repeatable): sysv, posix, tmpfs, shared-anon, memfd, file.
     #[arg(long, value_name = "KIND", value_parser = parse_kind)]
@@ -22,6 +26,9 @@ pub struct Args {
     /// Only orphans (leaks): nobody holds them and nothing will free them.
     #[arg(long)]
     pub orphans: bool,
+    /// Only objects of this container: its name, id or an id prefix (repeatable).
+    #[arg(long, value_name = "NAME|ID")]
+    pub container: Vec<String>,
     /// Only objects owned by this user (name or uid).
     #[arg(long, value_name = "USER")]
     pub user: Option<String>,
@@ -86,7 +93,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .filter(|o| args.kind.is_empty() || args.kind.contains(&o.kind))
         .filter(|o| !args.orphans || o.status.orphan)
         .filter(|o| uid_filter.is_none_or(|uid| o.uid == uid))
+        .filter(|o| args.container.is_empty() || in_containers(o, &args.container))
         .collect();
+    if !args.container.is_empty() {
+        for query in &args.container {
+            let known = scan.containers.iter().any(|c| c.container.matches(query));
+            if !known {
+                return Err(shmkit::Error::new(
+                    shmkit::ErrorKind::NotFound,
+                    format!("container {query}"),
+                    "no running container has this name or id",
+                )
+                .with_fix("`docker ps` lists the running containers; give a name, an id or an id prefix of 4+ digits")
+                .into());
+            }
+        }
+    }
     match args.sort {
         SortKey::Kind => {}
         SortKey::Size => objects.sort_by_key(|o| std::cmp::Reverse(o.size)),
@@ -114,6 +136,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     write_free_commands(&mut out, &objects)?;
     write_coverage(&mut out, &scan.coverage)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Whether an object lives in one of the containers `queries` name.
+pub fn in_containers(o: &Object, queries: &[String]) -> bool {
+    o.location
+        .container
+        .as_ref()
+        .is_some_and(|c| queries.iter().any(|q| c.matches(q)))
 }
 
 /// Resolves a user name or a numeric uid.
@@ -205,6 +235,7 @@ pub fn write_table(
     let mut t = Table::new(&[
         ("KIND", Align::Left),
         ("ID/NAME", Align::Left),
+        ("CONTAINER", Align::Left),
         ("SIZE", Align::Right),
         ("RSS", Align::Right),
         ("SWAP", Align::Right),
@@ -231,6 +262,7 @@ pub fn write_table(
         t.row(vec![
             o.kind.to_string(),
             name,
+            sanitize(&o.location.label()),
             size::bytes(o.size, exact),
             opt(o.resident),
             opt(o.swapped),

@@ -186,6 +186,25 @@ impl Scan {
             objects.push(obj);
         }
 
+        // Attachments in IPC namespaces whose segments were not read (a fixture tree, or no
+        // right to enter them): their segments are not listed.
+        let read_ns: HashSet<Option<u64>> = segments.iter().map(|(ns, _)| *ns).collect();
+        let unlisted: HashSet<u32> = sysv_holders
+            .iter()
+            .filter(|((ns, _), _)| ns.is_some() && !read_ns.contains(ns))
+            .flat_map(|(_, pids)| pids.keys().copied())
+            .collect();
+        if !unlisted.is_empty() {
+            coverage.notes.push(format!(
+                "{} System V segments of other IPC namespaces (containers); those segments are not listed here",
+                if unlisted.len() == 1 {
+                    "1 process attaches".to_string()
+                } else {
+                    format!("{} processes attach", unlisted.len())
+                }
+            ));
+        }
+
         // Files found by walking mounts, with holders matched by identity.
         let unseen = opts.holders.then_some(&unseen);
         for file in files.drain(..) {
