@@ -5,6 +5,7 @@ pub mod chown;
 pub mod create;
 pub mod doctor;
 pub mod hold;
+pub mod inside;
 pub mod lab;
 pub mod lifecycle;
 pub mod ls;
@@ -23,6 +24,10 @@ use std::process::ExitCode;
 
 /// Runs the chosen subcommand.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    // Before anything can start a thread: a mount namespace refuses a multi-threaded caller.
+    if let Some(inside) = inside_of(&cli.command) {
+        inside.enter()?;
+    }
     match cli.command {
         Command::Mem(args) => mem::run(args),
         Command::Ls(args) => ls::run(args),
@@ -40,5 +45,21 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Doctor(args) => doctor::run(args),
         Command::Snapshot(args) => snapshot::run(args),
         Command::Run(args) => run::run(args),
+    }
+}
+
+/// The `--container`/`--target` options of the commands that act inside a namespace.
+fn inside_of(command: &Command) -> Option<&inside::Inside> {
+    match command {
+        Command::Stat(a) => Some(&a.inside),
+        Command::Read(a) => Some(&a.inside),
+        Command::Write(a) => Some(&a.inside),
+        Command::Rm(a) => Some(&a.inside),
+        Command::Snapshot(a) => match &a.action {
+            snapshot::Action::Save(s) => Some(&s.inside),
+            snapshot::Action::Restore(r) => Some(&r.inside),
+            _ => None,
+        },
+        _ => None,
     }
 }

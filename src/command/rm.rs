@@ -49,6 +49,9 @@ pub struct Args {
     /// Print JSON: {"dry_run", "removed": [...], "failed": [...], "freed"}.
     #[arg(long)]
     pub json: bool,
+    /// Act inside a container or another process's namespaces.
+    #[command(flatten)]
+    pub inside: super::inside::Inside,
 }
 
 /// Parses `30s`, `10m`, `2h`, `7d`, `90` (seconds).

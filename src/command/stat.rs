@@ -26,6 +26,9 @@ pub struct Args {
     /// Print JSON (the kernel's fields, holders, and survival answers).
     #[arg(long)]
     pub json: bool,
+    /// Act inside a container or another process's namespaces.
+    #[command(flatten)]
+    pub inside: super::inside::Inside,
 }
 
 /// What `stat --json` prints.

@@ -77,6 +77,70 @@ pub fn of_process(root: &ProcRoot, pid: u32) -> Option<(Container, Vec<CgroupLin
     Some((Container::from_id(&id), lines))
 }
 
+/// The running container `query` names (its name, full id, or an id prefix of 4+ digits) and
+/// a process of it (its oldest), to enter it through. Names are asked of Docker only when no
+/// id matches.
+pub fn find(
+    root: &ProcRoot,
+    query: &str,
+    docker_socket: Option<&Path>,
+) -> crate::Result<(Container, u32)> {
+    let not_found = || {
+        crate::Error::new(
+            crate::ErrorKind::NotFound,
+            format!("container {query}"),
+            "no running container has this name or id",
+        )
+        .with_fix("`docker ps` lists the running containers; give a name, an id or an id prefix of 4+ digits")
+    };
+    let pids = root.pids().map_err(|e| {
+        crate::Error::new(crate::ErrorKind::Other, "/proc", e.to_string())
+            .with_fix("shmkit needs /proc mounted and readable")
+    })?;
+    // Oldest process first: the container's init, whose namespaces are the container's.
+    let mut found: std::collections::BTreeMap<String, (Container, u64, u32)> = Default::default();
+    for pid in pids {
+        let Some((c, _)) = of_process(root, pid) else {
+            continue;
+        };
+        let start = root
+            .pid_stat(pid)
+            .ok()
+            .flatten()
+            .map_or(u64::MAX, |s| s.starttime);
+        let e = found.entry(c.id.clone()).or_insert((c, start, pid));
+        if start < e.1 {
+            (e.1, e.2) = (start, pid);
+        }
+    }
+    let by_id = |found: &std::collections::BTreeMap<String, (Container, u64, u32)>| {
+        found
+            .values()
+            .filter(|(c, _, _)| c.matches(query))
+            .map(|(c, _, pid)| (c.clone(), *pid))
+            .collect::<Vec<_>>()
+    };
+    let mut hits = by_id(&found);
+    if hits.is_empty() {
+        if let Some(names) = docker_socket.and_then(|s| docker_names(s).ok()) {
+            for (c, _, _) in found.values_mut() {
+                c.name = names.get(&c.id).cloned();
+            }
+            hits = by_id(&found);
+        }
+    }
+    match hits.len() {
+        0 => Err(not_found()),
+        1 => hits.pop().ok_or_else(not_found),
+        n => Err(crate::Error::new(
+            crate::ErrorKind::InvalidInput,
+            format!("container {query}"),
+            format!("{n} running containers have an id starting with it"),
+        )
+        .with_fix("give more digits of the id, or the name")),
+    }
+}
+
 /// A memory cgroup's view of shared memory.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct CgroupShmem {
