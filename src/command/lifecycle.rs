@@ -82,7 +82,10 @@ pub fn scan_object<'a>(scan: &'a Scan, stat: &Stat) -> Option<&'a Object> {
 pub fn is_same_object(o: &Object, stat: &Stat) -> bool {
     match (&stat.sysv, &stat.file) {
         (Some(sysv), _) => {
-            o.kind == Kind::Sysv && o.sysv.as_ref().is_some_and(|d| d.shmid == sysv.shmid)
+            // Shmids repeat across IPC namespaces: only ours can be the one stat'ed here.
+            o.kind == Kind::Sysv
+                && !o.location.foreign
+                && o.sysv.as_ref().is_some_and(|d| d.shmid == sysv.shmid)
         }
         (None, Some(file)) => o.dev == Some(file.dev) && o.inode == Some(file.inode),
         _ => false,

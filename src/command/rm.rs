@@ -319,22 +319,121 @@ fn collect_orphans(args: &Args, scan: &Scan, out: &mut RmOut) -> anyhow::Result<
             });
             continue;
         }
-        match recheck_and_remove(&address, o, args.dry_run) {
+        let removal = if o.location.foreign {
+            // Inside a container (--container/--target) the host is "foreign": only what
+            // lives here is collected.
+            if args.inside.is_set() {
+                continue;
+            }
+            remove_inside(&address, o, args.dry_run)
+        } else {
+            recheck_and_remove(&address, o, args.dry_run)
+        };
+        let address = match o.location.foreign {
+            true => format!("{address} in {}", o.location.label()),
+            false => address.to_string(),
+        };
+        match removal {
             Ok(freed) => out.removed.push(Removed {
-                address: address.to_string(),
+                address: address.clone(),
                 kind: o.kind,
                 size: o.size,
                 freed,
                 reason,
             }),
             Err(e) => out.failed.push(Failed {
-                address: address.to_string(),
+                address,
                 exit_code: e.kind().exit_code(),
                 error: e.to_string(),
             }),
         }
     }
     Ok(())
+}
+
+/// Removes an orphan of another namespace from inside it: a System V segment on a helper
+/// thread that joined its IPC namespace, a file through `/proc/PID/root` of a process of its
+/// mount namespace. The process must still be in the namespace the scan saw (a pid can be
+/// reused), and the object is looked at again right before it goes.
+fn remove_inside(address: &Address, o: &Object, dry_run: bool) -> Result<u64, Error> {
+    use std::os::unix::fs::MetadataExt;
+    let place = o.location.label();
+    let gone = |why: String| {
+        Error::new(ErrorKind::NotFound, format!("{address} in {place}"), why)
+            .with_fix("run `shmkit rm --orphans` again")
+    };
+    let pid = o
+        .location
+        .pid
+        .ok_or_else(|| gone("no process of its namespace is known".into()))?;
+    let ns_file = |kind: &str, want: Option<u64>| -> Result<std::fs::File, Error> {
+        let f = std::fs::File::open(format!("/proc/{pid}/ns/{kind}")).map_err(|e| {
+            gone(format!(
+                "process {pid} is gone: {}",
+                shmkit::error::os_message(&e)
+            ))
+        })?;
+        let ino = f.metadata().map(|m| m.ino()).ok();
+        if want.is_some() && ino != want {
+            return Err(gone(format!("process {pid} has left its {kind} namespace")));
+        }
+        Ok(f)
+    };
+    match o.kind {
+        Kind::Sysv => {
+            let ns = ns_file("ipc", o.location.namespaces.ipc)?;
+            let shmid = o.sysv.as_ref().map(|s| s.shmid);
+            shmkit::sys::ns::on_thread_in_ipc(&ns, || -> Result<u64, Error> {
+                let seg = segment::open(address, &OpenOptions::metadata())?;
+                let stat = seg.stat()?;
+                let sysv = stat.sysv.as_ref().filter(|s| Some(s.shmid) == shmid);
+                let Some(sysv) = sysv else {
+                    return Err(Error::new(
+                        ErrorKind::Busy,
+                        address.to_string(),
+                        "it was replaced by another object since the scan",
+                    )
+                    .with_fix("run `shmkit rm --orphans` again to judge the new one"));
+                };
+                if sysv.nattch > 0 {
+                    return Err(Error::new(
+                        ErrorKind::Busy,
+                        address.to_string(),
+                        format!(
+                            "a process attached it since the scan (nattch {})",
+                            sysv.nattch
+                        ),
+                    )
+                    .with_fix("run `shmkit rm --orphans` again later"));
+                }
+                if !dry_run {
+                    seg.remove()?;
+                }
+                Ok(o.resident.unwrap_or(0) + o.swapped.unwrap_or(0))
+            })
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::PermissionDenied,
+                    format!("{address} in {place}"),
+                    format!(
+                        "cannot enter its IPC namespace: {}",
+                        shmkit::error::os_message(&e)
+                    ),
+                )
+                .with_fix("run as root")
+            })?
+        }
+        Kind::Posix | Kind::Tmpfs => {
+            ns_file("mnt", o.location.namespaces.mnt)?;
+            let inside = match (o.kind, &o.mount) {
+                (Kind::Posix, Some(mount)) => format!("{}{}", mount.trim_end_matches('/'), o.name),
+                _ => o.name.clone(),
+            };
+            let path = std::path::PathBuf::from(format!("/proc/{pid}/root{inside}"));
+            recheck_and_remove(&Address::File(path), o, dry_run)
+        }
+        _ => Err(gone("it has no name to remove".into())),
+    }
 }
 
 /// Looks at the object once more right before removing it: a process may have attached since

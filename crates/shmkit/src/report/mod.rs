@@ -16,6 +16,11 @@
 use crate::scan::{Coverage, Kind, Object, Scan};
 use serde::Serialize;
 
+mod containers;
+pub use containers::{
+    containers, ContainerReport, DevShmUse, DEV_SHM_WARNING, DEV_SHM_WARN_PERCENT,
+};
+
 /// The version of the JSON document `shmkit mem --json` prints.
 pub const SCHEMA: &str = "shmkit.mem/1";
 
@@ -77,6 +82,9 @@ pub struct PinnedItem {
     pub kind: String,
     /// Its name: a mount point, a key and id, a memfd name.
     pub name: String,
+    /// The container it lives in (name or short id), `pid:N` for another namespace; `None`
+    /// here.
+    pub location: Option<String>,
     /// Bytes of `Shmem` it accounts for.
     pub bytes: u64,
     /// Who holds it (`pid/comm`), if anyone.
@@ -128,6 +136,9 @@ pub struct Pinned {
 /// A leaked object and the command that frees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Leak {
+    /// The container it lives in (name or short id), `pid:N` for another namespace; `None`
+    /// here.
+    pub location: Option<String>,
     /// Its kind.
     pub kind: Kind,
     /// Its address (`sysv:id=5`) or name.
@@ -165,6 +176,8 @@ pub struct MemReport {
     pub leaks: Vec<Leak>,
     /// Swap is on: shmem can move to swap under pressure (but drop_caches never frees it).
     pub swap_on: bool,
+    /// Each container's shared memory, limits and warnings.
+    pub containers: Vec<ContainerReport>,
     /// What the scan could not see.
     pub coverage: Coverage,
 }
@@ -186,6 +199,7 @@ impl MemReport {
             .iter()
             .filter(|o| o.status.orphan)
             .map(|o| Leak {
+                location: label(&o.location),
                 kind: o.kind,
                 object: o.address.clone().unwrap_or_else(|| o.name.clone()),
                 bytes: o.resident.unwrap_or(0),
@@ -205,6 +219,7 @@ impl MemReport {
             pinned,
             leaks,
             swap_on: scan.swap_total > 0,
+            containers: containers(scan),
             coverage: scan.coverage.clone(),
         }
     }
@@ -293,6 +308,11 @@ fn buff_cache(scan: &Scan, free: &FreeHeader) -> BuffCache {
     }
 }
 
+/// Where an item lives, for people: `None` in the scan's own namespaces.
+fn label(l: &crate::scan::Location) -> Option<String> {
+    l.foreign.then(|| l.label())
+}
+
 fn holder_names(o: &Object) -> Vec<String> {
     o.holders
         .iter()
@@ -307,7 +327,8 @@ fn pinned(scan: &Scan) -> Pinned {
         let mut files: Vec<PinnedFile> = scan
             .objects
             .iter()
-            .filter(|o| o.mount.as_deref() == Some(mount.mount_point.as_str()))
+            // By device: every container has a /dev/shm of its own.
+            .filter(|o| o.mount.is_some() && o.dev == Some(mount.dev))
             .map(|o| PinnedFile {
                 kind: o.kind,
                 name: o.name.clone(),
@@ -324,6 +345,7 @@ fn pinned(scan: &Scan) -> Pinned {
         items.push(PinnedItem {
             kind: "tmpfs-mount".to_string(),
             name: mount.mount_point.clone(),
+            location: label(&mount.location),
             bytes: mount.used,
             holders: Vec::new(),
             orphan: false,
@@ -349,6 +371,7 @@ fn pinned(scan: &Scan) -> Pinned {
         items.push(PinnedItem {
             kind: o.kind.as_str().to_string(),
             name,
+            location: label(&o.location),
             bytes: o.resident.unwrap_or(0),
             holders: holder_names(o),
             orphan: o.status.orphan,
@@ -365,6 +388,7 @@ fn pinned(scan: &Scan) -> Pinned {
         items.push(PinnedItem {
             kind: "unattributed".to_string(),
             name: "no object found accounts for it".to_string(),
+            location: None,
             bytes: unattributed,
             holders: Vec::new(),
             orphan: false,

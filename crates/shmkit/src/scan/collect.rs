@@ -95,12 +95,20 @@ impl Scan {
             .map(|seg| (None, seg))
             .collect();
         let mut other_tables = Vec::new();
+        // Each mount namespace's /dev/shm device, for its containers' report.
+        let mut dev_shm_of: HashMap<u64, (u32, u32)> = HashMap::new();
         // Other namespaces are entered with setns, which only a live host has.
         if opts.all_namespaces && is_live(root) {
             for (ns, segs) in foreign_segments(root, &view, &mut coverage.notes) {
                 segments.extend(segs.into_iter().map(|seg| (Some(ns), seg)));
             }
             for (ns, pid, infos) in foreign_mount_tables(root, &view, &mut coverage.notes) {
+                // The last mount at a point is the one its path reaches.
+                if let Some(m) = infos.iter().rev().find(|m| m.mount_point == "/dev/shm") {
+                    if m.fs_type == "tmpfs" || m.fs_type == "ramfs" {
+                        dev_shm_of.insert(ns, (m.major, m.minor));
+                    }
+                }
                 other_tables.push(MountTable {
                     ns: Some(ns),
                     via: Some(pid),
@@ -265,7 +273,12 @@ impl Scan {
         for obj in &mut objects {
             reach_inside(obj);
         }
-        let containers = container_infos(root, &view);
+        if let Some(ours) = view.ours_mnt {
+            if let Some(m) = mounts.iter().find(|m| m.is_dev_shm && !m.location.foreign) {
+                dev_shm_of.insert(ours, m.dev);
+            }
+        }
+        let containers = container_infos(root, &view, &dev_shm_of);
         objects.sort_by(|a, b| {
             a.kind
                 .cmp(&b.kind)
@@ -333,7 +346,11 @@ fn reach_inside(obj: &mut Object) {
 }
 
 /// Each container's processes, namespaces, neighbours and memory cgroup.
-fn container_infos(root: &ProcRoot, view: &NsView) -> Vec<ContainerInfo> {
+fn container_infos(
+    root: &ProcRoot,
+    view: &NsView,
+    dev_shm_of: &HashMap<u64, (u32, u32)>,
+) -> Vec<ContainerInfo> {
     let mut pids_of: std::collections::BTreeMap<&str, Vec<u32>> = Default::default();
     for (pid, id) in &view.container_of {
         pids_of.entry(id.as_str()).or_default().push(*pid);
@@ -376,6 +393,7 @@ fn container_infos(root: &ProcRoot, view: &NsView) -> Vec<ContainerInfo> {
             namespaces: Namespaces { ipc, mnt },
             ipc_owner,
             ipc_shared_with,
+            dev_shm: mnt.and_then(|m| dev_shm_of.get(&m).copied()),
             cgroup: view
                 .cgroups
                 .get(id)

@@ -312,6 +312,8 @@ pub struct ContainerInfo {
     pub ipc_shared_with: Vec<String>,
     /// Its memory cgroup: shmem charged to it and its limit.
     pub cgroup: Option<super::container::CgroupShmem>,
+    /// The device of the tmpfs at `/dev/shm` in its mount namespace.
+    pub dev_shm: Option<(u32, u32)>,
 }
 
 /// What the scan could not see, so the report can say how much stays unattributed.
