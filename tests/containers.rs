@@ -351,3 +351,88 @@ fn an_unknown_container_is_a_one_line_error_with_exit_3() {
     let (code, _, err) = run_shmkit(&["ls", "--container", "no-such-container-xyz"]);
     assert_eq!(code, 3, "{err}");
 }
+
+/// `doctor --container` judges a container from the host: Docker's IPC mode and
+/// `--shm-size`, its private namespaces, its /dev/shm with its largest files, and the SIGBUS
+/// that is coming: a sparse file larger than the space left, a /dev/shm larger than the
+/// memory limit.
+#[test]
+fn doctor_judges_a_container_from_the_host_and_warns_of_the_coming_sigbus() {
+    let image = Image::build();
+    let ct = Container::run(&image, &["--shm-size", "16m", "--memory", "64m"]);
+    // A 24 MiB file with one page written: touching the rest through a mapping needs more
+    // than the 16 MiB there are.
+    ct.sh("dd if=/dev/zero of=/dev/shm/sparse bs=4096 count=1 seek=6143 2>/dev/null");
+    let (code, out, err) = run_shmkit(&["doctor", "--container", &ct.name, "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let r: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(r["place"]["kind"], "container", "{r:#}");
+    assert_eq!(r["container"]["container"]["name"], ct.name.as_str());
+    assert_eq!(r["container"]["docker"]["ipc_mode"], "private");
+    assert_eq!(r["container"]["docker"]["shm_size"], 16 << 20);
+    assert_eq!(r["ipc_initial"], false);
+    assert_eq!(r["dev_shm"]["total"], 16 << 20);
+    assert_eq!(r["dev_shm"]["largest"][0]["name"], "sparse");
+    assert_eq!(r["dev_shm"]["largest"][0]["size"], 24 << 20);
+    let ids: Vec<&str> = r["warnings"]
+        .as_array()
+        .expect("warnings")
+        .iter()
+        .filter_map(|w| w["id"].as_str())
+        .collect();
+    assert!(ids.contains(&"sigbus-sparse-dev-shm"), "{ids:?}");
+    assert!(ids.contains(&"private-ipc"), "{ids:?}");
+    let posix = r["verdicts"]
+        .as_array()
+        .expect("verdicts")
+        .iter()
+        .find(|v| v["kind"] == "posix")
+        .expect("posix verdict");
+    assert_eq!(posix["container_restart"]["answer"], "no", "{posix:#}");
+    // A /dev/shm above the memory limit: OOM before ENOSPC.
+    let small = Container::run(&image, &["--shm-size", "64m", "--memory", "32m"]);
+    let (code, out, err) = run_shmkit(&["doctor", "--container", &small.name]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("warning: /dev/shm may hold 64.0M but the memory limit is 32.0M"),
+        "{out}"
+    );
+}
+
+/// Inside a private mount namespace with a /dev/shm of its own (`unshare --mount`), `doctor`
+/// and `stat` do not claim POSIX objects survive because the host's /dev/shm does; with the
+/// host's /dev/shm still there, they do.
+#[test]
+fn in_a_private_mount_namespace_posix_objects_do_not_outlive_it() {
+    let bin = tempfile::tempdir().expect("tempdir");
+    let mut ns = Unshared::start(bin.path());
+    let shmkit = shmkit();
+    let shmkit = shmkit.display();
+    let doctor: Value =
+        serde_json::from_str(&ns.run(&format!("{shmkit} doctor --json"))).expect("json");
+    assert_eq!(doctor["dev_shm"]["private_mount_ns"], true, "{doctor:#}");
+    assert_eq!(doctor["dev_shm"]["hosts"], false);
+    let posix = doctor["verdicts"]
+        .as_array()
+        .expect("verdicts")
+        .iter()
+        .find(|v| v["kind"] == "posix")
+        .expect("posix")
+        .clone();
+    assert_eq!(posix["container_restart"]["answer"], "no", "{posix:#}");
+    ns.run(&format!("{shmkit} create posix:/ns-stat --size 4096"));
+    let stat = ns.run(&format!("{shmkit} stat posix:/ns-stat"));
+    let restart = stat
+        .lines()
+        .find(|l| l.trim_start().starts_with("container restart"))
+        .expect("a container restart line");
+    assert!(
+        restart.contains("no:") && !restart.contains("host's"),
+        "{stat}"
+    );
+    // The host's /dev/shm seen from a private mount namespace is still the host's.
+    ns.run("umount /dev/shm");
+    let doctor: Value =
+        serde_json::from_str(&ns.run(&format!("{shmkit} doctor --json"))).expect("json");
+    assert_eq!(doctor["dev_shm"]["hosts"], true, "{doctor:#}");
+}
