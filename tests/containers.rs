@@ -436,3 +436,29 @@ fn in_a_private_mount_namespace_posix_objects_do_not_outlive_it() {
         serde_json::from_str(&ns.run(&format!("{shmkit} doctor --json"))).expect("json");
     assert_eq!(doctor["dev_shm"]["hosts"], true, "{doctor:#}");
 }
+
+/// Article 2's fix from the host: `snapshot save --container` copies a container's segments
+/// to a file on the host, and `snapshot restore --container` recreates them in another
+/// container, where the reader finds the writer's letters.
+#[test]
+fn a_containers_segments_are_saved_to_the_host_and_restored_into_another() {
+    let image = Image::build();
+    let from = Container::run(&image, &[]);
+    let to = Container::run(&image, &[]);
+    from.sh("writer sysv 0x162f");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("shm.snap");
+    let file = file.to_str().expect("utf-8");
+    let (code, out, err) = run_shmkit(&["snapshot", "save", "--container", &from.name, file]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        std::path::Path::new(file).is_file(),
+        "the snapshot is on the host"
+    );
+    let (code, out, err) = run_shmkit(&["snapshot", "restore", "--container", &to.name, file]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(
+        to.sh("reader sysv 0x162f").trim_end(),
+        "abcdefghijklmnopqrstuvwxyz"
+    );
+}

@@ -5,7 +5,9 @@
 //! (`setns` into a mount namespace refuses a multi-threaded caller). A container's `/proc`
 //! belongs to its pid namespace, where shmkit has no pid; [`shmkit::sys::ns::enter`] puts a
 //! `/proc` of ours on top in a private copy of the mount namespace, so the container sees no
-//! change. Paths on the command line (a snapshot file) are then the container's paths.
+//! change. Paths on the command line (a snapshot file, `write --from`) stay the host's: a
+//! descriptor of the host's root, opened before entering, reaches them as
+//! `/proc/self/fd/N/PATH`.
 
 use shmkit::scan::container;
 use shmkit::scan::ProcRoot;
@@ -31,8 +33,9 @@ impl Inside {
         self.container.is_some() || self.target.is_some()
     }
 
-    /// Enters the namespaces named, if any. Call it before any thread starts.
-    pub fn enter(&self) -> Result<(), Error> {
+    /// Enters the namespaces named, if any, and returns how to reach the host's files from
+    /// inside. Call it before any thread starts.
+    pub fn enter(&self) -> Result<Option<HostPaths>, Error> {
         let root = ProcRoot::live();
         let (pid, what) = match (&self.container, self.target) {
             (Some(query), _) => {
@@ -41,8 +44,9 @@ impl Inside {
                 (pid, format!("container {}", c.label()))
             }
             (None, Some(pid)) => (pid, format!("process {pid}")),
-            (None, None) => return Ok(()),
+            (None, None) => return Ok(None),
         };
+        let host = HostPaths::open()?;
         shmkit::sys::ns::enter(Path::new("/proc"), pid).map_err(|e| {
             let kind = match e.raw_os_error() {
                 Some(libc::ENOENT) | Some(libc::ESRCH) => ErrorKind::NotFound,
@@ -65,6 +69,33 @@ impl Inside {
                 ),
             )
             .with_fix(fix)
-        })
+        })?;
+        Ok(Some(host))
+    }
+}
+
+/// The host's root and working directory, kept open across the entering.
+#[derive(Debug)]
+pub struct HostPaths {
+    root: std::fs::File,
+    cwd: std::path::PathBuf,
+}
+
+impl HostPaths {
+    fn open() -> Result<HostPaths, Error> {
+        let root = std::fs::File::open("/").map_err(|e| {
+            Error::new(ErrorKind::Other, "/", shmkit::error::os_message(&e))
+                .with_fix("shmkit needs to open the host's root directory")
+        })?;
+        let cwd = std::env::current_dir().unwrap_or_else(|_| "/".into());
+        Ok(HostPaths { root, cwd })
+    }
+
+    /// The host's `path` (relative to the host's working directory), reachable from inside.
+    pub fn reach(&self, path: &Path) -> std::path::PathBuf {
+        use std::os::fd::AsRawFd;
+        let abs = self.cwd.join(path);
+        let rel = abs.strip_prefix("/").unwrap_or(&abs);
+        Path::new(&format!("/proc/self/fd/{}", self.root.as_raw_fd())).join(rel)
     }
 }

@@ -23,10 +23,23 @@ use crate::cli::{Cli, Command};
 use std::process::ExitCode;
 
 /// Runs the chosen subcommand.
-pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+pub fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
     // Before anything can start a thread: a mount namespace refuses a multi-threaded caller.
-    if let Some(inside) = inside_of(&cli.command) {
-        inside.enter()?;
+    // The host's root stays open so that files named on the command line stay the host's.
+    let host = match inside_of(&cli.command) {
+        Some(inside) => inside.enter()?,
+        None => None,
+    };
+    if let Some(host) = &host {
+        match &mut cli.command {
+            Command::Write(a) => a.from = a.from.as_deref().map(|p| host.reach(p)),
+            Command::Snapshot(a) => match &mut a.action {
+                snapshot::Action::Save(s) => s.file = host.reach(&s.file),
+                snapshot::Action::Restore(r) => r.file = host.reach(&r.file),
+                _ => {}
+            },
+            _ => {}
+        }
     }
     match cli.command {
         Command::Mem(args) => mem::run(args),
