@@ -16,7 +16,9 @@
 # holders and the load are removed on exit (trap EXIT), also on ^C.
 #
 # Environment: NS (200), RUNS (hyperfine --min-runs, 10), PROCS and OBJECTS (passed to
-#              bench/mem.sh), OUT (default target/bench).
+#              bench/mem.sh), OUT (default target/bench), BASELINE (another shmkit binary,
+#              e.g. one built before the namespace scan, timed in the same run),
+#              PERF (a file: record `perf record -g` of one `shmkit mem` there instead).
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -80,12 +82,20 @@ if len(seg) < n or len(files) < n:
     sys.exit("shmkit did not find every namespace's objects")
 PY
 
+if [ -n "${PERF:-}" ]; then
+    perf record -g -o "$PERF" "$SHMKIT" mem >/dev/null
+    exit
+fi
+
 JSON=$OUT/containers.json
 LOAD_START=$(cut -d' ' -f1 /proc/loadavg)
+EXTRA=()
+if [ -n "${BASELINE:-}" ]; then EXTRA=(-n "baseline mem" "$BASELINE mem >/dev/null"); fi
 hyperfine --style basic --warmup 3 --min-runs "$RUNS" --ignore-failure \
     --export-json "$JSON" \
     -n "shmkit mem" "$SHMKIT mem >/dev/null" \
-    -n "cat maps (floor)" "cat /proc/[0-9]*/maps >/dev/null 2>&1"
+    -n "cat maps (floor)" "cat /proc/[0-9]*/maps >/dev/null 2>&1" \
+    "${EXTRA[@]}"
 
 python3 - "$JSON" "$BEFORE" "$AFTER" "$NS" "$LOAD_START" "$(nproc)" <<'PY'
 import json, sys
@@ -110,6 +120,10 @@ print(f"  fastest runs: shmkit {ours['min'] * 1000:.1f} ms, floor {floor['min'] 
 cpu = lambda r: r["user"] + r["system"]
 print(f"  CPU time: shmkit {cpu(ours) * 1000:.1f} ms, floor {cpu(floor) * 1000:.1f} ms "
       f"({cpu(ours) / cpu(floor):.2f}x)")
+if "baseline mem" in res:
+    base = res["baseline mem"]
+    print(f"  baseline mem             {ms(base)}   (shmkit / baseline {ours['mean'] / base['mean']:.2f}x, "
+          f"CPU {cpu(ours) / cpu(base):.2f}x)")
 if load > 0.5:
     print(f"  note: load average {load} on {cores} cores when timing started: other programs "
           "were running, so wall times are noisy; rerun on a quiet machine")
