@@ -832,14 +832,16 @@ fn warnings(
         });
     }
     if let (Some(total), Some(used)) = (dev_shm.total, dev_shm.used) {
-        if total > 0 && used.saturating_mul(10) >= total.saturating_mul(9) {
+        let percent = crate::report::DEV_SHM_WARN_PERCENT;
+        if total > 0 && used.saturating_mul(100) >= total.saturating_mul(percent) {
             w.push(Warning {
                 id: "dev-shm-full",
                 message: format!(
-                    "/dev/shm is {}% full ({} of {})",
+                    "/dev/shm is {}% full ({} of {}): {}",
                     used.saturating_mul(100) / total,
                     crate::render::size::human(used),
-                    crate::render::size::human(total)
+                    crate::render::size::human(total),
+                    crate::report::DEV_SHM_WARNING
                 ),
                 fix:
                     "remove leaked objects (`shmkit ls`, `shmkit rm --orphans`) or enlarge /dev/shm"

@@ -194,6 +194,8 @@ pub fn foreign_segments(
     for (inode, pid) in view.foreign_ipc() {
         match File::open(root.path(format!("/proc/{pid}/ns/ipc"))) {
             Ok(f) => items.push((inode, f)),
+            // Its last process exited since: the namespace and its segments are gone.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(_) => unreachable += 1,
         }
     }
@@ -213,8 +215,12 @@ pub fn foreign_segments(
     }
     if refused + unreachable > 0 {
         notes.push(format!(
-            "the System V segments of {} other IPC namespaces (containers) are not listed: entering them needs root (CAP_SYS_ADMIN)",
-            refused + unreachable
+            "the System V segments of {} are not listed: entering them needs root (CAP_SYS_ADMIN)",
+            plural(
+                refused + unreachable,
+                "other IPC namespace (a container)",
+                "other IPC namespaces (containers)"
+            )
         ));
     }
     out
@@ -232,13 +238,20 @@ pub fn foreign_mount_tables(
     for (inode, pid) in view.foreign_mnt() {
         match root.mountinfo(Some(pid)) {
             Ok(infos) => out.push((inode, pid, infos)),
+            // Its last process exited since: nothing of it is left to list.
+            Err(e) if e.is_not_found() => {}
             Err(_) => unread += 1,
         }
     }
     if unread > 0 {
         notes.push(format!(
-            "the mounts of {unread} other mount namespaces could not be read (run as root)"
+            "the mounts of {} could not be read (run as root)",
+            plural(unread, "other mount namespace", "other mount namespaces")
         ));
     }
     out
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
