@@ -77,7 +77,11 @@ impl Scan {
             coverage.notes.push(format!("processes not listed: {e}"));
             Vec::new()
         });
-        let view = if opts.all_namespaces {
+        // Other namespaces are looked into from the host only: from a private IPC namespace
+        // (a container, `unshare --ipc`, `--container`), the host's would be "other" too.
+        let on_host = root.ns_link(None, "ipc").ok().flatten().map(|n| n.inode)
+            == Some(crate::doctor::PROC_IPC_INIT_INO);
+        let view = if opts.all_namespaces && on_host {
             NsView::discover(root, &pids, opts.docker_socket.as_deref())
         } else {
             NsView::default()

@@ -39,7 +39,8 @@ pub struct ScanOptions {
     pub holders: bool,
     /// Stop walking a mount after this many directory entries (a huge tmpfs stays cheap).
     pub walk_limit: usize,
-    /// Look into every IPC and mount namespace of the host (containers), not only ours.
+    /// Look into every IPC and mount namespace of the host (containers), not only ours; only
+    /// when the scan runs in the host's IPC namespace.
     pub all_namespaces: bool,
     /// Docker's Engine API socket, asked for container names (`None`: ids only).
     pub docker_socket: Option<std::path::PathBuf>,
