@@ -140,3 +140,143 @@ pub fn containers(scan: &Scan) -> Vec<ContainerReport> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scan::{
+        ContainerInfo, Coverage, HoldVia, Holder, Location, Namespaces, Object, Status, TmpfsMount,
+    };
+
+    const MIB: u64 = 1 << 20;
+
+    fn container(name: &str) -> Container {
+        Container {
+            runtime: "docker".into(),
+            id: format!("{name:0>64}"),
+            name: Some(name.into()),
+            pod: None,
+        }
+    }
+
+    fn in_ns(kind: Kind, resident: u64, ipc: u64, holder: Option<u32>) -> Object {
+        Object {
+            kind,
+            address: None,
+            name: "x".into(),
+            dev: None,
+            inode: None,
+            size: resident,
+            resident: Some(resident),
+            swapped: Some(0),
+            uid: 0,
+            gid: 0,
+            user: None,
+            mode: 0o600,
+            holders: holder
+                .map(|pid| Holder {
+                    pid,
+                    comm: "app".into(),
+                    uid: 0,
+                    via: HoldVia::Map,
+                    mapped: resident,
+                })
+                .into_iter()
+                .collect(),
+            created: None,
+            mount: None,
+            status: Status::default(),
+            orphan_reason: None,
+            free_command: None,
+            sysv: None,
+            location: Location {
+                namespaces: Namespaces {
+                    ipc: Some(ipc),
+                    mnt: None,
+                },
+                container: None,
+                foreign: true,
+                pid: None,
+            },
+        }
+    }
+
+    fn info(name: &str, pids: Vec<u32>, ipc: u64, owner: Option<&str>) -> ContainerInfo {
+        ContainerInfo {
+            container: container(name),
+            pids,
+            namespaces: Namespaces {
+                ipc: Some(ipc),
+                mnt: Some(ipc + 1),
+            },
+            ipc_owner: owner.map(str::to_string),
+            ipc_shared_with: Vec::new(),
+            cgroup: Some(crate::scan::container::CgroupShmem {
+                dir: "/sys/fs/cgroup/memory/docker/x".into(),
+                shmem: Some(15 * MIB),
+                limit: Some(12 * MIB),
+                usage: None,
+            }),
+            dev_shm: Some((0, 77)),
+        }
+    }
+
+    fn scan() -> Scan {
+        Scan {
+            objects: vec![
+                in_ns(Kind::Sysv, 8 * MIB, 100, None),
+                in_ns(Kind::Sysv, 2 * MIB, 200, None),
+                in_ns(Kind::Memfd, 3 * MIB, 100, Some(41)),
+            ],
+            mounts: vec![TmpfsMount {
+                mount_point: "/dev/shm".into(),
+                fs_type: "tmpfs".into(),
+                dev: (0, 77),
+                size_limit: Some(16 * MIB),
+                used: 16 * MIB * 81 / 100,
+                files: 1,
+                is_dev_shm: true,
+                location: Location::default(),
+            }],
+            meminfo: shmkit_procfs::meminfo::parse("MemTotal: 1024 kB\nMemFree: 512 kB\n")
+                .expect("meminfo"),
+            swap_total: 0,
+            coverage: Coverage::default(),
+            containers: vec![
+                info("cache", vec![40, 41], 100, None),
+                info("worker", vec![50], 100, Some("cache")),
+            ],
+        }
+    }
+
+    #[test]
+    fn dev_shm_from_80_percent_warns_of_sigbus() {
+        let r = containers(&scan());
+        let d = r[0].dev_shm.as_ref().expect("a /dev/shm");
+        assert_eq!(d.percent, Some(80));
+        assert!(d
+            .warning
+            .as_deref()
+            .is_some_and(|w| w.ends_with(DEV_SHM_WARNING)));
+    }
+
+    #[test]
+    fn system_v_counts_for_the_namespace_owner_only_and_memfds_for_their_holders() {
+        let r = containers(&scan());
+        assert_eq!((r[0].sysv, r[0].sysv_segments), (8 * MIB, 1));
+        assert_eq!(
+            (r[1].sysv, r[1].sysv_segments),
+            (0, 0),
+            "worker joined cache's"
+        );
+        assert_eq!(r[0].shared_anon_memfd, 3 * MIB);
+        assert_eq!(r[1].shared_anon_memfd, 0);
+    }
+
+    #[test]
+    fn a_dev_shm_larger_than_the_memory_limit_is_an_oom_warning() {
+        let r = containers(&scan());
+        let w = r[0].cgroup_warning.as_deref().expect("a warning");
+        assert!(w.contains("larger than the memory limit"), "{w}");
+    }
+}

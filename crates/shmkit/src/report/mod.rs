@@ -327,8 +327,15 @@ fn pinned(scan: &Scan) -> Pinned {
         let mut files: Vec<PinnedFile> = scan
             .objects
             .iter()
-            // By device: every container has a /dev/shm of its own.
-            .filter(|o| o.mount.is_some() && o.dev == Some(mount.dev))
+            // By device: every container has a /dev/shm of its own (by mount point within
+            // the same mount namespace where no device is known).
+            .filter(|o| match o.dev {
+                Some(dev) => o.mount.is_some() && dev == mount.dev,
+                None => {
+                    o.mount.as_deref() == Some(mount.mount_point.as_str())
+                        && o.location.namespaces.mnt == mount.location.namespaces.mnt
+                }
+            })
             .map(|o| PinnedFile {
                 kind: o.kind,
                 name: o.name.clone(),
@@ -409,7 +416,7 @@ fn pinned(scan: &Scan) -> Pinned {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scan::{HoldVia, Holder, Status, TmpfsMount};
+    use crate::scan::{HoldVia, Holder, Location, Status, TmpfsMount};
 
     const MIB: u64 = 1 << 20;
 
@@ -477,6 +484,7 @@ mod tests {
                 used: 30 * MIB,
                 files: 1,
                 is_dev_shm: true,
+                location: Location::default(),
             }],
             meminfo: meminfo(&[
                 ("MemTotal", 1000),
@@ -494,6 +502,7 @@ mod tests {
             ]),
             swap_total: 0,
             coverage: Coverage::default(),
+            containers: Vec::new(),
         }
     }
 
