@@ -2,6 +2,7 @@
 
 pub mod chmod;
 pub mod chown;
+pub mod completions;
 pub mod create;
 pub mod doctor;
 pub mod hold;
@@ -9,6 +10,7 @@ pub mod inside;
 pub mod lab;
 pub mod lifecycle;
 pub mod ls;
+pub mod manpage;
 pub mod mem;
 pub mod read;
 pub mod reclaim;
@@ -58,6 +60,8 @@ pub fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Doctor(args) => doctor::run(args),
         Command::Snapshot(args) => snapshot::run(args),
         Command::Run(args) => run::run(args),
+        Command::Completions(args) => completions::run(args),
+        Command::Manpage(args) => manpage::run(args),
     }
 }
 

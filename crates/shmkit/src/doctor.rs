@@ -486,8 +486,13 @@ fn place(root: &ProcRoot, who: Option<u32>, namespaces: &[NsCompare]) -> Place {
         .map(|n| n.kind.as_str())
         .collect();
     if !private.is_empty() {
+        let noun = if private.len() == 1 {
+            "namespace"
+        } else {
+            "namespaces"
+        };
         evidence.push(format!(
-            "this process has its own {} namespace(s), apart from pid 1's",
+            "this process has its own {} {noun}, apart from pid 1's",
             private.join(", ")
         ));
     }
