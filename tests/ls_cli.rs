@@ -32,24 +32,24 @@ fn stdout(out: &Output) -> String {
 }
 
 /// Every object of the tree, as a new user sees it (no colour: not a terminal).
-const EXPECTED_TABLE: &str = r#"KIND         ID/NAME                     CONTAINER   SIZE    RSS  SWAP  OWNER  MODE  HOLDERS                  CREATOR            AGE  STATUS
-sysv         0x00000000 id=7             -           2.0M   2.0M    0B  bigid  0600  -                        999 (exited)        2d  orphan
-sysv         0x0000162e id=5             -           1.0M   1.0M    0B  root   0600  300/a) b?(c)             300/a) b?(c)        2d  -
-sysv         0xdeadbeef id=11            -           8.0K   8.0K    0B  root   0600  300/a) b?(c)             300/a) b?(c)        2d  removed
-sysv         0x0000abcd id=12            -           4.0K   4.0K    0B  root   0600  -                        300/a) b?(c)        2d  locked
-sysv         0x00001234 id=9             -           4.0K     0B    0B  root   0640  -                        301 (exited)        2d  orphan
-sysv         0x00005eed id=13            -          64.0K     0B    0B  root   0600  -                        306/clock stepped   2d  -
-posix        /orders                     -           8.0K   8.0K     -  root   0644  300/a) b?(c)             -                   3d  -
-posix        /idle                       -           4.0K   4.0K     -  root   0644  -                        -                   3d  orphan
-posix        /reader                     -           4.0K   4.0K     -  root   0644  302/reader               -                   3d  -
-posix        /dev/shm/old                -           4.0K      -     -  root   0000  302/reader               -                    -  -
-tmpfs        /mnt/my ram/big file        -          12.0K  12.0K     -  root   0644  300/a) b?(c)             -                   3d  -
-tmpfs        /mnt/my ram/small           -           4.0K   4.0K     -  root   0644  -                        -                   3d  -
-tmpfs        /mnt/my ram/sub/nested      -           4.0K   4.0K     -  root   0644  -                        -                   3d  -
-tmpfs        /mnt/rf/blob                -           4.0K   4.0K     -  root   0644  -                        -                   3d  -
-tmpfs        /mnt/my ram/gone (deleted)  -           4.0K      -     -  root   0000  300/a) b?(c)             -                    -  orphan,deleted
-shared-anon  shared-anon:1234            -           1.0M   4.0K     -  root   0644  300/a) b?(c) 302/reader  -                   3d  -
-memfd        memfd:my buf (deleted)      -           2.0M   8.0K     -  root   0644  300/a) b?(c)             -                   3d  -
+const EXPECTED_TABLE: &str = r#"KIND         ID/NAME                      SIZE    RSS  SWAP  OWNER  MODE  HOLDERS                  CREATOR            AGE  STATUS
+sysv         0x00000000 id=7              2.0M   2.0M    0B  bigid  0600  -                        999 (exited)        2d  orphan
+sysv         0x0000162e id=5              1.0M   1.0M    0B  root   0600  300/a) b?(c)             300/a) b?(c)        2d  -
+sysv         0xdeadbeef id=11             8.0K   8.0K    0B  root   0600  300/a) b?(c)             300/a) b?(c)        2d  removed
+sysv         0x0000abcd id=12             4.0K   4.0K    0B  root   0600  -                        300/a) b?(c)        2d  locked
+sysv         0x00001234 id=9              4.0K     0B    0B  root   0640  -                        301 (exited)        2d  orphan
+sysv         0x00005eed id=13            64.0K     0B    0B  root   0600  -                        306/clock stepped   2d  -
+posix        /orders                      8.0K   8.0K     -  root   0644  300/a) b?(c)             -                   3d  -
+posix        /idle                        4.0K   4.0K     -  root   0644  -                        -                   3d  orphan
+posix        /reader                      4.0K   4.0K     -  root   0644  302/reader               -                   3d  -
+posix        /dev/shm/old                 4.0K      -     -  root   0000  302/reader               -                    -  -
+tmpfs        /mnt/my ram/big file        12.0K  12.0K     -  root   0644  300/a) b?(c)             -                   3d  -
+tmpfs        /mnt/my ram/small            4.0K   4.0K     -  root   0644  -                        -                   3d  -
+tmpfs        /mnt/my ram/sub/nested       4.0K   4.0K     -  root   0644  -                        -                   3d  -
+tmpfs        /mnt/rf/blob                 4.0K   4.0K     -  root   0644  -                        -                   3d  -
+tmpfs        /mnt/my ram/gone (deleted)   4.0K      -     -  root   0000  300/a) b?(c)             -                    -  orphan,deleted
+shared-anon  shared-anon:1234             1.0M   4.0K     -  root   0644  300/a) b?(c) 302/reader  -                   3d  -
+memfd        memfd:my buf (deleted)       2.0M   8.0K     -  root   0644  300/a) b?(c)             -                   3d  -
 
 leaks, and the command that frees each:
   ipcrm -m 7        # sysv 0x00000000 id=7: no process is attached (nattch 0) and its creator, pid 999, has exited
@@ -59,11 +59,11 @@ leaks, and the command that frees each:
 "#;
 
 /// Only the leaks, sizes in bytes.
-const EXPECTED_ORPHANS: &str = r#"KIND   ID/NAME                     CONTAINER     SIZE      RSS  SWAP  OWNER  MODE  HOLDERS       CREATOR       AGE  STATUS
-sysv   0x00000000 id=7             -          2097152  2097152     0  bigid  0600  -             999 (exited)   2d  orphan
-sysv   0x00001234 id=9             -             4096        0     0  root   0640  -             301 (exited)   2d  orphan
-posix  /idle                       -             4096     4096     -  root   0644  -             -              3d  orphan
-tmpfs  /mnt/my ram/gone (deleted)  -             4096        -     -  root   0000  300/a) b?(c)  -               -  orphan,deleted
+const EXPECTED_ORPHANS: &str = r#"KIND   ID/NAME                        SIZE      RSS  SWAP  OWNER  MODE  HOLDERS       CREATOR       AGE  STATUS
+sysv   0x00000000 id=7             2097152  2097152     0  bigid  0600  -             999 (exited)   2d  orphan
+sysv   0x00001234 id=9                4096        0     0  root   0640  -             301 (exited)   2d  orphan
+posix  /idle                          4096     4096     -  root   0644  -             -              3d  orphan
+tmpfs  /mnt/my ram/gone (deleted)     4096        -     -  root   0000  300/a) b?(c)  -               -  orphan,deleted
 
 leaks, and the command that frees each:
   ipcrm -m 7        # sysv 0x00000000 id=7: no process is attached (nattch 0) and its creator, pid 999, has exited
@@ -125,7 +125,7 @@ fn output_noheadings_raw_prints_exactly_the_columns_asked_for() {
         out.lines()
             .next()
             .unwrap()
-            .ends_with("STATUS  ADDRESS  UID  GID  NATTCH  CREATED"),
+            .ends_with("STATUS  ADDRESS  UID  GID  NATTCH  CREATED  CONTAINER"),
         "{out}"
     );
 }

@@ -254,10 +254,14 @@ pub fn columns() -> Table {
 
 /// The table of `objects` with every column, optional ones included; leaks are marked.
 pub fn build_table(objects: &[&Object], exact: bool, now: i64, times: TimeFormat) -> Table {
-    let mut t = Table::new(&[
-        ("KIND", Align::Left),
-        ("ID/NAME", Align::Left),
-        ("CONTAINER", Align::Left),
+    // CONTAINER is a default column only when something listed lives in another namespace;
+    // on a host without containers it would be a column of `-` (`-o CONTAINER` shows it).
+    let foreign = objects.iter().any(|o| o.location.foreign);
+    let mut defaults = vec![("KIND", Align::Left), ("ID/NAME", Align::Left)];
+    if foreign {
+        defaults.push(("CONTAINER", Align::Left));
+    }
+    defaults.extend([
         ("SIZE", Align::Right),
         ("RSS", Align::Right),
         ("SWAP", Align::Right),
@@ -267,14 +271,18 @@ pub fn build_table(objects: &[&Object], exact: bool, now: i64, times: TimeFormat
         ("CREATOR", Align::Left),
         ("AGE", Align::Right),
         ("STATUS", Align::Left),
-    ])
-    .optional(&[
+    ]);
+    let mut optional = vec![
         ("ADDRESS", Align::Left),
         ("UID", Align::Right),
         ("GID", Align::Right),
         ("NATTCH", Align::Right),
         ("CREATED", Align::Left),
-    ]);
+    ];
+    if !foreign {
+        optional.push(("CONTAINER", Align::Left));
+    }
+    let mut t = Table::new(&defaults).optional(&optional);
     let opt = |v: Option<u64>| v.map_or("-".to_string(), |b| size::bytes(b, exact));
     for o in objects {
         let name = match &o.sysv {
@@ -288,10 +296,12 @@ pub fn build_table(objects: &[&Object], exact: bool, now: i64, times: TimeFormat
             },
             None => "-".to_string(),
         };
-        t.row(vec![
-            o.kind.to_string(),
-            name,
-            sanitize(&o.location.label()),
+        let place = sanitize(&o.location.label());
+        let mut row = vec![o.kind.to_string(), name];
+        if foreign {
+            row.push(place.clone());
+        }
+        row.extend([
             size::bytes(o.size, exact),
             opt(o.resident),
             opt(o.swapped),
@@ -311,6 +321,10 @@ pub fn build_table(objects: &[&Object], exact: bool, now: i64, times: TimeFormat
             o.created
                 .map_or("-".to_string(), |c| time::local(c, times, now)),
         ]);
+        if !foreign {
+            row.push(place);
+        }
+        t.row(row);
         if o.status.orphan {
             t.mark_last();
         }
