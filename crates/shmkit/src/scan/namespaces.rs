@@ -77,17 +77,14 @@ impl NsView {
             ours_mnt: root.ns_link(None, "mnt").ok().flatten().map(|n| n.inode),
             ..NsView::default()
         };
-        for &pid in pids {
-            let ipc = root
-                .ns_link(Some(pid), "ipc")
-                .ok()
-                .flatten()
-                .map(|n| n.inode);
-            let mnt = root
-                .ns_link(Some(pid), "mnt")
-                .ok()
-                .flatten()
-                .map(|n| n.inode);
+        // Two readlinks per process, on every core (the kernel checks ptrace access for
+        // each).
+        let links = ns_links(root, pids);
+        // Processes of one container share both namespaces: one cgroup read per pair names
+        // the container of all of them.
+        let mut pair_container: HashMap<(Option<u64>, Option<u64>), Option<String>> =
+            HashMap::new();
+        for (pid, ipc, mnt) in links {
             if ipc.is_none() && mnt.is_none() {
                 continue;
             }
@@ -100,12 +97,27 @@ impl NsView {
             }
             let foreign =
                 (ipc.is_some() && ipc != view.ours_ipc) || (mnt.is_some() && mnt != view.ours_mnt);
-            if foreign {
-                if let Some((c, lines)) = container::of_process(root, pid) {
-                    view.container_of.insert(pid, c.id.clone());
-                    view.cgroups.entry(c.id.clone()).or_insert(lines);
-                    view.containers.entry(c.id.clone()).or_insert(c);
+            if !foreign {
+                continue;
+            }
+            let id = match pair_container.get(&(ipc, mnt)) {
+                Some(known) => known.clone(),
+                None => {
+                    let found = container::of_process(root, pid).map(|(c, lines)| {
+                        view.cgroups.entry(c.id.clone()).or_insert(lines);
+                        let id = c.id.clone();
+                        view.containers.entry(c.id.clone()).or_insert(c);
+                        id
+                    });
+                    // A process that vanished says nothing of its neighbours: ask the next.
+                    if found.is_some() || root.pid_stat(pid).ok().flatten().is_some() {
+                        pair_container.insert((ipc, mnt), found.clone());
+                    }
+                    found
                 }
+            };
+            if let Some(id) = id {
+                view.container_of.insert(pid, id);
             }
         }
         if let Some(socket) =
@@ -162,6 +174,33 @@ impl NsView {
             .filter(|(m, _)| Some(**m) != self.ours_mnt)
             .filter_map(|(m, g)| Some((*m, g.representative()?)))
     }
+}
+
+/// Each process's IPC and mount namespace inodes, read on every core.
+fn ns_links(root: &ProcRoot, pids: &[u32]) -> Vec<(u32, Option<u64>, Option<u64>)> {
+    let read = |pid: u32| {
+        let inode = |kind| {
+            root.ns_link(Some(pid), kind)
+                .ok()
+                .flatten()
+                .map(|n| n.inode)
+        };
+        (pid, inode("ipc"), inode("mnt"))
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8);
+    let chunk = pids.len().div_ceil(threads).max(64);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = pids
+            .chunks(chunk)
+            .map(|part| s.spawn(move || part.iter().map(|&p| read(p)).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    })
 }
 
 /// The container whose process has lived longest in the namespace; `None` if that process
