@@ -61,7 +61,7 @@ for ((i = 0; i < NS; i++)); do
         exec "$0" hold --sysv-id "$id" --fill 7' "$SHMKIT" <"$WORK/hold" >>"$WORK/ready" 8>&- &
     HOLDERS+=($!)
 done
-while [ "$(grep -c '^ready' "$WORK/ready" 2>/dev/null || echo 0)" -lt "$NS" ]; do
+while [ "$(grep -o ready "$WORK/ready" 2>/dev/null | wc -l)" -lt "$NS" ]; do
     for pid in "${HOLDERS[@]}"; do
         kill -0 "$pid" 2>/dev/null || { echo "a namespace holder (pid $pid) died during setup" >&2; exit 1; }
     done
@@ -83,7 +83,7 @@ if len(seg) < n or len(files) < n:
 PY
 
 if [ -n "${PERF:-}" ]; then
-    perf record -g -o "$PERF" "$SHMKIT" mem >/dev/null
+    perf record --call-graph dwarf -o "$PERF" "$SHMKIT" mem >/dev/null
     exit
 fi
 

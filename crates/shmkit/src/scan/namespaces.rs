@@ -178,7 +178,7 @@ impl NsView {
 
 /// Each process's IPC and mount namespace inodes, read on every core.
 fn ns_links(root: &ProcRoot, pids: &[u32]) -> Vec<(u32, Option<u64>, Option<u64>)> {
-    let read = |pid: u32| {
+    on_every_core(pids, |&pid| {
         let inode = |kind| {
             root.ns_link(Some(pid), kind)
                 .ok()
@@ -186,15 +186,21 @@ fn ns_links(root: &ProcRoot, pids: &[u32]) -> Vec<(u32, Option<u64>, Option<u64>
                 .map(|n| n.inode)
         };
         (pid, inode("ipc"), inode("mnt"))
-    };
+    })
+}
+
+/// `items.iter().map(f)`, spread over the cores in order: the kernel formats `/proc` files
+/// on the reading thread, which is where the time goes.
+fn on_every_core<I: Sync, T: Send>(items: &[I], f: impl Fn(&I) -> T + Sync) -> Vec<T> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, 8);
-    let chunk = pids.len().div_ceil(threads).max(64);
+    let chunk = items.len().div_ceil(threads).max(16);
+    let f = &f;
     std::thread::scope(|s| {
-        let handles: Vec<_> = pids
+        let handles: Vec<_> = items
             .chunks(chunk)
-            .map(|part| s.spawn(move || part.iter().map(|&p| read(p)).collect::<Vec<_>>()))
+            .map(|part| s.spawn(move || part.iter().map(f).collect::<Vec<_>>()))
             .collect();
         handles
             .into_iter()
@@ -274,8 +280,12 @@ pub fn foreign_mount_tables(
 ) -> Vec<(u64, u32, Vec<MountInfo>)> {
     let mut out = Vec::new();
     let mut unread = 0usize;
-    for (inode, pid) in view.foreign_mnt() {
-        match root.mountinfo(Some(pid)) {
+    let namespaces: Vec<(u64, u32)> = view.foreign_mnt().collect();
+    let tables = on_every_core(&namespaces, |&(inode, pid)| {
+        (inode, pid, root.mountinfo(Some(pid)))
+    });
+    for (inode, pid, infos) in tables {
+        match infos {
             Ok(infos) => out.push((inode, pid, infos)),
             // Its last process exited since: nothing of it is left to list.
             Err(e) if e.is_not_found() => {}
