@@ -2,30 +2,24 @@
 //! [`super::mounts`] finds the tmpfs mounts and walks their files, [`super::process`] reads
 //! every process's mappings and descriptors, [`super::merge`] joins them per object, and
 //! [`super::classify`] judges each object. Nothing here reads `/proc` on its own account
-//! except to ask whether a System V creator is still alive.
-//!
-//! A creator's start time is `btime` + ticks, and `btime` moves with clock steps: it gets
-//! [`CLOCK_SLACK`] before its pid counts as reused.
+//! except to ask whether a System V creator is still alive, and whether this runs in a child
+//! pid namespace.
 
-use super::classify::{file_object, hidden_object, sysv_object};
-use super::facts::{boot_time, dev_major, dev_minor, Identity, Known};
-use super::merge::{holder, merge, Found, Merged};
+use super::classify::{
+    file_object, hidden_object, hugetlb_resident, is_creator, rss_says_hugetlb, sysv_object,
+    Creator, Sight,
+};
+use super::facts::{boot_time, dev_major, dev_minor, in_child_pid_namespace, Identity, Known};
+use super::merge::{holder, holders_of, merge, Found, Merged};
 use super::model::*;
-use super::mounts::{join_mount, scan_mounts, MountTable};
+use super::mounts::{join_mount, scan_mounts, HiddenMount, MountTable};
 use super::namespaces::{foreign_mount_tables, foreign_segments, NsView};
 use super::process::{is_live, read_proc_info, scan_processes};
 use super::ScanOptions;
 use crate::sys;
 use shmkit_procfs::{MemInfo, ProcRoot};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::os::fd::AsFd;
-
-/// How much later than a segment's ctime its creator may seem to have started and still be
-/// its creator, in seconds. A start time is boot time (`btime`) plus ticks, and `btime` moves
-/// when the wall clock is stepped (NTP at boot), while ctime was taken before the step: a
-/// small slack would call a live creator dead and its segment a leak. A pid reused within
-/// this window is the rarer mistake, and the safe one (a leak missed, not a segment freed).
-const CLOCK_SLACK: i64 = 120;
 
 /// The one thing a scan cannot do without: `/proc/meminfo`.
 #[derive(Debug, thiserror::Error)]
@@ -71,7 +65,6 @@ impl Scan {
         let mut coverage = Coverage::default();
         let users = root.users().unwrap_or_default();
         let swap_total = meminfo.get("SwapTotal").unwrap_or(0);
-        let boot_time = boot_time(root);
 
         let pids = root.pids().unwrap_or_else(|e| {
             coverage.notes.push(format!("processes not listed: {e}"));
@@ -122,36 +115,7 @@ impl Scan {
         }
 
         let (mounts, mut files, hidden) = scan_mounts(root, opts, other_tables, &mut coverage);
-        // Every tmpfs and ramfs device of every mount table, also those hidden under another
-        // mount: a file of one that a process maps is shmem however it is reached.
-        let mut shmem_devs: HashMap<(u32, u32), (String, bool)> = hidden
-            .iter()
-            .map(|m| (m.dev, (m.mount_point.clone(), m.is_dev_shm)))
-            .collect();
-        for m in &mounts {
-            shmem_devs.insert(m.dev, (m.mount_point.clone(), m.is_dev_shm));
-        }
-        // Descriptors name paths, not devices: a path under one of our tmpfs mount points is
-        // a candidate, longest mount point first so /dev/shm wins over /dev.
-        let mut mounts_by_prefix: Vec<(String, (u32, u32), bool)> = mounts
-            .iter()
-            .filter(|m| !m.location.foreign)
-            .map(|m| (join_mount(&m.mount_point, ""), m.dev, m.is_dev_shm))
-            .collect();
-        mounts_by_prefix.sort_by_key(|(p, _, _)| std::cmp::Reverse(p.len()));
-        let known = Known {
-            shmem_devs,
-            mounts_by_prefix,
-            boot_time,
-            // Shmids are per IPC namespace: only holders in ours attach our segments.
-            our_ipc: root.ns_link(None, "ipc").ok().flatten().map(|ns| ns.inode),
-            internal_shm_dev: is_live(root)
-                .then(|| sys::memfd::memfd_create("shmkit-scan-probe", false, false))
-                .and_then(|fd| sys::dir::fstat(fd.ok()?.as_fd()).ok())
-                .map(|st| (dev_major(st.dev), dev_minor(st.dev))),
-            // A fixture tree's maps are text files.
-            procmap_query: std::sync::atomic::AtomicBool::new(is_live(root)),
-        };
+        let known = known(root, &mounts, &hidden);
         let alive: HashSet<u32> = pids.iter().copied().collect();
         let Merged {
             procs,
@@ -164,36 +128,57 @@ impl Scan {
             Merged::default()
         };
         // Everything else we know of a creator is whether it is alive and when it started.
-        let creator = |pid: u32, since: i64| -> ProcessRef {
+        let creator = |pid: u32, since: i64| -> (ProcessRef, Creator) {
+            if pid == 0 {
+                return (ProcessRef { pid, comm: None }, Creator::Unknown);
+            }
             if !alive.contains(&pid) {
-                return ProcessRef { pid, comm: None };
+                return (ProcessRef { pid, comm: None }, Creator::Exited);
             }
             // Holders were read without their start time: read the creator's.
-            let info = read_proc_info(root, pid, known.boot_time);
-            match info {
-                // A process that started after the segment was made only reuses the pid.
-                Some(i)
-                    if i.started
-                        .is_none_or(|s| s <= since.saturating_add(CLOCK_SLACK)) =>
-                {
+            match read_proc_info(root, pid, known.boot_time) {
+                Some(i) if is_creator(i.started, since) => (
                     ProcessRef {
                         pid,
                         comm: Some(i.comm),
-                    }
-                }
-                _ => ProcessRef { pid, comm: None },
+                    },
+                    Creator::Alive,
+                ),
+                _ => (ProcessRef { pid, comm: None }, Creator::Exited),
             }
         };
 
+        let page_size = if is_live(root) {
+            sys::page_size()
+        } else {
+            4096
+        };
+        let huge_page_size = meminfo.get("Hugepagesize").unwrap_or(0);
         let mut objects = Vec::new();
         for (ns, seg) in &segments {
-            let holders = sysv_holders
-                .remove(&(*ns, seg.shmid))
-                .unwrap_or_default()
+            let holders = sysv_holders.remove(&(*ns, seg.shmid)).unwrap_or_default();
+            let mapped_huge = holders.values().any(|h| h.hugetlb);
+            let holders = holders
                 .into_iter()
-                .map(|(pid, mapped)| holder(&procs, pid, HoldVia::Map, mapped))
+                .map(|(pid, h)| holder(&procs, pid, HoldVia::Map, h.mapped))
                 .collect();
-            let mut obj = sysv_object(seg, holders, &users, &creator);
+            let (made_by, made) = creator(seg.cpid, seg.ctime);
+            let (last, _) = creator(seg.lpid, i64::MAX);
+            let rss_huge = rss_says_hugetlb(seg.size, seg.rss, page_size);
+            let mut obj = sysv_object(
+                seg,
+                holders,
+                &users,
+                made_by,
+                last,
+                made,
+                mapped_huge || rss_huge,
+            );
+            if rss_huge {
+                obj.resident = seg
+                    .rss
+                    .map(|rss| hugetlb_resident(rss, seg.size, page_size, huge_page_size));
+            }
             obj.location = place(&view, Some(ns.or(view.ours_ipc)), None, ns.is_some());
             objects.push(obj);
         }
@@ -218,12 +203,20 @@ impl Scan {
         }
 
         // Files found by walking mounts, with holders matched by identity.
-        let unseen = opts.holders.then_some(&unseen);
+        let sight = Sight {
+            unseen: opts.holders.then_some(&unseen),
+            child_pid_ns: in_child_pid_namespace(root),
+        };
+        if sight.child_pid_ns {
+            coverage.notes.push(
+                "this runs in a child pid namespace: processes of the parent namespaces may hold what looks idle here (marked ?)".to_string(),
+            );
+        }
         for file in files.drain(..) {
             let id = (file.dev.0, file.dev.1, file.file.inode);
             let held = found.remove(&id);
             let ns = file.ns;
-            let mut obj = file_object(file, held, &procs, &users, unseen);
+            let mut obj = file_object(file, held, &procs, &users, sight);
             obj.location = place(&view, None, Some(ns.or(view.ours_mnt)), ns.is_some());
             objects.push(obj);
         }
@@ -233,7 +226,11 @@ impl Scan {
         rest.sort_by_key(|(id, _)| *id);
         for (id, f) in rest {
             let Some(kind) = f.kind else { continue };
-            let mut obj = hidden_object(id, kind, f, &procs, &mut coverage);
+            let meta = f.stat_path.as_ref().and_then(|p| std::fs::metadata(p).ok());
+            if f.stat_path.is_some() && meta.is_none() && f.allocated.is_none() {
+                coverage.objects_vanished += u64::from(kind != Kind::File);
+            }
+            let mut obj = hidden_object(id, kind, f, meta, &procs);
             obj.user = users.name(obj.uid).map(str::to_string);
             if let Some((mount_point, _)) = known.shmem_devs.get(&(id.0, id.1)) {
                 obj.mount = Some(mount_point.clone());
@@ -405,5 +402,92 @@ fn container_infos(
         });
     }
     out.sort_by(|a, b| a.container.label().cmp(b.container.label()));
+    out
+}
+
+/// What the per-process pass needs to know of the host's mounts.
+fn known(root: &ProcRoot, mounts: &[TmpfsMount], hidden: &[HiddenMount]) -> Known {
+    // Every tmpfs and ramfs device of every mount table, also those hidden under another
+    // mount: a file of one that a process maps is shmem however it is reached.
+    let mut shmem_devs: HashMap<(u32, u32), (String, bool)> = hidden
+        .iter()
+        .map(|m| (m.dev, (m.mount_point.clone(), m.is_dev_shm)))
+        .collect();
+    for m in mounts {
+        shmem_devs.insert(m.dev, (m.mount_point.clone(), m.is_dev_shm));
+    }
+    // Descriptors name paths, not devices: a path under one of our tmpfs mount points is a
+    // candidate, longest mount point first so /dev/shm wins over /dev.
+    let mut mounts_by_prefix: Vec<(String, (u32, u32), bool)> = mounts
+        .iter()
+        .filter(|m| !m.location.foreign)
+        .map(|m| (join_mount(&m.mount_point, ""), m.dev, m.is_dev_shm))
+        .collect();
+    mounts_by_prefix.sort_by_key(|(p, _, _)| std::cmp::Reverse(p.len()));
+    Known {
+        shmem_devs,
+        mounts_by_prefix,
+        boot_time: boot_time(root),
+        // Shmids are per IPC namespace: only holders in ours attach our segments.
+        our_ipc: root.ns_link(None, "ipc").ok().flatten().map(|ns| ns.inode),
+        internal_shm_dev: is_live(root)
+            .then(|| sys::memfd::memfd_create("shmkit-scan-probe", false, false))
+            .and_then(|fd| sys::dir::fstat(fd.ok()?.as_fd()).ok())
+            .map(|st| (dev_major(st.dev), dev_minor(st.dev))),
+        // A fixture tree's maps are text files.
+        procmap_query: std::sync::atomic::AtomicBool::new(is_live(root)),
+        read_threads: true,
+    }
+}
+
+/// Who holds some files now, asked again right before removing them.
+#[derive(Debug, Clone, Default)]
+pub struct HoldersNow {
+    /// For each (device major, minor, inode) asked about that some process maps or holds
+    /// open: those processes (any of their threads).
+    pub holders: BTreeMap<(u32, u32, u64), Vec<Holder>>,
+    /// For each System V id asked about that a process of our IPC namespace attaches: those
+    /// processes.
+    pub sysv: BTreeMap<i32, Vec<Holder>>,
+    /// Processes whose maps or descriptors could not be read.
+    pub unreadable: u64,
+}
+
+/// Reads every process's mappings and descriptors (and those of its threads where they
+/// differ) once more, for the files `ids` and the System V segments `shmids` only: what
+/// [`Scan::collect`] does for holders, without walking mounts or judging anything, so that a
+/// removal can re-check just before it acts.
+pub fn holders_now(root: &ProcRoot, ids: &[(u32, u32, u64)], shmids: &[i32]) -> HoldersNow {
+    let mut coverage = Coverage::default();
+    let opts = ScanOptions {
+        top_files: 0,
+        holders: true,
+        walk_limit: 0,
+        all_namespaces: false,
+        docker_socket: None,
+    };
+    let (mounts, _, hidden) = scan_mounts(root, &opts, Vec::new(), &mut coverage);
+    let known = known(root, &mounts, &hidden);
+    let pids = root.pids().unwrap_or_default();
+    let merged = merge(root, scan_processes(root, &pids, &known), &mut coverage);
+    let mut out = HoldersNow {
+        unreadable: coverage.processes_unreadable,
+        ..HoldersNow::default()
+    };
+    for id in ids {
+        if let Some(f) = merged.found.get(id) {
+            out.holders.insert(*id, holders_of(&merged.procs, f));
+        }
+    }
+    for shmid in shmids {
+        // Our namespace's attachments (a process of another namespace attaches its own).
+        if let Some(h) = merged.sysv_holders.get(&(None, *shmid)) {
+            let holders = h
+                .iter()
+                .map(|(&pid, h)| holder(&merged.procs, pid, HoldVia::Map, h.mapped))
+                .collect();
+            out.sysv.insert(*shmid, holders);
+        }
+    }
     out
 }

@@ -35,6 +35,9 @@ pub(super) struct Known {
     pub(super) internal_shm_dev: Option<(u32, u32)>,
     /// Whether `maps` answers `PROCMAP_QUERY` (Linux 6.11+); cleared at the first refusal.
     pub(super) procmap_query: std::sync::atomic::AtomicBool,
+    /// Whether to look into the threads of multi-threaded processes (their maps when the
+    /// leader's is empty, their descriptor tables where they differ).
+    pub(super) read_threads: bool,
 }
 
 /// The fields of a `std` stat the scan uses (fixture trees are stat'ed through `std`).
@@ -86,4 +89,40 @@ pub(super) struct UnseenProc {
     pub(super) uid: Option<u32>,
     /// The devices of its mount table (`None`: unknown).
     pub(super) devs: Option<HashSet<(u32, u32)>>,
+}
+
+/// The inode of the initial pid namespace (`PROC_PID_INIT_INO`), the same on every boot.
+const INIT_PID_NS_INODE: u64 = 0xEFFF_FFFC;
+
+/// Whether this process runs in a child pid namespace: then processes of the parent
+/// namespaces, which may share our IPC namespace and our `/dev/shm` (a sidecar), are
+/// invisible to the scan. Live scans only: a fixture tree has no "self".
+///
+/// Kernel quirk: `NSpid:` lists the levels from the pid namespace of the *proc mount*
+/// down, so under `unshare --pid --mount-proc` it shows one level like the host's. The pid
+/// namespace's inode tells in every case: only the initial one is `PROC_PID_INIT_INO`.
+pub(super) fn in_child_pid_namespace(root: &ProcRoot) -> bool {
+    if root.root() != std::path::Path::new("/") {
+        return false;
+    }
+    let nested = root
+        .read_to_string("/proc/self/status")
+        .ok()
+        .flatten()
+        .is_some_and(|text| nspid_levels(&text) > 1);
+    let not_initial = root
+        .ns_link(None, "pid")
+        .ok()
+        .flatten()
+        .is_some_and(|ns| ns.inode != INIT_PID_NS_INODE);
+    nested || not_initial
+}
+
+/// How many pid namespace levels the `NSpid:` line of a status file lists (1 without one:
+/// kernels before 4.1 had no nesting to show).
+pub(super) fn nspid_levels(status: &str) -> usize {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("NSpid:"))
+        .map_or(1, |v| v.split_whitespace().count())
 }

@@ -51,6 +51,15 @@ pub(super) fn holders_of(procs: &HashMap<u32, ProcInfo>, f: &Found) -> Vec<Holde
         .collect()
 }
 
+/// One process's attachments of one System V segment.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct SysvHold {
+    /// Bytes attached.
+    pub(super) mapped: u64,
+    /// Attached from the internal hugetlbfs (`SHM_HUGETLB`).
+    pub(super) hugetlb: bool,
+}
+
 /// Everything the per-process pass found, joined per object.
 #[derive(Debug, Default)]
 pub(super) struct Merged {
@@ -58,8 +67,8 @@ pub(super) struct Merged {
     pub(super) procs: HashMap<u32, ProcInfo>,
     /// Shmem objects (and file mappings) found through mappings or descriptors.
     pub(super) found: HashMap<Identity, Found>,
-    /// System V holders: (IPC namespace when not ours, shmid) → pid → bytes attached.
-    pub(super) sysv_holders: HashMap<(Option<u64>, i32), BTreeMap<u32, u64>>,
+    /// System V holders: (IPC namespace when not ours, shmid) → pid → what it attached.
+    pub(super) sysv_holders: HashMap<(Option<u64>, i32), BTreeMap<u32, SysvHold>>,
     /// The processes that could not be read.
     pub(super) unseen: Unseen,
 }
@@ -97,12 +106,18 @@ pub(super) fn merge(root: &ProcRoot, results: Vec<ProcResult>, coverage: &mut Co
                 let interesting = !maps.is_empty() || !fds.is_empty();
                 for m in maps {
                     match m {
-                        Seen::Sysv { shmid, len } => {
-                            *sysv_holders
+                        Seen::Sysv {
+                            shmid,
+                            len,
+                            hugetlb,
+                        } => {
+                            let h = sysv_holders
                                 .entry((other_ipc, shmid))
                                 .or_default()
                                 .entry(pid)
-                                .or_default() += len;
+                                .or_default();
+                            h.mapped += len;
+                            h.hugetlb |= hugetlb;
                         }
                         Seen::Shmem {
                             id,

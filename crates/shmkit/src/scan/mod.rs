@@ -24,7 +24,7 @@ mod mounts;
 pub mod namespaces;
 mod process;
 
-pub use collect::{Scan, ScanError};
+pub use collect::{holders_now, HoldersNow, Scan, ScanError};
 pub use model::*;
 
 pub use shmkit_procfs::ProcRoot;

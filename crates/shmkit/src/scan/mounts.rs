@@ -7,9 +7,11 @@
 
 use super::model::*;
 use super::ScanOptions;
+use crate::address::escape_bytes;
 use crate::sys;
 use shmkit_procfs::ProcRoot;
 use std::collections::BTreeMap;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
@@ -19,10 +21,15 @@ pub(super) struct WalkedFile {
     /// The mount namespace it was found in, when not ours.
     pub(super) ns: Option<u64>,
     pub(super) kind: Kind,
-    /// The path as the host sees it (mount point + relative path).
+    /// The path as the host sees it (mount point + relative path), escaped for display
+    /// ([`crate::address::escape_bytes`]).
     pub(super) path: String,
-    /// For POSIX objects, the name `shm_open` takes (`/name`).
+    /// The same path, its bytes as they are.
+    pub(super) raw_path: std::path::PathBuf,
+    /// For POSIX objects, the name `shm_open` takes (`/name`), escaped for display.
     pub(super) posix_name: Option<String>,
+    /// The POSIX name as it is, when it is UTF-8 (a `posix:` address can carry it).
+    pub(super) posix_utf8: Option<String>,
     pub(super) mount: String,
     pub(super) dev: (u32, u32),
     /// What the walk saw of it.
@@ -163,12 +170,20 @@ pub(super) fn scan_mounts(
             walked.truncate(opts.top_files);
         }
         for w in walked {
-            let path = join_mount(&mi.mount_point, &w.rel);
+            let rel = escape_bytes(&w.rel);
+            let path = join_mount(&escape_bytes(mi.mount_point.as_bytes()), &rel);
+            let raw_path = std::path::PathBuf::from(std::ffi::OsString::from_vec(
+                [join_mount(&mi.mount_point, "").as_bytes(), &w.rel].concat(),
+            ));
             files.push(WalkedFile {
                 ns: table.ns,
                 kind,
-                posix_name: is_dev_shm.then(|| format!("/{}", w.rel)),
+                posix_name: is_dev_shm.then(|| format!("/{rel}")),
+                posix_utf8: is_dev_shm
+                    .then(|| std::str::from_utf8(&w.rel).ok().map(|n| format!("/{n}")))
+                    .flatten(),
                 path,
+                raw_path,
                 mount: mi.mount_point.clone(),
                 dev,
                 file: w,
@@ -223,7 +238,8 @@ pub(super) fn join_mount(mount_point: &str, rel: &str) -> String {
 /// A regular file met in a walk.
 #[derive(Debug, Clone)]
 pub(super) struct Entry {
-    pub(super) rel: String,
+    /// Its path under the mount point, as bytes: names are not always UTF-8.
+    pub(super) rel: Vec<u8>,
     pub(super) inode: u64,
     pub(super) size: u64,
     pub(super) allocated: u64,
@@ -231,6 +247,8 @@ pub(super) struct Entry {
     pub(super) gid: u32,
     pub(super) mode: u32,
     pub(super) mtime: i64,
+    /// Last access (unix seconds): with `mtime`, when it was last used.
+    pub(super) atime: i64,
 }
 
 /// Walks `dir` without following symlinks or crossing into other filesystems.
@@ -243,7 +261,7 @@ pub(super) fn walk(
     limit: usize,
     coverage: &mut Coverage,
 ) {
-    let mut stack = vec![(dir.to_path_buf(), String::new())];
+    let mut stack = vec![(dir.to_path_buf(), Vec::<u8>::new())];
     while let Some((path, rel)) = stack.pop() {
         let rd = match std::fs::read_dir(&path) {
             Ok(rd) => rd,
@@ -254,7 +272,7 @@ pub(super) fn walk(
             Err(e) => {
                 coverage.notes.push(format!(
                     "{}: not read: {}",
-                    join_mount(mount_point, &rel),
+                    join_mount(mount_point, &escape_bytes(&rel)),
                     crate::error::os_message(&e)
                 ));
                 continue;
@@ -265,11 +283,11 @@ pub(super) fn walk(
             if *entries > limit {
                 return;
             }
-            let name = entry.file_name().to_string_lossy().into_owned();
+            let name = entry.file_name();
             let child_rel = if rel.is_empty() {
-                name
+                name.as_bytes().to_vec()
             } else {
-                format!("{rel}/{name}")
+                [rel.as_slice(), b"/", name.as_bytes()].concat()
             };
             let Ok(meta) = entry.path().symlink_metadata() else {
                 coverage.objects_vanished += 1;
@@ -290,6 +308,7 @@ pub(super) fn walk(
                     gid: meta.gid(),
                     mode: meta.mode() & 0o7777,
                     mtime: meta.mtime(),
+                    atime: meta.atime(),
                 });
             }
         }

@@ -42,6 +42,9 @@ pub(super) enum Seen {
     Sysv {
         shmid: i32,
         len: u64,
+        /// Mapped from a device other than the kernel's internal shmem mount: the internal
+        /// hugetlbfs of `SHM_HUGETLB`.
+        hugetlb: bool,
     },
     Shmem {
         id: Identity,
@@ -167,6 +170,13 @@ pub(super) fn maps_line_matters(
 
 /// Reads one process: `/proc/PID` is opened once and its files named relative to it (a path
 /// walk from the root for each descriptor link costs more than reading it).
+///
+/// Threads: all share one memory map, but a thread-group leader that called `pthread_exit`
+/// becomes a zombie whose `maps` reads empty while its other threads run on, and a thread
+/// that called `unshare(CLONE_FILES)` has a descriptor table of its own. Both are found
+/// through `/proc/PID/task/TID`, only for processes with more than one thread (the link count
+/// of `task` says how many, without a listing) and, for descriptors, only for threads whose
+/// table `kcmp` says differs.
 pub(super) fn scan_process(
     root: &ProcRoot,
     pid: u32,
@@ -177,17 +187,107 @@ pub(super) fn scan_process(
         Ok(fd) => fd,
         Err(e) => return gone_or_hidden(&e, pid, None),
     };
+    let threaded = known.read_threads
+        && is_live(root)
+        && sys::dir::nlink_at(pid_dir.as_fd(), c"task").is_ok_and(|n| n.saturating_sub(2) > 1);
+    let mut any = match read_maps(pid_dir.as_fd(), pid, known, scratch) {
+        Ok(any) => any,
+        Err(result) => return result,
+    };
+    let mut view = View::Process;
+    let mut tables = Vec::new();
+    if threaded {
+        let tids = task_ids(pid_dir.as_fd());
+        if !any {
+            // The leader exited (or this is a process exiting now): its threads' map, if any.
+            for &tid in tids.iter().filter(|&&t| t != pid) {
+                let Ok(task_dir) = sys::dir::open_at(pid_dir.as_fd(), &task_path(tid, "")) else {
+                    continue;
+                };
+                if let Ok(true) = read_maps(task_dir.as_fd(), pid, known, scratch) {
+                    any = true;
+                    view = View::Task(tid);
+                    break;
+                }
+            }
+        }
+        tables = own_fd_tables(pid, &tids);
+    }
+    if !any && tables.is_empty() {
+        return no_mappings(pid);
+    }
+    scan_process_rest(root, pid, known, pid_dir.as_fd(), view, &tables, scratch)
+}
+
+/// Which directory's mappings were read: the process's, or one thread's (the leader exited).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum View {
+    /// `/proc/PID`.
+    Process,
+    /// `/proc/PID/task/TID`.
+    Task(u32),
+}
+
+/// `task/TID/NAME` (`task/TID` for an empty name), relative to `/proc/PID`.
+fn task_path(tid: u32, name: &str) -> std::ffi::CString {
+    let path = if name.is_empty() {
+        format!("task/{tid}")
+    } else {
+        format!("task/{tid}/{name}")
+    };
+    // Digits and a fixed name: no NUL can be inside.
+    std::ffi::CString::new(path).unwrap_or_default()
+}
+
+/// The thread ids of a process (empty if it vanished).
+fn task_ids(pid_dir: std::os::fd::BorrowedFd<'_>) -> Vec<u32> {
+    let mut tids = Vec::new();
+    let _ = sys::dir::for_each_entry_at(pid_dir, c"task", true, |name, _| {
+        if let Some(tid) = name.to_str().ok().and_then(|n| n.parse().ok()) {
+            tids.push(tid);
+        }
+    });
+    tids
+}
+
+/// The threads whose descriptor table is not the process's (nor another one already
+/// chosen): one per distinct table. A thread `kcmp` cannot compare is read to be safe.
+fn own_fd_tables(pid: u32, tids: &[u32]) -> Vec<u32> {
+    let mut tables: Vec<u32> = Vec::new();
+    for &tid in tids.iter().filter(|&&t| t != pid) {
+        if sys::process::same_files(pid, tid).unwrap_or(false) {
+            continue;
+        }
+        if tables
+            .iter()
+            .any(|&t| sys::process::same_files(t, tid).unwrap_or(false))
+        {
+            continue;
+        }
+        tables.push(tid);
+    }
+    tables
+}
+
+/// Fills `scratch.maps` with the mappings of `dir` (`/proc/PID` or one of its tasks) that
+/// can name shared memory. `Ok(false)`: no mappings at all; `Err`: what the process's result
+/// is (it vanished, or may not be read).
+fn read_maps(
+    dir: std::os::fd::BorrowedFd<'_>,
+    pid: u32,
+    known: &Known,
+    scratch: &mut Scratch,
+) -> Result<bool, ProcResult> {
     scratch.maps.clear();
     if known
         .procmap_query
         .load(std::sync::atomic::Ordering::Relaxed)
     {
-        match query_maps(pid_dir.as_fd(), known, &mut scratch.link, &mut scratch.maps) {
-            Ok(true) => return scan_process_rest(root, pid, known, pid_dir.as_fd(), scratch),
-            Ok(false) => return no_mappings(pid),
+        match query_maps(dir, known, &mut scratch.link, &mut scratch.maps) {
+            Ok(any) => return Ok(any),
             // No memory at all (a kernel thread, a zombie, a process exiting now): like an
             // empty maps.
-            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return no_mappings(pid),
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Ok(false),
             Err(e)
                 if matches!(
                     e.raw_os_error(),
@@ -200,11 +300,11 @@ pub(super) fn scan_process(
                     .store(false, std::sync::atomic::Ordering::Relaxed);
                 scratch.maps.clear();
             }
-            Err(e) => return gone_or_hidden(&e, pid, Some(pid_dir.as_fd())),
+            Err(e) => return Err(gone_or_hidden(&e, pid, Some(dir))),
         }
     }
-    if let Err(e) = sys::dir::read_at(pid_dir.as_fd(), c"maps", &mut scratch.buf) {
-        return gone_or_hidden(&e, pid, Some(pid_dir.as_fd()));
+    if let Err(e) = sys::dir::read_at(dir, c"maps", &mut scratch.buf) {
+        return Err(gone_or_hidden(&e, pid, Some(dir)));
     }
     let text = String::from_utf8_lossy(&scratch.buf);
     let mut lines = 0usize;
@@ -223,13 +323,10 @@ pub(super) fn scan_process(
         match parsed {
             Some(entry) => scratch.maps.push(entry),
             // Only a read cut short makes a maps file unparsable: treat it as gone.
-            None => return ProcResult::Vanished,
+            None => return Err(ProcResult::Vanished),
         }
     }
-    if lines == 0 {
-        return no_mappings(pid);
-    }
-    scan_process_rest(root, pid, known, pid_dir.as_fd(), scratch)
+    Ok(lines > 0)
 }
 
 /// A kernel thread, or a process past the point of exit where it drops its memory (its
@@ -259,8 +356,22 @@ pub(super) fn scan_process_rest(
     pid: u32,
     known: &Known,
     pid_dir: std::os::fd::BorrowedFd<'_>,
+    view: View,
+    tables: &[u32],
     scratch: &mut Scratch,
 ) -> ProcResult {
+    let view_dir = match view {
+        View::Process => None,
+        View::Task(tid) => match sys::dir::open_at(pid_dir, &task_path(tid, "")) {
+            Ok(fd) => Some(fd),
+            Err(e) => return gone_or_hidden(&e, pid, Some(pid_dir)),
+        },
+    };
+    let view_dir = view_dir.as_ref().map_or(pid_dir, |d| d.as_fd());
+    let view_path = match view {
+        View::Process => format!("/proc/{pid}"),
+        View::Task(tid) => format!("/proc/{pid}/task/{tid}"),
+    };
     let Scratch {
         buf,
         link,
@@ -272,7 +383,7 @@ pub(super) fn scan_process_rest(
         let id = (e.dev_major, e.dev_minor, e.inode);
         let dev = (e.dev_major, e.dev_minor);
         let map_file =
-            || Some(root.path(format!("/proc/{pid}/map_files/{:x}-{:x}", e.start, e.end)));
+            || Some(root.path(format!("{view_path}/map_files/{:x}-{:x}", e.start, e.end)));
         if !e.shared {
             // A private mapping of a shmem file (a reader's MAP_PRIVATE of a POSIX object, a
             // memfd) keeps the file and its pages alive just the same: it is a holder. Other
@@ -289,6 +400,7 @@ pub(super) fn scan_process_rest(
             seen.push(Seen::Sysv {
                 shmid,
                 len: e.len(),
+                hugetlb: known.internal_shm_dev.is_some_and(|shm| shm != dev),
             });
         } else if e.is_shared_anon() {
             seen.push(Seen::Shmem {
@@ -355,74 +467,87 @@ pub(super) fn scan_process_rest(
     }
     let mut fds = Vec::new();
     let live = root.root() == Path::new("/");
-    // /proc/PID/fd fills each batch until it is full, so a short batch was the last.
-    let listed = sys::dir::for_each_entry_at(pid_dir.as_fd(), c"fd", live, |name, fd_dir| {
-        let Some(fd) = name.to_str().ok().and_then(|n| n.parse::<u32>().ok()) else {
-            return;
-        };
-        // Closed between the listing and now, or not a link (a fixture's .keep): skip.
-        if sys::dir::readlink_at(fd_dir, name, link).is_err() {
-            return;
+    let mut fd_dirs = vec![std::ffi::CString::from(c"fd")];
+    fd_dirs.extend(tables.iter().map(|&tid| task_path(tid, "fd")));
+    for fd_dir_name in &fd_dirs {
+        // /proc/PID/fd fills each batch until it is full, so a short batch was the last.
+        let listed =
+            sys::dir::for_each_entry_at(pid_dir.as_fd(), fd_dir_name, live, |name, fd_dir| {
+                let Some(fd) = name.to_str().ok().and_then(|n| n.parse::<u32>().ok()) else {
+                    return;
+                };
+                // Closed between the listing and now, or not a link (a fixture's .keep): skip.
+                if sys::dir::readlink_at(fd_dir, name, link).is_err() {
+                    return;
+                }
+                let Ok(link) =
+                    shmkit_procfs::fd::parse(&fd.to_string(), &String::from_utf8_lossy(link))
+                else {
+                    return;
+                };
+                let Some(target) = link.target_path() else {
+                    return;
+                };
+                let mount = known
+                    .mounts_by_prefix
+                    .iter()
+                    .find(|(prefix, _, _)| target.starts_with(prefix.as_str()));
+                let mount_dev = mount.map(|(_, dev, _)| *dev);
+                let kind = match mount {
+                    _ if link.memfd_name().is_some() => Kind::Memfd,
+                    Some((_, _, true)) => Kind::Posix,
+                    Some((_, _, false)) => Kind::Tmpfs,
+                    None => return,
+                };
+                // Only a stat through the link tells the identity (and a memfd's size). In a
+                // fixture tree the links are plain symlinks whose absolute targets would lead
+                // out of the tree to the host's files: resolve the target inside the root.
+                let stat = if live {
+                    sys::dir::stat_at(fd_dir, name)
+                } else {
+                    std::fs::metadata(root.path(target)).map(|m| file_stat(&m))
+                };
+                let Ok(meta) = stat else {
+                    return;
+                };
+                // A fixture's files all sit on the repository's disk: there, as for the
+                // walk, the mount table's device is their identity.
+                let dev = match mount_dev {
+                    Some(dev) if !live => dev,
+                    _ => (dev_major(meta.dev), dev_minor(meta.dev)),
+                };
+                if !meta.is_file() {
+                    return;
+                }
+                let name = match link.memfd_name() {
+                    Some(n) => format!("memfd:{n}"),
+                    None => target.to_string(),
+                };
+                fds.push(FdSeen {
+                    id: (dev.0, dev.1, meta.ino),
+                    kind,
+                    name,
+                    size: meta.size,
+                    allocated: Some(meta.allocated),
+                    deleted: link.deleted() && kind != Kind::Memfd,
+                });
+            });
+        match listed {
+            Ok(()) => {}
+            // A thread that exited since its table was compared.
+            Err(e)
+                if fd_dir_name.as_c_str() != c"fd" && e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return gone_or_hidden(&e, pid, Some(pid_dir.as_fd())),
         }
-        let Ok(link) = shmkit_procfs::fd::parse(&fd.to_string(), &String::from_utf8_lossy(link))
-        else {
-            return;
-        };
-        let Some(target) = link.target_path() else {
-            return;
-        };
-        let mount = known
-            .mounts_by_prefix
-            .iter()
-            .find(|(prefix, _, _)| target.starts_with(prefix.as_str()));
-        let mount_dev = mount.map(|(_, dev, _)| *dev);
-        let kind = match mount {
-            _ if link.memfd_name().is_some() => Kind::Memfd,
-            Some((_, _, true)) => Kind::Posix,
-            Some((_, _, false)) => Kind::Tmpfs,
-            None => return,
-        };
-        // Only a stat through the link tells the identity (and a memfd's size). In a
-        // fixture tree the links are plain symlinks whose absolute targets would lead
-        // out of the tree to the host's files: resolve the target inside the root.
-        let stat = if live {
-            sys::dir::stat_at(fd_dir, name)
-        } else {
-            std::fs::metadata(root.path(target)).map(|m| file_stat(&m))
-        };
-        let Ok(meta) = stat else {
-            return;
-        };
-        // A fixture's files all sit on the repository's disk: there, as for the
-        // walk, the mount table's device is their identity.
-        let dev = match mount_dev {
-            Some(dev) if !live => dev,
-            _ => (dev_major(meta.dev), dev_minor(meta.dev)),
-        };
-        if !meta.is_file() {
-            return;
-        }
-        let name = match link.memfd_name() {
-            Some(n) => format!("memfd:{n}"),
-            None => target.to_string(),
-        };
-        fds.push(FdSeen {
-            id: (dev.0, dev.1, meta.ino),
-            kind,
-            name,
-            size: meta.size,
-            allocated: Some(meta.allocated),
-            deleted: link.deleted() && kind != Kind::Memfd,
-        });
-    });
-    if let Err(e) = listed {
-        return gone_or_hidden(&e, pid, Some(pid_dir.as_fd()));
     }
+    // The same file held in two tables is one holder.
+    fds.sort_by_key(|f: &FdSeen| f.id);
+    fds.dedup_by_key(|f| f.id);
     // Shmids are per IPC namespace: a segment attached in a container is not ours.
     let mut other_ipc = None;
     if let Some(ours) = known.our_ipc {
         if seen.iter().any(|s| matches!(s, Seen::Sysv { .. })) {
-            if let Err(e) = sys::dir::readlink_at(pid_dir.as_fd(), c"ns/ipc", link) {
+            if let Err(e) = sys::dir::readlink_at(view_dir, c"ns/ipc", link) {
                 return gone_or_hidden(&e, pid, Some(pid_dir.as_fd()));
             }
             match shmkit_procfs::ns::parse(&String::from_utf8_lossy(link)) {
@@ -530,6 +655,7 @@ mod tests {
             our_ipc: None,
             internal_shm_dev: None,
             procmap_query: std::sync::atomic::AtomicBool::new(true),
+            read_threads: true,
         };
         let result = scan_process(&root, pid, &known, &mut Scratch::default());
         assert!(
@@ -558,13 +684,14 @@ mod tests {
                 our_ipc: None,
                 internal_shm_dev: None,
                 procmap_query: std::sync::atomic::AtomicBool::new(query),
+                read_threads: true,
             };
             match scan_process(&root, std::process::id(), &known, &mut Scratch::default()) {
                 ProcResult::Seen { maps, .. } => {
                     let mut v: Vec<String> = maps
                         .iter()
                         .map(|m| match m {
-                            Seen::Sysv { shmid, len } => format!("sysv {shmid} {len}"),
+                            Seen::Sysv { shmid, len, .. } => format!("sysv {shmid} {len}"),
                             Seen::Shmem {
                                 id,
                                 kind,
