@@ -4,6 +4,7 @@
 //! an assertion fails; objects are created under a uid of the test's own so that host-wide
 //! `rm --orphans --user UID` cannot touch anything another test made.
 
+mod common;
 mod containers_support;
 
 use containers_support::*;
@@ -35,6 +36,11 @@ fn find<'a>(objects: &'a [Value], kind: &str, name: &str) -> &'a Value {
 /// spares everything else.
 #[test]
 fn a_private_ipc_containers_objects_are_attributed_read_and_collected_from_the_host() {
+    if !common::needs_root(
+        "a_private_ipc_containers_objects_are_attributed_read_and_collected_from_the_host",
+    ) {
+        return;
+    }
     let image = Image::build();
     let ct = Container::run(&image, &["--ipc", "private"]);
     let uid = test_uid(0);
@@ -169,6 +175,9 @@ fn a_private_ipc_containers_objects_are_attributed_read_and_collected_from_the_h
 /// owned by the shareable container; the joined one lists it as its owner.
 #[test]
 fn a_shareable_ipc_namespace_belongs_to_its_owner_and_lists_who_joined() {
+    if !common::needs_root("a_shareable_ipc_namespace_belongs_to_its_owner_and_lists_who_joined") {
+        return;
+    }
     let image = Image::build();
     let owner = Container::run(&image, &["--ipc", "shareable"]);
     let joined = Container::run(&image, &["--ipc", &format!("container:{}", owner.name)]);
@@ -209,6 +218,9 @@ fn a_shareable_ipc_namespace_belongs_to_its_owner_and_lists_who_joined() {
 /// `--shm-size=16m` filled to 90%: the host's `mem` shows it 90% full, with the warning.
 #[test]
 fn a_16m_dev_shm_filled_to_90_percent_is_shown_with_the_sigbus_warning() {
+    if !common::needs_root("a_16m_dev_shm_filled_to_90_percent_is_shown_with_the_sigbus_warning") {
+        return;
+    }
     let image = Image::build();
     let ct = Container::run(&image, &["--shm-size", "16m"]);
     // 90% of 16 MiB, in whole pages.
@@ -251,6 +263,9 @@ fn a_16m_dev_shm_filled_to_90_percent_is_shown_with_the_sigbus_warning() {
 /// host's tmpfs mounts, which the new mount namespace also has, are listed once.
 #[test]
 fn an_unshared_namespace_is_scanned_read_and_collected_without_docker() {
+    if !common::needs_root("an_unshared_namespace_is_scanned_read_and_collected_without_docker") {
+        return;
+    }
     let bin = tempfile::tempdir().expect("tempdir");
     for prog in ["writer", "leak", "hold"] {
         compile(prog, bin.path());
@@ -341,6 +356,9 @@ fn an_unshared_namespace_is_scanned_read_and_collected_without_docker() {
 /// Bad input: a container nobody runs is one line naming it, with exit 3.
 #[test]
 fn an_unknown_container_is_a_one_line_error_with_exit_3() {
+    if !common::needs_root("an_unknown_container_is_a_one_line_error_with_exit_3") {
+        return;
+    }
     let (code, out, err) =
         run_shmkit(&["read", "--container", "no-such-container-xyz", "sysv:5678"]);
     assert_eq!(code, 3, "{out}{err}");
@@ -358,6 +376,10 @@ fn an_unknown_container_is_a_one_line_error_with_exit_3() {
 /// memory limit.
 #[test]
 fn doctor_judges_a_container_from_the_host_and_warns_of_the_coming_sigbus() {
+    if !common::needs_root("doctor_judges_a_container_from_the_host_and_warns_of_the_coming_sigbus")
+    {
+        return;
+    }
     let image = Image::build();
     let ct = Container::run(&image, &["--shm-size", "16m", "--memory", "64m"]);
     // A 24 MiB file with one page written: touching the rest through a mapping needs more
@@ -404,6 +426,9 @@ fn doctor_judges_a_container_from_the_host_and_warns_of_the_coming_sigbus() {
 /// host's /dev/shm still there, they do.
 #[test]
 fn in_a_private_mount_namespace_posix_objects_do_not_outlive_it() {
+    if !common::needs_root("in_a_private_mount_namespace_posix_objects_do_not_outlive_it") {
+        return;
+    }
     let bin = tempfile::tempdir().expect("tempdir");
     let mut ns = Unshared::start(bin.path());
     let shmkit = shmkit();
@@ -442,6 +467,10 @@ fn in_a_private_mount_namespace_posix_objects_do_not_outlive_it() {
 /// container, where the reader finds the writer's letters.
 #[test]
 fn a_containers_segments_are_saved_to_the_host_and_restored_into_another() {
+    if !common::needs_root("a_containers_segments_are_saved_to_the_host_and_restored_into_another")
+    {
+        return;
+    }
     let image = Image::build();
     let from = Container::run(&image, &[]);
     let to = Container::run(&image, &[]);
