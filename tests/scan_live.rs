@@ -181,10 +181,11 @@ fn scan_live() -> Scan {
     Scan::collect(&ProcRoot::live(), &ScanOptions::default()).expect("scan")
 }
 
+/// Our IPC namespace's segment `shmid` (other namespaces, listed too, reuse ids).
 fn sysv_by_id(scan: &Scan, shmid: i32) -> &Object {
     scan.objects
         .iter()
-        .find(|o| o.sysv.as_ref().is_some_and(|s| s.shmid == shmid))
+        .find(|o| !o.location.foreign && o.sysv.as_ref().is_some_and(|s| s.shmid == shmid))
         .unwrap_or_else(|| panic!("segment id={shmid} not found"))
 }
 
