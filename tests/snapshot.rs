@@ -548,7 +548,7 @@ fn bad_selectors_missing_objects_and_missing_files_fail_with_documented_codes() 
         (
             &["snapshot", "save", "/nonexistent-dir/x.snap", "sysv:all"],
             3,
-            "create temporary file failed",
+            "/nonexistent-dir/x.snap: its directory /nonexistent-dir does not exist; create the directory first",
         ),
     ];
     for (args, code, msg) in cases {
