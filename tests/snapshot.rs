@@ -108,6 +108,12 @@ impl PosixName {
     fn content(&self) -> Vec<u8> {
         std::fs::read(self.path()).unwrap()
     }
+    /// Overwrites the start of the existing object (as a program using it would).
+    fn create_or_write(&self, content: &[u8]) {
+        let f = File::from(posix::shm_open(&self.0, posix::OpenMode::ReadWrite, 0).unwrap());
+        f.set_len(content.len() as u64).unwrap();
+        f.write_all_at(content, 0).unwrap();
+    }
 }
 
 impl Drop for PosixName {
@@ -664,4 +670,301 @@ fn ipc_private_segments_saved_by_id_come_back_as_new_private_segments() {
     assert_eq!(segment_count(), 2);
     assert_eq!(segment_content(new[0]), pattern(8192, 1));
     assert_eq!(segment_content(new[1]), pattern(8192, 2));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Restore: all or nothing, also when killed, interrupted or replacing (issue 8).
+
+/// The keys and content of a multi-object snapshot used by the kill and signal tests.
+const BIG_KEYS: [i32; 4] = [7001, 7002, 7003, 7004];
+const BIG_SIZE: usize = 24 << 20;
+
+/// Saves 4 segments of 24 MiB (dense, so the restore fills every page) and `posix` objects,
+/// then removes them; returns the snapshot path.
+fn big_snapshot(dir: &Path, posix: &[&PosixName]) -> std::path::PathBuf {
+    let file = dir.join("big.snap");
+    for (i, k) in BIG_KEYS.iter().enumerate() {
+        make_segment(*k, &vec![0x40 + i as u8; BIG_SIZE], 0o640, 0, 0);
+    }
+    let mut args = vec![
+        "snapshot".to_string(),
+        "save".into(),
+        file.to_str().unwrap().into(),
+        "sysv:all".into(),
+    ];
+    for (i, p) in posix.iter().enumerate() {
+        p.create(&pattern(8 << 20, i as u8), 0o644, 0, 0);
+        args.push(format!("posix:{}", p.0));
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = shmkit(&args);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    remove_big(posix);
+    file
+}
+
+fn remove_big(posix: &[&PosixName]) {
+    for k in BIG_KEYS {
+        if let Some(id) = segment_id(k) {
+            sysv::remove(id).unwrap();
+        }
+    }
+    for p in posix {
+        let _ = posix::shm_unlink(&p.0);
+    }
+}
+
+/// Segments or objects that carry their final mode must hold their whole content.
+fn assert_nothing_final_is_incomplete(posix: &[&PosixName], when: &str) {
+    for (i, k) in BIG_KEYS.iter().enumerate() {
+        if let Some(id) = segment_id(*k) {
+            let st = sysv::stat(id).unwrap();
+            if st.mode & 0o777 != 0 {
+                assert_eq!(st.mode & 0o777, 0o640, "{when}: sysv:{k}");
+                assert!(
+                    segment_content(id) == vec![0x40 + i as u8; BIG_SIZE],
+                    "{when}: sysv:{k} has its final mode and incomplete content"
+                );
+            }
+        }
+    }
+    for (i, p) in posix.iter().enumerate() {
+        if p.exists() {
+            assert!(
+                p.content() == pattern(8 << 20, i as u8),
+                "{when}: {} is visible and incomplete",
+                p.0
+            );
+        }
+    }
+}
+
+fn assert_big_restored(posix: &[&PosixName], when: &str) {
+    for (i, k) in BIG_KEYS.iter().enumerate() {
+        let id = segment_id(*k).unwrap_or_else(|| panic!("{when}: sysv:{k} missing"));
+        let st = sysv::stat(id).unwrap();
+        assert_eq!(st.mode & 0o777, 0o640, "{when}");
+        assert!(
+            segment_content(id) == vec![0x40 + i as u8; BIG_SIZE],
+            "{when}: sysv:{k}"
+        );
+    }
+    for (i, p) in posix.iter().enumerate() {
+        assert!(p.content() == pattern(8 << 20, i as u8), "{when}: {}", p.0);
+        let md = std::fs::metadata(p.path()).unwrap();
+        assert_eq!(md.mode() & 0o777, 0o644, "{when}");
+    }
+}
+
+/// The temporary objects of the restore whose journal is beside `file`, if any.
+fn journal_tag(file: &Path) -> Option<String> {
+    let journal = file.with_file_name(format!(
+        ".{}.shmkit-journal",
+        file.file_name().unwrap().to_str().unwrap()
+    ));
+    let text = std::fs::read_to_string(journal).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("tag ").map(str::to_owned))
+}
+
+fn temp_objects_of(tag: &str) -> Vec<String> {
+    std::fs::read_dir("/dev/shm")
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(&format!(".shmkit-restore.{tag}.")))
+        .collect()
+}
+
+#[test]
+fn killing_restore_at_random_moments_is_completed_by_the_next_restore() {
+    private_ipc_namespace();
+    let dir = tempfile::tempdir().unwrap();
+    let (pa, pb) = (PosixName::new("kill-a"), PosixName::new("kill-b"));
+    let posix = [&pa, &pb];
+    let file = big_snapshot(dir.path(), &posix);
+    let file_s = file.to_str().unwrap();
+    // How long a whole restore takes here, to spread the kills over it.
+    let t0 = Instant::now();
+    let out = shmkit(&["snapshot", "restore", file_s]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let full = t0.elapsed().as_micros() as u64 + 1;
+    remove_big(&posix);
+    let mut rng = XorShift(0x2545_f491_4f6c_dd1d ^ u64::from(std::process::id()));
+    let mut completed_after_kill = 0;
+    for run in 0..12 {
+        let mut child = Command::new(SHMKIT)
+            .args(["snapshot", "restore", file_s])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_micros(rng.next() % full));
+        let _ = child.kill(); // SIGKILL
+        let status = child.wait().unwrap();
+        let when = format!("run {run}");
+        assert_nothing_final_is_incomplete(&posix, &when);
+        let tag = journal_tag(&file);
+        if status.success() {
+            // It finished before the kill.
+            assert_big_restored(&posix, &when);
+        } else {
+            completed_after_kill += 1;
+            // The next restore recognises the unfinished one and completes it: no conflict.
+            let out = shmkit(&["snapshot", "restore", file_s]);
+            assert!(out.status.success(), "{when}: {}", text(&out.stderr));
+            assert_big_restored(&posix, &when);
+        }
+        if let Some(tag) = tag {
+            assert_eq!(temp_objects_of(&tag), Vec::<String>::new(), "{when}");
+        }
+        assert!(journal_tag(&file).is_none(), "{when}: the journal stays");
+        assert_eq!(segment_count(), BIG_KEYS.len(), "{when}: stray segments");
+        remove_big(&posix);
+    }
+    eprintln!("{completed_after_kill} of 12 restores were killed and then completed");
+}
+
+#[test]
+fn sigterm_during_restore_rolls_back_or_finishes_with_a_message() {
+    private_ipc_namespace();
+    let dir = tempfile::tempdir().unwrap();
+    let (pa, pb) = (PosixName::new("term-a"), PosixName::new("term-b"));
+    let posix = [&pa, &pb];
+    let file = big_snapshot(dir.path(), &posix);
+    let file_s = file.to_str().unwrap();
+    let (mut rolled_back, mut finished) = (0, 0);
+    for run in 0..6 {
+        let child = Command::new(SHMKIT)
+            .args(["snapshot", "restore", file_s])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Wait until it has created something, then ask it to stop.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while segment_count() == 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        std::thread::sleep(Duration::from_millis(run * 3));
+        sys::process::kill(child.id(), libc::SIGTERM).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let err = text(&out.stderr);
+        let when = format!("run {run}: {err}");
+        if out.status.success() || out.status.code() == Some(128 + libc::SIGTERM) {
+            // It was committing (or done): everything is there.
+            finished += 1;
+            assert_big_restored(&posix, &when);
+        } else {
+            rolled_back += 1;
+            assert_eq!(out.status.code(), Some(1), "{when}");
+            assert!(
+                err.contains("interrupted by SIGTERM: everything it had created was removed"),
+                "{when}"
+            );
+            assert_eq!(segment_count(), 0, "{when}");
+            assert!(!pa.exists() && !pb.exists(), "{when}");
+        }
+        remove_big(&posix);
+    }
+    eprintln!("SIGTERM: {rolled_back} rolled back, {finished} finished");
+    assert!(rolled_back > 0, "no SIGTERM arrived mid-restore");
+}
+
+#[test]
+fn replace_under_a_low_shmmax_is_refused_first_and_leaves_the_live_objects_intact() {
+    private_ipc_namespace();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("r.snap");
+    let p = PosixName::new("replace-live");
+    p.create(&pattern(100_000, 1), 0o600, 0, 0);
+    let small = make_segment(8001, &pattern(4096, 1), 0o600, 0, 0);
+    let big = make_segment(8002, &pattern(1 << 20, 2), 0o600, 0, 0);
+    let sel = format!("posix:{}", p.0);
+    let out = shmkit(&["snapshot", "save", file.to_str().unwrap(), "sysv:all", &sel]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // The live objects move on.
+    sysv::shmat(small, false)
+        .unwrap()
+        .fill(0, 4096, 0x5a)
+        .unwrap();
+    sysv::shmat(big, false)
+        .unwrap()
+        .fill(0, 1 << 20, 0x5b)
+        .unwrap();
+    p.create_or_write(&[0x5c; 1000]);
+    // In this private IPC namespace only.
+    std::fs::write("/proc/sys/kernel/shmmax", "65536").unwrap();
+    let out = shmkit(&["snapshot", "restore", file.to_str().unwrap(), "--replace"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(6), "{err}");
+    assert!(
+        err.contains("sysv:8002: its 1048576 bytes are more than kernel.shmmax (65536), so the restore created nothing; raise the limit: sysctl -w kernel.shmmax=1048576"),
+        "{err}"
+    );
+    assert_eq!(
+        segment_id(8001),
+        Some(small),
+        "the live segment was replaced"
+    );
+    assert_eq!(segment_id(8002), Some(big));
+    assert_eq!(segment_content(small), vec![0x5a; 4096]);
+    assert_eq!(segment_content(big), vec![0x5b; 1 << 20]);
+    assert_eq!(p.content(), vec![0x5c; 1000]);
+    assert_eq!(segment_count(), 2);
+    // The dry run says the same.
+    let out = shmkit(&[
+        "snapshot",
+        "restore",
+        file.to_str().unwrap(),
+        "--replace",
+        "--dry-run",
+    ]);
+    assert_eq!(out.status.code(), Some(6), "{}", text(&out.stderr));
+
+    // With room, --replace replaces: held attachments keep the old memory.
+    std::fs::write("/proc/sys/kernel/shmmax", "1073741824").unwrap();
+    let held = sysv::shmat(small, false).unwrap();
+    let out = shmkit(&["snapshot", "restore", file.to_str().unwrap(), "--replace"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(segment_content(segment_id(8001).unwrap()), pattern(4096, 1));
+    assert_eq!(
+        segment_content(segment_id(8002).unwrap()),
+        pattern(1 << 20, 2)
+    );
+    assert_eq!(p.content(), pattern(100_000, 1));
+    let mut b = [0u8; 4];
+    held.read_at(0, &mut b).unwrap();
+    assert_eq!(b, [0x5a; 4]);
+    drop(held);
+    // No replacement (private segment) or backup is left behind.
+    assert_eq!(segment_count(), 2);
+}
+
+#[test]
+fn a_directory_at_a_posix_name_is_refused_before_anything_is_created() {
+    private_ipc_namespace();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("d.snap");
+    let p = PosixName::new("dir-in-the-way");
+    p.create(b"content", 0o600, 0, 0);
+    make_segment(8101, &pattern(4096, 1), 0o600, 0, 0);
+    let sel = format!("posix:{}", p.0);
+    assert!(
+        shmkit(&["snapshot", "save", file.to_str().unwrap(), "sysv:all", &sel])
+            .status
+            .success()
+    );
+    sysv::remove(segment_id(8101).unwrap()).unwrap();
+    posix::shm_unlink(&p.0).unwrap();
+    std::fs::create_dir(p.path()).unwrap();
+    let out = shmkit(&["snapshot", "restore", file.to_str().unwrap(), "--replace"]);
+    let err = text(&out.stderr);
+    std::fs::remove_dir(p.path()).unwrap();
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(
+        err.contains("is taken by a directory in /dev/shm, which a restore never replaces; it created nothing; move it away"),
+        "{err}"
+    );
+    assert_eq!(segment_count(), 0);
 }
