@@ -968,3 +968,438 @@ fn a_directory_at_a_posix_name_is_refused_before_anything_is_created() {
     );
     assert_eq!(segment_count(), 0);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Snapshots that stay readable (issue 8).
+
+#[test]
+fn two_savers_as_pid_1_in_two_pid_namespaces_serialise_on_one_file() {
+    // Two containers running shmkit as pid 1 on one volume once shared the temporary name
+    // (it held the pid) and tore the snapshot.
+    private_ipc_namespace();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("shared.snap");
+    let file_s = file.to_str().unwrap();
+    make_segment(9001, &pattern(4 << 20, 1), 0o600, 0, 0);
+    make_segment(9002, &pattern(2 << 20, 2), 0o600, 0, 0);
+    for round in 0..50 {
+        let spawn = || {
+            Command::new("unshare")
+                .args([
+                    "--pid", "--fork", SHMKIT, "snapshot", "save", file_s, "sysv:all",
+                ])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let (a, b) = (spawn(), spawn());
+        for child in [a, b] {
+            let out = child.wait_with_output().unwrap();
+            assert!(out.status.success(), "round {round}: {}", text(&out.stderr));
+        }
+        let v = snapshot::verify_file(&file)
+            .unwrap_or_else(|e| panic!("round {round}: the snapshot does not verify: {e}"));
+        assert_eq!(v.objects.len(), 2, "round {round}");
+    }
+    let strays: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".shmkit-tmp."))
+        .collect();
+    assert!(strays.is_empty(), "{strays:?}");
+}
+
+/// Sets `vm.nr_hugepages` for a test and puts the old value back on drop.
+struct HugePages(String);
+
+impl HugePages {
+    fn set(n: u32) -> Self {
+        let old = std::fs::read_to_string("/proc/sys/vm/nr_hugepages").unwrap();
+        std::fs::write("/proc/sys/vm/nr_hugepages", n.to_string()).unwrap();
+        HugePages(old.trim().to_owned())
+    }
+    fn free() -> u64 {
+        std::fs::read_to_string("/proc/meminfo")
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("HugePages_Free:"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    }
+}
+
+impl Drop for HugePages {
+    fn drop(&mut self) {
+        let _ = std::fs::write("/proc/sys/vm/nr_hugepages", &self.0);
+    }
+}
+
+#[test]
+fn a_huge_page_segment_round_trips_as_a_huge_page_segment_or_is_refused_clearly() {
+    // mincore sees the saver's empty page tables for a SHM_HUGETLB segment: the old save
+    // stored zeros and restored an ordinary segment.
+    private_ipc_namespace();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("huge.snap");
+    let pages = HugePages::set(4);
+    if HugePages::free() < 4 {
+        eprintln!("skipped: the kernel could not reserve 4 huge pages");
+        return;
+    }
+    let size = 2u64 << 20;
+    let flags = sysv::GetFlags {
+        create: true,
+        exclusive: true,
+        hugetlb: true,
+        ..Default::default()
+    };
+    let id = sysv::shmget(9101, size, flags, 0o600).unwrap();
+    let content = pattern(size as usize, 9);
+    sysv::shmat(id, false)
+        .unwrap()
+        .write_at(0, &content)
+        .unwrap();
+    let out = shmkit(&[
+        "snapshot",
+        "save",
+        file.to_str().unwrap(),
+        "sysv:9101",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["objects"][0]["hugetlb"], true);
+    assert!(
+        v["stored_bytes"].as_u64().unwrap() > size / 2,
+        "saved as zeros"
+    );
+    sysv::remove(id).unwrap();
+    let free_before = HugePages::free();
+    let out = shmkit(&["snapshot", "restore", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("huge pages"),
+        "{}",
+        text(&out.stdout)
+    );
+    let id = segment_id(9101).unwrap();
+    assert!(segment_content(id) == content);
+    assert_eq!(
+        HugePages::free(),
+        free_before - 1,
+        "not backed by a huge page"
+    );
+    sysv::remove(id).unwrap();
+
+    // Without free huge pages: refused before anything is created, with the sysctl to raise.
+    drop(pages);
+    let _none = HugePages::set(0);
+    let out = shmkit(&["snapshot", "restore", file.to_str().unwrap()]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(6), "{err}");
+    assert!(
+        err.contains("need 1 free huge pages of 2048 KiB, 0 are free"),
+        "{err}"
+    );
+    assert!(err.contains("sysctl -w vm.nr_hugepages"), "{err}");
+    assert_eq!(segment_count(), 0);
+}
+
+#[test]
+fn only_regular_files_are_read_or_replaced() {
+    private_ipc_namespace();
+    let dir = tempfile::tempdir().unwrap();
+    make_segment(9201, &pattern(4096, 1), 0o600, 0, 0);
+    // A device: refused, and /dev/null stays a device.
+    let out = shmkit(&["snapshot", "save", "/dev/null", "sysv:all"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("/dev/null: is a character device, not a snapshot file"),
+        "{err}"
+    );
+    use std::os::unix::fs::FileTypeExt;
+    assert!(std::fs::metadata("/dev/null")
+        .unwrap()
+        .file_type()
+        .is_char_device());
+    // A FIFO: save refuses it and leaves it; verify, ls and restore do not wait for a writer.
+    let fifo = dir.path().join("fifo.snap");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    for args in [
+        vec!["snapshot", "save", fifo.to_str().unwrap(), "sysv:all"],
+        vec!["snapshot", "verify", fifo.to_str().unwrap()],
+        vec!["snapshot", "ls", fifo.to_str().unwrap()],
+        vec!["snapshot", "restore", fifo.to_str().unwrap()],
+    ] {
+        let mut child = Command::new(SHMKIT)
+            .args(&args)
+            .stderr(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // A watchdog, not a timing assertion: a hang is ended and reported as one.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while child.try_wait().unwrap().is_none() {
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("{args:?} hangs on a FIFO");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let out = child.wait_with_output().unwrap();
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("is a FIFO, not a snapshot file"), "{err}");
+    }
+    assert!(std::fs::symlink_metadata(&fifo)
+        .unwrap()
+        .file_type()
+        .is_fifo());
+    // A socket gets a message that says so (open(2) says "No such device or address").
+    let sock_path = dir.path().join("sock.snap");
+    let _sock = std::os::unix::net::UnixListener::bind(&sock_path).unwrap();
+    let out = shmkit(&["snapshot", "verify", sock_path.to_str().unwrap()]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("is a socket, not a snapshot file"), "{err}");
+    // A directory as the snapshot: a fix, not "rename failed: Is a directory".
+    let out = shmkit(&["snapshot", "save", dir.path().to_str().unwrap(), "sysv:all"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("is a directory, not a snapshot file; shmkit reads and replaces only regular files; name a regular file"), "{err}");
+}
+
+/// This thread, and the shmkit processes it starts, get a /dev/shm of their own (a tmpfs of
+/// `size` bytes in a private mount namespace), so `posix:all` sees only this test's objects.
+/// It goes away with the thread.
+fn private_dev_shm(size: u64) {
+    sys::ns::unshare_mount_private().expect("unshare(CLONE_NEWNS): tests run as root");
+    sys::fs::mount_tmpfs(Path::new("/dev/shm"), size).unwrap();
+    std::fs::set_permissions("/dev/shm", std::fs::Permissions::from_mode(0o1777)).unwrap();
+}
+
+fn raw_shm_path(name: &[u8]) -> std::path::PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    let mut p = b"/dev/shm/".to_vec();
+    p.extend_from_slice(name);
+    std::path::PathBuf::from(std::ffi::OsStr::from_bytes(&p))
+}
+
+#[test]
+fn names_are_bytes_semaphores_are_saved_and_nothing_is_skipped_silently() {
+    private_ipc_namespace();
+    private_dev_shm(64 << 20);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("names.snap");
+    let long = vec![b'L'; 255];
+    let names: Vec<(Vec<u8>, Vec<u8>)> = vec![
+        (b"caf\xe9".to_vec(), b"not UTF-8".to_vec()),
+        // What sem_open("/x") makes, and what shm_open("/sem.x") makes: the same file.
+        (b"sem.x".to_vec(), vec![1; 32]),
+        (b"a".to_vec(), b"one".to_vec()),
+        (long.clone(), b"255 bytes".to_vec()),
+    ];
+    for (n, c) in &names {
+        std::fs::write(raw_shm_path(n), c).unwrap();
+    }
+    assert!(Command::new("mkfifo")
+        .arg("/dev/shm/a-fifo")
+        .status()
+        .unwrap()
+        .success());
+    std::os::unix::fs::symlink("/etc/passwd", "/dev/shm/a-link").unwrap();
+    let out = shmkit(&["snapshot", "save", file.to_str().unwrap(), "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let saved: Vec<&str> = v["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["name"].as_str().unwrap())
+        .collect();
+    let long_s = format!("/{}", "L".repeat(255));
+    let mut want = vec!["/a", "/caf\\xe9", "/sem.x", long_s.as_str()];
+    want.sort();
+    let mut got = saved.clone();
+    got.sort();
+    assert_eq!(got, want);
+    let skipped = v["skipped"].as_array().unwrap();
+    let reasons: Vec<String> = skipped
+        .iter()
+        .map(|s| {
+            format!(
+                "{}: {}",
+                s["object"].as_str().unwrap(),
+                s["reason"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert!(
+        reasons.contains(&"posix:/a-fifo: is a FIFO, not a shared memory object".to_owned()),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons
+            .contains(&"posix:/a-link: is a symbolic link, not a shared memory object".to_owned()),
+        "{reasons:?}"
+    );
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("note: posix:/a-fifo was not saved: is a FIFO"),
+        "{err}"
+    );
+
+    for (n, _) in &names {
+        std::fs::remove_file(raw_shm_path(n)).unwrap();
+    }
+    let out = shmkit(&["snapshot", "restore", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("created posix:/caf\\xe9"),
+        "{}",
+        text(&out.stdout)
+    );
+    for (n, c) in &names {
+        assert_eq!(&std::fs::read(raw_shm_path(n)).unwrap(), c, "{n:?}");
+    }
+}
+
+#[test]
+fn sparse_posix_objects_restore_sparse_and_dev_shm_space_is_checked_first() {
+    private_ipc_namespace();
+    private_dev_shm(64 << 20);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("sparse.snap");
+    // 1.5 GiB with 4 KiB written, in a 64 MiB /dev/shm: it fits because it is sparse.
+    let f = File::create("/dev/shm/sparse").unwrap();
+    f.set_len(3 << 29).unwrap();
+    f.write_all_at(&[7; 4096], 1 << 30).unwrap();
+    drop(f);
+    std::fs::write("/dev/shm/dense", pattern(8 << 20, 4)).unwrap();
+    let out = shmkit(&["snapshot", "save", file.to_str().unwrap(), "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    std::fs::remove_file("/dev/shm/sparse").unwrap();
+    std::fs::remove_file("/dev/shm/dense").unwrap();
+    let out = shmkit(&["snapshot", "restore", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let md = std::fs::metadata("/dev/shm/sparse").unwrap();
+    assert_eq!(md.len(), 3 << 29);
+    assert!(
+        md.blocks() * 512 <= 8192,
+        "restored with {} bytes allocated",
+        md.blocks() * 512
+    );
+    let mut b = [0u8; 4096];
+    File::open("/dev/shm/sparse")
+        .unwrap()
+        .read_exact_at(&mut b, 1 << 30)
+        .unwrap();
+    assert_eq!(b, [7; 4096]);
+    assert_eq!(
+        std::fs::read("/dev/shm/dense").unwrap(),
+        pattern(8 << 20, 4)
+    );
+    std::fs::remove_file("/dev/shm/sparse").unwrap();
+    std::fs::remove_file("/dev/shm/dense").unwrap();
+
+    // A /dev/shm too small for the 8 MiB of data: refused before anything is created.
+    sys::fs::mount_tmpfs(Path::new("/dev/shm"), 4 << 20).unwrap();
+    let out = shmkit(&["snapshot", "restore", file.to_str().unwrap()]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(6), "{err}");
+    assert!(
+        err.contains("/dev/shm: the snapshot's POSIX objects hold"),
+        "{err}"
+    );
+    assert!(
+        err.contains("bytes of data, /dev/shm has 4194304 free; the restore created nothing"),
+        "{err}"
+    );
+    assert!(err.contains("enlarge it"), "{err}");
+    assert_eq!(
+        std::fs::read_dir("/dev/shm").unwrap().count(),
+        0,
+        "something was created"
+    );
+}
+
+#[test]
+fn a_snapshot_kept_in_dev_shm_never_saves_itself() {
+    private_ipc_namespace();
+    private_dev_shm(64 << 20);
+    std::fs::write("/dev/shm/obj", pattern(100_000, 1)).unwrap();
+    let mut sizes = Vec::new();
+    for _ in 0..3 {
+        let out = shmkit(&["snapshot", "save", "/dev/shm/state.snap", "--json"]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let names: Vec<&str> = v["objects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["/obj"]);
+        sizes.push(std::fs::metadata("/dev/shm/state.snap").unwrap().len());
+    }
+    assert!(sizes.windows(2).all(|w| w[0] == w[1]), "{sizes:?}");
+}
+
+#[test]
+fn a_fifo_swapped_into_dev_shm_cannot_hang_save() {
+    // An unprivileged user may rename files in the world-writable /dev/shm: swapping a FIFO
+    // in under a listed name once blocked root's save in open().
+    private_ipc_namespace();
+    private_dev_shm(64 << 20);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("swap.snap");
+    std::fs::write("/dev/shm/obj", b"regular").unwrap();
+    assert!(Command::new("mkfifo")
+        .arg("/dev/shm/fifo")
+        .status()
+        .unwrap()
+        .success());
+    // A thread started from this one shares its mount namespace, and so does its shell.
+    let swapper = std::thread::spawn(|| {
+        Command::new("sh")
+            .args([
+                "-c",
+                "while [ ! -e /dev/shm/stop ]; do mv /dev/shm/obj /dev/shm/t; mv /dev/shm/fifo /dev/shm/obj; mv /dev/shm/t /dev/shm/fifo; done",
+            ])
+            .status()
+    });
+    let mut saves = 0;
+    for _ in 0..20 {
+        let mut child = Command::new(SHMKIT)
+            .args(["snapshot", "save", file.to_str().unwrap()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while child.try_wait().unwrap().is_none() {
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                std::fs::write("/dev/shm/stop", b"").unwrap();
+                panic!("save hangs on a FIFO swapped into /dev/shm");
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        snapshot::verify_file(&file).unwrap();
+        saves += 1;
+    }
+    std::fs::write("/dev/shm/stop", b"").unwrap();
+    assert!(swapper.join().unwrap().unwrap().success());
+    assert_eq!(saves, 20);
+}

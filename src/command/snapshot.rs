@@ -101,6 +101,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             let report = snapshot::save(&root, &a.file, &opts)?;
             let schema = "shmkit.snapshot-save/1";
             if a.json {
+                print_skipped(&report);
                 print_versioned(schema, &report)?;
             } else {
                 print_save(&report, &mut std::io::stdout().lock())?;
@@ -232,7 +233,19 @@ pub fn parse_selectors(root: &ProcRoot, words: &[String]) -> anyhow::Result<Vec<
     Ok(out)
 }
 
-/// The human summary of a save, with the torn-copy warnings.
+/// Names every object a save left out, with the reason, on stderr.
+pub fn print_skipped(report: &SaveReport) {
+    for s in &report.skipped {
+        eprintln!(
+            "shmkit: note: {} was not saved: {}",
+            sanitize(&s.object),
+            s.reason
+        );
+    }
+}
+
+/// The human summary of a save, with the torn-copy warnings (and the skipped objects on
+/// stderr).
 pub fn print_save(report: &SaveReport, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(
         out,
