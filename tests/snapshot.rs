@@ -1403,3 +1403,149 @@ fn a_fifo_swapped_into_dev_shm_cannot_hang_save() {
     assert!(swapper.join().unwrap().unwrap().success());
     assert_eq!(saves, 20);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Dry runs predict the real run; non-root saves and restores (issue 8).
+
+/// Runs shmkit as `nobody` (uid and gid 65534, no groups).
+fn shmkit_as_nobody(args: &[&str]) -> Output {
+    Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", SHMKIT])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn as_non_root_a_foreign_segment_is_skipped_by_name_and_a_dry_run_predicts_eperm() {
+    private_ipc_namespace();
+    private_dev_shm(16 << 20);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let file = dir.path().join("user.snap");
+    let file_s = file.to_str().unwrap();
+    // Root's private segment, and one every user may read.
+    make_segment(9401, &pattern(4096, 1), 0o600, 0, 0);
+    make_segment(9402, &pattern(4096, 2), 0o644, 0, 0);
+    let out = shmkit_as_nobody(&["snapshot", "save", file_s, "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["objects"].as_array().unwrap().len(), 1);
+    assert_eq!(v["objects"][0]["key"], 9402);
+    assert_eq!(v["skipped"][0]["object"], "sysv:9401");
+    assert!(
+        text(&out.stderr).contains(
+            "note: sysv:9401 was not saved: not readable by uid 65534 (owner uid 0, mode 0600)"
+        ),
+        "{}",
+        text(&out.stderr)
+    );
+    // Named explicitly, it is an error.
+    let other = dir.path().join("other.snap");
+    let out = shmkit_as_nobody(&["snapshot", "save", other.to_str().unwrap(), "sysv:9401"]);
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
+
+    // Root's segment 9402 is in the way: nobody may not remove it, and the dry run says so
+    // instead of promising a replacement that would then fail with EPERM.
+    for extra in [&["--dry-run"][..], &[]] {
+        let mut args = vec!["snapshot", "restore", file_s, "--replace"];
+        args.extend_from_slice(extra);
+        let out = shmkit_as_nobody(&args);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(5), "{extra:?}: {err}");
+        assert!(
+            err.contains("sysv:9402: exists, owned by uid 0 (created by uid 0), and only they or root may replace it"),
+            "{err}"
+        );
+    }
+    assert_eq!(segment_content(segment_id(9402).unwrap()), pattern(4096, 2));
+}
+
+#[test]
+fn a_non_root_restore_reports_the_owner_it_set_and_warns_of_world_writable_objects() {
+    private_ipc_namespace();
+    private_dev_shm(16 << 20);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let file = dir.path().join("owner.snap");
+    let p = PosixName::new("owner");
+    p.create(b"shared by all", 0o666, 0, 0);
+    let sel = format!("posix:{}", p.0);
+    assert!(shmkit(&["snapshot", "save", file.to_str().unwrap(), &sel])
+        .status
+        .success());
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    posix::shm_unlink(&p.0).unwrap();
+    let out = shmkit_as_nobody(&["snapshot", "restore", file.to_str().unwrap(), "--json"]);
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let md = std::fs::metadata(p.path()).unwrap();
+    // What it reports is what the kernel holds.
+    assert_eq!(md.uid(), 65534);
+    assert_eq!(v["objects"][0]["set_uid"], 65534);
+    assert_eq!(v["objects"][0]["uid"], 0);
+    assert!(err.contains("owner is uid 65534, gid 65534 (saved: uid 0, gid 0); only root can give a file to another user"), "{err}");
+    assert!(err.contains("warning: posix:"), "{err}");
+    assert!(
+        err.contains("mode 0666 lets every user on this host write it"),
+        "{err}"
+    );
+    assert_eq!(md.mode() & 0o777, 0o666);
+}
+
+#[test]
+fn a_dry_run_of_60000_records_is_linear_and_names_them_all() {
+    // Restore once compared every record with every earlier one: 153 s for 60,000.
+    private_ipc_namespace();
+    private_dev_shm(1 << 30);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("many.snap");
+    let f = std::io::BufWriter::new(File::create(&file).unwrap());
+    let mut w = snapshot::SnapshotWriter::new(f, 0).unwrap();
+    struct One;
+    impl snapshot::ContentSource for One {
+        fn read_content(&mut self, _: u64, buf: &mut [u8]) -> std::io::Result<()> {
+            buf.fill(1);
+            Ok(())
+        }
+    }
+    for i in 0..60_000u32 {
+        let meta = snapshot::ObjectMeta {
+            kind: shmkit::scan::Kind::Posix,
+            key: 0,
+            name: format!("/n{i}").into_bytes(),
+            mode: 0o600,
+            uid: 0,
+            gid: 0,
+            size: 1,
+            locked: false,
+            hugetlb: false,
+            nattch: 0,
+            shmid: -1,
+        };
+        w.add_object(&meta, &mut One).unwrap();
+    }
+    let (mut out, _) = w.finish().unwrap();
+    std::io::Write::flush(&mut out).unwrap();
+    drop(out);
+    let t0 = Instant::now();
+    let out = shmkit(&[
+        "snapshot",
+        "restore",
+        file.to_str().unwrap(),
+        "--dry-run",
+        "--json",
+    ]);
+    eprintln!("dry run of 60,000 records: {:?}", t0.elapsed());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let objects = v["objects"].as_array().unwrap();
+    assert_eq!(objects.len(), 60_000);
+    assert!(objects.iter().all(|o| o["action"] == "would-create"));
+    assert_eq!(
+        std::fs::read_dir("/dev/shm").unwrap().count(),
+        0,
+        "a dry run created something"
+    );
+}
