@@ -272,12 +272,34 @@ fn recover(
         let mut removed = 0;
         if let Ok(rd) = std::fs::read_dir(DEV_SHM) {
             for e in rd.flatten() {
-                if e.file_name().as_bytes().starts_with(prefix.as_bytes()) {
-                    if act {
-                        let _ = std::fs::remove_file(e.path());
+                let file = e.file_name();
+                let Some(rest) = file.as_bytes().strip_prefix(prefix.as_bytes()) else {
+                    continue;
+                };
+                // Killed between linking a finished object to its name and unlinking its
+                // temporary name: both are one inode, and the object is complete.
+                let index = std::str::from_utf8(rest)
+                    .ok()
+                    .and_then(|r| r.parse::<usize>().ok());
+                if let (true, Some(i)) = (same_snapshot, index) {
+                    if let Some(o) = verified
+                        .objects
+                        .get(i)
+                        .filter(|o| o.meta.kind == Kind::Posix)
+                    {
+                        let linked = std::fs::symlink_metadata(posix_path(&o.meta.name))
+                            .ok()
+                            .zip(e.metadata().ok())
+                            .is_some_and(|(a, b)| a.ino() == b.ino() && a.dev() == b.dev());
+                        if linked {
+                            keep.insert(i, None);
+                        }
                     }
-                    removed += 1;
                 }
+                if act {
+                    let _ = std::fs::remove_file(e.path());
+                }
+                removed += 1;
             }
         }
         if removed > 0 {
@@ -472,6 +494,9 @@ pub fn restore(path: &Path, opts: &RestoreOptions) -> Result<RestoreReport> {
         .map_err(|e| Error::io(&shown, "sigaction", e).with_fix("report this as a bug"))?;
     let verified =
         verify(BufReader::with_capacity(64 << 10, &f), len).map_err(|e| read_error(path, e))?;
+    if let Some(sig) = signals.pending() {
+        return Err(interrupted(sig));
+    }
     let (lock_path, journal_path) = state_paths(path, &shown)?;
     // One restore (or save) of a snapshot at a time: a journal belongs to one restorer.
     let _lock = if opts.dry_run {
