@@ -1087,15 +1087,19 @@ impl RestoreSink<'_> {
                 .map_err(|e| create_error(&addr, "shmat", e, meta.size))?;
             let st =
                 sys::sysv::stat(old_id).map_err(|e| Error::io(&addr, "shmctl(IPC_STAT)", e))?;
+            let old_huge =
+                super::save::kernel_page_size(&ProcRoot::live(), mapping.as_ptr() as u64)
+                    .is_some_and(|p| p > sys::page_size());
             sys::sysv::remove(old_id).map_err(|e| {
                 Error::io(&addr, "shmctl(IPC_RMID)", e)
                     .with_fix("remove the existing segment as its owner or as root")
             })?;
-            old = Some((mapping, st));
+            old = Some((mapping, st, old_huge));
         }
-        let give_back = |old: Option<(sys::Mapping, sys::sysv::SegmentStat)>, e: Error| -> Error {
+        type Old = Option<(sys::Mapping, sys::sysv::SegmentStat, bool)>;
+        let give_back = |old: Old, e: Error| -> Error {
             match old {
-                Some((m, st)) if !recreate(meta.key, &m, &st, false) => Error::new(
+                Some((m, st, huge)) if !recreate(meta.key, &m, &st, huge) => Error::new(
                     e.kind(),
                     &addr,
                     format!(
@@ -1139,13 +1143,13 @@ impl RestoreSink<'_> {
             return Err(give_back(old, e));
         }
         let _ = self.journal(&format!("done {index}"));
-        if let Some((old, old_stat)) = old {
+        if let Some((old, old_stat, hugetlb)) = old {
             self.undo.push(Undo::Swapped {
                 key: meta.key,
                 new_id,
                 old,
                 old_stat,
-                hugetlb: false,
+                hugetlb,
             });
         }
         // The made list still holds the private segment; it goes at the end (or in rollback).

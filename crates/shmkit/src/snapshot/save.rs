@@ -408,7 +408,7 @@ fn remove_stale_temps(dir: &Path, prefix: &[u8]) {
 ///
 /// Neither `/proc/sysvipc/shm` nor `IPC_STAT` tells a huge-page segment apart, and `mincore`
 /// on one reports the saver's empty page tables, so a save that trusted it stored zeros.
-fn kernel_page_size(root: &ProcRoot, addr: u64) -> Option<u64> {
+pub(crate) fn kernel_page_size(root: &ProcRoot, addr: u64) -> Option<u64> {
     let text = std::fs::read_to_string(root.path("/proc/self/smaps")).ok()?;
     let mut in_vma = false;
     for line in text.lines() {
