@@ -1545,3 +1545,76 @@ fn a_dry_run_of_60000_records_is_linear_and_names_them_all() {
         "a dry run created something"
     );
 }
+
+#[test]
+fn verify_ls_and_restore_refuse_the_same_duplicate_records() {
+    private_ipc_namespace();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("dup.snap");
+    let meta = snapshot::ObjectMeta {
+        kind: shmkit::scan::Kind::Sysv,
+        key: 9501,
+        name: Vec::new(),
+        mode: 0o600,
+        uid: 0,
+        gid: 0,
+        size: 4096,
+        locked: false,
+        hugetlb: false,
+        nattch: 0,
+        shmid: 1,
+    };
+    struct Zeros;
+    impl snapshot::ContentSource for Zeros {
+        fn read_content(&mut self, _: u64, buf: &mut [u8]) -> std::io::Result<()> {
+            buf.fill(0);
+            Ok(())
+        }
+    }
+    let mut w = snapshot::SnapshotWriter::new(File::create(&file).unwrap(), 0).unwrap();
+    w.add_object(&meta, &mut Zeros).unwrap();
+    w.add_object(&meta, &mut Zeros).unwrap();
+    w.finish().unwrap();
+    for action in ["verify", "ls", "restore"] {
+        let out = shmkit(&["snapshot", action, file.to_str().unwrap()]);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(7), "{action}: {err}");
+        assert!(err.contains("sysv:9501 appears twice"), "{action}: {err}");
+    }
+    assert_eq!(segment_count(), 0);
+}
+
+#[test]
+fn a_snapshot_on_a_read_only_volume_restores_with_its_journal_in_dev_shm() {
+    private_ipc_namespace();
+    private_dev_shm(16 << 20);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ro.snap");
+    make_segment(9601, &pattern(8192, 1), 0o600, 0, 0);
+    assert!(
+        shmkit(&["snapshot", "save", file.to_str().unwrap(), "sysv:all"])
+            .status
+            .success()
+    );
+    sysv::remove(segment_id(9601).unwrap()).unwrap();
+    let d = dir.path().to_str().unwrap();
+    for args in [vec!["--bind", d, d], vec!["-o", "remount,bind,ro", d]] {
+        assert!(Command::new("mount")
+            .args(&args)
+            .status()
+            .unwrap()
+            .success());
+    }
+    let out = shmkit(&["snapshot", "restore", file.to_str().unwrap()]);
+    let _ = Command::new("umount").arg(d).status();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(segment_content(segment_id(9601).unwrap()), pattern(8192, 1));
+    // The journal went to /dev/shm and is gone; only the lock file stays there.
+    let left: Vec<String> = std::fs::read_dir("/dev/shm")
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert!(left[0].ends_with(".shmkit-lock"), "{left:?}");
+}
