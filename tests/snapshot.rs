@@ -1618,3 +1618,69 @@ fn a_snapshot_on_a_read_only_volume_restores_with_its_journal_in_dev_shm() {
     assert_eq!(left.len(), 1, "{left:?}");
     assert!(left[0].ends_with(".shmkit-lock"), "{left:?}");
 }
+
+#[test]
+fn temporary_objects_of_a_killed_restore_are_removed_by_any_later_restore() {
+    private_ipc_namespace();
+    private_dev_shm(256 << 20);
+    let dir = tempfile::tempdir().unwrap();
+    let (pa, pb) = (PosixName::new("stale-a"), PosixName::new("stale-b"));
+    let file = big_snapshot(dir.path(), &[&pa, &pb]);
+    let temps = || -> Vec<String> {
+        std::fs::read_dir("/dev/shm")
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(".shmkit-restore.") && !n.ends_with(".lock"))
+            .collect()
+    };
+    // Kill a restore once it has made a temporary object.
+    let mut left = Vec::new();
+    for _ in 0..20 {
+        let mut child = Command::new(SHMKIT)
+            .args(["snapshot", "restore", file.to_str().unwrap()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while temps().is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_micros(100));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        left = temps();
+        if !left.is_empty() {
+            break;
+        }
+        remove_big(&[&pa, &pb]);
+    }
+    assert!(
+        !left.is_empty(),
+        "never caught a restore with a temporary object"
+    );
+    // A restore of another snapshot removes them.
+    let other = dir.path().join("other.snap");
+    let c = PosixName::new("stale-c");
+    c.create(b"other", 0o600, 0, 0);
+    let sel = format!("posix:{}", c.0);
+    assert!(shmkit(&["snapshot", "save", other.to_str().unwrap(), &sel])
+        .status
+        .success());
+    posix::shm_unlink(&c.0).unwrap();
+    let out = shmkit(&["snapshot", "restore", other.to_str().unwrap()]);
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("temporary object(s) of other restores that did not finish"),
+        "{err}"
+    );
+    let all: Vec<String> = std::fs::read_dir("/dev/shm")
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".shmkit-restore."))
+        .collect();
+    assert!(all.is_empty(), "{all:?}");
+    assert_eq!(c.content(), b"other");
+}

@@ -331,6 +331,91 @@ fn recover(
     (keep, notes)
 }
 
+/// The lock a live restore holds while its temporary objects exist: the file
+/// `.shmkit-restore.TAG.lock` in /dev/shm, locked before it gets its name (`O_TMPFILE`, then
+/// `linkat`), so whoever sees it unlocked knows its restorer is gone.
+fn tag_lock(tag: &str) -> Option<File> {
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .mode(0o600)
+        .custom_flags(libc::O_TMPFILE | libc::O_CLOEXEC)
+        .open(DEV_SHM)
+        .ok()?;
+    if !sys::flock_exclusive(std::os::fd::AsFd::as_fd(&f), false).unwrap_or(false) {
+        return None;
+    }
+    let name = PathBuf::from(format!("{DEV_SHM}/{TEMP_PREFIX}{tag}.lock"));
+    sys::link_open_file(std::os::fd::AsFd::as_fd(&f), &name).ok()?;
+    Some(f)
+}
+
+/// Unlinks the lock of a restore that finished, then releases it.
+fn drop_tag_lock(lock: Option<File>, tag: &str) {
+    if lock.is_some() {
+        let _ = std::fs::remove_file(format!("{DEV_SHM}/{TEMP_PREFIX}{tag}.lock"));
+    }
+}
+
+/// Removes the temporary objects of restores that are gone (killed, or of an older shmkit),
+/// whatever snapshot they restored: a tag whose lock file is unlocked, or, without a lock
+/// file, whose objects are all older than a minute.
+fn remove_stale_temps(act: bool) -> usize {
+    let Ok(rd) = std::fs::read_dir(DEV_SHM) else {
+        return 0;
+    };
+    let mut by_tag: HashMap<Vec<u8>, Vec<PathBuf>> = HashMap::new();
+    for e in rd.flatten() {
+        let file = e.file_name();
+        let Some(rest) = file.as_bytes().strip_prefix(TEMP_PREFIX.as_bytes()) else {
+            continue;
+        };
+        // The lock and journal of restores from read-only directories are not temporary.
+        if rest.starts_with(b"state-") {
+            continue;
+        }
+        let tag = rest.split(|&b| b == b'.').next().unwrap_or(rest).to_vec();
+        by_tag.entry(tag).or_default().push(e.path());
+    }
+    let mut removed = 0;
+    for (tag, paths) in by_tag {
+        let mut lock = PathBuf::from(format!("{DEV_SHM}/{TEMP_PREFIX}"));
+        lock.as_mut_os_string()
+            .push(std::ffi::OsStr::from_bytes(&tag));
+        lock.as_mut_os_string().push(".lock");
+        let opened = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&lock)
+            .ok()
+            .filter(|f| f.metadata().is_ok_and(|m| m.file_type().is_file()));
+        let live = match opened {
+            Some(f) => !sys::flock_exclusive(std::os::fd::AsFd::as_fd(&f), false).unwrap_or(true),
+            // No lock: an older shmkit's restore (`.shmkit-restore.PID.N`), which may still be
+            // running; its objects are stale once none has changed for a minute.
+            None => paths.iter().any(|p| {
+                std::fs::symlink_metadata(p)
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .is_none_or(|age| age < std::time::Duration::from_secs(60))
+            }),
+        };
+        if live {
+            continue;
+        }
+        for p in paths {
+            if act {
+                let _ = std::fs::remove_file(&p);
+            }
+            if p != lock {
+                removed += 1;
+            }
+        }
+    }
+    removed
+}
+
 /// Limits and free space, read once.
 struct Room {
     shmmax: Option<u64>,
@@ -508,10 +593,21 @@ pub fn restore(path: &Path, opts: &RestoreOptions) -> Result<RestoreReport> {
         Error::new(ErrorKind::Other, "/proc/sysvipc/shm", e.to_string())
             .with_fix("run shmkit where /proc is mounted")
     })?;
-    let (keep, recovered) = match journal::read(&journal_path) {
+    let (keep, mut recovered) = match journal::read(&journal_path) {
         Some(leftover) => recover(&leftover, &verified, &segments, !opts.dry_run),
         None => (HashMap::new(), Vec::new()),
     };
+    let stale = remove_stale_temps(!opts.dry_run);
+    if stale > 0 {
+        recovered.push(format!(
+            "{} {stale} temporary object(s) of other restores that did not finish from /dev/shm",
+            if opts.dry_run {
+                "would remove"
+            } else {
+                "removed"
+            }
+        ));
+    }
     // Read again if the recovery removed segments.
     let segments = if recovered.is_empty() || opts.dry_run {
         segments
@@ -644,6 +740,8 @@ pub fn restore(path: &Path, opts: &RestoreOptions) -> Result<RestoreReport> {
     }
     let (ipc_ns, dev_shm) = namespace_ids();
     let tag = format!("{:016x}", files::random_u64());
+    // Held until the restore ends: its temporary objects are not stale while it runs.
+    let tag_lock = tag_lock(&tag);
     let header = JournalHeader {
         checksum: verified.footer.checksum,
         created: verified.header.created,
@@ -681,6 +779,7 @@ pub fn restore(path: &Path, opts: &RestoreOptions) -> Result<RestoreReport> {
         sink.rollback();
         let RestoreSink { journal, .. } = sink;
         journal.remove();
+        drop_tag_lock(tag_lock, &header.tag);
         return Err(e);
     }
     for m in &sink.made {
@@ -703,6 +802,7 @@ pub fn restore(path: &Path, opts: &RestoreOptions) -> Result<RestoreReport> {
     sink.finish_commit();
     let RestoreSink { journal, .. } = sink;
     journal.remove();
+    drop_tag_lock(tag_lock, &header.tag);
     Ok(RestoreReport {
         path: path.to_path_buf(),
         created: verified.header.created,

@@ -168,3 +168,29 @@ pub fn flock_exclusive(fd: std::os::fd::BorrowedFd<'_>, wait: bool) -> io::Resul
         }
     }
 }
+
+/// `linkat(AT_FDCWD, "/proc/self/fd/FD", AT_FDCWD, to, AT_SYMLINK_FOLLOW)`—Gives a name to an
+/// open file, such as one made with `O_TMPFILE`; fails with `EEXIST` if `to` exists.
+///
+/// A file can so be prepared (written, locked) before anyone can see it. The `/proc` path
+/// form needs no privilege, unlike `AT_EMPTY_PATH`.
+///
+/// # References
+/// - [Linux](https://man7.org/linux/man-pages/man2/linkat.2.html)
+/// - [Linux](https://man7.org/linux/man-pages/man2/open.2.html) (`O_TMPFILE`)
+pub fn link_open_file(fd: std::os::fd::BorrowedFd<'_>, to: &std::path::Path) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let from = cstring(format!("/proc/self/fd/{}", fd.as_raw_fd()).as_bytes())?;
+    let c_to = cstring(to.as_os_str().as_encoded_bytes())?;
+    // SAFETY: both paths are NUL-terminated and outlive the call.
+    cvt(unsafe {
+        libc::linkat(
+            libc::AT_FDCWD,
+            from.as_ptr(),
+            libc::AT_FDCWD,
+            c_to.as_ptr(),
+            libc::AT_SYMLINK_FOLLOW,
+        )
+    })
+    .map(drop)
+}
