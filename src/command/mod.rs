@@ -2,12 +2,14 @@
 
 pub mod chmod;
 pub mod chown;
+pub mod completions;
 pub mod create;
 pub mod doctor;
 pub mod hold;
 pub mod lab;
 pub mod lifecycle;
 pub mod ls;
+pub mod manpage;
 pub mod mem;
 pub mod read;
 pub mod reclaim;
@@ -40,5 +42,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Doctor(args) => doctor::run(args),
         Command::Snapshot(args) => snapshot::run(args),
         Command::Run(args) => run::run(args),
+        Command::Completions(args) => completions::run(args),
+        Command::Manpage(args) => manpage::run(args),
     }
 }
