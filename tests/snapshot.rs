@@ -1267,6 +1267,19 @@ fn names_are_bytes_semaphores_are_saved_and_nothing_is_skipped_silently() {
     for (n, c) in &names {
         assert_eq!(&std::fs::read(raw_shm_path(n)).unwrap(), c, "{n:?}");
     }
+    // One such name alone: addressed as its file, the way every shmkit command takes it.
+    let one = dir.path().join("one.snap");
+    let out = shmkit(&[
+        "snapshot",
+        "save",
+        one.to_str().unwrap(),
+        "file:/dev/shm/caf\\xe9",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["objects"][0]["name"], "/caf\\xe9");
+    assert_eq!(v["objects"].as_array().unwrap().len(), 1);
 }
 
 #[test]

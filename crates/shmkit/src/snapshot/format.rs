@@ -170,29 +170,12 @@ fn serialize_name<S: serde::Serializer>(name: &[u8], s: S) -> Result<S::Ok, S::E
     s.serialize_str(&escape_name(name))
 }
 
-/// A name for people and JSON: UTF-8 is kept, a backslash is doubled, and every byte that is
-/// not printable UTF-8 (invalid sequences, control characters) becomes `\xNN`, so the text is
-/// one line and maps back to exactly one byte string.
+/// A name for people and JSON, as every shmkit command shows names
+/// ([`crate::address::escape_bytes`]): UTF-8 is kept, a backslash is doubled, and every byte
+/// that is not printable UTF-8 becomes `\xNN`, so the text is one line and maps back to
+/// exactly one byte string ([`crate::address::unescape`]).
 pub fn escape_name(name: &[u8]) -> String {
-    let mut out = String::with_capacity(name.len());
-    for chunk in name.utf8_chunks() {
-        for c in chunk.valid().chars() {
-            match c {
-                '\\' => out.push_str("\\\\"),
-                c if c.is_control() => {
-                    let mut b = [0u8; 4];
-                    for byte in c.encode_utf8(&mut b).bytes() {
-                        out.push_str(&format!("\\x{byte:02x}"));
-                    }
-                }
-                c => out.push(c),
-            }
-        }
-        for byte in chunk.invalid() {
-            out.push_str(&format!("\\x{byte:02x}"));
-        }
-    }
-    out
+    crate::address::escape_bytes(name)
 }
 
 /// Checks a POSIX name as stored: a leading `/`, then 1 to 255 bytes with no `/` and no NUL,

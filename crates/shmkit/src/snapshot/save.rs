@@ -159,15 +159,16 @@ fn choose(
                 }
             }
             Selector::PosixName(name) => {
-                let path = root.path(format!("{DEV_SHM}{name}"));
+                use std::os::unix::ffi::OsStrExt;
+                let mut path = root.path(DEV_SHM).into_os_string();
+                path.push(std::ffi::OsStr::from_bytes(name));
+                let shown = escape_name(name);
                 match std::fs::symlink_metadata(&path) {
-                    Ok(m) if m.file_type().is_file() => {
-                        posix_names.push((name.as_bytes().to_vec(), true))
-                    }
+                    Ok(m) if m.file_type().is_file() => posix_names.push((name.clone(), true)),
                     Ok(m) => {
                         return Err(Error::new(
                             ErrorKind::InvalidInput,
-                            format!("posix:{name}"),
+                            format!("posix:{shown}"),
                             format!(
                                 "is {} in /dev/shm, not a shared memory object",
                                 files::type_name(&m)
@@ -178,7 +179,7 @@ fn choose(
                     Err(_) => {
                         return Err(Error::new(
                             ErrorKind::NotFound,
-                            format!("posix:{name}"),
+                            format!("posix:{shown}"),
                             "no such POSIX shared memory object",
                         )
                         .with_fix("list them with `ls /dev/shm` or `shmkit ls`"))
