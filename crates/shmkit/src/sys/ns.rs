@@ -33,16 +33,6 @@ pub fn unshare_ipc() -> io::Result<()> {
     super::cvt(unsafe { libc::unshare(libc::CLONE_NEWIPC) }).map(drop)
 }
 
-/// `unshare(CLONE_NEWNS)`—Gives this process a private copy of its mount namespace, so
-/// what it mounts next is seen by nobody else. Needs `CAP_SYS_ADMIN` and a single thread.
-///
-/// # References
-/// - [Linux](https://man7.org/linux/man-pages/man2/unshare.2.html)
-pub fn unshare_mount() -> io::Result<()> {
-    // SAFETY: unshare takes a flag word, no pointers.
-    super::cvt(unsafe { libc::unshare(libc::CLONE_NEWNS) }).map(drop)
-}
-
 /// `setns(fd, CLONE_NEWIPC)`—Joins the IPC namespace that `fd` (an open
 /// `/proc/PID/ns/ipc`) names.
 ///
@@ -64,15 +54,20 @@ pub fn setns_mnt(fd: BorrowedFd<'_>) -> io::Result<()> {
     super::cvt(unsafe { libc::setns(fd.as_raw_fd(), libc::CLONE_NEWNS) }).map(drop)
 }
 
-/// `mount(NULL, "/", NULL, MS_REC|MS_PRIVATE, NULL)`—Stops mounts made from now on in this
-/// mount namespace from propagating to the namespace it was copied from.
+/// `unshare(CLONE_NEWNS)` then `mount(NULL, "/", NULL, MS_REC|MS_PRIVATE, NULL)`—Moves the
+/// calling thread into a copy of its mount namespace whose mounts propagate nowhere, so a
+/// tmpfs mounted on `/dev/shm` afterwards is seen by this thread and the processes it starts
+/// only. Needs `CAP_SYS_ADMIN`.
 ///
 /// # References
+/// - [Linux](https://man7.org/linux/man-pages/man2/unshare.2.html)
 /// - [Linux](https://man7.org/linux/man-pages/man7/mount_namespaces.7.html)
-pub fn make_mounts_private() -> io::Result<()> {
+pub fn unshare_mount_private() -> io::Result<()> {
+    // SAFETY: unshare takes a flag word, no pointers.
+    super::cvt(unsafe { libc::unshare(libc::CLONE_NEWNS) })?;
     let root = super::cstring(b"/")?;
-    // SAFETY: the target is a NUL-terminated string that outlives the call; source, type and
-    // data may be NULL for a propagation change.
+    // SAFETY: `root` is NUL-terminated and outlives the call; null source, type and data are
+    // what a propagation change takes.
     super::cvt(unsafe {
         libc::mount(
             std::ptr::null(),
@@ -161,8 +156,7 @@ pub fn enter(host_proc: &Path, pid: u32) -> io::Result<()> {
     let mnt = File::open(host_proc.join(format!("{pid}/ns/mnt")))?;
     setns_ipc(ipc.as_fd())?;
     setns_mnt(mnt.as_fd())?;
-    unshare_mount()?;
-    make_mounts_private()?;
+    unshare_mount_private()?;
     mount_proc(Path::new("/proc"))
 }
 
