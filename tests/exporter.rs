@@ -8,6 +8,7 @@
 //! guard drops (also when a test fails). Segments are made inside a private IPC namespace that
 //! the exporter runs in, so they vanish with it.
 
+mod containers_support;
 mod lifecycle_support;
 use lifecycle_support::*;
 
@@ -52,12 +53,26 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Starts `shmkit exporter ARGS --listen 127.0.0.1:0` (inside `prefix`, e.g. `unshare --ipc`,
-/// after `setup`) and returns it with the address it printed.
+/// Starts `shmkit exporter ARGS --listen 127.0.0.1:0` in a private IPC namespace, after
+/// `setup`, and returns it with the address it printed.
 fn exporter(setup: &str, args: &str, env: &[(&str, &Path)]) -> (Server, SocketAddr) {
+    exporter_in(&["unshare", "--ipc"], setup, args, env)
+}
+
+/// The same, run by `prefix` (`unshare --ipc`; empty: in the host's namespaces, where the
+/// exporter also looks into every container's).
+fn exporter_in(
+    prefix: &[&str],
+    setup: &str,
+    args: &str,
+    env: &[(&str, &Path)],
+) -> (Server, SocketAddr) {
     let script = format!("set -e\n{setup}\nexec \"$SHMKIT\" exporter --listen 127.0.0.1:0 {args}");
-    let mut cmd = Command::new("unshare");
-    cmd.args(["--ipc", "sh", "-c", &script])
+    let mut cmd = Command::new(prefix.first().copied().unwrap_or("sh"));
+    if !prefix.is_empty() {
+        cmd.args(&prefix[1..]).arg("sh");
+    }
+    cmd.args(["-c", &script])
         .env("SHMKIT", bin())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -826,4 +841,51 @@ fn the_deployed_container_sees_the_hosts_objects_and_holders() {
         "the host process that maps it, seen from the container: {body}"
     );
     drop(holder);
+}
+
+/// A container's own /dev/shm (`--shm-size=16m`, 12 MiB written into it) and the seed's
+/// leak inside its private IPC namespace, seen by prometheus through the exporter on the host.
+#[test]
+fn prometheus_sees_a_containers_dev_shm_use_and_size_and_its_leak() {
+    let image = containers_support::Image::build();
+    let ct = containers_support::Container::run(&image, &["--ipc", "private", "--shm-size", "16m"]);
+    ct.sh("head -c 12582912 /dev/zero > /dev/shm/fill");
+    let leak_id = ct.sh("leak 2097152");
+    let dir = tempfile::tempdir().unwrap();
+    // In the host's namespaces: from a private IPC namespace the exporter would not look into
+    // other namespaces (they would all be "other").
+    let (mut exp, addr) = exporter_in(&[], "true", "--min-interval 0", &[]);
+    let (mut prometheus, api) = start_prometheus(dir.path(), addr);
+    let name = &ct.name;
+    let used = query(
+        api,
+        &mut prometheus,
+        &format!("shmkit_container_dev_shm_used_bytes{{container=\"{name}\"}}"),
+        90,
+    );
+    assert_eq!(used, 12582912.0);
+    let size = query(
+        api,
+        &mut prometheus,
+        &format!("shmkit_container_dev_shm_size_bytes{{container=\"{name}\"}}"),
+        30,
+    );
+    assert_eq!(size, 16777216.0);
+    let leaked = query(
+        api,
+        &mut prometheus,
+        &format!("shmkit_object_resident_bytes{{kind=\"sysv\",address=\"sysv:id={}\",container=\"{name}\"}}", leak_id.trim()),
+        30,
+    );
+    assert_eq!(leaked, 2097152.0);
+    let leaks = query(
+        api,
+        &mut prometheus,
+        &format!("shmkit_leaked_objects{{kind=\"sysv\",container=\"{name}\"}}"),
+        30,
+    );
+    assert_eq!(leaks, 1.0);
+    let shmem = query(api, &mut prometheus, "shmkit_shmem_bytes", 30);
+    assert!(shmem >= 12582912.0 + 2097152.0, "{shmem}");
+    exp.assert_running();
 }

@@ -12,7 +12,7 @@
 //! (`address="other"`). The names are a contract, listed in `docs/exporter.md`.
 
 use crate::report::MemReport;
-use crate::scan::{Kind, Object, Scan};
+use crate::scan::{Kind, Location, Object, Scan};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::gauge::ConstGauge;
@@ -200,6 +200,7 @@ impl Metrics {
         families.extend(objects);
         families.extend(leak_families(scan));
         families.extend(mount_families(scan));
+        families.extend(container_families(report));
 
         let c = &scan.coverage;
         families.push(Family {
@@ -303,9 +304,88 @@ impl Collector for Families {
 
 const NO_LABELS: [(&str, &str); 0] = [];
 
-/// The `container` label of an object: empty on the host.
-fn container_of(_object: &Object) -> String {
-    String::new()
+/// The `container` label of a location: the container's name (or short id); for namespaces
+/// no runtime made (an `unshare`), their inode (`ns:4026532451`), never a pid; empty in the
+/// scan's own namespaces (the host).
+fn container_label(location: &Location) -> String {
+    match (&location.container, location.foreign) {
+        (Some(c), _) => c.label().to_string(),
+        (None, true) => location
+            .namespaces
+            .ipc
+            .or(location.namespaces.mnt)
+            .map_or(String::new(), |ns| format!("ns:{ns}")),
+        (None, false) => String::new(),
+    }
+}
+
+/// The `container` label of an object.
+fn container_of(object: &Object) -> String {
+    container_label(&object.location)
+}
+
+/// Each container's `/dev/shm`, System V total and memory cgroup, from the report's
+/// per-container section.
+fn container_families(report: &MemReport) -> Vec<Family> {
+    let mut dev_shm_size = Vec::new();
+    let mut dev_shm_used = Vec::new();
+    let mut sysv = Vec::new();
+    let mut charged = Vec::new();
+    let mut limit = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for c in &report.containers {
+        let mut label = c.container.label().to_string();
+        // Two containers of one name (the same container name in two pods): the id tells
+        // them apart.
+        if !seen.insert(label.clone()) {
+            label = format!("{label} ({})", c.container.short_id());
+        }
+        let labels = vec![("container", label)];
+        let sample = |value: u64| Sample {
+            labels: labels.clone(),
+            value: Value::Integer(value),
+        };
+        if let Some(d) = &c.dev_shm {
+            if let Some(size) = d.size {
+                dev_shm_size.push(sample(size));
+            }
+            dev_shm_used.push(sample(d.used));
+        }
+        sysv.push(sample(c.sysv));
+        if let Some(s) = c.cgroup_shmem {
+            charged.push(sample(s));
+        }
+        if let Some(l) = c.cgroup_limit {
+            limit.push(sample(l));
+        }
+    }
+    vec![
+        Family {
+            name: "shmkit_container_dev_shm_size_bytes",
+            help: "Size of the container's own /dev/shm (--shm-size).",
+            samples: dev_shm_size,
+        },
+        Family {
+            name: "shmkit_container_dev_shm_used_bytes",
+            help: "Bytes used in the container's /dev/shm; when it is full the next writes get SIGBUS or ENOSPC.",
+            samples: dev_shm_used,
+        },
+        Family {
+            name: "shmkit_container_sysv_bytes",
+            help: "Resident and swapped bytes of the System V segments in the container's IPC namespace.",
+            samples: sysv,
+        },
+        Family {
+            name: "shmkit_container_shmem_charged_bytes",
+            help: "Shared memory charged to the container's memory cgroup (memory.stat shmem).",
+            samples: charged,
+        },
+        Family {
+            name: "shmkit_container_memory_limit_bytes",
+            help: "The container's memory cgroup limit (absent when unlimited).",
+            samples: limit,
+        },
+    ]
 }
 
 /// The `owner` label: the user name, or the uid when the passwd database has none.
@@ -545,14 +625,13 @@ fn mount_families(scan: &Scan) -> Vec<Family> {
     let mut used = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
     for m in scan.mounts.iter().filter(|m| m.fs_type == "tmpfs") {
-        // The same mount point can appear twice (a mount over another): the top one counts.
-        if !seen.insert(m.mount_point.clone()) {
+        let container = container_label(&m.location);
+        // The same mount point can appear twice in one place (a mount over another): the top
+        // one counts.
+        if !seen.insert((m.mount_point.clone(), container.clone())) {
             continue;
         }
-        let labels = vec![
-            ("mount", m.mount_point.clone()),
-            ("container", String::new()),
-        ];
+        let labels = vec![("mount", m.mount_point.clone()), ("container", container)];
         if let Some(limit) = m.size_limit {
             size.push(Sample {
                 labels: labels.clone(),
@@ -581,8 +660,10 @@ fn mount_families(scan: &Scan) -> Vec<Family> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scan::container::CgroupShmem;
     use crate::scan::{
-        Blindness, Coverage, HoldVia, Holder, LeakReason, Status, TmpfsMount, Usage,
+        Blindness, Container, ContainerInfo, Coverage, HoldVia, Holder, LeakReason, Namespaces,
+        Status, TmpfsMount, Usage,
     };
 
     const MIB: u64 = 1 << 20;
@@ -608,6 +689,7 @@ mod tests {
             orphan_reason: None,
             free_command: None,
             sysv: None,
+            location: Location::default(),
         }
     }
 
@@ -624,6 +706,7 @@ mod tests {
                 used: 3 * MIB,
                 files: 1,
                 is_dev_shm: true,
+                location: Location::default(),
             }],
             meminfo: shmkit_procfs::meminfo::parse(text).unwrap(),
             swap_total: 0,
@@ -632,6 +715,7 @@ mod tests {
                 processes_unreadable: 2,
                 ..Coverage::default()
             },
+            containers: Vec::new(),
         }
     }
 
@@ -825,5 +909,111 @@ mod tests {
         let om = m.encode(Format::OpenMetrics);
         assert!(om.ends_with("# EOF\n"), "{om}");
         assert!(om.contains("# TYPE shmkit_build_info gauge\n"), "{om}");
+    }
+
+    /// A container "db" with a 16 MiB /dev/shm holding 12 MiB, a 1 MiB segment in its IPC
+    /// namespace and a cgroup limit of 64 MiB; and an unshare'd namespace with no runtime.
+    #[test]
+    fn containers_get_their_families_and_objects_their_container_label() {
+        let db = Container {
+            runtime: "docker".into(),
+            id: format!("{:0>64}", "abc"),
+            name: Some("db".into()),
+            pod: None,
+        };
+        let in_db = Location {
+            namespaces: Namespaces {
+                ipc: Some(4026532001),
+                mnt: Some(4026532002),
+            },
+            container: Some(db.clone()),
+            foreign: true,
+            pid: Some(300),
+        };
+        let mut segment = object(Kind::Sysv, Some("sysv:id=0"), "0x0", MIB);
+        segment.location = in_db.clone();
+        let mut elsewhere = object(Kind::Sysv, Some("sysv:id=0"), "0x0", 2 * MIB);
+        elsewhere.location = Location {
+            namespaces: Namespaces {
+                ipc: Some(4026532099),
+                mnt: None,
+            },
+            container: None,
+            foreign: true,
+            pid: Some(400),
+        };
+        let host = object(Kind::Sysv, Some("sysv:id=0"), "0x0", 3 * MIB);
+        let mut s = scan(vec![segment, elsewhere, host]);
+        s.mounts.push(TmpfsMount {
+            mount_point: "/dev/shm".into(),
+            fs_type: "tmpfs".into(),
+            dev: (0, 77),
+            size_limit: Some(16 * MIB),
+            used: 12 * MIB,
+            files: 1,
+            is_dev_shm: true,
+            location: in_db.clone(),
+        });
+        s.containers.push(ContainerInfo {
+            container: db,
+            pids: vec![300],
+            namespaces: in_db.namespaces,
+            ipc_owner: None,
+            ipc_shared_with: Vec::new(),
+            cgroup: Some(CgroupShmem {
+                dir: "/sys/fs/cgroup/memory/docker/abc".into(),
+                shmem: Some(13 * MIB),
+                limit: Some(64 * MIB),
+                usage: None,
+            }),
+            dev_shm: Some((0, 77)),
+        });
+        let m = metrics(&s, 10);
+        let db = [("container", "db")];
+        let mib = |n: u64| Some((n * MIB) as f64);
+        assert_eq!(
+            value(&m, "shmkit_container_dev_shm_size_bytes", &db),
+            mib(16)
+        );
+        assert_eq!(
+            value(&m, "shmkit_container_dev_shm_used_bytes", &db),
+            mib(12)
+        );
+        assert_eq!(
+            value(&m, "shmkit_container_shmem_charged_bytes", &db),
+            mib(13)
+        );
+        assert_eq!(
+            value(&m, "shmkit_container_memory_limit_bytes", &db),
+            mib(64)
+        );
+        assert!(value(&m, "shmkit_container_sysv_bytes", &db).is_some());
+        // Three segments with one address in three IPC namespaces: three series.
+        let r = |container| {
+            value(
+                &m,
+                "shmkit_object_resident_bytes",
+                &[("address", "sysv:id=0"), ("container", container)],
+            )
+        };
+        assert_eq!(r("db"), mib(1));
+        assert_eq!(r("ns:4026532099"), mib(2), "a namespace no runtime made");
+        assert_eq!(r(""), mib(3), "the host");
+        assert_eq!(
+            value(
+                &m,
+                "shmkit_tmpfs_used_bytes",
+                &[("mount", "/dev/shm"), ("container", "db")]
+            ),
+            mib(12)
+        );
+        assert_eq!(
+            value(
+                &m,
+                "shmkit_tmpfs_used_bytes",
+                &[("mount", "/dev/shm"), ("container", "")]
+            ),
+            mib(3)
+        );
     }
 }
