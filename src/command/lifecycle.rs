@@ -33,7 +33,8 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 /// The command line refuses memfds: one made here would die with the command, and an
 /// existing one has no name to be found by outside the processes that hold it.
 pub fn refuse_memfd(addr: &Address, creating: bool) -> Result<(), Error> {
-    if addr.kind() != Kind::Memfd {
+    // A memfd held by a process (memfd:PID/FD) is reached through that process.
+    if !matches!(addr, Address::Memfd(_)) {
         return Ok(());
     }
     let (cause, fix) = if creating {
@@ -44,7 +45,7 @@ pub fn refuse_memfd(addr: &Address, creating: bool) -> Result<(), Error> {
     } else {
         (
             "a memfd has no name outside the processes that hold it, so this command cannot open it",
-            "`shmkit ls --kind memfd` lists the memfds that exist, with their size and holders",
+            "address it through a process that holds it, memfd:PID/FD or memfd:PID@0xSTART (`shmkit ls --kind memfd` lists them)",
         )
     };
     Err(Error::new(ErrorKind::InvalidInput, addr.to_string(), cause).with_fix(fix))

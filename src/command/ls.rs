@@ -338,7 +338,7 @@ pub fn build_table(objects: &[&Object], exact: bool, now: i64, times: TimeFormat
             o.created
                 .map_or("-".to_string(), |c| age(now.saturating_sub(c))),
             status_cell(o, now),
-            o.address.as_deref().map_or("-".to_string(), sanitize),
+            sanitize(&o.address.to_string()),
             o.uid.to_string(),
             o.gid.to_string(),
             o.sysv

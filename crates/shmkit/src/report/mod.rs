@@ -215,7 +215,7 @@ impl MemReport {
             .filter_map(|o| match o.status.usage {
                 Usage::Leaked { reason } => Some(Leak {
                     kind: o.kind,
-                    object: o.address.clone().unwrap_or_else(|| o.name.clone()),
+                    object: o.address.to_string(),
                     bytes: o.resident.unwrap_or(0),
                     reason,
                     uncertain: o.status.uncertain.is_some(),
@@ -466,7 +466,7 @@ mod tests {
     fn object(kind: Kind, name: &str, resident: u64, mount: Option<&str>) -> Object {
         Object {
             kind,
-            address: None,
+            address: crate::address::Address::File(name.into()),
             name: name.to_string(),
             dev: None,
             inode: None,
@@ -496,7 +496,7 @@ mod tests {
         };
         segment.status = crate::scan::Status::judged(leaked, None);
         segment.free_command = Some("ipcrm -m 5".into());
-        segment.address = Some("sysv:id=5".into());
+        segment.address = "sysv:id=5".parse().unwrap();
         let mut anon = object(Kind::SharedAnon, "shared-anon:9", 20 * MIB, None);
         anon.holders.push(Holder {
             pid: 7,

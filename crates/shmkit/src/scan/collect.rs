@@ -167,17 +167,13 @@ impl Scan {
             if f.stat_path.is_some() && meta.is_none() && f.allocated.is_none() {
                 coverage.objects_vanished += u64::from(kind != Kind::File);
             }
-            let mut obj = hidden_object(id, kind, f, meta, &procs);
+            // A file of a mount that is hidden, or of another mount namespace, cannot be
+            // reached by its path from here: only through a holder.
+            let path_reachable = mounts.iter().any(|m| m.dev == (id.0, id.1));
+            let mut obj = hidden_object(id, kind, f, meta, &procs, path_reachable);
             obj.user = users.name(obj.uid).map(str::to_string);
             if let Some((mount_point, _)) = known.shmem_devs.get(&(id.0, id.1)) {
                 obj.mount = Some(mount_point.clone());
-            }
-            // A file of a mount that is hidden, or of another mount namespace, cannot be
-            // reached by its path from here: no command can address it.
-            if matches!(kind, Kind::Posix | Kind::Tmpfs)
-                && !mounts.iter().any(|m| m.dev == (id.0, id.1))
-            {
-                obj.address = None;
             }
             objects.push(obj);
         }

@@ -3,6 +3,7 @@
 //! These types are the contract between the scan (which fills them from `/proc`, `/sys` and
 //! `/dev/shm`), the memory report, the life-cycle commands and the renderers.
 
+use crate::address::Address;
 use serde::Serialize;
 
 /// The kinds of shared memory, named the same way in commands, JSON and the library.
@@ -289,9 +290,11 @@ pub struct SysvDetails {
 pub struct Object {
     /// Its kind.
     pub kind: Kind,
-    /// How shmkit commands address it: `sysv:id=294918`, `posix:/name`, `file:/mnt/t/x`;
-    /// `None` where no command can reach it (a shared anonymous mapping, a memfd).
-    pub address: Option<String>,
+    /// How shmkit commands address it: `sysv:id=294918`, `posix:/name`, `file:/mnt/t/x`, and
+    /// for what only its holders reach (a memfd, shared anonymous memory, a deleted file) a
+    /// holder's descriptor or mapping: `memfd:4242/5`, `shared-anon:4242@0x7f3a0000`.
+    /// Serialized as that text.
+    pub address: Address,
     /// What a person calls it: a key (`0x0000162e`), a name (`/orders`), a path, a memfd name.
     pub name: String,
     /// Device (major, minor) and inode, the identity that maps and fds share.

@@ -33,12 +33,14 @@
 
 mod errno;
 pub mod file;
+pub mod held;
 mod kernel;
 pub mod memfd;
 pub mod posix;
 pub mod sysv;
 
 pub use file::FileSegment;
+pub use held::HeldSegment;
 pub use memfd::MemfdSegment;
 pub use posix::PosixSegment;
 pub use sysv::SysvSegment;
@@ -342,6 +344,14 @@ pub fn create(addr: &Address, opts: &CreateOptions) -> Result<Box<dyn Segment>> 
         Address::Posix(name) => Box::new(PosixSegment::create(name, opts)?),
         Address::File(path) => Box::new(FileSegment::create(path, opts)?),
         Address::Memfd(name) => Box::new(MemfdSegment::create(name, opts)?),
+        Address::Held(_) => {
+            return Err(Error::new(
+                ErrorKind::AlreadyExists,
+                addr.to_string(),
+                "it names an object a process already holds, which cannot be created",
+            )
+            .with_fix("create a memfd as memfd:NAME, or open this one with segment::open"))
+        }
     })
 }
 
@@ -352,6 +362,7 @@ pub fn open(addr: &Address, opts: &OpenOptions) -> Result<Box<dyn Segment>> {
         Address::Posix(name) => Box::new(PosixSegment::open(name, opts)?),
         Address::File(path) => Box::new(FileSegment::open(path, opts)?),
         Address::Memfd(_) => return Err(memfd::cannot_open(addr)),
+        Address::Held(held) => Box::new(HeldSegment::open(held, opts)?),
     })
 }
 
