@@ -123,7 +123,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     if args.json {
         output::print_json(&LsJson {
-            schema: "shmkit.ls/2",
+            schema: "shmkit.ls/3",
             objects,
             coverage: &scan.coverage,
         })?;

@@ -13,11 +13,12 @@
 //! Nothing here reads the system: the same scan always gives the same report, so the model is
 //! tested on fixture scans as well as live.
 
-use crate::scan::{Blindness, Coverage, Kind, LeakReason, Object, Scan, Usage};
+use crate::address::Address;
+use crate::scan::{Blindness, Coverage, Holder, Kind, LeakReason, Object, Scan, Usage};
 use serde::Serialize;
 
 /// The version of the JSON document `shmkit mem --json` prints.
-pub const SCHEMA: &str = "shmkit.mem/2";
+pub const SCHEMA: &str = "shmkit.mem/3";
 
 /// The header `free -b` prints, field for field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -77,10 +78,13 @@ pub struct PinnedItem {
     pub kind: String,
     /// Its name: a mount point, a key and id, a memfd name.
     pub name: String,
+    /// The object's address, as `ls` and `stat` give it (`None` for a mount or the
+    /// unattributed remainder, which are no object).
+    pub address: Option<Address>,
     /// Bytes of `Shmem` it accounts for.
     pub bytes: u64,
-    /// Who holds it (`pid/comm`), if anyone.
-    pub holders: Vec<String>,
+    /// Who holds it, if anyone.
+    pub holders: Vec<Holder>,
     /// In use, idle (since when) or leaked.
     pub usage: Usage,
     /// Why the scan is not sure nobody holds it, when it is not.
@@ -102,10 +106,12 @@ pub struct PinnedFile {
     pub kind: Kind,
     /// Its name or path (` (deleted)` if unlinked but still held).
     pub name: String,
+    /// Its address, as `ls` and `stat` give it.
+    pub address: Address,
     /// Allocated bytes.
     pub bytes: u64,
-    /// Who maps it or holds it open (`pid/comm`).
-    pub holders: Vec<String>,
+    /// Who maps it or holds it open.
+    pub holders: Vec<Holder>,
     /// In use, idle (since when) or leaked.
     pub usage: Usage,
     /// Why the scan is not sure nobody holds it, when it is not.
@@ -138,8 +144,8 @@ pub struct Pinned {
 pub struct Leak {
     /// Its kind.
     pub kind: Kind,
-    /// Its address (`sysv:id=5`) or name.
-    pub object: String,
+    /// Its address (`sysv:id=5`), as `ls` and `stat` give it.
+    pub address: Address,
     /// Resident bytes it pins.
     pub bytes: u64,
     /// Why it is a leak.
@@ -215,7 +221,7 @@ impl MemReport {
             .filter_map(|o| match o.status.usage {
                 Usage::Leaked { reason } => Some(Leak {
                     kind: o.kind,
-                    object: o.address.to_string(),
+                    address: o.address.clone(),
                     bytes: o.resident.unwrap_or(0),
                     reason,
                     uncertain: o.status.uncertain.is_some(),
@@ -326,13 +332,6 @@ fn buff_cache(scan: &Scan, free: &FreeHeader) -> BuffCache {
     }
 }
 
-fn holder_names(o: &Object) -> Vec<String> {
-    o.holders
-        .iter()
-        .map(|h| format!("{}/{}", h.pid, h.comm))
-        .collect()
-}
-
 /// One object's line.
 fn pinned_item(o: &Object) -> PinnedItem {
     let name = match &o.sysv {
@@ -342,8 +341,9 @@ fn pinned_item(o: &Object) -> PinnedItem {
     PinnedItem {
         kind: o.kind.as_str().to_string(),
         name,
+        address: Some(o.address.clone()),
         bytes: o.resident.unwrap_or(0),
-        holders: holder_names(o),
+        holders: o.holders.clone(),
         usage: o.status.usage,
         uncertain: o.status.uncertain,
         orphan: o.status.orphan,
@@ -385,7 +385,8 @@ fn pinned(scan: &Scan) -> Pinned {
                 kind: o.kind,
                 name: o.name.clone(),
                 bytes: o.resident.unwrap_or(0),
-                holders: holder_names(o),
+                address: o.address.clone(),
+                holders: o.holders.clone(),
                 usage: o.status.usage,
                 uncertain: o.status.uncertain,
                 orphan: o.status.orphan,
@@ -399,6 +400,7 @@ fn pinned(scan: &Scan) -> Pinned {
         items.push(PinnedItem {
             kind: "tmpfs-mount".to_string(),
             name: mount.mount_point.clone(),
+            address: None,
             bytes: mount.used,
             holders: Vec::new(),
             usage: Usage::InUse,
@@ -429,6 +431,7 @@ fn pinned(scan: &Scan) -> Pinned {
         items.push(PinnedItem {
             kind: "unattributed".to_string(),
             name: "no object found accounts for it".to_string(),
+            address: None,
             bytes: unattributed,
             holders: Vec::new(),
             usage: Usage::InUse,
@@ -584,14 +587,20 @@ mod tests {
             p.items[1].files[0].name, "/big",
             "posix objects listed under their mount"
         );
-        assert_eq!(p.items[2].holders, ["7/postgres"]);
+        assert_eq!(
+            (
+                p.items[2].holders[0].pid,
+                p.items[2].holders[0].comm.as_str()
+            ),
+            (7, "postgres")
+        );
     }
 
     #[test]
     fn leaks_carry_the_command_that_frees_them() {
         let r = MemReport::new(&scan());
         assert_eq!(r.leaks.len(), 1);
-        assert_eq!(r.leaks[0].object, "sysv:id=5");
+        assert_eq!(r.leaks[0].address.to_string(), "sysv:id=5");
         assert_eq!(r.leaks[0].bytes, 40 * MIB);
         assert_eq!(r.leaks[0].command.as_deref(), Some("ipcrm -m 5"));
     }
