@@ -188,7 +188,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Action::Verify(a) => {
             let v = snapshot::verify_file(&a.file)?;
             if a.json {
-                print_versioned("shmkit.snapshot-verify/1", &v)?;
+                print_versioned("shmkit.snapshot-verify/2", &LsOut::from(&v))?;
             } else {
                 let bytes: u64 = v.objects.iter().map(|o| o.meta.size).sum();
                 writeln!(
