@@ -96,21 +96,9 @@ fn wants_json() -> bool {
 /// Under `--json`, an error is a JSON document too (`shmkit.error/1`), on stdout where the
 /// reader expects the result, with the exit code it also has.
 fn print_json_error(object: Option<&str>, cause: &str, fix: Option<&str>, exit_code: u8) {
-    #[derive(serde::Serialize)]
-    struct ErrorDocument<'a> {
-        schema: &'static str,
-        error: ErrorBody<'a>,
-    }
-    #[derive(serde::Serialize)]
-    struct ErrorBody<'a> {
-        object: Option<&'a str>,
-        cause: &'a str,
-        fix: Option<&'a str>,
-        exit_code: u8,
-    }
-    let doc = ErrorDocument {
+    let doc = output::ErrorDocument {
         schema: "shmkit.error/1",
-        error: ErrorBody {
+        error: output::ErrorBody {
             object,
             cause,
             fix,

@@ -62,7 +62,7 @@ pub fn warn_if_world_writable(addr: &Address, mode: u32) {
 }
 
 /// What `chmod`, `chown` and `resize` print with `--json`: the object after the change.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Changed {
     /// `shmkit.chmod/1`, `shmkit.chown/1`, `shmkit.resize/1`.
     pub schema: &'static str,
@@ -112,7 +112,7 @@ pub fn object_holders(object: &Object) -> Vec<Holder> {
 }
 
 /// One answer to "does it survive X here?".
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Answer {
     /// Yes or no (for "it depends", the likely answer here).
     pub survives: bool,
@@ -121,7 +121,7 @@ pub struct Answer {
 }
 
 /// What an object survives on this host.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Survival {
     /// The exit of every process that uses it.
     pub process_exit: Answer,

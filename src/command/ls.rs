@@ -86,8 +86,8 @@ pub fn parse_kind(text: &str) -> Result<Kind, String> {
 }
 
 /// The JSON document `shmkit ls --json` prints.
-#[derive(Debug, Serialize)]
-struct LsJson<'a> {
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(crate) struct LsJson<'a> {
     schema: &'static str,
     objects: Vec<&'a Object>,
     coverage: &'a Coverage,

@@ -16,6 +16,7 @@ pub mod reclaim;
 pub mod resize;
 pub mod rm;
 pub mod run;
+pub mod schema;
 pub mod snapshot;
 pub mod stat;
 pub mod write;
@@ -44,5 +45,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(args) => run::run(args),
         Command::Completions(args) => completions::run(args),
         Command::Manpage(args) => manpage::run(args),
+        Command::Schema(args) => schema::run(args),
     }
 }

@@ -218,8 +218,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 /// had when saved (the one `ls`, `mem`, `stat` and `rm` gave it) and the one a restore
 /// recreates; null where a field does not apply; 64-bit checksums as hex strings, which
 /// JSON numbers (doubles) cannot carry exactly.
-#[derive(Debug, serde::Serialize)]
-struct LsOut {
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct LsOut {
     created: i64,
     format_version: u16,
     objects: Vec<LsObject>,
@@ -227,7 +227,7 @@ struct LsOut {
     checksum: String,
 }
 
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
 struct LsObject {
     kind: shmkit::scan::Kind,
     address: String,

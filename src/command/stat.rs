@@ -37,8 +37,8 @@ pub struct Args {
 }
 
 /// What `stat --json` prints.
-#[derive(Debug, Serialize)]
-struct StatOut {
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(crate) struct StatOut {
     schema: &'static str,
     #[serde(flatten)]
     stat: Stat,

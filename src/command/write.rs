@@ -42,8 +42,8 @@ pub struct Args {
     pub json: bool,
 }
 
-#[derive(Debug, Serialize)]
-struct Written {
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(crate) struct Written {
     schema: &'static str,
     address: String,
     offset: u64,

@@ -437,6 +437,21 @@ impl serde::Serialize for Address {
     }
 }
 
+/// In a JSON Schema, an address is a string in one of the forms this module describes.
+impl schemars::JsonSchema for Address {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Address".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^(sysv|posix|file|memfd|shared-anon|tmpfs):",
+            "description": "How commands address an object: sysv:KEY, sysv:id=SHMID, posix:/NAME, file:PATH, or through a holder KIND:PID/FD or KIND:PID@0xSTART; bytes that are not printable UTF-8 as \\xNN"
+        })
+    }
+}
+
 impl<'de> serde::Deserialize<'de> for Address {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         let text = String::deserialize(d)?;

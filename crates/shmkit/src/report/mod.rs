@@ -21,7 +21,7 @@ use serde::Serialize;
 pub const SCHEMA: &str = "shmkit.mem/3";
 
 /// The header `free -b` prints, field for field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct FreeHeader {
     /// `MemTotal`.
     pub total: u64,
@@ -49,7 +49,7 @@ pub struct FreeHeader {
 }
 
 /// buff/cache, part by part; the parts add up to [`FreeHeader::buff_cache`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct BuffCache {
     /// Clean file pages: `echo 1 > drop_caches` frees them now, except pages mapped by
     /// running processes, which stay until memory pressure reclaims them.
@@ -72,7 +72,7 @@ pub struct BuffCache {
 }
 
 /// One line of the pinned-memory itemisation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct PinnedItem {
     /// What it is: `tmpfs-mount`, `sysv`, `shared-anon`, `memfd`, `unattributed`.
     pub kind: String,
@@ -100,7 +100,7 @@ pub struct PinnedItem {
 }
 
 /// A file inside a pinned tmpfs mount.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct PinnedFile {
     /// `posix` or `tmpfs`.
     pub kind: Kind,
@@ -123,7 +123,7 @@ pub struct PinnedFile {
 }
 
 /// `Shmem`, itemised; the items add up to `total`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Pinned {
     /// meminfo `Shmem`.
     pub total: u64,
@@ -140,7 +140,7 @@ pub struct Pinned {
 }
 
 /// A leaked object and the command that frees it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Leak {
     /// Its kind.
     pub kind: Kind,
@@ -162,7 +162,7 @@ pub struct Leak {
 
 /// Huge pages (hugetlbfs, `SHM_HUGETLB` segments): a pool of its own, counted in
 /// `HugePages_*` and `Hugetlb`, never in `Shmem` or buff/cache.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct HugePages {
     /// meminfo `Hugetlb`: bytes of every huge page size in the pool.
     pub pool: u64,
@@ -175,7 +175,7 @@ pub struct HugePages {
 }
 
 /// Everything `shmkit mem` says.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct MemReport {
     /// [`SCHEMA`].
     pub schema: &'static str,

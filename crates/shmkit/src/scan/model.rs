@@ -7,7 +7,9 @@ use crate::address::Address;
 use serde::Serialize;
 
 /// The kinds of shared memory, named the same way in commands, JSON and the library.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Kind {
     /// A System V segment (`shmget`), living in an IPC namespace until `IPC_RMID`.
@@ -100,7 +102,7 @@ impl std::fmt::Display for Kind {
 }
 
 /// What outlives what, for one kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Lifetime {
     /// Survives the exit of every process that used it.
     pub process_exit: bool,
@@ -111,7 +113,9 @@ pub struct Lifetime {
 }
 
 /// How a process holds an object.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum HoldVia {
     /// It maps (or, for System V, attaches) the object.
@@ -123,7 +127,7 @@ pub enum HoldVia {
 }
 
 /// A process that maps or holds an object open.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Holder {
     /// Its pid.
     pub pid: u32,
@@ -138,7 +142,7 @@ pub struct Holder {
 }
 
 /// A process named by a kernel field (a System V creator or last user), alive or not.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ProcessRef {
     /// The pid the kernel recorded.
     pub pid: u32,
@@ -148,7 +152,7 @@ pub struct ProcessRef {
 
 /// Whether anyone uses an object, as far as the scan can tell (PRODUCT.md, "Leaked, idle, in
 /// use"). How sure the scan is of it is [`Status::uncertain`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "state", rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum Usage {
@@ -184,7 +188,7 @@ impl Usage {
 }
 
 /// Why an object is a leak. The renderers word it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "reason", rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum LeakReason {
@@ -201,7 +205,7 @@ pub enum LeakReason {
 
 /// Why the scan cannot be sure that nobody holds an object it found unheld. Such an object
 /// is shown with `?`, and removing it needs `--force`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "why", rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum Blindness {
@@ -222,7 +226,7 @@ pub enum Blindness {
 }
 
 /// The status of an object: whether it is used, and its kernel flags.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Status {
     /// In use, idle or leaked.
     pub usage: Usage,
@@ -261,7 +265,7 @@ impl Status {
 }
 
 /// System V details of an object.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct SysvDetails {
     /// The key (`0` is `IPC_PRIVATE`).
     pub key: i32,
@@ -286,7 +290,7 @@ pub struct SysvDetails {
 }
 
 /// One shared-memory object.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Object {
     /// Its kind.
     pub kind: Kind,
@@ -333,7 +337,7 @@ pub struct Object {
 }
 
 /// A tmpfs or ramfs mount and what it holds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct TmpfsMount {
     /// Where it is mounted.
     pub mount_point: String,
@@ -352,7 +356,7 @@ pub struct TmpfsMount {
 }
 
 /// What the scan could not see, so the report can say how much stays unattributed.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Coverage {
     /// Processes examined.
     pub processes: u64,

@@ -119,7 +119,7 @@ impl CreateOptions {
 }
 
 /// What an open handle may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Access {
     /// Not mapped: for stat, chmod, chown and remove. A System V segment is not attached (its
@@ -174,7 +174,7 @@ impl OpenOptions {
 }
 
 /// Everything the kernel knows about an object (`IPC_STAT` or `fstat`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Stat {
     /// Its kind.
     pub kind: Kind,
@@ -197,7 +197,7 @@ pub struct Stat {
 }
 
 /// The `IPC_STAT` fields of a segment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct SysvStat {
     /// Its key (0 = `IPC_PRIVATE`, also after `IPC_RMID`).
     pub key: i32,
@@ -226,7 +226,7 @@ pub struct SysvStat {
 }
 
 /// The `fstat` fields of a file-like object.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct FileStat {
     /// Its path (`/dev/shm/NAME` for POSIX; `None` for a memfd).
     pub path: Option<String>,
