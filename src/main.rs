@@ -50,7 +50,7 @@ fn clap_exit(err: &clap::Error) -> ExitCode {
             .next()
             .unwrap_or(&text)
             .trim_start_matches("error: ");
-        print_json_error(None, first, Some("see `shmkit --help`"), code);
+        print_json_error(None, first, Some("see the command's --help"), code);
     }
     match err.print() {
         Ok(()) => ExitCode::from(code),
