@@ -5,6 +5,7 @@ mod common;
 
 use serde_json::Value;
 use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 const SHMKIT: &str = env!("CARGO_BIN_EXE_shmkit");
 
@@ -34,15 +35,18 @@ fn error_document(args: &[&str]) -> Value {
     doc
 }
 
-/// A key no segment of this IPC namespace has (checked), made from our pid.
+/// A key no segment of this IPC namespace has (checked), made from our pid and a counter so
+/// that the tests of this binary, which run at once, never pick the same one.
 fn unused_key() -> String {
-    let mut key = 0x5b00_0000 | (std::process::id() & 0x00ff_ffff);
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let mut key = 0x5b00_0000
+        | ((std::process::id() & 0xffff) << 8) ^ (NEXT.fetch_add(1, Ordering::Relaxed) << 4);
     loop {
-        let addr = format!("sysv:{key}");
+        let addr = format!("sysv:0x{key:08x}");
         if shmkit(&["stat", &addr]).status.code() == Some(3) {
             return addr;
         }
-        key += 1;
+        key = key.wrapping_add(1 << 24).max(1);
     }
 }
 

@@ -271,7 +271,7 @@ pub(crate) struct LsOut {
 #[derive(Debug, serde::Serialize, schemars::JsonSchema)]
 struct LsObject {
     kind: shmkit::scan::Kind,
-    address: String,
+    address: shmkit::address::Address,
     restores_to: String,
     key: Option<i32>,
     shmid: Option<i32>,
@@ -282,8 +282,25 @@ struct LsObject {
     uid: u32,
     gid: u32,
     locked: bool,
+    hugetlb: bool,
     nattch: u64,
     checksum: String,
+}
+
+/// The address the object had when saved, as `ls` gave it: a segment by id, a POSIX object by
+/// name, or by its file when the name is not UTF-8.
+fn saved_address(m: &snapshot::ObjectMeta) -> shmkit::address::Address {
+    use shmkit::address::{Address, SysvAddress};
+    use std::os::unix::ffi::OsStringExt;
+    match m.kind {
+        shmkit::scan::Kind::Sysv => Address::Sysv(SysvAddress::Id(m.shmid)),
+        _ => match String::from_utf8(m.name.clone()) {
+            Ok(name) => Address::Posix(name),
+            Err(_) => Address::File(std::path::PathBuf::from(std::ffi::OsString::from_vec(
+                [b"/dev/shm".as_slice(), &m.name].concat(),
+            ))),
+        },
+    }
 }
 
 impl From<&snapshot::Verified> for LsOut {
@@ -296,21 +313,18 @@ impl From<&snapshot::Verified> for LsOut {
                 let sysv = m.kind == shmkit::scan::Kind::Sysv;
                 LsObject {
                     kind: m.kind,
-                    address: if sysv {
-                        format!("sysv:id={}", m.shmid)
-                    } else {
-                        m.address()
-                    },
+                    address: saved_address(m),
                     restores_to: m.address(),
                     key: sysv.then_some(m.key),
                     shmid: sysv.then_some(m.shmid),
-                    name: (!sysv).then(|| m.name.clone()),
+                    name: (!sysv).then(|| snapshot::escape_name(&m.name)),
                     size: m.size,
                     stored: o.stored_bytes,
                     mode: m.mode,
                     uid: m.uid,
                     gid: m.gid,
                     locked: m.locked,
+                    hugetlb: m.hugetlb,
                     nattch: m.nattch,
                     checksum: format!("{:016x}", o.checksum),
                 }
