@@ -42,7 +42,8 @@ fn unused_key() -> String {
     let mut key = 0x5b00_0000
         | ((std::process::id() & 0xffff) << 8) ^ (NEXT.fetch_add(1, Ordering::Relaxed) << 4);
     loop {
-        let addr = format!("sysv:0x{key:08x}");
+        // Below 2^31, so that its canonical address is this decimal one.
+        let addr = format!("sysv:{}", key & 0x7fff_ffff);
         if shmkit(&["stat", &addr]).status.code() == Some(3) {
             return addr;
         }
