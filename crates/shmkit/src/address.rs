@@ -44,6 +44,7 @@ const FORMS: &str = "write sysv:KEY (sysv:5678, sysv:0x162e), sysv:id=SHMID, sys
 
 /// A shared-memory object's address.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Address {
     /// A System V segment.
     Sysv(SysvAddress),
@@ -75,6 +76,7 @@ pub struct HeldAddress {
 
 /// How a process holds an object: what `/proc/PID/fd/FD` or `/proc/PID/map_files/` reach.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum Handle {
     /// An open descriptor (`/PID/FD`).
     Fd(u32),
@@ -133,6 +135,7 @@ impl fmt::Display for HeldAddress {
 
 /// How a System V segment is named.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum SysvAddress {
     /// By key (`sysv:5678`, `sysv:0x162e`); never 0, which is `IPC_PRIVATE`.
     Key(i32),

@@ -11,6 +11,7 @@ use serde::Serialize;
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, schemars::JsonSchema,
 )]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Kind {
     /// A System V segment (`shmget`), living in an IPC namespace until `IPC_RMID`.
     Sysv,
@@ -117,6 +118,7 @@ pub struct Lifetime {
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, schemars::JsonSchema,
 )]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum HoldVia {
     /// It maps (or, for System V, attaches) the object.
     Map,
