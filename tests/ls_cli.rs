@@ -118,7 +118,15 @@ fn output_noheadings_raw_prints_exactly_the_columns_asked_for() {
             .unwrap()
             .split_whitespace()
             .collect::<Vec<_>>()
-            .ends_with(&["STATUS", "ADDRESS", "UID", "GID", "NATTCH", "CREATED"]),
+            .ends_with(&[
+                "STATUS",
+                "ADDRESS",
+                "UID",
+                "GID",
+                "NATTCH",
+                "CREATED",
+                "CONTAINER"
+            ]),
         "{out}"
     );
 }
