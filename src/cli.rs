@@ -62,4 +62,6 @@ pub enum Command {
     Snapshot(command::snapshot::Args),
     /// Run a command whose shared memory persists in a snapshot file (container entrypoint).
     Run(command::run::Args),
+    /// A live view of shared memory, with each object's growth (plain tables with --once, -b N).
+    Top(command::top::Args),
 }

@@ -14,7 +14,8 @@ use std::process::ExitCode;
   shmkit ls                      every object, largest first within each kind
   shmkit ls --orphans            only leaks, with the command that frees each
   shmkit ls --kind sysv --kind posix --user postgres
-  shmkit ls --sort rss --json")]
+  shmkit ls --sort rss --json
+  shmkit ls --watch --kind sysv  again every 2 s, with what changed, like `free -s`")]
 pub struct Args {
     /// Only objects of this kind (repeatable): sysv, posix, tmpfs, shared-anon, memfd, file.
     #[arg(long, value_name = "KIND", value_parser = parse_kind)]
@@ -37,6 +38,12 @@ pub struct Args {
     /// Read /proc under this root instead of / (a captured fixture tree).
     #[arg(long, value_name = "DIR", hide = true, default_value = "/")]
     pub root: std::path::PathBuf,
+    /// Repeat every SECONDS (2 if not given) with what changed since the previous sample,
+    /// like `free -s`.
+    #[arg(long, value_name = "SECONDS", num_args = 0..=1, require_equals = true,
+          default_missing_value = "2", conflicts_with = "json",
+          value_parser = crate::command::top::batch::parse_interval)]
+    pub watch: Option<std::time::Duration>,
     /// Show ages as of this time (unix seconds) instead of now (fixture tests).
     #[arg(long, value_name = "SECONDS", hide = true)]
     pub now: Option<i64>,
@@ -75,25 +82,25 @@ struct LsJson<'a> {
 /// Runs `shmkit ls`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let root = ProcRoot::new(&args.root);
-    let scan = Scan::collect(&root, &ScanOptions::default()).map_err(shmkit::Error::from)?;
     let uid_filter = match &args.user {
         None => None,
         Some(user) => Some(resolve_user(&root, user)?),
     };
-    let mut objects: Vec<&Object> = scan
-        .objects
-        .iter()
-        .filter(|o| args.kind.is_empty() || args.kind.contains(&o.kind))
-        .filter(|o| !args.orphans || o.status.orphan)
-        .filter(|o| uid_filter.is_none_or(|uid| o.uid == uid))
-        .collect();
-    match args.sort {
-        SortKey::Kind => {}
-        SortKey::Size => objects.sort_by_key(|o| std::cmp::Reverse(o.size)),
-        SortKey::Rss => objects.sort_by_key(|o| std::cmp::Reverse(o.resident)),
-        SortKey::Age => objects.sort_by_key(|o| o.created.unwrap_or(i64::MAX)),
-        SortKey::Name => objects.sort_by(|a, b| a.name.cmp(&b.name)),
+    let collect = |root: &ProcRoot| -> anyhow::Result<Scan> {
+        Ok(Scan::collect(root, &ScanOptions::default()).map_err(shmkit::Error::from)?)
+    };
+    if let Some(interval) = args.watch {
+        let colour = output::colour_enabled();
+        return crate::command::top::batch::watch(&root, interval, collect, |out, scan| {
+            let objects = select(&args, scan, uid_filter);
+            write_table(out, &objects, args.bytes, now(), colour)?;
+            write_free_commands(out, &objects)?;
+            write_coverage(out, &scan.coverage)?;
+            Ok(objects.into_iter().cloned().collect())
+        });
     }
+    let scan = collect(&root)?;
+    let objects = select(&args, &scan, uid_filter);
     if args.json {
         output::print_json(&LsJson {
             schema: "shmkit.ls/1",
@@ -114,6 +121,25 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     write_free_commands(&mut out, &objects)?;
     write_coverage(&mut out, &scan.coverage)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The objects the filters keep, in the chosen order.
+fn select<'a>(args: &Args, scan: &'a Scan, uid_filter: Option<u32>) -> Vec<&'a Object> {
+    let mut objects: Vec<&Object> = scan
+        .objects
+        .iter()
+        .filter(|o| args.kind.is_empty() || args.kind.contains(&o.kind))
+        .filter(|o| !args.orphans || o.status.orphan)
+        .filter(|o| uid_filter.is_none_or(|uid| o.uid == uid))
+        .collect();
+    match args.sort {
+        SortKey::Kind => {}
+        SortKey::Size => objects.sort_by_key(|o| std::cmp::Reverse(o.size)),
+        SortKey::Rss => objects.sort_by_key(|o| std::cmp::Reverse(o.resident)),
+        SortKey::Age => objects.sort_by_key(|o| o.created.unwrap_or(i64::MAX)),
+        SortKey::Name => objects.sort_by(|a, b| a.name.cmp(&b.name)),
+    }
+    objects
 }
 
 /// Resolves a user name or a numeric uid.

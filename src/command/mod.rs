@@ -16,6 +16,7 @@ pub mod rm;
 pub mod run;
 pub mod snapshot;
 pub mod stat;
+pub mod top;
 pub mod write;
 
 use crate::cli::{Cli, Command};
@@ -40,5 +41,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Doctor(args) => doctor::run(args),
         Command::Snapshot(args) => snapshot::run(args),
         Command::Run(args) => run::run(args),
+        Command::Top(args) => top::run(args),
     }
 }

@@ -1,0 +1,160 @@
+//! What `top` does to the selected object: show its `stat`, and remove it exactly when
+//! `shmkit rm` would.
+//!
+//! Both run the `shmkit` binary itself (`/proc/self/exe stat ADDR`, `rm --json ADDR`) on a
+//! worker thread: the view shows what `stat` prints, word for word, and a removal passes every
+//! check `rm` makes (holders in every readable process, attachments, marked segments) without
+//! a second copy of those rules. Before `rm` runs, the object at the address must still be the
+//! one the screen showed: an id or a name may belong to a new object since the sample.
+
+use super::model;
+use crate::command::lifecycle;
+use shmkit::address::Address;
+use shmkit::render::size;
+use shmkit::scan::{Kind, Object};
+use shmkit::segment::{self, OpenOptions};
+use std::process::Command;
+
+/// Why the selected object cannot be removed from `top`, before asking anything; `None` when
+/// `top` may ask for confirmation.
+pub fn refusal(o: &Object) -> Option<String> {
+    let what = model::label(o);
+    let Some(address) = &o.address else {
+        return Some(format!(
+            "{what}: no command can remove a {} (it goes with its last holder); stop its holders",
+            o.kind
+        ));
+    };
+    if o.kind == Kind::Memfd {
+        return Some(format!(
+            "{address}: a memfd goes with its last holder; stop its holders"
+        ));
+    }
+    if model::in_use(o) {
+        return Some(format!(
+            "{address}: it is in use ({}); top never removes an object in use (`shmkit rm --force` does)",
+            model::holders_cell(o)
+        ));
+    }
+    if o.status.marked_for_destruction {
+        return Some(format!(
+            "{address}: already removed (IPC_RMID); its memory comes back at the last detach"
+        ));
+    }
+    None
+}
+
+/// The confirmation question, naming the object.
+pub fn question(o: &Object) -> String {
+    format!(
+        "Remove {} ({}, {} resident, {})?",
+        model::label(o),
+        o.kind,
+        size::human(o.resident.unwrap_or(0)),
+        model::status(o)
+    )
+}
+
+/// The `shmkit` binary running this.
+fn myself() -> Command {
+    let mut cmd = Command::new("/proc/self/exe");
+    cmd.env("NO_COLOR", "1");
+    cmd
+}
+
+/// What `shmkit stat` says of the object, or, for an object no address reaches (shared
+/// anonymous memory), what the sample knows of it.
+pub fn stat(o: &Object) -> String {
+    let Some(address) = o.address.as_deref().filter(|_| o.kind != Kind::Memfd) else {
+        return describe(o);
+    };
+    match myself().arg("stat").arg(address).output() {
+        Ok(out) => {
+            let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+            text.push_str(&String::from_utf8_lossy(&out.stderr));
+            sanitize_lines(&text)
+        }
+        Err(e) => format!("{address}: cannot run shmkit stat: {e}"),
+    }
+}
+
+/// The sample's own facts about an object `stat` cannot address.
+fn describe(o: &Object) -> String {
+    let mut lines = vec![
+        format!("kind      {}", o.kind),
+        format!("name      {}", model::label(o)),
+        format!("size      {} ({} bytes)", size::human(o.size), o.size),
+        format!(
+            "resident  {}",
+            o.resident.map_or("unknown".into(), size::human)
+        ),
+        format!("status    {}", model::status(o)),
+        format!("holders   {}", o.holders.len()),
+    ];
+    for h in &o.holders {
+        lines.push(format!(
+            "  {} {} ({} mapped)",
+            h.pid,
+            shmkit::render::table::sanitize(&h.comm),
+            size::human(h.mapped)
+        ));
+    }
+    lines.push(format!(
+        "lifetime  {}",
+        if o.kind.lifetime().process_exit {
+            "survives its processes"
+        } else {
+            "freed at its last unmap and close"
+        }
+    ));
+    lines.join("\n")
+}
+
+/// Removes the object if it is still the one shown and `shmkit rm` agrees; returns the line
+/// to show either way.
+pub fn remove(o: &Object) -> String {
+    if let Some(refused) = refusal(o) {
+        return refused;
+    }
+    let Some(text) = o.address.as_deref() else {
+        return format!("{}: no address", model::label(o));
+    };
+    let address: Address = match text.parse() {
+        Ok(a) => a,
+        Err(e) => return format!("{text}: {e}"),
+    };
+    match segment::open(&address, &OpenOptions::metadata()).and_then(|s| s.stat()) {
+        Ok(stat) if lifecycle::is_same_object(o, &stat) => {}
+        Ok(_) => {
+            return format!(
+                "{text}: another object has this address since the sample; nothing removed"
+            )
+        }
+        Err(e) => return e.to_string(),
+    }
+    let out = match myself().args(["rm", "--json", text]).output() {
+        Ok(out) => out,
+        Err(e) => return format!("{text}: cannot run shmkit rm: {e}"),
+    };
+    let doc: serde_json::Value = match serde_json::from_slice(&out.stdout) {
+        Ok(doc) => doc,
+        Err(_) => return shmkit::render::table::sanitize(&String::from_utf8_lossy(&out.stderr)),
+    };
+    if let Some(error) = doc["failed"][0]["error"].as_str() {
+        return shmkit::render::table::sanitize(error);
+    }
+    let freed = doc["freed"].as_u64().unwrap_or(0);
+    format!(
+        "removed {text} ({}); {} of memory came back",
+        o.kind,
+        size::human(freed)
+    )
+}
+
+/// Each line made printable (a name may hold escape sequences), the line breaks kept.
+fn sanitize_lines(text: &str) -> String {
+    text.lines()
+        .map(shmkit::render::table::sanitize)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
