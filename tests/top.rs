@@ -1,0 +1,251 @@
+//! `shmkit top` in a real terminal: tmux runs it at 160x40 and at 80x24, and `capture-pane`
+//! reads the screen. Each run is in its own IPC, mount and PID namespaces (a fresh tmpfs over
+//! /dev/shm, a /proc of its own processes), so it sees exactly the objects it makes: the
+//! seed's leak (an IPC_PRIVATE segment, touched, whose creator exited) and what the test adds
+//! while `top` runs. Every tmux server has its own socket (`-L`) and is killed on drop, which
+//! ends the namespaces and with them every object made inside.
+//!
+//! Waits are bounded by a watchdog and poll the screen; no assertion is about time: "within
+//! two refreshes" counts the samples `top` numbers in its title.
+
+mod lifecycle_support;
+use lifecycle_support::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// How long any one wait may take before the test fails with the screen it saw.
+const WATCHDOG: Duration = Duration::from_secs(90);
+
+/// A tmux server on a private socket, running `sh` in one window; killed on drop.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn start(test: &str, width: u16, height: u16) -> Tmux {
+        let tmux = Tmux {
+            socket: format!("shmkit-{test}-{:x}", unique(test)),
+        };
+        let status = Command::new("tmux")
+            .args([
+                "-u",
+                "-L",
+                &tmux.socket,
+                "-f",
+                "/dev/null",
+                "new-session",
+                "-d",
+            ])
+            .args(["-x", &width.to_string(), "-y", &height.to_string()])
+            .args(["env", "PS1=$ ", "sh"])
+            .status()
+            .expect("tmux is installed (.ci/run installs it)");
+        assert!(status.success(), "tmux new-session");
+        tmux
+    }
+
+    fn tmux(&self, args: &[&str]) -> std::process::Output {
+        Command::new("tmux")
+            .args(["-L", &self.socket])
+            .args(args)
+            .output()
+            .expect("tmux")
+    }
+
+    /// Types `text` and presses Enter.
+    fn line(&self, text: &str) {
+        assert!(self.tmux(&["send-keys", "-l", text]).status.success());
+        self.keys(&["Enter"]);
+    }
+
+    /// Presses keys (tmux names: `q`, `Enter`, `Down`, `C-c`).
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys"];
+        args.extend(keys);
+        assert!(self.tmux(&args).status.success(), "send-keys {keys:?}");
+    }
+
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p"]).stdout).into_owned()
+    }
+
+    /// Polls the screen until `ready` holds; fails with the last screen after the watchdog.
+    #[track_caller]
+    fn wait(&self, what: &str, ready: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.screen();
+            if ready(&screen) {
+                return screen;
+            }
+            assert!(
+                start.elapsed() < WATCHDOG,
+                "waited {WATCHDOG:?} for {what}; the screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.tmux(&["kill-server"]);
+    }
+}
+
+/// Waits for a file a script writes.
+#[track_caller]
+fn wait_file(path: &Path) -> String {
+    let start = Instant::now();
+    loop {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            if text.ends_with('\n') {
+                return text.trim().to_string();
+            }
+        }
+        assert!(
+            start.elapsed() < WATCHDOG,
+            "waited {WATCHDOG:?} for {}",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The screen line showing `needle`, and its index.
+fn row<'a>(screen: &'a str, needle: &str) -> Option<(usize, &'a str)> {
+    screen.lines().enumerate().find(|(_, l)| l.contains(needle))
+}
+
+/// The sample number in `top`'s title.
+fn sample_number(screen: &str) -> u64 {
+    let title = screen.lines().next().unwrap_or("");
+    title
+        .split("sample ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no sample number in the title: {title:?}"))
+}
+
+/// Everything a test runs inside its namespaces.
+struct Scene {
+    dir: tempfile::TempDir,
+    leak: PathBuf,
+}
+
+impl Scene {
+    fn new() -> Scene {
+        let dir = tempfile::tempdir().unwrap();
+        let leak = compile_c("leak", dir.path());
+        Scene { dir, leak }
+    }
+
+    fn out(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The command line that runs `script` in private IPC, mount and PID namespaces with an
+    /// empty /dev/shm, `$SHMKIT`, `$LEAK` and `$OUT` set, then prints its exit code.
+    fn command(&self, script: &str) -> String {
+        let file = self.out().join("inner.sh");
+        std::fs::write(
+            &file,
+            format!("set -e\nmount -t tmpfs -o size=256m shmkit-top /dev/shm\n{script}"),
+        )
+        .unwrap();
+        format!(
+            "stty -g > '{out}/stty.before'; SHMKIT='{bin}' LEAK='{leak}' OUT='{out}' \
+             unshare --ipc --mount --propagation private --pid --fork --mount-proc \
+             sh '{file}'; echo \"top\"\"-exit=$?\"; stty -g > '{out}/stty.after'",
+            out = self.out().display(),
+            bin = bin(),
+            leak = self.leak.display(),
+            file = file.display(),
+        )
+    }
+
+    /// Asserts the terminal settings after the run are those from before it.
+    #[track_caller]
+    fn assert_terminal_restored(&self) {
+        let before = wait_file(&self.out().join("stty.before"));
+        let after = wait_file(&self.out().join("stty.after"));
+        assert_eq!(before, after, "stty settings changed by the run");
+    }
+}
+
+/// A 32 MiB leak, then a 24 MiB POSIX object made when the test creates `$OUT/go`
+/// (`$OUT/made` once it is written), then `top` on System V and POSIX objects only.
+const LEAK_THEN_GROW: &str = r#"
+"$LEAK" 33554432 > "$OUT/leaked"
+( while [ ! -e "$OUT/go" ]; do sleep 0.05; done
+  head -c 25165824 /dev/zero > /dev/shm/shmkit-top-grow
+  echo made > "$OUT/made" ) &
+"$SHMKIT" top --interval 1 --kind sysv --kind posix
+"#;
+
+fn leak_new_object_sort_and_quit(test: &str, width: u16, height: u16) {
+    let scene = Scene::new();
+    let tmux = Tmux::start(test, width, height);
+    tmux.line(&scene.command(LEAK_THEN_GROW));
+    let leaked = format!("sysv:id={}", wait_file(&scene.out().join("leaked")));
+
+    // The seed's leak, with its size, marked as one; free's line and the buff/cache bars.
+    // (A capture can catch a frame half drawn: wait for the whole of it.)
+    tmux.wait("the leaked segment with its size and status", |s| {
+        row(s, &leaked).is_some_and(|(_, l)| l.contains("32.0M") && l.ends_with("leak"))
+            && s.contains("buff/cache")
+            && s.contains("shared memory")
+    });
+
+    // A 24 MiB object made while top runs shows within two refreshes.
+    std::fs::write(scene.out().join("go"), "").unwrap();
+    wait_file(&scene.out().join("made"));
+    let made_at = sample_number(&tmux.screen());
+    let grow = "posix:/shmkit-top-grow";
+    let screen = tmux.wait("the new 24 MiB object", |s| {
+        row(s, grow).is_some_and(|(_, l)| l.contains("24.0M"))
+    });
+    let shown_at = sample_number(&screen);
+    assert!(
+        shown_at <= made_at + 2,
+        "made during sample {made_at}, shown at sample {shown_at}:\n{screen}"
+    );
+
+    // By resident the 32 MiB leak comes first; by name, posix:/ before sysv:.
+    let (leak_row, _) = row(&screen, &leaked).unwrap();
+    let (grow_row, _) = row(&screen, grow).unwrap();
+    assert!(leak_row < grow_row, "sorted by resident:\n{screen}");
+    tmux.keys(&["n"]);
+    let screen = tmux.wait("rows sorted by name", |s| {
+        s.contains("sort name") && row(s, grow).is_some() && row(s, &leaked).is_some()
+    });
+    assert!(
+        row(&screen, grow).unwrap().0 < row(&screen, &leaked).unwrap().0,
+        "sorted by name:\n{screen}"
+    );
+
+    // q exits 0, the terminal is as it was, and the shell answers.
+    tmux.keys(&["q"]);
+    tmux.wait("top's exit code", |s| s.contains("top-exit="));
+    let screen = tmux.screen();
+    assert!(screen.contains("top-exit=0"), "{screen}");
+    assert!(
+        !screen.contains("sample "),
+        "the main screen is back:\n{screen}"
+    );
+    scene.assert_terminal_restored();
+    tmux.line("echo shell-$((6 * 7))");
+    tmux.wait("the shell to answer", |s| s.contains("shell-42"));
+}
+
+#[test]
+fn at_160x40_top_shows_the_leak_a_new_object_sorts_and_quits() {
+    leak_new_object_sort_and_quit("top-160", 160, 40);
+}
+
+#[test]
+fn at_80x24_top_shows_the_leak_a_new_object_sorts_and_quits() {
+    leak_new_object_sort_and_quit("top-80", 80, 24);
+}
