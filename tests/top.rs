@@ -249,3 +249,124 @@ fn at_160x40_top_shows_the_leak_a_new_object_sorts_and_quits() {
 fn at_80x24_top_shows_the_leak_a_new_object_sorts_and_quits() {
     leak_new_object_sort_and_quit("top-80", 80, 24);
 }
+
+/// The table row of `address` (not the message line that may name it too).
+fn table_row<'a>(screen: &'a str, kind: &str, address: &str) -> Option<(usize, &'a str)> {
+    screen
+        .lines()
+        .enumerate()
+        .find(|(_, l)| l.starts_with(kind) && l.split_whitespace().nth(1) == Some(address))
+}
+
+#[test]
+fn d_removes_a_leak_after_naming_it_and_refuses_an_object_in_use() {
+    let scene = Scene::new();
+    let tmux = Tmux::start("top-remove", 120, 30);
+    // A 32 MiB leak, and a 16 MiB segment whose creator exited but that `shmkit hold` keeps
+    // attached until the namespace ends. After top, the segments left are listed.
+    tmux.line(&scene.command(
+        r#"
+"$LEAK" 33554432 > "$OUT/leaked"
+HELD=$("$LEAK" 16777216); echo "$HELD" > "$OUT/held"
+mkfifo "$OUT/fifo"
+"$SHMKIT" hold --sysv-id "$HELD" < "$OUT/fifo" > "$OUT/hold.out" &
+exec 3> "$OUT/fifo"
+while ! grep -q ready "$OUT/hold.out" 2>/dev/null; do sleep 0.05; done
+"$SHMKIT" top --interval 1 --kind sysv
+ipcs -m | awk '$2 ~ /^[0-9]+$/ {print $2}' > "$OUT/ids.after"
+"#,
+    ));
+    let leaked = format!("sysv:id={}", wait_file(&scene.out().join("leaked")));
+    let held = format!("sysv:id={}", wait_file(&scene.out().join("held")));
+    tmux.wait("the leak and the held segment", |s| {
+        table_row(s, "sysv", &leaked).is_some_and(|(_, l)| l.ends_with("leak"))
+            && table_row(s, "sysv", &held).is_some_and(|(_, l)| l.ends_with("in use"))
+    });
+
+    // The held segment (second by resident) is refused before any question.
+    tmux.keys(&["Down", "d"]);
+    tmux.wait("the refusal", |s| {
+        s.contains(&format!("{held}: it is in use"))
+            && s.contains("top never removes an object in use")
+    });
+
+    // The leak: a confirmation that names it, then the removal.
+    tmux.keys(&["Up", "d"]);
+    tmux.wait("the confirmation", |s| {
+        s.contains(&format!("Remove {leaked} (sysv, 32.0M resident, leak)?"))
+    });
+    tmux.keys(&["y"]);
+    tmux.wait("the removal and the row gone", |s| {
+        s.contains(&format!("removed {leaked}")) && table_row(s, "sysv", &leaked).is_none()
+    });
+    tmux.keys(&["q"]);
+    tmux.wait("top's exit code", |s| s.contains("top-exit=0"));
+    let ids = wait_file(&scene.out().join("ids.after"));
+    let ids: Vec<String> = ids.lines().map(|id| format!("sysv:id={id}")).collect();
+    assert_eq!(ids, [held], "only the held segment is left");
+    scene.assert_terminal_restored();
+}
+
+#[test]
+fn a_resize_storm_then_q_leaves_a_working_screen_and_terminal() {
+    let scene = Scene::new();
+    let tmux = Tmux::start("top-resize", 100, 30);
+    tmux.line(&scene.command(
+        r#"
+"$LEAK" 8388608 > "$OUT/leaked"
+"$SHMKIT" top --interval 1 --kind sysv
+"#,
+    ));
+    let leaked = format!("sysv:id={}", wait_file(&scene.out().join("leaked")));
+    tmux.wait("the leak", |s| table_row(s, "sysv", &leaked).is_some());
+    for i in 0..60u16 {
+        let (w, h) = (60 + (i * 37) % 140, 12 + (i * 11) % 50);
+        tmux.tmux(&["resize-window", "-x", &w.to_string(), "-y", &h.to_string()]);
+    }
+    tmux.tmux(&["resize-window", "-x", "90", "-y", "25"]);
+    let screen = tmux.wait("a whole frame at the last size", |s| {
+        table_row(s, "sysv", &leaked).is_some_and(|(_, l)| l.contains("8.0M"))
+            && s.lines().count() == 25
+            && s.lines().last().is_some_and(|l| l.starts_with("q quit"))
+    });
+    assert!(
+        screen.lines().all(|l| l.chars().count() <= 90),
+        "drawn for 90 columns:\n{screen}"
+    );
+    tmux.keys(&["q"]);
+    tmux.wait("top's exit code", |s| s.contains("top-exit=0"));
+    scene.assert_terminal_restored();
+}
+
+#[test]
+fn a_panic_or_a_signal_leaves_the_terminal_as_it_was() {
+    // A panic in the collector thread: the hook restores the terminal, then exits 101.
+    let scene = Scene::new();
+    let tmux = Tmux::start("top-panic", 100, 30);
+    tmux.line(&scene.command(r#""$SHMKIT" top --interval 0.2 --panic-after 3"#));
+    let screen = tmux.wait("top's exit code", |s| s.contains("top-exit="));
+    assert!(screen.contains("top-exit=101"), "{screen}");
+    assert!(
+        screen.contains("panicking after 3 samples"),
+        "the panic message is readable on the main screen:\n{screen}"
+    );
+    scene.assert_terminal_restored();
+
+    // SIGTERM: an orderly exit with 128 + 15.
+    let scene = Scene::new();
+    let tmux = Tmux::start("top-term", 100, 30);
+    tmux.line(&scene.command(
+        r#"
+"$SHMKIT" top --interval 1 < /dev/tty &
+TOP=$!
+while [ ! -e "$OUT/term" ]; do sleep 0.05; done
+kill -TERM "$TOP"
+wait "$TOP"
+"#,
+    ));
+    tmux.wait("top's first sample", |s| s.contains("sample 1"));
+    std::fs::write(scene.out().join("term"), "").unwrap();
+    let screen = tmux.wait("top's exit code", |s| s.contains("top-exit="));
+    assert!(screen.contains("top-exit=143"), "{screen}");
+    scene.assert_terminal_restored();
+}

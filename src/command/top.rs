@@ -27,6 +27,9 @@ use std::time::Duration;
 Keys: q quit, ? keys, r/g/a/n sort by resident/growth/age/name, k kind, c container,
 / text filter, G group by container, p pause, Enter stat, d remove (only if `shmkit rm` would).
 
+Exit: 0 after q or Ctrl-C, 128 + N after signal N (SIGTERM: 143); the terminal is restored
+either way, also after a panic (exit 101).
+
 GROWTH/S is the change of resident bytes per second since the previous sample, SINCE START
 the change since the first sample (an object that appeared later counts from 0).")]
 pub struct Args {
@@ -52,6 +55,10 @@ pub struct Args {
     /// Read /proc under this root instead of / (a captured fixture tree).
     #[arg(long, value_name = "DIR", hide = true, default_value = "/")]
     pub root: std::path::PathBuf,
+    /// Panic in the collector after this many samples (tests that a panic restores the
+    /// terminal).
+    #[arg(long, value_name = "SAMPLES", hide = true)]
+    pub panic_after: Option<u64>,
 }
 
 fn parse_kind(text: &str) -> Result<Kind, String> {
@@ -86,6 +93,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .with_fix("use `shmkit top --once` or `shmkit top -b N` for plain tables")
         .into());
     }
-    tui::run(args.root, args.interval, view)?;
-    Ok(ExitCode::SUCCESS)
+    let code = tui::run(args.root, args.interval, view, args.panic_after)?;
+    Ok(ExitCode::from(code))
 }

@@ -73,19 +73,32 @@ pub struct Collector {
 
 impl Collector {
     /// Starts scanning `root` every `interval`, sending samples to `out` (wrapped by `wrap`
-    /// into the caller's message type).
+    /// into the caller's message type). `panic_after` makes the thread panic after that many
+    /// samples: the tests' way to check that a panic leaves the terminal as it was.
     pub fn start<M: Send + 'static>(
         root: PathBuf,
         interval: Duration,
         out: Sender<M>,
         wrap: fn(Collected) -> M,
-    ) -> Collector {
+        panic_after: Option<u64>,
+    ) -> std::io::Result<Collector> {
         let (control, commands) = mpsc::channel();
         let handle = std::thread::Builder::new()
             .name("shmkit-top-collector".into())
-            .spawn(move || run(&ProcRoot::new(root), interval, &out, wrap, &commands))
-            .ok();
-        Collector { control, handle }
+            .spawn(move || {
+                run(
+                    &ProcRoot::new(root),
+                    interval,
+                    &out,
+                    wrap,
+                    &commands,
+                    panic_after,
+                )
+            })?;
+        Ok(Collector {
+            control,
+            handle: Some(handle),
+        })
     }
 
     /// Stops the thread and waits for it (at most one scan).
@@ -103,11 +116,17 @@ fn run<M>(
     out: &Sender<M>,
     wrap: fn(Collected) -> M,
     commands: &Receiver<Control>,
+    panic_after: Option<u64>,
 ) {
     let mut paused = false;
+    let mut taken = 0;
     loop {
         let started = Instant::now();
+        if panic_after.is_some_and(|n| taken >= n) {
+            panic!("shmkit top: panicking after {taken} samples as --panic-after asked");
+        }
         if !paused {
+            taken += 1;
             let msg = match sample(root) {
                 Ok(s) => Collected::Sample(Box::new(s)),
                 Err(e) => Collected::Failed(e.to_string()),

@@ -22,7 +22,7 @@ use ratatui::{Frame, Terminal};
 use shmkit::render::size;
 use shmkit::scan::{Kind, Object};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -32,8 +32,8 @@ use std::time::{Duration, Instant};
 enum Msg {
     Collected(Collected),
     Input(Event),
-    /// SIGTERM, SIGHUP or SIGINT arrived.
-    Signal,
+    /// SIGTERM, SIGHUP or SIGINT arrived (its number).
+    Signal(i32),
     /// A `stat` worker finished.
     Stat {
         title: String,
@@ -87,12 +87,13 @@ fn install_panic_hook() {
 }
 
 /// Reads terminal events and signals, and sends them to the loop until told to stop.
-fn start_input(tx: Sender<Msg>, stop: Arc<AtomicBool>, signalled: Arc<AtomicBool>) {
+fn start_input(tx: Sender<Msg>, stop: Arc<AtomicBool>, signalled: Arc<AtomicUsize>) {
     let spawned = std::thread::Builder::new()
         .name("shmkit-top-input".into())
         .spawn(move || {
             while !stop.load(Ordering::Relaxed) {
-                if signalled.swap(false, Ordering::Relaxed) && tx.send(Msg::Signal).is_err() {
+                let signal = signalled.swap(0, Ordering::Relaxed);
+                if signal != 0 && tx.send(Msg::Signal(signal as i32)).is_err() {
                     return;
                 }
                 // A bounded wait, so a signal or a stop is noticed without a key press.
@@ -154,23 +155,30 @@ struct App {
     message: Option<String>,
     failure: Option<String>,
     quit: bool,
+    exit: u8,
 }
 
-/// Runs the interface until the user quits.
-pub fn run(root: PathBuf, interval: Duration, view: View) -> anyhow::Result<()> {
+/// Runs the interface until the user quits; the exit code is 0, or 128 + the signal that
+/// ended it.
+pub fn run(
+    root: PathBuf,
+    interval: Duration,
+    view: View,
+    panic_after: Option<u64>,
+) -> anyhow::Result<u8> {
     let (tx, rx) = mpsc::channel();
-    let signalled = Arc::new(AtomicBool::new(false));
+    let signalled = Arc::new(AtomicUsize::new(0));
     for sig in [
         signal_hook::consts::SIGTERM,
         signal_hook::consts::SIGHUP,
         signal_hook::consts::SIGINT,
     ] {
-        signal_hook::flag::register(sig, Arc::clone(&signalled))?;
+        signal_hook::flag::register_usize(sig, Arc::clone(&signalled), sig as usize)?;
     }
     install_panic_hook();
     let guard = TerminalGuard::enter()?;
     let mut term = Terminal::new(CrosstermBackend::new(std::io::stdout()))?;
-    let collector = Collector::start(root, interval, tx.clone(), Msg::Collected);
+    let collector = Collector::start(root, interval, tx.clone(), Msg::Collected, panic_after)?;
     let stop = Arc::new(AtomicBool::new(false));
     start_input(tx.clone(), Arc::clone(&stop), signalled);
     let mut app = App {
@@ -192,6 +200,7 @@ pub fn run(root: PathBuf, interval: Duration, view: View) -> anyhow::Result<()> 
         message: None,
         failure: None,
         quit: false,
+        exit: 0,
     };
     let result = (|| -> anyhow::Result<()> {
         term.draw(|f| draw(f, &mut app))?;
@@ -211,7 +220,7 @@ pub fn run(root: PathBuf, interval: Duration, view: View) -> anyhow::Result<()> 
     drop(term);
     drop(guard);
     collector.stop();
-    result
+    result.map(|()| app.exit)
 }
 
 impl App {
@@ -221,7 +230,11 @@ impl App {
             Msg::Collected(Collected::Failed(e)) => self.failure = Some(e),
             Msg::Input(Event::Key(key)) if key.kind != KeyEventKind::Release => self.key(key),
             Msg::Input(_) => {}
-            Msg::Signal => self.quit = true,
+            Msg::Signal(n) => {
+                // The shell's convention for a death by signal, though the exit is orderly.
+                self.exit = 128 + n as u8;
+                self.quit = true;
+            }
             Msg::Stat { title, text } => {
                 // Only if the user still waits for it.
                 if let Mode::Stat { title: t, .. } = &self.mode {
