@@ -17,15 +17,18 @@ use std::time::{Duration, Instant};
 /// How long any one wait may take before the test fails with the screen it saw.
 const WATCHDOG: Duration = Duration::from_secs(90);
 
-/// A tmux server on a private socket, running `sh` in one window; killed on drop.
+/// A tmux server on a private socket, running `sh` in one window; killed on drop, and its
+/// socket file removed (tmux leaves it behind).
 struct Tmux {
     socket: String,
+    path: Option<PathBuf>,
 }
 
 impl Tmux {
     fn start(test: &str, width: u16, height: u16) -> Tmux {
-        let tmux = Tmux {
+        let mut tmux = Tmux {
             socket: format!("shmkit-{test}-{:x}", unique(test)),
+            path: None,
         };
         let status = Command::new("tmux")
             .args([
@@ -42,6 +45,10 @@ impl Tmux {
             .status()
             .expect("tmux is installed (.ci/run installs it)");
         assert!(status.success(), "tmux new-session");
+        let path = tmux
+            .tmux(&["display-message", "-p", "#{socket_path}"])
+            .stdout;
+        tmux.path = Some(PathBuf::from(String::from_utf8_lossy(&path).trim()));
         tmux
     }
 
@@ -91,6 +98,9 @@ impl Tmux {
 impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = self.tmux(&["kill-server"]);
+        if let Some(path) = self.path.take().filter(|p| p.is_absolute()) {
+            let _ = std::fs::remove_file(path);
+        }
     }
 }
 
@@ -369,4 +379,139 @@ wait "$TOP"
     let screen = tmux.wait("top's exit code", |s| s.contains("top-exit="));
     assert!(screen.contains("top-exit=143"), "{screen}");
     scene.assert_terminal_restored();
+}
+
+/// Runs `script` (with `$SHMKIT`, `$LEAK`, `$OUT`) in private IPC, mount and PID namespaces
+/// with an empty /dev/shm, without a terminal.
+fn isolated(scene: &Scene, script: &str) -> Run {
+    let mut cmd = Command::new("unshare");
+    cmd.args([
+        "--ipc",
+        "--mount",
+        "--propagation",
+        "private",
+        "--pid",
+        "--fork",
+        "--mount-proc",
+        "sh",
+        "-c",
+    ])
+    .arg(format!(
+        "set -e\nmount -t tmpfs -o size=256m shmkit-top /dev/shm\n{script}"
+    ))
+    .env("SHMKIT", bin())
+    .env("LEAK", &scene.leak)
+    .env("OUT", scene.out());
+    run(&mut cmd, None, b"")
+}
+
+/// Makes a POSIX object of SIZE whole: written aside, then renamed into place (the same
+/// tmpfs, so the same inode), so no sample sees it half written.
+const MAKE: &str = r#"make() { head -c "$2" /dev/zero > "/dev/shm/.$1"; mv "/dev/shm/.$1" "/dev/shm/$1"; }
+wait_for() { while ! grep -q "$2" "$1" 2>/dev/null; do sleep 0.05; done; }
+"#;
+
+#[test]
+fn once_and_batch_print_plain_tables_with_growth_between_samples() {
+    let scene = Scene::new();
+    let script = format!(
+        r#"{MAKE}
+"$LEAK" 33554432 > "$OUT/leaked"
+"$SHMKIT" top --once --kind sysv --kind posix
+make grow 8388608
+"$SHMKIT" top -b 2 --interval 1 --kind posix > "$OUT/batch" &
+wait_for "$OUT/batch" '^posix'
+head -c 16777216 /dev/zero >> /dev/shm/grow
+wait $!
+"#
+    );
+    let out = isolated(&scene, &script);
+    let once = out.ok();
+    let leaked = format!("sysv:id={}", wait_file(&scene.out().join("leaked")));
+    let lines: Vec<&str> = once.lines().collect();
+    assert!(lines[0].starts_with("shmkit top - ") && lines[0].ends_with(", sample 1, every 2s"));
+    assert!(
+        lines[1].contains("total") && lines[2].starts_with("Mem:"),
+        "{once}"
+    );
+    assert!(lines[4].starts_with("buff/cache "), "{once}");
+    let header = lines[6].split_whitespace().collect::<Vec<_>>().join(" ");
+    assert_eq!(
+        header,
+        "KIND ADDRESS SIZE RSS GROWTH/S SINCE START AGE HOLDERS STATUS"
+    );
+    let cells: Vec<&str> = lines[7].split_whitespace().collect();
+    assert_eq!(
+        cells[..6],
+        ["sysv", leaked.as_str(), "32.0M", "32.0M", "-", "0"]
+    );
+    assert_eq!(cells[7..], ["-", "leak"], "{once}");
+    assert_eq!(lines.len(), 8, "one object in its own namespace: {once}");
+
+    let batch = std::fs::read_to_string(scene.out().join("batch")).unwrap();
+    let rows: Vec<Vec<&str>> = batch
+        .lines()
+        .filter(|l| l.starts_with("posix"))
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows.len(), 2, "{batch}");
+    assert_eq!(
+        rows[0][..6],
+        ["posix", "posix:/grow", "8.0M", "8.0M", "-", "0"]
+    );
+    assert_eq!(rows[1][..3], ["posix", "posix:/grow", "24.0M"], "{batch}");
+    assert!(rows[1][4].starts_with('+'), "grew per second: {batch}");
+    assert_eq!(rows[1][5], "+16.0M", "since the first sample: {batch}");
+    assert!(batch.contains("sample 2, every 1s"), "{batch}");
+}
+
+#[test]
+fn ls_and_mem_watch_repeat_with_what_changed() {
+    let scene = Scene::new();
+    let script = format!(
+        r#"{MAKE}
+make old 4194304
+"$SHMKIT" ls --watch=0.5 --kind posix > "$OUT/ls" &
+LS=$!
+"$SHMKIT" mem --watch=0.5 > "$OUT/mem" &
+MEM=$!
+wait_for "$OUT/ls" '^changes in'
+wait_for "$OUT/mem" '^changes in'
+make new 25165824
+rm /dev/shm/old
+wait_for "$OUT/ls" 'posix:/old.*gone'
+wait_for "$OUT/mem" 'posix:/old.*gone'
+kill $LS $MEM
+"#
+    );
+    isolated(&scene, &script).ok();
+    for name in ["ls", "mem"] {
+        let text = std::fs::read_to_string(scene.out().join(name)).unwrap();
+        let first = text.lines().next().unwrap_or("");
+        assert!(
+            first.starts_with("-- ") && first.ends_with(" UTC (every 0.5s) --"),
+            "{name}: {text}"
+        );
+        let change = |object: &str| -> Vec<String> {
+            text.lines()
+                .filter(|l| l.split_whitespace().nth(1) == Some(object))
+                .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+                .collect()
+        };
+        assert_eq!(
+            change("posix:/new"),
+            ["+24.0M posix:/new new"],
+            "{name}: {text}"
+        );
+        assert_eq!(
+            change("posix:/old"),
+            ["-4.0M posix:/old gone"],
+            "{name}: {text}"
+        );
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("changes in ") && l.contains("shared +")),
+            "free's numbers change too: {name}: {text}"
+        );
+    }
 }
