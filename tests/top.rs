@@ -236,6 +236,25 @@ fn leak_new_object_sort_and_quit(test: &str, width: u16, height: u16) {
         "sorted by name:\n{screen}"
     );
 
+    // A text filter keeps the rows that match; Esc clears it. `?` lists the keys.
+    tmux.keys(&["/"]);
+    tmux.line("grow");
+    tmux.wait("only the matching row", |s| {
+        s.contains("1 of 2 objects") && row(s, grow).is_some() && row(s, &leaked).is_none()
+    });
+    tmux.keys(&["Escape"]);
+    tmux.wait("the filter cleared", |s| {
+        s.contains("2 of 2 objects") && row(s, grow).is_some() && row(s, &leaked).is_some()
+    });
+    tmux.keys(&["?"]);
+    tmux.wait("the list of keys", |s| {
+        s.contains("sort by growth per second")
+    });
+    tmux.keys(&["Escape"]);
+    tmux.wait("the list closed", |s| {
+        !s.contains("sort by growth per second")
+    });
+
     // q exits 0, the terminal is as it was, and the shell answers.
     tmux.keys(&["q"]);
     tmux.wait("top's exit code", |s| s.contains("top-exit="));
@@ -300,8 +319,20 @@ ipcs -m | awk '$2 ~ /^[0-9]+$/ {print $2}' > "$OUT/ids.after"
             && s.contains("top never removes an object in use")
     });
 
+    // Enter shows what `shmkit stat` says of the leak; any key closes it.
+    tmux.keys(&["Up", "Enter"]);
+    tmux.wait("the leak's stat", |s| {
+        s.contains(&format!(" stat {leaked} "))
+            && s.lines().any(|l| l.contains("nattch  0"))
+            && s.contains("orphan  no process is attached")
+    });
+    tmux.keys(&["Escape"]);
+    tmux.wait("the stat closed", |s| {
+        !s.contains(&format!(" stat {leaked} "))
+    });
+
     // The leak: a confirmation that names it, then the removal.
-    tmux.keys(&["Up", "d"]);
+    tmux.keys(&["d"]);
     tmux.wait("the confirmation", |s| {
         s.contains(&format!("Remove {leaked} (sysv, 32.0M resident, leak)?"))
     });
