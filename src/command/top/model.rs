@@ -318,8 +318,11 @@ pub fn lines(view: &View, objects: &[Object], growth: &[Growth]) -> Vec<Line> {
             SortKey::Name => label(oa).cmp(&label(ob)),
         };
         let order = if view.reverse { order.reverse() } else { order };
-        // Ties keep a stable order between refreshes, so rows do not swap places at random.
-        order.then_with(|| label(oa).cmp(&label(ob)))
+        // Ties go to the larger object, then by name, so rows keep their places between
+        // refreshes instead of swapping at random.
+        order
+            .then_with(|| ob.resident.unwrap_or(0).cmp(&oa.resident.unwrap_or(0)))
+            .then_with(|| label(oa).cmp(&label(ob)))
     });
     if !view.group {
         return kept.into_iter().map(Line::Object).collect();
