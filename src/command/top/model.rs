@@ -167,6 +167,11 @@ pub fn label(o: &Object) -> String {
     shmkit::render::table::sanitize(o.address.as_deref().unwrap_or(&o.name))
 }
 
+/// What [`label`] shows, unsanitized and without a copy: the order of names, for sorting.
+fn name_key(o: &Object) -> &str {
+    o.address.as_deref().unwrap_or(&o.name)
+}
+
 /// Whether some process maps it, holds it open or (System V) is attached, as far as the
 /// kernel's attachment count and the scan tell.
 pub fn in_use(o: &Object) -> bool {
@@ -315,14 +320,14 @@ pub fn lines(view: &View, objects: &[Object], growth: &[Growth]) -> Vec<Line> {
                 .created
                 .unwrap_or(i64::MAX)
                 .cmp(&ob.created.unwrap_or(i64::MAX)),
-            SortKey::Name => label(oa).cmp(&label(ob)),
+            SortKey::Name => name_key(oa).cmp(name_key(ob)),
         };
         let order = if view.reverse { order.reverse() } else { order };
         // Ties go to the larger object, then by name, so rows keep their places between
         // refreshes instead of swapping at random.
         order
             .then_with(|| ob.resident.unwrap_or(0).cmp(&oa.resident.unwrap_or(0)))
-            .then_with(|| label(oa).cmp(&label(ob)))
+            .then_with(|| name_key(oa).cmp(name_key(ob)))
     });
     if !view.group {
         return kept.into_iter().map(Line::Object).collect();
