@@ -546,3 +546,69 @@ kill $LS $MEM
         );
     }
 }
+
+#[test]
+fn kind_filter_grouping_and_pause_keys() {
+    let scene = Scene::new();
+    let tmux = Tmux::start("top-keys", 120, 30);
+    tmux.line(&scene.command(&format!(
+        r#"{MAKE}
+"$LEAK" 8388608 > "$OUT/leaked"
+( wait_for "$OUT/go" go; make shmkit-top-late 4194304; echo made > "$OUT/made" ) &
+"$SHMKIT" top --interval 0.5
+"#
+    )));
+    let leaked = format!("sysv:id={}", wait_file(&scene.out().join("leaked")));
+    tmux.wait("the leak", |s| table_row(s, "sysv", &leaked).is_some());
+
+    // k: all kinds, then one kind at a time.
+    tmux.keys(&["k"]);
+    tmux.wait("System V only", |s| {
+        s.contains("[kind sysv]")
+            && s.lines()
+                .skip(6)
+                .all(|l| l.is_empty() || l.starts_with("sysv") || l.starts_with("q quit"))
+    });
+    tmux.keys(&["k"]);
+    tmux.wait("POSIX only: none yet", |s| {
+        s.contains("[kind posix]") && s.contains("no shared-memory objects match")
+    });
+    // (A key right after Escape would reach top as Alt+key: wait for Escape's effect.)
+    tmux.keys(&["Escape"]);
+    tmux.wait("the filter cleared", |s| !s.contains("[kind"));
+
+    // G: one heading per container; here, everything is the host's.
+    tmux.keys(&["G"]);
+    tmux.wait("the host's group heading", |s| {
+        s.contains("[grouped]")
+            && s.lines()
+                .any(|l| l.starts_with("[host] ") && l.contains(" objects, "))
+    });
+    tmux.keys(&["G"]);
+
+    // p: no new sample while paused, even when an object appears; p again resumes.
+    tmux.keys(&["p"]);
+    let paused = tmux.wait("paused", |s| s.contains("PAUSED"));
+    let at = sample_number(&paused);
+    std::fs::write(scene.out().join("go"), "go\n").unwrap();
+    wait_file(&scene.out().join("made"));
+    // Four intervals: a sampling pause that did not hold would show a new sample by now.
+    std::thread::sleep(Duration::from_secs(2));
+    let screen = tmux.screen();
+    assert_eq!(
+        sample_number(&screen),
+        at,
+        "a sample while paused:\n{screen}"
+    );
+    assert!(
+        row(&screen, "posix:/shmkit-top-late").is_none(),
+        "paused, yet the new object shows:\n{screen}"
+    );
+    tmux.keys(&["p"]);
+    tmux.wait("the new object after resuming", |s| {
+        !s.contains("PAUSED") && row(s, "posix:/shmkit-top-late").is_some()
+    });
+    tmux.keys(&["q"]);
+    tmux.wait("top's exit code", |s| s.contains("top-exit=0"));
+    scene.assert_terminal_restored();
+}

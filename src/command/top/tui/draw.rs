@@ -345,6 +345,7 @@ fn draw_table(f: &mut Frame, app: &mut App, area: Rect) {
         .collect();
     let header = Row::new(fitted.iter().map(|(c, w)| aligned(c.title(), *c, *w)))
         .style(Style::default().add_modifier(Modifier::BOLD | Modifier::UNDERLINED));
+    let mut headings = Vec::new();
     let rows: Vec<Row> = app
         .lines
         .iter()
@@ -357,12 +358,16 @@ fn draw_table(f: &mut Frame, app: &mut App, area: Rect) {
                     resident,
                 },
                 _,
-            ) => Row::new(vec![Cell::from(format!(
-                "[{}] {objects} objects, {} resident",
-                shmkit::render::table::sanitize(name),
-                size::human(*resident)
-            ))])
-            .style(Style::default().add_modifier(Modifier::BOLD)),
+            ) => {
+                // A table cell cannot span columns: the row stays empty here and its heading
+                // is drawn across the whole width once the table is.
+                headings.push(format!(
+                    "[{}] {objects} objects, {} resident",
+                    shmkit::render::table::sanitize(name),
+                    size::human(*resident)
+                ));
+                Row::new(Vec::<Cell>::new())
+            }
             (Line::Object(i), Some(row)) => {
                 let cells = keep.iter().zip(&fitted).map(|(&j, (c, w))| {
                     let text = cut(&row[j], *w);
@@ -389,6 +394,34 @@ fn draw_table(f: &mut Frame, app: &mut App, area: Rect) {
         .column_spacing(1)
         .row_highlight_style(Style::default().add_modifier(Modifier::REVERSED));
     f.render_stateful_widget(table, area, &mut app.table);
+    let offset = app.table.offset();
+    let mut heading = headings.into_iter();
+    for (index, line) in app.lines.iter().enumerate() {
+        if !matches!(line, Line::Group { .. }) {
+            continue;
+        }
+        let Some(text) = heading.next() else {
+            break;
+        };
+        // Below the header row, if scrolled into view.
+        let Some(y) = index
+            .checked_sub(offset)
+            .and_then(|row| u16::try_from(row + 1).ok())
+            .filter(|&row| row < area.height)
+        else {
+            continue;
+        };
+        let rect = Rect {
+            y: area.y + y,
+            height: 1,
+            ..area
+        };
+        let mut style = Style::default().add_modifier(Modifier::BOLD);
+        if app.table.selected() == Some(index) {
+            style = style.add_modifier(Modifier::REVERSED);
+        }
+        f.render_widget(Paragraph::new(text).style(style), rect);
+    }
     if empty && app.sample.is_some() {
         let msg = Rect {
             y: area.y + 1,
