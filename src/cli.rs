@@ -2,6 +2,7 @@
 //! `command/<name>.rs` and gathered here.
 
 use crate::command;
+use crate::output::ColorWhen;
 use clap::{Parser, Subcommand};
 
 /// Linux shared memory, understood and under control.
@@ -14,6 +15,38 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+    /// When to colour output: auto (on a terminal, unless NO_COLOR is set), always, never.
+    #[arg(long, global = true, value_enum, default_value_t = ColorWhen::Auto, value_name = "WHEN")]
+    pub color: ColorWhen,
+}
+
+/// The command line as clap builds it, with each table's column list added to its
+/// command's help (the columns come from the tables themselves, so the list cannot drift).
+pub fn command() -> clap::Command {
+    use clap::CommandFactory;
+    let with_columns = |cmd: clap::Command, table: shmkit::render::table::Table| {
+        let before = cmd
+            .get_after_help()
+            .map(|h| h.to_string())
+            .unwrap_or_default();
+        let columns = crate::output::columns_help(&table);
+        cmd.after_help(format!("{before}\n\n{columns}"))
+    };
+    Cli::command()
+        .mut_subcommand("ls", |c| with_columns(c, command::ls::columns()))
+        .mut_subcommand("lab", |c| {
+            c.mut_subcommand("list", |c| with_columns(c, command::lab::list_table()))
+        })
+        .mut_subcommand("snapshot", |c| {
+            c.mut_subcommand("ls", |c| with_columns(c, command::snapshot::columns()))
+        })
+}
+
+/// Parses the command line (with [`command`]'s help).
+pub fn parse() -> Result<Cli, clap::Error> {
+    use clap::FromArgMatches;
+    let matches = command().try_get_matches()?;
+    Cli::from_arg_matches(&matches)
 }
 
 /// The exit codes every subcommand uses.
@@ -64,4 +97,8 @@ pub enum Command {
     Run(command::run::Args),
     /// A live view of shared memory, with each object's growth (plain tables with --once, -b N).
     Top(command::top::Args),
+    /// Print a completion script for bash, zsh or fish.
+    Completions(command::completions::Args),
+    /// Print the manual page (or write every page with --dir).
+    Manpage(command::manpage::Args),
 }

@@ -1,29 +1,65 @@
 //! The `shmkit` command: parses the command line, runs one subcommand, maps errors to exit
 //! codes. Each subcommand lives in `command/<name>.rs` with one `run` function.
 
+#[macro_use]
+mod output;
 mod cli;
 mod command;
-mod output;
 
-use clap::Parser;
+use output::StdoutFailure;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
-    match command::run(cli) {
-        Ok(code) => code,
-        Err(err) => report(&err),
+    let cli = match cli::parse() {
+        Ok(cli) => cli,
+        Err(err) => return clap_exit(&err),
+    };
+    output::set_colour(cli.color);
+    let result = command::run(cli);
+    output::flush();
+    match (output::stdout_failure(), result) {
+        (None, Ok(code)) => code,
+        (None, Err(err)) => report(&err),
+        // The reader has all it wanted (`shmkit ls | head -1`): a quiet success.
+        (Some(StdoutFailure::ClosedPipe), Ok(code)) => code,
+        (Some(StdoutFailure::ClosedPipe), Err(err)) if is_stdout_error(&err) => ExitCode::SUCCESS,
+        (Some(StdoutFailure::ClosedPipe), Err(err)) => report(&err),
+        (Some(StdoutFailure::Failed(kind, errno)), result) => {
+            msg!("shmkit: {}", output::stdout_failure_message(kind, errno));
+            match result {
+                Err(err) if !is_stdout_error(&err) => {
+                    report(&err);
+                }
+                _ => {}
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Prints clap's help, version or usage error; a closed or full stdout is handled like any
+/// command's (clap's own `exit` would panic on it).
+fn clap_exit(err: &clap::Error) -> ExitCode {
+    let code = u8::try_from(err.exit_code()).unwrap_or(2);
+    match err.print() {
+        Ok(()) => ExitCode::from(code),
+        // A usage error goes to stderr; if even that fails, the exit code still tells.
+        Err(_) if err.use_stderr() => ExitCode::from(code),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::from(code),
+        Err(e) => {
+            msg!(
+                "shmkit: {}",
+                output::stdout_failure_message(e.kind(), e.raw_os_error())
+            );
+            ExitCode::FAILURE
+        }
     }
 }
 
 /// Prints the error on one line and picks the exit code: the library's
-/// [`shmkit::ErrorKind`] decides it where there is one; a closed pipe (`shmkit ls | head`) is
-/// success.
+/// [`shmkit::ErrorKind`] decides it where there is one.
 fn report(err: &anyhow::Error) -> ExitCode {
-    if is_broken_pipe(err) {
-        return ExitCode::SUCCESS;
-    }
-    eprintln!("shmkit: {}", one_line(err));
+    msg!("shmkit: {}", one_line(err));
     let code = err
         .chain()
         .find_map(|cause| cause.downcast_ref::<shmkit::Error>())
@@ -44,15 +80,8 @@ fn one_line(err: &anyhow::Error) -> String {
     parts.join(": ").replace('\n', " ")
 }
 
-/// A closed pipe, however deep it is wrapped (`serde_json` wraps the `io::Error`).
-fn is_broken_pipe(err: &anyhow::Error) -> bool {
-    err.chain().any(|cause| {
-        cause
-            .downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-            || cause
-                .downcast_ref::<serde_json::Error>()
-                .and_then(serde_json::Error::io_error_kind)
-                == Some(std::io::ErrorKind::BrokenPipe)
-    })
+/// Whether the error is a bare I/O error: what a failed write to stdout returns through `?`
+/// (every other failure is a library error with its object named).
+fn is_stdout_error(err: &anyhow::Error) -> bool {
+    err.downcast_ref::<std::io::Error>().is_some()
 }

@@ -56,10 +56,6 @@ leaks, and the command that frees each:
   ipcrm -m 9        # sysv 0x00001234 id=9: no process is attached (nattch 0) and its creator, pid 301, has exited
   rm /dev/shm/idle  # posix /idle: no process maps it or holds it open
   kill 300          # tmpfs /mnt/my ram/gone (deleted): unlinked but still held by pid 300: its memory returns only when they unmap or close it
-
-skipped: 1 process and 2 objects that vanished during the scan
-note: tmpfs at /dev/shm (device 0:23) is hidden under another mount: its files are not listed, only those a process maps or holds open
-note: 1 process attaches System V segments of other IPC namespaces (containers); those segments are not listed here
 "#;
 
 /// Only the leaks, sizes in bytes.
@@ -74,16 +70,116 @@ leaks, and the command that frees each:
   ipcrm -m 9        # sysv 0x00001234 id=9: no process is attached (nattch 0) and its creator, pid 301, has exited
   rm /dev/shm/idle  # posix /idle: no process maps it or holds it open
   kill 300          # tmpfs /mnt/my ram/gone (deleted): unlinked but still held by pid 300: its memory returns only when they unmap or close it
+"#;
 
-skipped: 1 process and 2 objects that vanished during the scan
+/// What the scan could not see: on stderr, so `shmkit ls | wc -l` counts only objects.
+const EXPECTED_NOTES: &str = "skipped: 1 process and 2 objects that vanished during the scan
 note: tmpfs at /dev/shm (device 0:23) is hidden under another mount: its files are not listed, only those a process maps or holds open
 note: 1 process attaches System V segments of other IPC namespaces (containers); those segments are not listed here
-"#;
+";
 
 #[test]
 fn ls_prints_the_whole_table_of_the_fixture_tree() {
     let tree = common::fixture_copy("scan-host");
-    assert_eq!(stdout(&ls(tree.path(), &[])), EXPECTED_TABLE);
+    let out = ls(tree.path(), &[]);
+    assert_eq!(stdout(&out), EXPECTED_TABLE);
+    assert_eq!(String::from_utf8_lossy(&out.stderr), EXPECTED_NOTES);
+}
+
+#[test]
+fn output_noheadings_raw_prints_exactly_the_columns_asked_for() {
+    let tree = common::fixture_copy("scan-host");
+    let out = stdout(&ls(
+        tree.path(),
+        &[
+            "-o",
+            "KIND,SIZE",
+            "-n",
+            "--raw",
+            "--kind",
+            "tmpfs",
+            "--bytes",
+        ],
+    ));
+    assert_eq!(
+        out,
+        "tmpfs 12288\ntmpfs 4096\ntmpfs 4096\ntmpfs 4096\ntmpfs 4096\n"
+    );
+    // Raw cells never hold a space: names are escaped as util-linux does.
+    let out = stdout(&ls(
+        tree.path(),
+        &["-o", "ID/NAME", "--raw", "--kind", "tmpfs"],
+    ));
+    assert_eq!(
+        out.lines().take(2).collect::<Vec<_>>(),
+        ["ID/NAME", "/mnt/my\\x20ram/big\\x20file"]
+    );
+    // +COL adds to the default columns; --output-all shows the optional ones too.
+    let out = stdout(&ls(tree.path(), &["-o", "+UID", "--kind", "memfd"]));
+    assert!(
+        out.lines().next().unwrap().ends_with("STATUS  UID"),
+        "{out}"
+    );
+    let out = stdout(&ls(tree.path(), &["--output-all", "--kind", "memfd"]));
+    assert!(
+        out.lines()
+            .next()
+            .unwrap()
+            .ends_with("STATUS  ADDRESS  UID  GID  NATTCH  CREATED"),
+        "{out}"
+    );
+}
+
+#[test]
+fn created_is_local_time_in_the_format_asked_for() {
+    let tree = common::fixture_copy("scan-host");
+    let run = |tz: &str, format: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_shmkit"))
+            .args(["ls", "--root"])
+            .arg(tree.path())
+            .args(["--now", NOW, "-o", "CREATED", "-n", "--kind", "memfd"])
+            .args(["--time-format", format])
+            .env("TZ", tz)
+            .output()
+            .unwrap();
+        stdout(&out)
+    };
+    // FIXTURE_MTIME 1795620000 is 2026-11-25 15:20:00 UTC; NOW is three days later.
+    assert_eq!(run("UTC", "iso"), "2026-11-25T15:20:00+00:00\n");
+    assert_eq!(run("Asia/Shanghai", "iso"), "2026-11-25T23:20:00+08:00\n");
+    assert_eq!(run("Asia/Shanghai", "full"), "Wed Nov 25 23:20:00 2026\n");
+    assert_eq!(run("UTC", "short"), "Nov25\n");
+}
+
+#[test]
+fn a_narrow_terminal_gets_lines_that_fit() {
+    let tree = common::fixture_copy("scan-host");
+    let out = Command::new(env!("CARGO_BIN_EXE_shmkit"))
+        .args(["ls", "--root"])
+        .arg(tree.path())
+        .args(["--now", NOW, "--kind", "tmpfs"])
+        .env("COLUMNS", "80")
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    for line in text.lines().take_while(|l| !l.is_empty()) {
+        assert!(
+            line.chars().count() <= 80,
+            "{} columns: {line}",
+            line.chars().count()
+        );
+    }
+    assert!(text.contains('…'), "{text}");
+}
+
+#[test]
+fn check_exits_8_when_a_listed_object_is_a_leak() {
+    let tree = common::fixture_copy("scan-host");
+    let out = ls(tree.path(), &["--check"]);
+    assert_eq!(out.status.code(), Some(8));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), EXPECTED_TABLE);
+    let out = ls(tree.path(), &["--check", "--kind", "memfd"]);
+    assert_eq!(out.status.code(), Some(0));
 }
 
 #[test]
@@ -217,4 +313,24 @@ fn bad_input_is_one_line_with_a_documented_exit_code() {
         err.contains("proc/meminfo") && err.contains("mount -t proc proc /proc"),
         "{err}"
     );
+}
+
+#[test]
+fn color_always_paints_leaks_even_into_a_pipe_and_never_does_not() {
+    let tree = common::fixture_copy("scan-host");
+    let always = stdout(&ls(tree.path(), &["--orphans", "--color", "always"]));
+    assert!(always.contains("\x1b[31msysv"), "{always}");
+    // The option is global: before the subcommand it works the same.
+    let out = Command::new(env!("CARGO_BIN_EXE_shmkit"))
+        .args(["--color", "always", "ls", "--orphans", "--root"])
+        .arg(tree.path())
+        .args(["--now", NOW])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out), always);
+    let never = stdout(&ls(
+        tree.path(),
+        &["--orphans", "--bytes", "--color", "never"],
+    ));
+    assert_eq!(never, EXPECTED_ORPHANS);
 }

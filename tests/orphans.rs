@@ -269,7 +269,7 @@ wait
     assert_eq!(
         std::fs::read_to_string(out.join("rm_by_id.err")).unwrap(),
         format!(
-            "shmkit: sysv:id={leaked}: it is in use by 1 attachment(s) in processes this scan \
+            "shmkit: sysv:id={leaked}: it is in use by 1 attachment in processes this scan \
              cannot see; removing it would strand their data; stop them first, or pass --force \
              (the memory comes back at their last detach/unmap)\n"
         )
@@ -287,7 +287,7 @@ wait
     let stat = std::fs::read_to_string(out.join("stat.txt")).unwrap();
     assert!(
         stat.contains(
-            "\n          holders  none seen; 1 more attachment(s) in processes this scan cannot \
+            "\n          holders  none seen; 1 more attachment in processes this scan cannot \
              see (another IPC namespace, or unreadable)\n"
         ),
         "{stat}"

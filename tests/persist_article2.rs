@@ -111,7 +111,7 @@ fn sysv_segment_survives_the_end_of_its_ipc_namespace_through_run_persist() {
         "a b c d e f g h i j k l m n o p q r s t u v w x y z\n"
     );
     assert!(
-        text(&out.stderr).contains("restored 1 object(s)"),
+        text(&out.stderr).contains("restored 1 object"),
         "{}",
         text(&out.stderr)
     );
@@ -179,7 +179,7 @@ fn sigterm_is_forwarded_then_saved_and_the_exit_status_is_the_commands() {
     // sh's `exec sleep` was killed by the forwarded SIGTERM: 128 + 15.
     assert_eq!(out.status.code(), Some(143), "{}", text(&out.stderr));
     let err = text(&out.stderr);
-    assert!(err.contains("saved 1 object(s)"), "{err}");
+    assert!(err.contains("saved 1 object"), "{err}");
 
     let out = in_new_ipc_ns(&[
         "run",
@@ -210,7 +210,12 @@ fn a_missing_command_fails_before_anything_runs() {
         "--",
         "/nonexistent/shmkit-test-command",
     ]);
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("/nonexistent/shmkit-test-command: exec failed"));
+    // Like a shell: 127 for a command that does not exist, with one line saying so.
+    assert_eq!(out.status.code(), Some(127), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("shmkit run: /nonexistent/shmkit-test-command: not found (No such file or directory); check its path"),
+        "{err}"
+    );
     assert!(!snap.exists());
 }

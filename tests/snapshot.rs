@@ -375,7 +375,7 @@ fn attached_segments_are_reported_as_possibly_torn_and_wait_detached_waits() {
     assert!(out.status.success());
     assert!(
         text(&out.stdout).contains(
-            "warning: sysv:4001 had 1 attachment(s) while it was copied: the copy may be torn"
+            "warning: sysv:4001 had 1 attachment while it was copied: the copy may be torn"
         ),
         "{}",
         text(&out.stdout)

@@ -3,6 +3,7 @@
 use super::lifecycle::{self, parse_address, parse_mode};
 use shmkit::address::Address;
 use shmkit::segment::{self, OpenOptions};
+use std::io::Write;
 use std::process::ExitCode;
 
 /// Options of `shmkit chmod`.
@@ -27,10 +28,11 @@ pub struct Args {
 
 /// Runs `shmkit chmod`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    lifecycle::refuse_memfd(&args.address)?;
+    lifecycle::refuse_memfd(&args.address, false)?;
     let seg = segment::open(&args.address, &OpenOptions::metadata())?;
     let before = seg.stat()?.mode;
     seg.chmod(args.mode)?;
+    crate::output::done(format!("{} is now mode {:04o}", args.address, args.mode));
     lifecycle::warn_if_world_writable(&args.address, args.mode);
     if args.json {
         crate::output::print_json(&lifecycle::Changed {
@@ -39,6 +41,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         })?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{}: mode {before:04o} -> {:04o}", args.address, args.mode);
+    writeln!(
+        crate::output::stdout(),
+        "{}: mode {before:04o} -> {:04o}",
+        args.address,
+        args.mode
+    )?;
     Ok(ExitCode::SUCCESS)
 }

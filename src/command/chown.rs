@@ -3,6 +3,7 @@
 use super::lifecycle::{self, parse_address};
 use shmkit::address::Address;
 use shmkit::segment::{self, OpenOptions};
+use std::io::Write;
 use std::process::ExitCode;
 
 /// Options of `shmkit chown`.
@@ -26,7 +27,7 @@ pub struct Args {
 
 /// Runs `shmkit chown`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    lifecycle::refuse_memfd(&args.address)?;
+    lifecycle::refuse_memfd(&args.address, false)?;
     let object = args.address.to_string();
     let (user, group) = match args.owner.split_once(':') {
         Some((user, group)) => (user, Some(group)),
@@ -50,6 +51,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let seg = segment::open(&args.address, &OpenOptions::metadata())?;
     seg.chown(uid, gid)?;
+    crate::output::done(format!("changed the owner of {}", args.address));
     let st = seg.stat()?;
     if args.json {
         crate::output::print_json(&lifecycle::Changed {
@@ -58,10 +60,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         })?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    writeln!(
+        crate::output::stdout(),
         "{}: owner {}",
         args.address,
         lifecycle::describe_owner(st.uid, st.gid)
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }

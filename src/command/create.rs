@@ -5,6 +5,7 @@ use crate::output;
 use serde::Serialize;
 use shmkit::address::Address;
 use shmkit::segment::{self, CreateOptions, Stat, DEFAULT_MODE};
+use std::io::Write;
 use std::process::ExitCode;
 
 /// Options of `shmkit create`.
@@ -57,7 +58,7 @@ struct Created {
 
 /// Runs `shmkit create`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    lifecycle::refuse_memfd(&args.address)?;
+    lifecycle::refuse_memfd(&args.address, true)?;
     let opts = CreateOptions::new(args.size)
         .mode(args.mode)
         .exclusive(args.exclusive)
@@ -67,6 +68,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let seg = segment::create(&args.address, &opts)?;
     let stat = seg.stat()?;
     if seg.created() {
+        crate::output::done(format!("created {}", seg.address()));
         lifecycle::warn_if_world_writable(&args.address, args.mode);
     }
     if args.json {
@@ -88,15 +90,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .map(|s| format!(" (key 0x{:08x}, id {})", s.key as u32, s.shmid))
         .unwrap_or_default();
     // The segment's own address: for sysv:private that is its new id, the way to reach it.
-    println!(
+    writeln!(
+        output::stdout(),
         "{verb} {}{id}: {} bytes, mode {:04o}, owner {}",
         seg.address(),
         stat.size,
         stat.mode,
         lifecycle::describe_owner(stat.uid, stat.gid)
-    );
+    )?;
     if !seg.created() && args.mode != DEFAULT_MODE && stat.mode != args.mode {
-        eprintln!(
+        msg!(
             "shmkit: note: {} existed with mode {:04o}; --mode applies only to new objects (use `shmkit chmod`)",
             args.address, stat.mode
         );

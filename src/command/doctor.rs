@@ -33,7 +33,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.json {
         print_versioned("shmkit.doctor/1", &report)?;
     } else {
-        print_human(&report, &mut std::io::stdout().lock(), colour_enabled())?;
+        print_human(&report, &mut crate::output::stdout(), colour_enabled())?;
     }
     if args.strict && !report.warnings.is_empty() {
         return Ok(ExitCode::from(shmkit::error::EXIT_CHECK_FAILED));
@@ -95,9 +95,9 @@ fn print_human(r: &Report, out: &mut dyn Write, colour: bool) -> std::io::Result
     let s = &r.sysv;
     writeln!(
         out,
-        "{} {} segment(s), {} ({} pages of {}); shmmax {}, shmall {}, shmmni {}; shm_rmid_forced {}",
+        "{} {}, {} ({} pages of {}); shmmax {}, shmall {}, shmmni {}; shm_rmid_forced {}",
         bold("System V:"),
-        s.segments,
+        crate::output::count(s.segments, "segment", "segments"),
         human(s.bytes),
         s.pages,
         human(s.page_size),

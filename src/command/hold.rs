@@ -122,7 +122,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 .context("filling a mapping")?;
         }
     }
-    let mut stdout = std::io::stdout();
+    let mut stdout = crate::output::stdout();
     writeln!(stdout, "ready {}", std::process::id())?;
     stdout.flush()?;
     if !args.exit {

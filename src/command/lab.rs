@@ -6,7 +6,7 @@ use shmkit::lab::{self, ExperimentReport, LabOptions, Status, StepReport};
 use shmkit::render::size::{human, human_delta};
 use std::io::Write;
 use std::process::ExitCode;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// Options of `shmkit lab`.
@@ -34,6 +34,9 @@ pub enum LabCommand {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// -o/--output, --output-all, -n/--noheadings, --raw.
+        #[command(flatten)]
+        table: crate::output::TableArgs,
     },
     /// Run one experiment by name, or `all`.
     Run(RunArgs),
@@ -78,7 +81,7 @@ fn parse_size(text: &str) -> Result<u64, String> {
 /// Runs `shmkit lab`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.command {
-        LabCommand::List { json } => list(json),
+        LabCommand::List { json, table } => list(json, &table),
         LabCommand::Run(run_args) => run_experiments(run_args),
         LabCommand::Child { args } => {
             let code = lab::child_main(&args);
@@ -87,7 +90,25 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn list(json: bool) -> anyhow::Result<ExitCode> {
+/// The table of `lab list`, every experiment a row.
+pub fn list_table() -> shmkit::render::table::Table {
+    let mut table = shmkit::render::table::Table::new(&[
+        ("NAME", shmkit::render::table::Align::Left),
+        ("ROOT", shmkit::render::table::Align::Left),
+        ("WHAT IT SHOWS", shmkit::render::table::Align::Left),
+    ]);
+    for e in lab::experiments() {
+        let root = if e.needs_root.is_some() { "yes" } else { "no" };
+        table.row(vec![
+            e.name.to_string(),
+            root.to_string(),
+            e.title.to_string(),
+        ]);
+    }
+    table
+}
+
+fn list(json: bool, args: &crate::output::TableArgs) -> anyhow::Result<ExitCode> {
     if json {
         let items: Vec<serde_json::Value> = lab::experiments()
             .iter()
@@ -106,23 +127,11 @@ fn list(json: bool) -> anyhow::Result<ExitCode> {
         }))?;
         return Ok(ExitCode::SUCCESS);
     }
-    let mut table = shmkit::render::table::Table::new(&[
-        ("NAME", shmkit::render::table::Align::Left),
-        ("ROOT", shmkit::render::table::Align::Left),
-        ("WHAT IT SHOWS", shmkit::render::table::Align::Left),
-    ]);
-    for e in lab::experiments() {
-        let root = if e.needs_root.is_some() { "yes" } else { "no" };
-        table.row(vec![
-            e.name.to_string(),
-            root.to_string(),
-            e.title.to_string(),
-        ]);
+    let mut out = crate::output::stdout();
+    crate::output::write_table(&mut out, &list_table(), args, &|l| l.to_string())?;
+    if args.decorated() {
+        writeln!(out, "\nRun one with `sudo shmkit lab run NAME [--size 256M]`, or all with `sudo shmkit lab run all`.")?;
     }
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    table.write(&mut out)?;
-    writeln!(out, "\nRun one with `sudo shmkit lab run NAME [--size 256M]`, or all with `sudo shmkit lab run all`.")?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -149,21 +158,33 @@ fn run_experiments(args: RunArgs) -> anyhow::Result<ExitCode> {
         lab::preflight(experiment, &options)?;
     }
     let mut reports = Vec::new();
+    let mut out = crate::output::stdout();
+    // A failed write (a closed pipe, a full disk) stops the experiment like Ctrl-C does, so
+    // its cleanups still run; the error then ends the command.
+    let mut print_failed: Option<std::io::Error> = None;
     for (i, experiment) in chosen.iter().enumerate() {
         if !args.json {
             if i > 0 {
-                println!();
+                writeln!(out)?;
             }
-            print_header(experiment, &options);
+            print_header(&mut out, experiment, &options)?;
         }
         let mut on_step = |step: &StepReport| {
-            if !args.json {
-                print_step(step, colour);
+            if !args.json && print_failed.is_none() {
+                if let Err(e) = print_step(&mut out, step, colour) {
+                    print_failed = Some(e);
+                    interrupted.store(true, Ordering::SeqCst);
+                }
             }
         };
         let report = lab::run(experiment, &options, &mut on_step);
+        if let Some(e) = print_failed {
+            // What the experiment made is already removed; only the report is lost.
+            drop(report);
+            return Err(e.into());
+        }
         if shmkit::lab::runner::is_interrupted(&options) {
-            eprintln!(
+            msg!(
                 "shmkit: lab {}: interrupted; everything it made was removed",
                 experiment.name
             );
@@ -171,7 +192,7 @@ fn run_experiments(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
         let report = report?;
         if !args.json {
-            print_footer(&report, colour);
+            print_footer(&mut out, &report, colour)?;
         }
         reports.push(report);
     }
@@ -185,7 +206,7 @@ fn run_experiments(args: RunArgs) -> anyhow::Result<ExitCode> {
             print_json(report)?;
         }
     } else if reports.len() > 1 {
-        print_summary(&reports, colour);
+        print_summary(&mut out, &reports, colour)?;
     }
     Ok(exit_code(&reports, args.name == "all"))
 }
@@ -203,37 +224,44 @@ fn exit_code(reports: &[ExperimentReport], all: bool) -> ExitCode {
 
 const CELL: usize = 18;
 
-fn print_header(experiment: &lab::Experiment, options: &LabOptions) {
-    println!("{} — {}", experiment.name, experiment.title);
-    println!("seed: {}", experiment.seed);
-    println!(
+fn print_header(
+    out: &mut dyn Write,
+    experiment: &lab::Experiment,
+    options: &LabOptions,
+) -> std::io::Result<()> {
+    writeln!(out, "{} — {}", experiment.name, experiment.title)?;
+    writeln!(out, "seed: {}", experiment.seed)?;
+    writeln!(out,
         "SIZE {}; counter verdicts allow ±{}; figures from /proc/meminfo (change since the baseline)",
         human(options.size),
         human(lab::tolerance_for(options.size))
-    );
+    )?;
+    Ok(())
 }
 
-fn print_counter_names() {
-    println!();
+fn print_counter_names(out: &mut dyn Write) -> std::io::Result<()> {
+    writeln!(out)?;
     let mut line = " ".repeat(4);
     for counter in lab::Counter::SHOWN {
         line.push_str(&format!("{:<CELL$}", counter.name()));
     }
-    println!("{}", line.trim_end());
+    writeln!(out, "{}", line.trim_end())?;
+    Ok(())
 }
 
-fn print_step(step: &StepReport, colour: bool) {
+fn print_step(out: &mut dyn Write, step: &StepReport, colour: bool) -> std::io::Result<()> {
     let action = shmkit::render::table::sanitize(&step.action);
     if step.index == 0 {
-        print_counter_names();
+        print_counter_names(out)?;
     }
     if step.settled_ms > 0 {
-        println!(
+        writeln!(
+            out,
             "[{}] {action}  (settled after {} ms)",
             step.index, step.settled_ms
-        );
+        )?;
     } else {
-        println!("[{}] {action}", step.index);
+        writeln!(out, "[{}] {action}", step.index)?;
     }
     let mut line = " ".repeat(4);
     for counter in lab::Counter::SHOWN {
@@ -248,9 +276,9 @@ fn print_step(step: &StepReport, colour: bool) {
         };
         line.push_str(&format!("{cell:<CELL$}"));
     }
-    println!("{}", line.trim_end());
+    writeln!(out, "{}", line.trim_end())?;
     for note in &step.notes {
-        println!("    · {}", shmkit::render::table::sanitize(note));
+        writeln!(out, "    · {}", shmkit::render::table::sanitize(note))?;
     }
     for v in &step.verdicts {
         let mark = if v.held {
@@ -258,57 +286,71 @@ fn print_step(step: &StepReport, colour: bool) {
         } else {
             paint("✘ FAIL", Colour::Red, colour)
         };
-        println!(
+        writeln!(
+            out,
             "    {mark} {}: expected {}, observed {}",
             shmkit::render::table::sanitize(&v.claim),
             shmkit::render::table::sanitize(&v.expected),
             shmkit::render::table::sanitize(&v.observed)
-        );
+        )?;
     }
+    Ok(())
 }
 
-fn print_footer(report: &ExperimentReport, colour: bool) {
+fn print_footer(
+    out: &mut dyn Write,
+    report: &ExperimentReport,
+    colour: bool,
+) -> std::io::Result<()> {
     let (held, total) = report.verdict_counts();
     match report.status {
-        Status::Held => println!(
+        Status::Held => writeln!(
+            out,
             "{} every verdict held ({held} of {total})",
             paint("result:", Colour::Bold, colour)
-        ),
-        Status::Failed => println!(
+        )?,
+        Status::Failed => writeln!(
+            out,
             "{} {} ({held} of {total} verdicts held)",
             paint("result:", Colour::Bold, colour),
             paint("FAILED", Colour::Red, colour)
-        ),
+        )?,
         Status::Skipped | Status::Unsupported => {
             let word = if report.status == Status::Skipped {
                 "skipped"
             } else {
                 "not possible here"
             };
-            println!(
+            writeln!(
+                out,
                 "{} {}: {}",
                 paint("result:", Colour::Bold, colour),
                 paint(word, Colour::Yellow, colour),
                 report.reason.as_deref().unwrap_or("")
-            );
+            )?;
         }
     }
     if !report.steps.is_empty() {
-        println!("lesson: {}", report.lesson);
+        writeln!(out, "lesson: {}", report.lesson)?;
     }
     if !report.kept.is_empty() {
-        println!("left in place (--keep); remove with:");
+        writeln!(out, "left in place (--keep); remove with:")?;
         for hint in &report.kept {
-            println!("    {}", shmkit::render::table::sanitize(hint));
+            writeln!(out, "    {}", shmkit::render::table::sanitize(hint))?;
         }
     }
     for line in &report.cleanup_errors {
-        println!("{} {line}", paint("warning:", Colour::Yellow, colour));
+        writeln!(out, "{} {line}", paint("warning:", Colour::Yellow, colour))?;
     }
+    Ok(())
 }
 
-fn print_summary(reports: &[ExperimentReport], colour: bool) {
-    println!();
+fn print_summary(
+    out: &mut dyn Write,
+    reports: &[ExperimentReport],
+    colour: bool,
+) -> std::io::Result<()> {
+    writeln!(out)?;
     let mut table = shmkit::render::table::Table::new(&[
         ("EXPERIMENT", shmkit::render::table::Align::Left),
         ("RESULT", shmkit::render::table::Align::Left),
@@ -336,5 +378,6 @@ fn print_summary(reports: &[ExperimentReport], colour: bool) {
     } else {
         text.to_string()
     };
-    print!("{text}");
+    write!(out, "{text}")?;
+    Ok(())
 }

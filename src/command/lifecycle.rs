@@ -30,23 +30,30 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     shmkit::render::size::parse(text).map_err(|e| e.to_string())
 }
 
-/// The command line refuses memfds: one would die with the command that made it.
-pub fn refuse_memfd(addr: &Address) -> Result<(), Error> {
-    if addr.kind() == Kind::Memfd {
-        return Err(Error::new(
-            ErrorKind::InvalidInput,
-            addr.to_string(),
-            "a memfd lives only while a process holds it, so one made by this command would vanish when it exits",
-        )
-        .with_fix("use memfds from the library (shmkit::segment::MemfdSegment), or `shmkit hold --memfd NAME=SIZE`"));
+/// The command line refuses memfds: one made here would die with the command, and an
+/// existing one has no name to be found by outside the processes that hold it.
+pub fn refuse_memfd(addr: &Address, creating: bool) -> Result<(), Error> {
+    if addr.kind() != Kind::Memfd {
+        return Ok(());
     }
-    Ok(())
+    let (cause, fix) = if creating {
+        (
+            "a memfd lives only while a process holds it, so one made by this command would vanish when it exits",
+            "make memfds in the program that uses them (memfd_create(2), or the library's shmkit::segment::MemfdSegment)",
+        )
+    } else {
+        (
+            "a memfd has no name outside the processes that hold it, so this command cannot open it",
+            "`shmkit ls --kind memfd` lists the memfds that exist, with their size and holders",
+        )
+    };
+    Err(Error::new(ErrorKind::InvalidInput, addr.to_string(), cause).with_fix(fix))
 }
 
 /// Warns on stderr when a mode lets every user write: shmkit does it only when asked.
 pub fn warn_if_world_writable(addr: &Address, mode: u32) {
     if segment::is_world_writable(mode) {
-        eprintln!(
+        msg!(
             "shmkit: warning: {addr}: mode {mode:04o} lets every user on this host{} write it; use 600 or 660 unless that is what you want",
             if addr.kind() == Kind::Sysv { " (in this IPC namespace)" } else { "" }
         );
@@ -66,7 +73,7 @@ pub struct Changed {
 /// write it: its contents may have been tampered with, and what we write may be changed.
 pub fn warn_if_tamperable(addr: &Address, mode: u32) {
     if segment::is_world_writable(mode) {
-        eprintln!(
+        msg!(
             "shmkit: warning: {addr}: mode {mode:04o} lets every user write it, so anyone may have changed it; `shmkit chmod {addr} 600` if it should be private"
         );
     }

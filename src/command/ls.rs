@@ -1,8 +1,9 @@
 //! `shmkit ls`: every shared-memory object on the host, one table.
 
-use crate::output::{self, Colour};
+use crate::output::{self, Colour, TableArgs, TimeFormatArg};
 use clap::ValueEnum;
 use serde::Serialize;
+use shmkit::render::time::{self, TimeFormat};
 use shmkit::render::{size, table::sanitize, table::Align, table::Table};
 use shmkit::scan::{Coverage, Kind, Object, ProcRoot, Scan, ScanOptions};
 use std::io::Write;
@@ -15,7 +16,11 @@ use std::process::ExitCode;
   shmkit ls --orphans            only leaks, with the command that frees each
   shmkit ls --kind sysv --kind posix --user postgres
   shmkit ls --sort rss --json
-  shmkit ls --watch --kind sysv  again every 2 s, with what changed, like `free -s`")]
+  shmkit ls -o KIND,SIZE -n --raw    exactly those columns, for scripts
+  shmkit ls --check --orphans        exit 8 if there is a leak (for cron)
+  shmkit ls --watch --kind sysv      again every 2 s, with what changed, like `free -s`
+
+Notes on what the scan could not see go to stderr.")]
 pub struct Args {
     /// Only objects of this kind (repeatable): sysv, posix, tmpfs, shared-anon, memfd, file.
     #[arg(long, value_name = "KIND", value_parser = parse_kind)]
@@ -35,6 +40,15 @@ pub struct Args {
     /// Print sizes in bytes.
     #[arg(long, short)]
     pub bytes: bool,
+    /// Exit 8 when a listed object is a leak (after printing), for cron and scripts.
+    #[arg(long)]
+    pub check: bool,
+    /// How the CREATED column writes dates, in local time.
+    #[arg(long, value_enum, default_value_t = TimeFormatArg::Short, value_name = "FORMAT")]
+    pub time_format: TimeFormatArg,
+    /// -o/--output, --output-all, -n/--noheadings, --raw.
+    #[command(flatten)]
+    pub table: TableArgs,
     /// Read /proc under this root instead of / (a captured fixture tree).
     #[arg(long, value_name = "DIR", hide = true, default_value = "/")]
     pub root: std::path::PathBuf,
@@ -90,37 +104,58 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Ok(Scan::collect(root, &ScanOptions::default()).map_err(shmkit::Error::from)?)
     };
     if let Some(interval) = args.watch {
-        let colour = output::colour_enabled();
+        let mut first = true;
         return crate::command::top::batch::watch(&root, interval, collect, |out, scan| {
             let objects = select(&args, scan, uid_filter);
-            write_table(out, &objects, args.bytes, now(), colour)?;
-            write_free_commands(out, &objects)?;
-            write_coverage(out, &scan.coverage)?;
+            write_listing(out, &args, &objects, now())?;
+            if std::mem::take(&mut first) {
+                let _ = write_coverage(&mut std::io::stderr().lock(), &scan.coverage);
+            }
             Ok(objects.into_iter().cloned().collect())
         });
     }
     let scan = collect(&root)?;
     let objects = select(&args, &scan, uid_filter);
+    let verdict = if args.check && objects.iter().any(|o| o.status.orphan) {
+        ExitCode::from(shmkit::error::EXIT_CHECK_FAILED)
+    } else {
+        ExitCode::SUCCESS
+    };
     if args.json {
         output::print_json(&LsJson {
             schema: "shmkit.ls/1",
             objects,
             coverage: &scan.coverage,
         })?;
-        return Ok(ExitCode::SUCCESS);
+        return Ok(verdict);
     }
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    write_table(
-        &mut out,
-        &objects,
-        args.bytes,
-        args.now.unwrap_or_else(now),
-        output::colour_enabled(),
-    )?;
-    write_free_commands(&mut out, &objects)?;
-    write_coverage(&mut out, &scan.coverage)?;
-    Ok(ExitCode::SUCCESS)
+    let mut out = output::stdout();
+    write_listing(&mut out, &args, &objects, args.now.unwrap_or_else(now))?;
+    // Notes are not part of the table: `shmkit ls | wc -l` counts objects.
+    let _ = write_coverage(&mut std::io::stderr().lock(), &scan.coverage);
+    Ok(verdict)
+}
+
+/// The table and, when decorated, the leaks with the commands that free them.
+fn write_listing(
+    out: &mut dyn Write,
+    args: &Args,
+    objects: &[&Object],
+    now: i64,
+) -> anyhow::Result<()> {
+    let table = build_table(objects, args.bytes, now, args.time_format.into());
+    if table.is_empty() && args.table.decorated() {
+        writeln!(out, "no shared-memory objects match")?;
+    } else {
+        let colour = output::colour_enabled();
+        output::write_table(out, &table, &args.table, &|line| {
+            output::paint(line, Colour::Red, colour)
+        })?;
+    }
+    if args.table.decorated() {
+        write_free_commands(out, objects)?;
+    }
+    Ok(())
 }
 
 /// The objects the filters keep, in the chosen order.
@@ -220,14 +255,13 @@ fn status_cell(o: &Object) -> String {
     }
 }
 
-/// Writes the objects as `shmkit ls` shows them.
-pub fn write_table(
-    out: &mut dyn Write,
-    objects: &[&Object],
-    exact: bool,
-    now: i64,
-    colour: bool,
-) -> std::io::Result<()> {
+/// The columns of `ls` (for `--help`).
+pub fn columns() -> Table {
+    build_table(&[], false, 0, TimeFormat::Short)
+}
+
+/// The table of `objects` with every column, optional ones included; leaks are marked.
+pub fn build_table(objects: &[&Object], exact: bool, now: i64, times: TimeFormat) -> Table {
     let mut t = Table::new(&[
         ("KIND", Align::Left),
         ("ID/NAME", Align::Left),
@@ -240,6 +274,13 @@ pub fn write_table(
         ("CREATOR", Align::Left),
         ("AGE", Align::Right),
         ("STATUS", Align::Left),
+    ])
+    .optional(&[
+        ("ADDRESS", Align::Left),
+        ("UID", Align::Right),
+        ("GID", Align::Right),
+        ("NATTCH", Align::Right),
+        ("CREATED", Align::Left),
     ]);
     let opt = |v: Option<u64>| v.map_or("-".to_string(), |b| size::bytes(b, exact));
     for o in objects {
@@ -267,17 +308,20 @@ pub fn write_table(
             o.created
                 .map_or("-".to_string(), |c| age(now.saturating_sub(c))),
             status_cell(o),
+            o.address.as_deref().map_or("-".to_string(), sanitize),
+            o.uid.to_string(),
+            o.gid.to_string(),
+            o.sysv
+                .as_ref()
+                .map_or("-".to_string(), |s| s.nattch.to_string()),
+            o.created
+                .map_or("-".to_string(), |c| time::local(c, times, now)),
         ]);
         if o.status.orphan {
             t.mark_last();
         }
     }
-    if t.is_empty() {
-        writeln!(out, "no shared-memory objects match")?;
-    } else {
-        t.write_styled(out, &|line| output::paint(line, Colour::Red, colour))?;
-    }
-    Ok(())
+    t
 }
 
 /// Lists the leaks among `objects`, each with why it is one and the command that frees it.
@@ -314,7 +358,7 @@ pub fn write_coverage(out: &mut dyn Write, coverage: &Coverage) -> std::io::Resu
     if coverage.processes_vanished > 0 || coverage.objects_vanished > 0 {
         writeln!(
             out,
-            "\nskipped: {} and {} that vanished during the scan",
+            "skipped: {} and {} that vanished during the scan",
             plural(coverage.processes_vanished, "process", "processes"),
             plural(coverage.objects_vanished, "object", "objects"),
         )?;

@@ -15,7 +15,10 @@ use std::process::ExitCode;
   shmkit mem --bytes         the same in bytes (the header then equals `free -b`)
   shmkit mem --json | jq .pinned.items
   sudo shmkit mem            as root every holder is visible
-  shmkit mem --watch=5       again every 5 s, with what changed, like `free -s 5`")]
+  shmkit mem --check >/dev/null || alert   exit 8 when there is a leak (for cron)
+  shmkit mem --watch=5       again every 5 s, with what changed, like `free -s 5`
+
+Notes on what the scan could not see go to stderr.")]
 pub struct Args {
     /// Print JSON (schema `shmkit.mem/1`, documented in docs/json.md).
     #[arg(long)]
@@ -23,6 +26,9 @@ pub struct Args {
     /// Print sizes in bytes.
     #[arg(long, short)]
     pub bytes: bool,
+    /// Exit 8 when there is a leak (after printing), for cron and scripts.
+    #[arg(long)]
+    pub check: bool,
     /// How many files to list per tmpfs mount.
     #[arg(long, default_value_t = 5, value_name = "N")]
     pub top: usize,
@@ -61,8 +67,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.json {
         output::print_json(&report)?;
     } else {
-        let stdout = std::io::stdout();
-        let mut out = stdout.lock();
+        let mut out = crate::output::stdout();
         write_report(
             &mut out,
             &report,
@@ -70,6 +75,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             args.top,
             output::colour_enabled(),
         )?;
+        let _ = crate::command::ls::write_coverage(&mut std::io::stderr().lock(), &report.coverage);
+    }
+    if args.check && !report.leaks.is_empty() {
+        return Ok(ExitCode::from(shmkit::error::EXIT_CHECK_FAILED));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -268,7 +277,11 @@ pub fn write_report(
     } else {
         let total: u64 = r.leaks.iter().map(|l| l.bytes).sum();
         let possible = r.leaks.iter().filter(|l| l.uncertain).count();
-        let mut title = format!("leaks: {} objects, {}", r.leaks.len(), sz(total));
+        let mut title = format!(
+            "leaks: {}, {}",
+            output::count(r.leaks.len(), "object", "objects"),
+            sz(total)
+        );
         if possible > 0 {
             title.push_str(&format!(
                 " ({possible} marked ? only possible: processes this scan could not read may hold them)"
@@ -299,7 +312,6 @@ pub fn write_report(
         let note = "swap is on: shared memory is swap-backed, so \"pinned\" means it can move to swap under pressure; drop_caches never frees it";
         writeln!(out, "\n{}", output::paint(note, Colour::Yellow, colour))?;
     }
-    crate::command::ls::write_coverage(out, &r.coverage)?;
     Ok(())
 }
 
@@ -329,7 +341,12 @@ fn write_rows_styled(
     style: &dyn Fn(&str) -> String,
 ) -> std::io::Result<()> {
     let mut buf = Vec::new();
-    t.write_styled(&mut buf, style)?;
+    // Fitted to the terminal: long reasons and names are cut with … rather than wrapped.
+    let layout = shmkit::render::table::Layout {
+        width: output::terminal_width(),
+        ..Default::default()
+    };
+    t.write_layout(&mut buf, &layout, style)?;
     let text = String::from_utf8_lossy(&buf);
     for line in text.lines().skip(1) {
         writeln!(out, "{line}")?;

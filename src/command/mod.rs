@@ -2,12 +2,14 @@
 
 pub mod chmod;
 pub mod chown;
+pub mod completions;
 pub mod create;
 pub mod doctor;
 pub mod hold;
 pub mod lab;
 pub mod lifecycle;
 pub mod ls;
+pub mod manpage;
 pub mod mem;
 pub mod read;
 pub mod reclaim;
@@ -42,5 +44,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Snapshot(args) => snapshot::run(args),
         Command::Run(args) => run::run(args),
         Command::Top(args) => top::run(args),
+        Command::Completions(args) => completions::run(args),
+        Command::Manpage(args) => manpage::run(args),
     }
 }

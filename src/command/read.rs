@@ -64,7 +64,7 @@ struct ReadOut {
 
 /// Runs `shmkit read`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    lifecycle::refuse_memfd(&args.address)?;
+    lifecycle::refuse_memfd(&args.address, false)?;
     let seg = segment::open(
         &args.address,
         &OpenOptions::read_only().allow_foreign_owner(args.allow_foreign),
@@ -128,8 +128,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         })?;
         return Ok(ExitCode::SUCCESS);
     }
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    let mut out = crate::output::stdout();
     let mut end = args.offset + len as u64;
     if args.format == Format::Text {
         end = last_non_nul(&*seg, args.offset, end)?;

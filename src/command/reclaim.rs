@@ -44,7 +44,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             if args.json {
                 print_json(&prediction)?;
             } else {
-                write_prediction(&mut std::io::stdout().lock(), &prediction, args.bytes)?;
+                write_prediction(&mut crate::output::stdout(), &prediction, args.bytes)?;
             }
         }
         Some(level) => {
@@ -58,14 +58,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 .into());
             }
             if !args.yes && !confirm(level)? {
-                eprintln!("shmkit reclaim: nothing dropped");
+                msg!("shmkit reclaim: nothing dropped");
                 return Ok(ExitCode::from(ErrorKind::InvalidInput.exit_code()));
             }
             let measurement = reclaim::measure(&root, level)?;
+            crate::output::done(format!("dropped caches (level {level})"));
             if args.json {
                 print_json(&measurement)?;
             } else {
-                write_measurement(&mut std::io::stdout().lock(), &measurement, args.bytes)?;
+                write_measurement(&mut crate::output::stdout(), &measurement, args.bytes)?;
             }
         }
     }
@@ -83,10 +84,13 @@ fn confirm(level: u8) -> anyhow::Result<bool> {
         .with_fix(format!("add --yes: shmkit reclaim --measure {level} --yes"))
         .into());
     }
-    eprint!(
+    let mut err = std::io::stderr().lock();
+    let _ = write!(
+        err,
         "Drop caches (level {level}) for real? Every dropped file page is read from disk again when next needed. [y/N] "
     );
-    std::io::stderr().flush()?;
+    let _ = err.flush();
+    drop(err);
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer)?;
     Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))

@@ -7,6 +7,7 @@ use shmkit::render::size;
 use shmkit::scan::Kind;
 use shmkit::segment::{self, OpenOptions};
 use shmkit::{Error, ErrorKind};
+use std::io::Write;
 use std::process::ExitCode;
 
 /// Options of `shmkit resize`.
@@ -40,7 +41,7 @@ pub struct Args {
 
 /// Runs `shmkit resize`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    lifecycle::refuse_memfd(&args.address)?;
+    lifecycle::refuse_memfd(&args.address, false)?;
     let access = if args.address.kind() == Kind::Sysv {
         // Attaching would only disturb nattch: the answer is no either way.
         OpenOptions::metadata()
@@ -90,6 +91,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .into());
     }
     seg.resize(args.size)?;
+    crate::output::done(format!("resized {} to {} bytes", args.address, args.size));
     if args.json {
         crate::output::print_json(&lifecycle::Changed {
             schema: "shmkit.resize/1",
@@ -97,12 +99,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         })?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    writeln!(
+        crate::output::stdout(),
         "{}: {} -> {} ({} bytes)",
         args.address,
         size::human(stat.size),
         size::human(args.size),
         args.size
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }

@@ -9,6 +9,7 @@ use shmkit::render::size;
 use shmkit::scan::{Kind, Object, ProcRoot, Scan, ScanOptions};
 use shmkit::segment::{self, OpenOptions};
 use shmkit::{Error, ErrorKind};
+use std::io::Write;
 use std::process::ExitCode;
 
 /// Options of `shmkit rm`.
@@ -17,6 +18,7 @@ use std::process::ExitCode;
   shmkit rm sysv:5678 posix:/orders file:./shm.txt
   shmkit rm --orphans --dry-run                 list the leaks, remove nothing
   shmkit rm --orphans --older-than 1d --user postgres
+  shmkit rm --orphans --dry-run --check         exit 8 if there are leaks (for cron)
   shmkit rm --force sysv:id=294918              even though a process is attached
 
 An orphan is what the scan (`shmkit ls --orphans`) calls one: a System V segment with no
@@ -41,6 +43,10 @@ pub struct Args {
     /// Say what would be removed; remove nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// With --orphans: exit 8 when there were orphans (for cron: `rm --orphans --dry-run
+    /// --check` alerts without removing).
+    #[arg(long, requires = "orphans")]
+    pub check: bool,
     /// Remove objects even if processes map or hold them (orphans have no holders; one that a
     /// process attached since the scan is still skipped). With --orphans, also POSIX objects
     /// that processes the scan could not read might hold.
@@ -134,7 +140,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     }
     out.freed = out.removed.iter().map(|r| r.freed).sum();
-    let code = out.failed.first().map_or(0, |f| f.exit_code);
+    let code = match out.failed.first() {
+        Some(f) => f.exit_code,
+        None if args.check && !out.removed.is_empty() => shmkit::error::EXIT_CHECK_FAILED,
+        None => 0,
+    };
+    if !args.dry_run {
+        for r in &out.removed {
+            output::done(format!("removed {}", r.address));
+        }
+    }
+    let mut stdout = output::stdout();
     if args.json {
         output::print_json(&out)?;
     } else {
@@ -147,19 +163,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         // name in /dev/shm: print them as sanitized text.
         use shmkit::render::table::sanitize;
         for r in &out.removed {
-            println!(
+            writeln!(
+                stdout,
                 "{verb} {} ({}, {}): {}",
                 sanitize(&r.address),
                 r.kind,
                 size::human(r.size),
                 sanitize(&r.reason)
-            );
+            )?;
         }
         for f in &out.failed {
-            eprintln!("shmkit: {}", sanitize(&f.error));
+            msg!("shmkit: {}", sanitize(&f.error));
         }
         if args.orphans && out.removed.is_empty() && out.failed.is_empty() {
-            println!("no orphans found");
+            writeln!(stdout, "no orphans found")?;
         }
         if !out.removed.is_empty() {
             let back = if args.dry_run {
@@ -167,7 +184,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             } else {
                 "came back"
             };
-            println!("{} of memory {back}", size::human(out.freed));
+            writeln!(stdout, "{} of memory {back}", size::human(out.freed))?;
         }
     }
     Ok(ExitCode::from(code))
@@ -201,7 +218,7 @@ fn sysv_memory(shmid: i32) -> u64 {
 }
 
 fn remove_one(addr: &Address, scan: &mut LazyScan, args: &Args) -> Result<Removed, Error> {
-    lifecycle::refuse_memfd(addr)?;
+    lifecycle::refuse_memfd(addr, false)?;
     let seg = segment::open(addr, &OpenOptions::metadata())?;
     let stat = seg.stat()?;
     let nattch = stat.sysv.as_ref().map_or(0, |s| s.nattch);
@@ -221,7 +238,10 @@ fn remove_one(addr: &Address, scan: &mut LazyScan, args: &Args) -> Result<Remove
     let in_use = nattch > 0 || !holders.is_empty();
     if in_use && !args.force {
         let who = if holders.is_empty() {
-            format!("{nattch} attachment(s) in processes this scan cannot see")
+            format!(
+                "{} in processes this scan cannot see",
+                output::count(nattch, "attachment", "attachments")
+            )
         } else {
             holders.join(", ")
         };

@@ -1,25 +1,39 @@
 //! `shmkit run --persist FILE -- CMD ARGS...`: a container entrypoint that keeps CMD's System
 //! V and POSIX shared memory across restarts.
 //!
-//! Restore FILE (if it exists) before CMD starts; save every `--every` interval and when CMD
-//! exits; on SIGTERM or SIGINT pass the signal on to CMD, wait for it, then save; exit with
-//! CMD's status (128+N if a signal N killed it).
+//! It behaves as an init should, since it is often pid 1 of a container:
+//! - one `run --persist` per snapshot file: a second one refuses (exit 9) instead of both
+//!   saving and one losing (a `flock` on `.FILE.run.shmkit-lock` beside it, dropped by the
+//!   kernel however we die);
+//! - restore FILE (if it exists) before CMD starts;
+//! - CMD gets `PR_SET_PDEATHSIG` (SIGKILL): if shmkit is killed, CMD does not run on unsaved;
+//! - a failed exec exits like a shell: 127 not found, 126 not executable;
+//! - save every `--every` interval, and keep saving after a SIGTERM that CMD ignores;
+//! - SIGHUP: save now, then pass it on; SIGTERM and SIGINT: pass them on, wait for CMD,
+//!   save; exit with CMD's status (128+N if signal N killed it);
+//! - every child that ends is reaped (`waitpid(-1)`), so orphans re-parented to pid 1 do not
+//!   pile up as zombies.
 //!
 //! Signals are caught with the `signal-hook` crate: it is sound (its handlers only store an
-//! atomic and write a byte to a self-pipe, both async-signal-safe), so this command needs no
-//! `unsafe` of its own. The main loop sleeps on the self-pipe with the time left until the next
-//! save, so SIGCHLD, SIGTERM and SIGINT wake it at once and a signal arriving between two
-//! checks is never lost (its byte waits in the pipe).
+//! atomic and write a byte to a self-pipe, both async-signal-safe). The main loop sleeps on
+//! the self-pipe with the time left until the next save, so SIGCHLD, SIGTERM, SIGINT and
+//! SIGHUP wake it at once and a signal arriving between two checks is never lost (its byte
+//! waits in the pipe).
 
 use crate::command::snapshot::{parse_selectors, print_save};
+use crate::output::count;
 use shmkit::procfs::ProcRoot;
 use shmkit::snapshot::{self, RestoreOptions, SaveOptions};
+use shmkit::{Error, ErrorKind};
+use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM};
+use std::fs::File;
 use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::ExitStatusExt;
-use std::path::PathBuf;
-use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::{Path, PathBuf};
+use std::process::{ExitCode, ExitStatus};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -31,9 +45,12 @@ Examples:
   shmkit run --persist /data/shm.snap --every 10s sysv:5678 -- ./writer
   shmkit run --persist /data/shm.snap --every 0 sysv:all posix:all -- ./app   # save on exit only
 
-Messages go to stderr; CMD keeps stdin, stdout and stderr. The exit status is CMD's
-(128+N if signal N killed it); if CMD succeeded but the final save failed, the save's
-exit code.")]
+Messages go to stderr; CMD keeps stdin, stdout and stderr. SIGHUP saves at once and is
+passed on; SIGTERM and SIGINT are passed on, and the final save follows CMD's exit. If
+shmkit is killed, CMD is killed too. One run --persist per FILE: a second one exits 9.
+
+Exit status: CMD's (128+N if signal N killed it); 127 if CMD is not found, 126 if it
+cannot be executed; if CMD succeeded but the final save failed, the save's exit code.")]
 pub struct Args {
     /// The snapshot file (put it on a volume): restored before CMD starts if it exists,
     /// replaced atomically at every save.
@@ -57,6 +74,32 @@ pub struct Args {
     pub command: Vec<String>,
 }
 
+/// The signals `run` acts on, each its own flag so that two arriving together are both seen.
+#[derive(Debug, Default)]
+struct Signals {
+    term: Arc<AtomicBool>,
+    int: Arc<AtomicBool>,
+    hup: Arc<AtomicBool>,
+}
+
+impl Signals {
+    /// Registers the flags and the wake-up pipe; before the child exists, so neither its
+    /// SIGCHLD nor an early SIGTERM can be missed.
+    fn register(wake: &UnixStream) -> anyhow::Result<Signals> {
+        let signals = Signals::default();
+        for (sig, flag) in [
+            (SIGTERM, &signals.term),
+            (SIGINT, &signals.int),
+            (SIGHUP, &signals.hup),
+        ] {
+            signal_hook::flag::register(sig, Arc::clone(flag))?;
+            signal_hook::low_level::pipe::register(sig, wake.try_clone()?)?;
+        }
+        signal_hook::low_level::pipe::register(SIGCHLD, wake.try_clone()?)?;
+        Ok(signals)
+    }
+}
+
 /// Runs `shmkit run`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let root = ProcRoot::live();
@@ -68,7 +111,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .map(snapshot::parse_duration)
         .transpose()?;
     let file = args.persist.clone();
+    let _lock = lock_run(&file)?;
 
+    // An unfinished restore (shmkit killed during one) is completed by `snapshot::restore`
+    // itself, which recognises its own leftovers: nothing more to do here first.
     if file.exists() {
         let report = snapshot::restore(
             &file,
@@ -77,66 +123,56 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 dry_run: false,
             },
         )?;
-        eprintln!(
-            "shmkit run: restored {} object(s) from {}",
-            report.objects.len(),
+        msg!(
+            "shmkit run: restored {} from {}",
+            count(report.objects.len(), "object", "objects"),
             file.display()
         );
     } else {
-        eprintln!(
+        msg!(
             "shmkit run: {} does not exist yet: starting empty",
             file.display()
         );
     }
 
-    // Registered before the child exists, so its SIGCHLD cannot come too early.
     let (mut wake_rx, wake_tx) = UnixStream::pair()?;
-    let forward = Arc::new(AtomicUsize::new(0));
-    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-        signal_hook::flag::register_usize(sig, Arc::clone(&forward), sig as usize)?;
-        signal_hook::low_level::pipe::register(sig, wake_tx.try_clone()?)?;
-    }
-    signal_hook::low_level::pipe::register(signal_hook::consts::SIGCHLD, wake_tx)?;
+    let signals = Signals::register(&wake_tx)?;
+    drop(wake_tx);
 
-    let mut child = std::process::Command::new(&args.command[0])
-        .args(&args.command[1..])
-        .spawn()
-        .map_err(|e| {
-            shmkit::Error::io(&args.command[0], "exec", e)
-                .with_fix("check the command's path and permissions")
-        })?;
+    let mut command = std::process::Command::new(&args.command[0]);
+    command.args(&args.command[1..]);
+    let child = match shmkit::sys::process::spawn_dying_with_parent(&mut command, libc::SIGKILL) {
+        Ok(child) => child,
+        Err(e) => return Ok(exec_failed(&args.command[0], &e)),
+    };
     let pid = child.id();
+    // Reaped below with waitpid(-1), never through `child`: as pid 1 every orphan is ours too.
+    drop(child);
 
     let save_opts = SaveOptions {
         selectors: selectors.clone(),
         wait_detached: None,
     };
     let mut next_save = (!every.is_zero()).then(|| Instant::now() + every);
-    let mut stopping = false;
     let status = loop {
-        if let Some(status) = child.try_wait()? {
+        if let Some(status) = reap_children(pid)? {
             break status;
         }
-        let sig = forward.swap(0, Ordering::SeqCst);
-        if sig != 0 {
-            // The child may have exited meanwhile (ESRCH): try_wait sees it next turn.
-            let _ = shmkit::sys::process::kill(pid, i32::try_from(sig).unwrap_or(libc::SIGTERM));
-            stopping = true;
+        if signals.hup.swap(false, Ordering::SeqCst) {
+            periodic_save(&root, &file, &save_opts, "on SIGHUP");
+            forward(pid, SIGHUP);
             continue;
+        }
+        for (flag, sig) in [(&signals.term, SIGTERM), (&signals.int, SIGINT)] {
+            if flag.swap(false, Ordering::SeqCst) {
+                forward(pid, sig);
+            }
         }
         let now = Instant::now();
         if let Some(at) = next_save {
-            if now >= at && !stopping {
-                match snapshot::save(&root, &file, &save_opts) {
-                    Ok(r) => eprintln!(
-                        "shmkit run: saved {} object(s) to {} ({} attached while copied)",
-                        r.objects.len(),
-                        file.display(),
-                        r.torn().count()
-                    ),
-                    // A failed periodic save must not stop the program: the next one may work.
-                    Err(e) => eprintln!("shmkit run: periodic save failed: {e}"),
-                }
+            // Saves go on after a SIGTERM: CMD may ignore it and run for a long time yet.
+            if now >= at {
+                periodic_save(&root, &file, &save_opts, "periodic");
                 next_save = Some(Instant::now() + every);
                 continue;
             }
@@ -159,8 +195,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let save_result = match snapshot::save(&root, &file, &final_opts) {
         // Still attached after the wait (processes other than CMD): a possibly torn copy is
         // better than none.
-        Err(e) if e.kind() == shmkit::ErrorKind::Busy => {
-            eprintln!("shmkit run: {e}; saving anyway");
+        Err(e) if e.kind() == ErrorKind::Busy => {
+            msg!("shmkit run: {e}; saving anyway");
             snapshot::save(&root, &file, &save_opts)
         }
         other => other,
@@ -177,7 +213,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(cmd_code))
         }
         Err(e) => {
-            eprintln!("shmkit run: final save failed: {e}");
+            msg!("shmkit run: final save failed: {e}");
             if cmd_code == 0 {
                 Ok(ExitCode::from(e.kind().exit_code()))
             } else {
@@ -185,6 +221,116 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
         }
     }
+}
+
+/// Takes the lock that makes this the only `run --persist` of `file`: two would each save
+/// their own objects over the other's, and both say "saved".
+fn lock_run(file: &Path) -> anyhow::Result<File> {
+    let name = file.file_name().ok_or_else(|| {
+        Error::new(
+            ErrorKind::InvalidInput,
+            file.display().to_string(),
+            "is not a file name",
+        )
+        .with_fix("give the snapshot's file path, e.g. /data/shm.snap")
+    })?;
+    let mut lock_name = std::ffi::OsString::from(".");
+    lock_name.push(name);
+    lock_name.push(".run.shmkit-lock");
+    let lock_path = file.with_file_name(lock_name);
+    let shown = lock_path.display().to_string();
+    let lock = File::options()
+        .read(true)
+        .write(true)
+        .create(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+        .open(&lock_path)
+        .map_err(|e| {
+            Error::io(&shown, "open lock file", e)
+                .with_fix("put the snapshot in a directory that exists and that you may write")
+        })?;
+    if !lock.metadata().map(|m| m.is_file()).unwrap_or(false) {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            shown,
+            "is not a regular file, so it cannot be the lock of a snapshot",
+        )
+        .with_fix("remove it; shmkit creates the lock file itself")
+        .into());
+    }
+    let locked = shmkit::sys::process::try_lock_exclusive(std::os::fd::AsFd::as_fd(&lock))
+        .map_err(|e| Error::io(&shown, "flock", e).with_fix("use a local filesystem"))?;
+    if !locked {
+        return Err(Error::new(
+            ErrorKind::Busy,
+            file.display().to_string(),
+            "another `shmkit run --persist` uses this snapshot (it holds the lock on its lock file); two would save over each other's objects",
+        )
+        .with_fix("give each program its own snapshot file, or stop the other one first")
+        .into());
+    }
+    Ok(lock)
+}
+
+/// Reaps every child that has ended; the direct child's status once it has.
+fn reap_children(direct: u32) -> anyhow::Result<Option<ExitStatus>> {
+    let mut status = None;
+    while let Some((pid, st)) = shmkit::sys::process::reap_any()? {
+        if pid == direct {
+            status = Some(st);
+        }
+    }
+    Ok(status)
+}
+
+/// Passes `sig` on to the child; it may have ended meanwhile (ESRCH): the reaper sees it next.
+fn forward(pid: u32, sig: i32) {
+    let _ = shmkit::sys::process::kill(pid, sig);
+}
+
+/// A save while the child runs; a failure must not stop the program: the next one may work.
+fn periodic_save(root: &ProcRoot, file: &Path, opts: &SaveOptions, why: &str) {
+    match snapshot::save(root, file, opts) {
+        Ok(r) => msg!(
+            "shmkit run: saved {} to {} ({why}; {} attached while copied)",
+            count(r.objects.len(), "object", "objects"),
+            file.display(),
+            r.torn().count()
+        ),
+        Err(e) => msg!("shmkit run: {why} save failed: {e}"),
+    }
+}
+
+/// Says why the command could not start and exits as a shell would: 127 when there is no
+/// such command, 126 when it exists but cannot be executed.
+fn exec_failed(command: &str, err: &std::io::Error) -> ExitCode {
+    let cause = shmkit::error::os_message(err);
+    let (code, what, fix) = match err.raw_os_error() {
+        Some(libc::ENOENT) | Some(libc::ENOTDIR) => {
+            (127, "not found", "check its path, or that it is in PATH")
+        }
+        Some(libc::EACCES) | Some(libc::EPERM) => (
+            126,
+            "cannot be executed",
+            "make it executable (chmod +x) and check the filesystem is not mounted noexec",
+        ),
+        Some(libc::ENOEXEC) => (
+            126,
+            "cannot be executed",
+            "it is not a program this kernel runs: add a #! line if it is a script",
+        ),
+        _ => (
+            126,
+            "cannot be executed",
+            "check the command and its permissions",
+        ),
+    };
+    msg!(
+        "shmkit run: {}: {what} ({cause}); {fix}",
+        shmkit::render::table::sanitize(command)
+    );
+    ExitCode::from(code)
 }
 
 /// The save summary on stderr, each line prefixed like the command's other messages.

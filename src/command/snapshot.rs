@@ -1,13 +1,13 @@
 //! `shmkit snapshot save | restore | verify | ls`: System V and POSIX objects to a file and
 //! back (format in docs/snapshot-format.md).
 
-use crate::output::print_versioned;
+use crate::output::{count, print_versioned, TableArgs, TimeFormatArg};
 use shmkit::procfs::ProcRoot;
 use shmkit::render::size::human;
 use shmkit::render::table::{sanitize, Align, Table};
 use shmkit::snapshot::{self, RestoreOptions, SaveOptions, SaveReport, Selector};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Options of `shmkit snapshot`.
@@ -40,7 +40,7 @@ pub enum Action {
     /// Check every checksum in FILE.
     Verify(FileArgs),
     /// List the objects in FILE (verifies it too).
-    Ls(FileArgs),
+    Ls(LsArgs),
 }
 
 /// Options of `snapshot save`.
@@ -85,6 +85,25 @@ pub struct FileArgs {
     pub json: bool,
 }
 
+/// Options of `snapshot ls`.
+#[derive(Debug, clap::Args)]
+pub struct LsArgs {
+    /// The snapshot file.
+    pub file: PathBuf,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Print sizes in bytes.
+    #[arg(long, short)]
+    pub bytes: bool,
+    /// How the date the snapshot was taken is written, in local time.
+    #[arg(long, value_enum, default_value_t = TimeFormatArg::Iso, value_name = "FORMAT")]
+    pub time_format: TimeFormatArg,
+    /// -o/--output, --output-all, -n/--noheadings, --raw.
+    #[command(flatten)]
+    pub table: TableArgs,
+}
+
 /// Runs `shmkit snapshot`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.action {
@@ -99,11 +118,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     .transpose()?,
             };
             let report = snapshot::save(&root, &a.file, &opts)?;
+            crate::output::done(format!(
+                "saved {} to {}",
+                count(report.objects.len(), "object", "objects"),
+                a.file.display()
+            ));
             let schema = "shmkit.snapshot-save/1";
             if a.json {
                 print_versioned(schema, &report)?;
             } else {
-                print_save(&report, &mut std::io::stdout().lock())?;
+                print_save(&report, &mut crate::output::stdout())?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -113,12 +137,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 dry_run: a.dry_run,
             };
             let report = snapshot::restore(&a.file, &opts)?;
+            if !a.dry_run {
+                crate::output::done(format!(
+                    "restored {} from {}",
+                    count(report.objects.len(), "object", "objects"),
+                    a.file.display()
+                ));
+            }
             let schema = "shmkit.snapshot-restore/1";
             if a.json {
                 print_versioned(schema, &report)?;
                 return Ok(ExitCode::SUCCESS);
             }
-            let mut out = std::io::stdout().lock();
+            let mut out = crate::output::stdout();
             for r in &report.objects {
                 let verb = match r.action {
                     snapshot::Action::Created => "created",
@@ -146,7 +177,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             } else {
                 "restored"
             };
-            writeln!(out, "{what} {n} object(s) from {}", report.path.display())?;
+            writeln!(
+                out,
+                "{what} {} from {}",
+                count(n, "object", "objects"),
+                report.path.display()
+            )?;
             Ok(ExitCode::SUCCESS)
         }
         Action::Verify(a) => {
@@ -155,13 +191,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 print_versioned("shmkit.snapshot-verify/1", &v)?;
             } else {
                 let bytes: u64 = v.objects.iter().map(|o| o.meta.size).sum();
-                println!(
-                    "{}: ok: {} object(s), {} of content, file checksum {:016x}",
+                writeln!(
+                    crate::output::stdout(),
+                    "{}: ok: {}, {} of content, file checksum {:016x}",
                     a.file.display(),
-                    v.footer.object_count,
+                    count(v.footer.object_count, "object", "objects"),
                     human(bytes),
                     v.footer.checksum
-                );
+                )?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -171,7 +208,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 print_versioned("shmkit.snapshot-ls/1", &v)?;
                 return Ok(ExitCode::SUCCESS);
             }
-            print_ls(&a.file, &v, &mut std::io::stdout().lock())?;
+            print_ls(&a, &v, &mut crate::output::stdout())?;
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -196,8 +233,8 @@ pub fn parse_selectors(root: &ProcRoot, words: &[String]) -> anyhow::Result<Vec<
 pub fn print_save(report: &SaveReport, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(
         out,
-        "saved {} object(s) to {}: {} of content, {} stored, file {}",
-        report.objects.len(),
+        "saved {} to {}: {} of content, {} stored, file {}",
+        count(report.objects.len(), "object", "objects"),
         report.path.display(),
         human(report.content_bytes),
         human(report.stored_bytes),
@@ -213,25 +250,41 @@ pub fn print_save(report: &SaveReport, out: &mut dyn Write) -> std::io::Result<(
     for o in report.torn() {
         writeln!(
             out,
-            "warning: {} had {} attachment(s) while it was copied: the copy may be torn; \
+            "warning: {} had {} while it was copied: the copy may be torn; \
              stop the writers or use --wait-detached TIMEOUT for a consistent snapshot",
             o.meta.address(),
-            o.meta.nattch
+            count(o.meta.nattch, "attachment", "attachments")
         )?;
     }
     Ok(())
 }
 
-fn print_ls(path: &Path, v: &snapshot::Verified, out: &mut dyn Write) -> std::io::Result<()> {
-    writeln!(
-        out,
-        "{}: format {}, taken {}, {} object(s), checksum {:016x}",
-        path.display(),
-        v.header.version,
-        shmkit::render::time::utc(v.header.created),
-        v.footer.object_count,
-        v.footer.checksum
-    )?;
+fn print_ls(a: &LsArgs, v: &snapshot::Verified, out: &mut dyn Write) -> anyhow::Result<()> {
+    if a.table.decorated() {
+        let now = crate::command::ls::now();
+        writeln!(
+            out,
+            "{}: format {}, taken {}, {}, checksum {:016x}",
+            a.file.display(),
+            v.header.version,
+            shmkit::render::time::local(v.header.created, a.time_format.into(), now),
+            count(v.footer.object_count, "object", "objects"),
+            v.footer.checksum
+        )?;
+    }
+    crate::output::write_table(out, &ls_table(&v.objects, a.bytes), &a.table, &|l| {
+        l.to_string()
+    })
+}
+
+/// The columns of `snapshot ls` (for `--help`).
+pub fn columns() -> Table {
+    ls_table(&[], false)
+}
+
+/// One row per object of the snapshot.
+fn ls_table(objects: &[snapshot::SavedObject], exact: bool) -> Table {
+    let human = |b: u64| shmkit::render::size::bytes(b, exact);
     let mut t = Table::new(&[
         ("OBJECT", Align::Left),
         ("SIZE", Align::Right),
@@ -242,7 +295,7 @@ fn print_ls(path: &Path, v: &snapshot::Verified, out: &mut dyn Write) -> std::io
         ("FLAGS", Align::Left),
         ("CHECKSUM", Align::Left),
     ]);
-    for o in &v.objects {
+    for o in objects {
         let mut flags = Vec::new();
         if o.meta.locked {
             flags.push("locked".to_string());
@@ -265,5 +318,5 @@ fn print_ls(path: &Path, v: &snapshot::Verified, out: &mut dyn Write) -> std::io
             format!("{:016x}", o.checksum),
         ]);
     }
-    t.write(out)
+    t
 }

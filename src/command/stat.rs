@@ -2,12 +2,13 @@
 //! survives here.
 
 use super::lifecycle::{self, parse_address, Survival};
-use crate::output;
+use crate::output::{self, TimeFormatArg};
 use serde::Serialize;
 use shmkit::address::Address;
 use shmkit::render::size;
 use shmkit::scan::Holder;
 use shmkit::segment::{self, OpenOptions, Stat};
+use std::io::Write;
 use std::process::ExitCode;
 
 /// Options of `shmkit stat`.
@@ -17,6 +18,7 @@ use std::process::ExitCode;
   shmkit stat sysv:id=294918 --json
   shmkit stat posix:/orders
   shmkit stat file:./shm.txt
+  TZ=Asia/Shanghai shmkit stat sysv:5678 --time-format full
 
 It does not attach or map the object, so System V's nattch, atime and lpid stay as they are.")]
 pub struct Args {
@@ -26,6 +28,9 @@ pub struct Args {
     /// Print JSON (the kernel's fields, holders, and survival answers).
     #[arg(long)]
     pub json: bool,
+    /// How dates are written, in local time (TZ honoured): short, full or iso.
+    #[arg(long, value_enum, default_value_t = TimeFormatArg::Iso, value_name = "FORMAT")]
+    pub time_format: TimeFormatArg,
 }
 
 /// What `stat --json` prints.
@@ -45,13 +50,13 @@ struct StatOut {
     survives: Survival,
 }
 
-fn time(secs: i64) -> String {
+fn time(secs: i64, format: TimeFormatArg) -> String {
     if secs == 0 {
         return "never".into();
     }
     format!(
         "{} ({} ago)",
-        shmkit::render::time::utc(secs),
+        shmkit::render::time::local(secs, format.into(), crate::command::ls::now()),
         duration(lifecycle::seconds_since(secs))
     )
 }
@@ -68,7 +73,7 @@ pub fn duration(secs: u64) -> String {
 
 /// Runs `shmkit stat`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    lifecycle::refuse_memfd(&args.address)?;
+    lifecycle::refuse_memfd(&args.address, false)?;
     let seg = segment::open(&args.address, &OpenOptions::metadata())?;
     let stat = seg.stat()?;
     let scan = lifecycle::scan()?;
@@ -124,9 +129,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             ),
             ("last pid", v.lpid.to_string()),
             ("nattch", v.nattch.to_string()),
-            ("attached", time(v.atime)),
-            ("detached", time(v.dtime)),
-            ("changed", time(v.ctime)),
+            ("attached", time(v.atime, args.time_format)),
+            ("detached", time(v.dtime, args.time_format)),
+            ("changed", time(v.ctime, args.time_format)),
             ("status", {
                 let mut flags = vec![];
                 if v.marked_for_destruction {
@@ -155,9 +160,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 "allocated",
                 format!("{} ({} bytes)", size::human(f.allocated), f.allocated),
             ),
-            ("accessed", time(f.atime)),
-            ("modified", time(f.mtime)),
-            ("changed", time(f.ctime)),
+            ("accessed", time(f.atime, args.time_format)),
+            ("modified", time(f.mtime, args.time_format)),
+            ("changed", time(f.ctime, args.time_format)),
         ]);
     }
     let mut holders = if out.holders.is_empty() {
@@ -177,7 +182,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .map_or(0, |v| v.nattch.saturating_sub(out.holders.len() as u64));
     if unseen > 0 {
         holders.push_str(&format!(
-            "; {unseen} more attachment(s) in processes this scan cannot see (another IPC namespace, or unreadable)"
+            "; {} in processes this scan cannot see (another IPC namespace, or unreadable)",
+            crate::output::count(unseen, "more attachment", "more attachments")
         ));
     }
     lines.push(("holders", holders));
@@ -222,8 +228,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ),
     ]);
     let width = lines.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    let mut stdout = output::stdout();
     for (key, value) in lines {
-        println!("{key:>width$}  {value}");
+        writeln!(stdout, "{key:>width$}  {value}")?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -82,7 +82,7 @@ fn read_input(args: &Args, limit: u64) -> Result<Vec<u8>, Error> {
 
 /// Runs `shmkit write`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    lifecycle::refuse_memfd(&args.address)?;
+    lifecycle::refuse_memfd(&args.address, false)?;
     let seg = segment::open(
         &args.address,
         &OpenOptions::read_write().allow_foreign_owner(args.allow_foreign),
@@ -115,6 +115,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     lifecycle::warn_if_tamperable(&args.address, seg.stat()?.mode);
     seg.write_at(args.offset, &data)?;
     seg.flush()?;
+    output::done(format!(
+        "wrote {} bytes at offset {} of {}",
+        data.len(),
+        args.offset,
+        args.address
+    ));
     if args.json {
         output::print_json(&Written {
             schema: "shmkit.write/1",
@@ -123,7 +129,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             written: data.len() as u64,
         })?;
     } else {
-        eprintln!(
+        msg!(
             "wrote {} bytes at offset {} of {}",
             data.len(),
             args.offset,

@@ -81,3 +81,34 @@ fn fill_inodes(root: &Path, dir: &Path) {
         }
     }
 }
+
+/// Whether this test may run: true as root. Otherwise it says on stderr that `test` was
+/// skipped because it needs root, and returns false; with `SHMKIT_TEST_REQUIRE_ROOT=1` (CI,
+/// which runs as root and must skip nothing) it fails instead.
+pub fn needs_root(test: &str) -> bool {
+    let euid = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(str::to_string))
+        })
+        .and_then(|uid| uid.parse::<u32>().ok());
+    if euid == Some(0) {
+        return true;
+    }
+    assert!(
+        std::env::var_os("SHMKIT_TEST_REQUIRE_ROOT").is_none(),
+        "{test} needs root, and SHMKIT_TEST_REQUIRE_ROOT forbids skipping it"
+    );
+    // Written to the descriptor, not through eprintln!, which the test harness captures and
+    // shows only for failures: a skip must be seen.
+    let _ = std::io::Write::write_all(
+        &mut std::io::stderr(),
+        format!(
+            "skipped: {test} needs root (namespaces, mounts); run the tests as root to cover it\n"
+        )
+        .as_bytes(),
+    );
+    false
+}

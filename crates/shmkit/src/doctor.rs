@@ -353,8 +353,13 @@ fn place(root: &ProcRoot, namespaces: &[NsCompare]) -> Place {
         .map(|n| n.kind.as_str())
         .collect();
     if !private.is_empty() {
+        let noun = if private.len() == 1 {
+            "namespace"
+        } else {
+            "namespaces"
+        };
         evidence.push(format!(
-            "this process has its own {} namespace(s), apart from pid 1's",
+            "this process has its own {} {noun}, apart from pid 1's",
             private.join(", ")
         ));
     }

@@ -19,7 +19,6 @@ pub fn run(
     count: u64,
     exact: bool,
 ) -> anyhow::Result<()> {
-    let stdout = std::io::stdout();
     let mut tracker = Tracker::new();
     let mut previous: Option<Instant> = None;
     let mut n = 0;
@@ -29,7 +28,7 @@ pub fn run(
         previous = Some(sample.taken);
         let (growth, _) = tracker.update(&sample.scan.objects, elapsed);
         n += 1;
-        let mut out = stdout.lock();
+        let mut out = crate::output::stdout();
         if n > 1 {
             writeln!(out)?;
         }
@@ -233,14 +232,13 @@ pub fn watch(
     collect: impl Fn(&ProcRoot) -> anyhow::Result<Scan>,
     mut print: impl FnMut(&mut dyn Write, &Scan) -> anyhow::Result<Vec<Object>>,
 ) -> anyhow::Result<std::process::ExitCode> {
-    let stdout = std::io::stdout();
     let mut tracker = Tracker::new();
     let mut previous: Option<(Instant, FreeHeader)> = None;
     loop {
         let taken = Instant::now();
         let scan = collect(root)?;
         let free = shmkit::report::MemReport::new(&scan).free;
-        let mut out = stdout.lock();
+        let mut out = crate::output::stdout();
         if previous.is_some() {
             writeln!(out)?;
         }

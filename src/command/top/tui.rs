@@ -84,8 +84,12 @@ fn install_panic_hook() {
 }
 
 /// Reads terminal events and signals, and sends them to the loop until told to stop.
-fn start_input(tx: Sender<Msg>, stop: Arc<AtomicBool>, signalled: Arc<AtomicUsize>) {
-    let spawned = std::thread::Builder::new()
+fn start_input(
+    tx: Sender<Msg>,
+    stop: Arc<AtomicBool>,
+    signalled: Arc<AtomicUsize>,
+) -> std::io::Result<()> {
+    std::thread::Builder::new()
         .name("shmkit-top-input".into())
         .spawn(move || {
             while !stop.load(Ordering::Relaxed) {
@@ -107,11 +111,8 @@ fn start_input(tx: Sender<Msg>, stop: Arc<AtomicBool>, signalled: Arc<AtomicUsiz
                     Err(_) => return,
                 }
             }
-        });
-    if spawned.is_err() {
-        // Without input the loop still ends on a signal through the collector's messages.
-        eprintln!("shmkit: cannot start the input thread");
-    }
+        })
+        .map(drop)
 }
 
 /// An overlay or an input mode on top of the table.
@@ -177,7 +178,7 @@ pub fn run(
     let mut term = Terminal::new(CrosstermBackend::new(std::io::stdout()))?;
     let collector = Collector::start(root, interval, tx.clone(), Msg::Collected, panic_after)?;
     let stop = Arc::new(AtomicBool::new(false));
-    start_input(tx.clone(), Arc::clone(&stop), signalled);
+    start_input(tx.clone(), Arc::clone(&stop), signalled)?;
     let mut app = App {
         interval,
         colour: std::env::var_os("NO_COLOR").is_none(),

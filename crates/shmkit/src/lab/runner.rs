@@ -307,8 +307,10 @@ impl Drop for Lab<'_> {
     fn drop(&mut self) {
         // Every early return (`?`) passes here: nothing the experiment made stays behind.
         self.run_cleanups();
+        // Not eprintln!: a panic here, in a drop, would abort, and a closed stderr must not.
+        let mut err = std::io::stderr().lock();
         for line in &self.cleanup_errors {
-            eprintln!("shmkit lab: {line}");
+            let _ = std::io::Write::write_fmt(&mut err, format_args!("shmkit lab: {line}\n"));
         }
     }
 }

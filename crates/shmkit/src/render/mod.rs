@@ -6,3 +6,8 @@
 pub mod size;
 pub mod table;
 pub mod time;
+
+/// `1 object`, `2 objects`: a count with its noun in the right number.
+pub fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}

@@ -259,9 +259,24 @@ impl Scan {
                 ));
             }
             if coverage.processes_unreadable > 0 {
+                let n = coverage.processes_unreadable;
+                let (count, how) = match (n, crate::sys::geteuid()) {
+                    (1, 0) => (
+                        "1 process".to_string(),
+                        "even as root (another user namespace, or hidepid)",
+                    ),
+                    (_, 0) => (
+                        format!("{n} processes"),
+                        "even as root (another user namespace, or hidepid)",
+                    ),
+                    (1, _) => ("1 process".to_string(), "(run as root to see every holder)"),
+                    _ => (
+                        format!("{n} processes"),
+                        "(run as root to see every holder)",
+                    ),
+                };
                 coverage.notes.push(format!(
-                    "{} processes could not be read (run as root to see every holder); an object only they hold looks unheld",
-                    coverage.processes_unreadable
+                    "{count} could not be read {how}; an object only they hold looks unheld"
                 ));
             }
         }

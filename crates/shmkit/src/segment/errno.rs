@@ -121,7 +121,7 @@ pub(crate) fn explain(call: Call, ctx: &Context, err: io::Error) -> Error {
         (Call::Shmget, libc::ENOENT) => e(NotFound, "no segment has this key in this IPC namespace (shmget: ENOENT)".into(), format!("create it with `shmkit create {obj} --size N`; `shmkit ls` lists what exists")),
         (Call::Shmget, libc::EINVAL) => sysv_einval(ctx),
         (Call::Shmget, libc::ENOSPC) => sysv_enospc(ctx),
-        (Call::Shmget, libc::EPERM) => e(PermissionDenied, "huge-page segments need CAP_IPC_LOCK or membership of vm.hugetlb_shm_group (shmget SHM_HUGETLB: EPERM)".into(), "run as root, add your group to `sysctl vm.hugetlb_shm_group`, or drop --hugetlb".into()),
+        (Call::Shmget, libc::EPERM) => e(PermissionDenied, "huge-page segments need CAP_IPC_LOCK or membership of vm.hugetlb_shm_group (shmget SHM_HUGETLB: EPERM)".into(), unless_root("run as root, add your group to `sysctl vm.hugetlb_shm_group`, or drop --hugetlb", "this root lacks CAP_IPC_LOCK (a user namespace or a container): grant it, or drop --hugetlb")),
         (c, libc::EACCES) if c.is_sysv() => sysv_eacces(call, ctx),
         (Call::ShmctlSet | Call::ShmctlRmid, libc::EPERM) => sysv_eperm(call, ctx),
         // IPC_SET also says EINVAL for an owner or group that this user namespace does not map.
@@ -145,10 +145,10 @@ pub(crate) fn explain(call: Call, ctx: &Context, err: io::Error) -> Error {
         (Call::Ftruncate | Call::Fallocate, libc::EFBIG) => e(LimitExceeded, format!("{} is larger than the filesystem or RLIMIT_FSIZE allows ({}: EFBIG)", ctx.size.map_or("the size".to_string(), human), call.name()), "ask for less, or raise `ulimit -f`".into()),
         (Call::Ftruncate | Call::Fallocate, libc::EPERM) => e(PermissionDenied, format!("the object is sealed or append-only and cannot change size ({}: EPERM)", call.name()), "create a new object of the size you need".into()),
         (Call::MemfdCreate, libc::ENOMEM) | (Call::Fallocate, libc::ENOMEM) => e(LimitExceeded, format!("the kernel has no memory for it ({}: ENOMEM)", call.name()), "free memory (`shmkit mem` shows where it went), or ask for less".into()),
-        (Call::MemfdCreate, libc::EPERM) => e(PermissionDenied, "huge-page memfds need CAP_IPC_LOCK or vm.hugetlb_shm_group (memfd_create: EPERM)".into(), "run as root or drop --hugetlb".into()),
+        (Call::MemfdCreate, libc::EPERM) => e(PermissionDenied, "huge-page memfds need CAP_IPC_LOCK or vm.hugetlb_shm_group (memfd_create: EPERM)".into(), unless_root("run as root or drop --hugetlb", "this root lacks CAP_IPC_LOCK (a user namespace or a container): grant it, or drop --hugetlb")),
         (Call::Mmap, libc::EACCES) => e(PermissionDenied, "the object was opened read-only, so it cannot be mapped writable (mmap: EACCES)".into(), "open it read-write".into()),
         (Call::Mmap, libc::ENODEV) => e(Unsupported, "this filesystem does not support memory mapping (mmap: ENODEV)".into(), "put the file on a filesystem that does (ext4, xfs, tmpfs)".into()),
-        (Call::Fchmod | Call::Fchown, libc::EPERM) => e(PermissionDenied, format!("{}: only its owner or root may change its mode, and only root may give it away ({}: EPERM)", owner_line(ctx), call.name()), "run as its owner or as root".into()),
+        (Call::Fchmod | Call::Fchown, libc::EPERM) => e(PermissionDenied, format!("{}: only its owner or root may change its mode, and only root may give it away ({}: EPERM)", owner_line(ctx), call.name()), unless_root("run as its owner or as root", "this root lacks CAP_FOWNER/CAP_CHOWN here (a user namespace or a container): run it where root has them")),
         (Call::Fchown, libc::EINVAL) => e(InvalidInput, "the user or group id is not valid in this user namespace (fchown: EINVAL)".into(), "use an id mapped in this namespace".into()),
         (Call::Msync, libc::EIO) => e(Other, "writing the mapped pages back to the file failed (msync: EIO)".into(), "check the disk and the filesystem (`dmesg`); the data in memory is not yet durable".into()),
         _ => return Error::io(obj, call.name(), err).with_fix(format!("see `man {}` for what this errno means here", call.manual())),
@@ -295,6 +295,17 @@ fn sysv_eperm(call: Call, ctx: &Context) -> Error {
         "run as one of them (for example `sudo shmkit ... {}`)",
         ctx.object
     ))
+}
+
+/// The fix for a permission error: `user` tells an ordinary user to become root; root is
+/// told what it lacks instead (`root`).
+fn unless_root(user: &str, root: &str) -> String {
+    if crate::sys::geteuid() == 0 {
+        root
+    } else {
+        user
+    }
+    .to_string()
 }
 
 /// `only uid 1000 and root may write it` from an owner and mode.

@@ -221,10 +221,10 @@ fn wait_detached(root: &ProcRoot, chosen: &[Chosen], timeout: Duration) -> Resul
                 ErrorKind::Busy,
                 format!("sysv:{}", first.key),
                 format!(
-                    "still attached by {} process(es) after {} ms ({} segment(s) busy)",
-                    first.nattch,
+                    "still attached by {} after {} ms ({} busy)",
+                    crate::render::count(first.nattch, "process", "processes"),
                     timeout.as_millis(),
-                    busy.len()
+                    crate::render::count(busy.len() as u64, "segment", "segments")
                 ),
             )
             .with_fix("stop the writers first, give --wait-detached more time, or save without it (the copy may be torn)"));

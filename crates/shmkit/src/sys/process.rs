@@ -1,10 +1,18 @@
-//! Processes: `kill`, to pass a signal on to a child (`shmkit run` forwards SIGTERM/SIGINT).
+//! Processes: `kill` to pass a signal on to a child, a spawn whose child dies with its parent,
+//! `waitpid(-1)` to reap every child (an init's job), and `flock` for a lock that dies with its
+//! holder.
 //!
 //! # Safety
 //!
-//! `kill` takes two integers and no pointers.
+//! `kill`, `prctl(PR_SET_PDEATHSIG)`, `getppid` and `flock` take integers and no pointers.
+//! `waitpid` writes one `c_int` that we own. The `pre_exec` hook runs in the forked child
+//! before `exec`, where only async-signal-safe calls are allowed: it makes exactly two
+//! (`prctl`, `getppid`) and allocates nothing.
 
 use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::process::{Child, Command, ExitStatus};
 
 /// `kill(pid, signal)`—Sends `signal` to process `pid`.
 ///
@@ -22,4 +30,94 @@ pub fn kill(pid: u32, signal: i32) -> io::Result<()> {
         .ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
     // SAFETY: kill takes plain integers; a bad pid or signal is reported as ESRCH/EINVAL.
     super::cvt(unsafe { libc::kill(pid, signal) }).map(drop)
+}
+
+/// Spawns `command` so that the child gets `signal` when this process dies (even by SIGKILL):
+/// `prctl(PR_SET_PDEATHSIG, signal)` in the child between `fork` and `exec`.
+///
+/// The parent may die after `fork` and before the `prctl`; the child then has already been
+/// re-parented and would never get the signal, so it checks `getppid()` against the pid this
+/// process had before the fork and does not exec if they differ (the spawn fails with
+/// `ESRCH`, and nobody is left to see it).
+///
+/// The death signal fires when the *thread* that forked ends, not only the process: call this
+/// from a thread that lives as long as the child should (the main thread).
+/// The kernel clears it when the child execs a set-user-ID or set-group-ID binary or one with
+/// file capabilities, and the child's own children do not inherit it.
+///
+/// # References
+/// - [Linux](https://man7.org/linux/man-pages/man2/PR_SET_PDEATHSIG.2const.html)
+pub fn spawn_dying_with_parent(command: &mut Command, signal: i32) -> io::Result<Child> {
+    // SAFETY: getpid takes no arguments and cannot fail.
+    let parent = unsafe { libc::getpid() };
+    let signal =
+        libc::c_ulong::try_from(signal).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: the hook runs in the child after fork; it calls only prctl and getppid, both
+    // async-signal-safe, touches no lock and allocates nothing (io::Error from a raw errno
+    // holds no heap memory).
+    unsafe {
+        command.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, signal, 0, 0, 0) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            if libc::getppid() != parent {
+                return Err(io::Error::from_raw_os_error(libc::ESRCH));
+            }
+            Ok(())
+        });
+    }
+    command.spawn()
+}
+
+/// `waitpid(-1, &status, WNOHANG)`—Reaps one child that has ended, whichever it is:
+/// `Ok(Some((pid, status)))`, or `Ok(None)` when no child has ended yet or there are none.
+///
+/// As pid 1 of a pid namespace every orphan of the namespace becomes our child, and each one
+/// that is not reaped stays a zombie: call this until it returns `None` at every SIGCHLD.
+///
+/// # References
+/// - [POSIX](https://pubs.opengroup.org/onlinepubs/9799919799/functions/waitpid.html)
+/// - [Linux](https://man7.org/linux/man-pages/man2/waitpid.2.html)
+pub fn reap_any() -> io::Result<Option<(u32, ExitStatus)>> {
+    let mut status: libc::c_int = 0;
+    loop {
+        // SAFETY: status is a live c_int we own; -1 and WNOHANG are plain integers.
+        let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+        match pid {
+            0 => return Ok(None),
+            p if p > 0 => {
+                let pid = u32::try_from(p).unwrap_or(0);
+                return Ok(Some((pid, ExitStatus::from_raw(status))));
+            }
+            _ => {
+                let err = io::Error::last_os_error();
+                match err.raw_os_error() {
+                    Some(libc::EINTR) => continue,
+                    Some(libc::ECHILD) => return Ok(None),
+                    _ => return Err(err),
+                }
+            }
+        }
+    }
+}
+
+/// `flock(fd, LOCK_EX | LOCK_NB)`—Takes an exclusive advisory lock on an open file without
+/// waiting: `Ok(false)` if another open file description holds it.
+///
+/// The lock belongs to the open file description: it holds across processes and pid
+/// namespaces that see the same file, and the kernel drops it when the last descriptor
+/// closes, also when its holder is killed.
+///
+/// # References
+/// - [Linux](https://man7.org/linux/man-pages/man2/flock.2.html)
+pub fn try_lock_exclusive(fd: BorrowedFd<'_>) -> io::Result<bool> {
+    loop {
+        // SAFETY: flock takes no pointers; an invalid fd is reported as EBADF.
+        match super::cvt(unsafe { libc::flock(fd.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) }) {
+            Ok(_) => return Ok(true),
+            Err(e) if e.raw_os_error() == Some(libc::EWOULDBLOCK) => return Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
 }
