@@ -520,7 +520,7 @@ kill $LS $MEM
         let text = std::fs::read_to_string(scene.out().join(name)).unwrap();
         let first = text.lines().next().unwrap_or("");
         assert!(
-            first.starts_with("-- ") && first.ends_with(" UTC (every 0.5s) --"),
+            first.starts_with("-- 20") && first.ends_with(" (every 0.5s) --"),
             "{name}: {text}"
         );
         let change = |object: &str| -> Vec<String> {

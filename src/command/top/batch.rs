@@ -55,7 +55,7 @@ pub fn write_sample(
     writeln!(
         out,
         "shmkit top - {}, sample {number}, every {}",
-        shmkit::render::time::utc(sample.unix),
+        local_date(sample.unix),
         seconds(interval)
     )?;
     write_free(out, &sample.report.free, exact)?;
@@ -199,6 +199,17 @@ pub fn write_objects(
     }
 }
 
+/// A date in local time (`TZ` honoured), ISO 8601 with its offset: what a log wants.
+pub fn local_date(unix: i64) -> String {
+    shmkit::render::time::local(unix, shmkit::render::time::TimeFormat::Iso, unix)
+}
+
+/// The local time of day, `HH:MM:SS`, as `top` shows it.
+pub fn clock(unix: i64) -> String {
+    let iso = local_date(unix);
+    iso.get(11..19).unwrap_or(&iso).to_string()
+}
+
 /// `2s`, `0.5s`.
 pub fn seconds(d: Duration) -> String {
     let s = d.as_secs_f64();
@@ -245,7 +256,7 @@ pub fn watch(
         writeln!(
             out,
             "-- {} (every {}) --",
-            shmkit::render::time::utc(crate::command::ls::now()),
+            local_date(crate::command::ls::now()),
             seconds(interval)
         )?;
         let shown = print(&mut out, &scan)?;

@@ -156,14 +156,7 @@ fn draw_title(f: &mut Frame, app: &App, area: Rect) {
         Style::default().add_modifier(Modifier::BOLD),
     )];
     if let Some(s) = &app.sample {
-        spans.push(Span::raw(format!(
-            "  {}",
-            shmkit::render::time::utc(s.unix)
-                .trim_end_matches(" UTC")
-                .rsplit(' ')
-                .next()
-                .unwrap_or("")
-        )));
+        spans.push(Span::raw(format!("  {}", batch::clock(s.unix))));
     }
     let shown = app
         .lines
