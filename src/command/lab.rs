@@ -370,9 +370,9 @@ fn print_summary(
             format!("{held}/{total}"),
         ]);
     }
-    let mut out = Vec::new();
-    let _ = table.write(&mut out);
-    let text = String::from_utf8_lossy(&out);
+    let mut rendered = Vec::new();
+    table.write(&mut rendered)?;
+    let text = String::from_utf8_lossy(&rendered);
     let text = if colour {
         text.replace("FAILED", &paint("FAILED", Colour::Red, true))
     } else {
