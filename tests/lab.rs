@@ -477,7 +477,7 @@ fn reclaim_measure_3_matches_the_prediction_on_a_known_load() {
     let tmpfs_file = RemoveFile(format!("/dev/shm/shmkit-test-reclaim-{pid}").into());
     write_file(&tmpfs_file.0, 64 << 20, 1);
 
-    // 2. An orphan System V segment: created by ipcmk, filled by a process that exits.
+    // 2. An idle System V segment: created by ipcmk, filled by a process that exits.
     let out = Command::new("ipcmk")
         .args(["-M", "64M", "-p", "0600"])
         .output()

@@ -36,40 +36,31 @@ const EXPECTED_TABLE: &str = r#"KIND         ID/NAME                      SIZE  
 sysv         0x00000000 id=7              2.0M   2.0M    0B  bigid  0600  -                        999 (exited)        2d  orphan
 sysv         0x0000162e id=5              1.0M   1.0M    0B  root   0600  300/a) b?(c)             300/a) b?(c)        2d  -
 sysv         0xdeadbeef id=11             8.0K   8.0K    0B  root   0600  300/a) b?(c)             300/a) b?(c)        2d  removed
-sysv         0x0000abcd id=12             4.0K   4.0K    0B  root   0600  -                        300/a) b?(c)        2d  locked
-sysv         0x00001234 id=9              4.0K     0B    0B  root   0640  -                        301 (exited)        2d  orphan
-sysv         0x00005eed id=13            64.0K     0B    0B  root   0600  -                        306/clock stepped   2d  -
+sysv         0x0000abcd id=12             4.0K   4.0K    0B  root   0600  -                        300/a) b?(c)        2d  idle 2d,locked
+sysv         0x00001234 id=9              4.0K     0B    0B  root   0640  -                        301 (exited)        2d  idle 2d
+sysv         0x00005eed id=13            64.0K     0B    0B  root   0600  -                        306/clock stepped   2d  idle 2d
 posix        /orders                      8.0K   8.0K     -  root   0644  300/a) b?(c)             -                   3d  -
-posix        /idle                        4.0K   4.0K     -  root   0644  -                        -                   3d  orphan
+posix        /idle                        4.0K   4.0K     -  root   0644  -                        -                   3d  idle 3d
 posix        /reader                      4.0K   4.0K     -  root   0644  302/reader               -                   3d  -
 posix        /dev/shm/old                 4.0K      -     -  root   0000  302/reader               -                    -  -
 tmpfs        /mnt/my ram/big file        12.0K  12.0K     -  root   0644  300/a) b?(c)             -                   3d  -
-tmpfs        /mnt/my ram/small            4.0K   4.0K     -  root   0644  -                        -                   3d  -
-tmpfs        /mnt/my ram/sub/nested       4.0K   4.0K     -  root   0644  -                        -                   3d  -
-tmpfs        /mnt/rf/blob                 4.0K   4.0K     -  root   0644  -                        -                   3d  -
-tmpfs        /mnt/my ram/gone (deleted)   4.0K      -     -  root   0000  300/a) b?(c)             -                    -  orphan,deleted
+tmpfs        /mnt/my ram/small            4.0K   4.0K     -  root   0644  -                        -                   3d  idle 3d
+tmpfs        /mnt/my ram/sub/nested       4.0K   4.0K     -  root   0644  -                        -                   3d  idle 3d
+tmpfs        /mnt/rf/blob                 4.0K   4.0K     -  root   0644  -                        -                   3d  idle 3d
+tmpfs        /mnt/my ram/gone (deleted)   4.0K      -     -  root   0000  300/a) b?(c)             -                    -  deleted
 shared-anon  shared-anon:1234             1.0M   4.0K     -  root   0644  300/a) b?(c) 302/reader  -                   3d  -
 memfd        memfd:my buf (deleted)       2.0M   8.0K     -  root   0644  300/a) b?(c)             -                   3d  -
 
 leaks, and the command that frees each:
-  ipcrm -m 7        # sysv 0x00000000 id=7: no process is attached (nattch 0) and its creator, pid 999, has exited
-  ipcrm -m 9        # sysv 0x00001234 id=9: no process is attached (nattch 0) and its creator, pid 301, has exited
-  rm /dev/shm/idle  # posix /idle: no process maps it or holds it open
-  kill 300          # tmpfs /mnt/my ram/gone (deleted): unlinked but still held by pid 300: its memory returns only when they unmap or close it
+  ipcrm -m 7  # sysv 0x00000000 id=7: an IPC_PRIVATE segment with no attachment (nattch 0) whose creator, pid 999, has exited: nobody knows its id
 "#;
 
 /// Only the leaks, sizes in bytes.
-const EXPECTED_ORPHANS: &str = r#"KIND   ID/NAME                        SIZE      RSS  SWAP  OWNER  MODE  HOLDERS       CREATOR       AGE  STATUS
-sysv   0x00000000 id=7             2097152  2097152     0  bigid  0600  -             999 (exited)   2d  orphan
-sysv   0x00001234 id=9                4096        0     0  root   0640  -             301 (exited)   2d  orphan
-posix  /idle                          4096     4096     -  root   0644  -             -              3d  orphan
-tmpfs  /mnt/my ram/gone (deleted)     4096        -     -  root   0000  300/a) b?(c)  -               -  orphan,deleted
+const EXPECTED_ORPHANS: &str = r#"KIND  ID/NAME             SIZE      RSS  SWAP  OWNER  MODE  HOLDERS  CREATOR       AGE  STATUS
+sysv  0x00000000 id=7  2097152  2097152     0  bigid  0600  -        999 (exited)   2d  orphan
 
 leaks, and the command that frees each:
-  ipcrm -m 7        # sysv 0x00000000 id=7: no process is attached (nattch 0) and its creator, pid 999, has exited
-  ipcrm -m 9        # sysv 0x00001234 id=9: no process is attached (nattch 0) and its creator, pid 301, has exited
-  rm /dev/shm/idle  # posix /idle: no process maps it or holds it open
-  kill 300          # tmpfs /mnt/my ram/gone (deleted): unlinked but still held by pid 300: its memory returns only when they unmap or close it
+  ipcrm -m 7  # sysv 0x00000000 id=7: an IPC_PRIVATE segment with no attachment (nattch 0) whose creator, pid 999, has exited: nobody knows its id
 "#;
 
 /// What the scan could not see: on stderr, so `shmkit ls | wc -l` counts only objects.
@@ -236,7 +227,7 @@ fn ls_json_parses_and_carries_every_object() {
     let tree = common::fixture_copy("scan-host");
     let out = stdout(&ls(tree.path(), &["--json"]));
     let doc: serde_json::Value = serde_json::from_str(&out).expect("valid JSON");
-    assert_eq!(doc["schema"], "shmkit.ls/1");
+    assert_eq!(doc["schema"], "shmkit.ls/2");
     let objects = doc["objects"].as_array().expect("objects");
     assert_eq!(objects.len(), 17);
     let kinds: std::collections::BTreeSet<&str> =
@@ -270,7 +261,23 @@ fn ls_json_parses_and_carries_every_object() {
         .iter()
         .filter_map(|o| o["sysv"]["shmid"].as_i64())
         .collect();
-    assert_eq!(ids, vec![7, 9]);
+    // Segment 9 has a key and is idle (its creator exited, but anyone with the key may
+    // attach it): only the IPC_PRIVATE segment 7 is a leak.
+    assert_eq!(ids, vec![7]);
+    let out = stdout(&ls(tree.path(), &["--json", "--idle", "--kind", "sysv"]));
+    let doc: serde_json::Value = serde_json::from_str(&out).expect("valid JSON");
+    let idle: Vec<(i64, &str)> = doc["objects"]
+        .as_array()
+        .expect("objects")
+        .iter()
+        .map(|o| {
+            (
+                o["sysv"]["shmid"].as_i64().unwrap_or(-1),
+                o["status"]["usage"]["state"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(idle, vec![(12, "idle"), (9, "idle"), (13, "idle")]);
 }
 
 fn failure(out: &Output) -> (Option<i32>, String) {

@@ -2,35 +2,26 @@
 //! exits without IPC_RMID) is listed by `--dry-run` — exactly it, not a segment that a live
 //! process has attached — and freed without `--dry-run`, with the memory back in `shmkit mem`.
 //!
-//! Each test runs in its own IPC, mount and PID namespaces (a fresh tmpfs over /dev/shm, a /proc
-//! of its own processes), so other tests' segments, POSIX objects and processes are neither seen
-//! nor touched, and every process the scan meets is one it can read.
+//! Each test runs in its own IPC and mount namespaces (a fresh tmpfs over /dev/shm), so other
+//! tests' segments and POSIX objects are neither seen nor touched. Not in a pid namespace of
+//! its own: from a child pid namespace the processes outside are invisible, so the scan would
+//! (rightly) call every file uncertain; the sidecar test does that on purpose.
 
 mod lifecycle_support;
 use lifecycle_support::*;
 use serde_json::Value;
 
-/// Runs `script` in private IPC, mount and PID namespaces with an empty /dev/shm; `$SHMKIT`,
+/// Runs `script` in private IPC and mount namespaces with an empty /dev/shm; `$SHMKIT`,
 /// `$LEAK` and `$OUT` (a directory for results) are set.
 fn isolated(script: &str, leak: &std::path::Path, out: &std::path::Path) -> Run {
     let mut cmd = std::process::Command::new("unshare");
-    cmd.args([
-        "--ipc",
-        "--mount",
-        "--propagation",
-        "private",
-        "--pid",
-        "--fork",
-        "--mount-proc",
-        "sh",
-        "-c",
-    ])
-    .arg(format!(
-        "set -e\nmount -t tmpfs -o size=256m shmkit-orphans /dev/shm\n{script}"
-    ))
-    .env("SHMKIT", bin())
-    .env("LEAK", leak)
-    .env("OUT", out);
+    cmd.args(["--ipc", "--mount", "--propagation", "private", "sh", "-c"])
+        .arg(format!(
+            "set -e\nmount -t tmpfs -o size=256m shmkit-orphans /dev/shm\n{script}"
+        ))
+        .env("SHMKIT", bin())
+        .env("LEAK", leak)
+        .env("OUT", out);
     run(&mut cmd, None, b"")
 }
 
@@ -89,7 +80,10 @@ wait
     assert_eq!(listed[0]["address"], format!("sysv:id={leaked}"));
     assert_eq!(listed[0]["size"], 67108864);
     assert!(
-        listed[0]["reason"].as_str().unwrap().contains("nattch 0"),
+        listed[0]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("an IPC_PRIVATE segment with no attachment (nattch 0) whose creator"),
         "{dry}"
     );
     assert!(
@@ -175,7 +169,15 @@ fn older_than_and_user_narrow_the_collection() {
 "$SHMKIT" stat "sysv:id=$LEAKED" --json > "$OUT/stat.json"
 "$SHMKIT" create posix:/ancient --size 1 > /dev/null
 touch -d @-9223372036854775808 /dev/shm/ancient
-"$SHMKIT" rm --orphans --dry-run --older-than 1d --json > "$OUT/ancient.json"
+"$SHMKIT" create posix:/ancient-held --size 1 > /dev/null
+touch -d @-9223372036854775808 /dev/shm/ancient-held
+"$SHMKIT" create posix:/fresh --size 1 > /dev/null
+exec 4< /dev/shm/ancient-held
+"$SHMKIT" rm --orphans --dry-run --older-than 1d --json > "$OUT/ancient_orphans.json"
+"$SHMKIT" rm --idle --dry-run --older-than 1d --json 4<&- > "$OUT/ancient.json"
+"$SHMKIT" rm --idle --older-than 1d --json 4<&- > "$OUT/ancient_rm.json"
+ls /dev/shm > "$OUT/left.txt"
+exec 4<&-
 "#;
     let run = isolated(script, &leak, out);
     assert_eq!(run.code, 0, "{run:?}");
@@ -190,9 +192,25 @@ touch -d @-9223372036854775808 /dev/shm/ancient
         Value::Array(vec![]),
         "root's leak is not nobody's"
     );
-    // Any user may set a POSIX object's mtime to the oldest time there is: it is older than a
-    // day, and computing its age must not overflow.
+    // Any user may set a POSIX object's times to the oldest there is: it is idle for longer
+    // than a day, and computing its age must not overflow. Idle is not leaked: --orphans
+    // leaves it, --idle takes it, and the dry run predicted exactly that.
+    assert_eq!(
+        read_json(out, "ancient_orphans.json")["removed"],
+        Value::Array(vec![])
+    );
     let ancient = read_json(out, "ancient.json");
+    assert_eq!(ancient["dry_run"], true);
+    let removed = read_json(out, "ancient_rm.json");
+    assert_eq!(
+        removed["removed"], ancient["removed"],
+        "{removed} {ancient}"
+    );
+    // The held one is never idle, however old; the fresh one is younger than a day.
+    assert_eq!(
+        std::fs::read_to_string(out.join("left.txt")).unwrap(),
+        "ancient-held\nfresh\n"
+    );
     assert_eq!(
         ancient["removed"][0]["address"], "posix:/ancient",
         "{ancient}"
@@ -207,7 +225,7 @@ touch -d @-9223372036854775808 /dev/shm/ancient
 }
 
 #[test]
-fn a_posix_object_nobody_holds_is_an_orphan_and_a_held_one_is_not() {
+fn a_posix_object_nobody_holds_is_idle_and_only_rm_idle_takes_it_never_a_held_one() {
     let dir = tempfile::tempdir().unwrap();
     let leak = compile_c("leak", dir.path());
     let out = dir.path();
@@ -221,13 +239,21 @@ while ! grep -q ready "$OUT/hold.out" 2>/dev/null; do sleep 0.05; done
 # This shell, and only it (rm does not inherit the descriptor), holds /fd-only open without
 # mapping it: a holder all the same.
 exec 4< /dev/shm/fd-only
-"$SHMKIT" rm --orphans --json 4<&- > "$OUT/rm.json"
+"$SHMKIT" rm --orphans --json 4<&- > "$OUT/orphans.json"
+ls /dev/shm > "$OUT/left_orphans.txt"
+"$SHMKIT" rm --idle --json 4<&- > "$OUT/rm.json"
 ls /dev/shm > "$OUT/left.txt"
 exec 3>&- 4<&-
 wait
 "#;
     let run = isolated(script, &leak, out);
     assert_eq!(run.code, 0, "{run:?}");
+    let orphans = read_json(out, "orphans.json");
+    assert_eq!(orphans["removed"], Value::Array(vec![]), "{orphans}");
+    assert_eq!(
+        std::fs::read_to_string(out.join("left_orphans.txt")).unwrap(),
+        "fd-only\nin-use\nleft-behind\n"
+    );
     let rm = read_json(out, "rm.json");
     assert_eq!(rm["removed"].as_array().unwrap().len(), 1, "{rm}");
     assert_eq!(rm["removed"][0]["address"], "posix:/left-behind");
@@ -296,22 +322,23 @@ wait
 
 #[test]
 fn a_hostile_object_name_cannot_forge_lines_or_drive_the_terminal() {
-    // Any user may name a file in /dev/shm with escape sequences and newlines; `rm --orphans`
+    // Any user may name a file in /dev/shm with escape sequences and newlines; `rm --idle`
     // prints the names it removes to root's terminal.
     let dir = tempfile::tempdir().unwrap();
     let leak = compile_c("leak", dir.path());
     let out = dir.path();
     let script = r#"printf x > "/dev/shm/$(printf 'evil\033[31mRED\nremoved sysv:id=1 (sysv, 1G): fake')"
-"$SHMKIT" rm --orphans --dry-run > "$OUT/dry.txt"
+"$SHMKIT" rm --idle --dry-run > "$OUT/dry.txt"
 "#;
     let run = isolated(script, &leak, out);
     assert_eq!(run.code, 0, "{run:?}");
     let dry = std::fs::read_to_string(out.join("dry.txt")).unwrap();
     let lines: Vec<&str> = dry.lines().collect();
     assert_eq!(lines.len(), 2, "{dry:?}");
+    // The name is escaped in its address, which `rm` takes back to that very file.
     assert!(
         lines[0].starts_with(
-            "would remove posix:/evil?[31mRED?removed sysv:id=1 (sysv, 1G): fake (posix, 1B): "
+            r"would remove posix:/evil\x1b[31mRED\x0aremoved sysv:id=1 (sysv, 1G): fake (posix, 1B): "
         ),
         "{dry:?}"
     );
@@ -333,7 +360,7 @@ fn a_posix_object_is_not_collected_when_processes_that_may_hold_it_cannot_be_rea
         r#""$SHMKIT" create posix:/mine --size 4K > /dev/null
 "$SHMKIT" chown posix:/mine 65534:65534 > /dev/null
 exec 4< /dev/shm/mine
-setpriv --reuid=65534 --regid=65534 --clear-groups "{copy}" rm --orphans --json 4<&- > "$OUT/rm.json" || echo "rc=$?" > "$OUT/rm.rc"
+setpriv --reuid=65534 --regid=65534 --clear-groups "{copy}" rm --idle --json 4<&- > "$OUT/rm.json" || echo "rc=$?" > "$OUT/rm.rc"
 ls /dev/shm > "$OUT/left.txt"
 exec 4<&-
 "#,

@@ -16,7 +16,7 @@
 mod common;
 
 use common::{fixture_copy, FIXTURE_MTIME};
-use shmkit::scan::{HoldVia, Kind, Object, ProcRoot, Scan, ScanOptions};
+use shmkit::scan::{HoldVia, Kind, LeakReason, Object, ProcRoot, Scan, ScanOptions, Usage};
 
 fn scan(name: &str) -> (tempfile::TempDir, Scan) {
     let tree = fixture_copy(name);
@@ -52,6 +52,7 @@ fn summary(scan: &Scan) -> Vec<String> {
             let s = o.status;
             let flags: String = [
                 (s.orphan, 'O'),
+                (s.usage.is_idle(), 'I'),
                 (s.marked_for_destruction, 'D'),
                 (s.locked, 'L'),
                 (s.deleted, 'X'),
@@ -77,23 +78,23 @@ fn summary(scan: &Scan) -> Vec<String> {
 fn scan_host_finds_every_object_once_with_its_holders_and_status() {
     let (_tree, scan) = scan("scan-host");
     let want = [
-        r#"sysv "0x00000000" 2097152 [] O--- sysv:id=7 ipcrm -m 7"#,
-        r#"sysv "0x0000162e" 1048576 [300:Map:1048576] ---- sysv:id=5 ipcrm -m 5"#,
-        r#"sysv "0xdeadbeef" 8192 [300:Map:8192] -D-- sysv:id=11 -"#,
-        r#"sysv "0x0000abcd" 4096 [] --L- sysv:id=12 ipcrm -m 12"#,
-        r#"sysv "0x00001234" 4096 [] O--- sysv:id=9 ipcrm -m 9"#,
-        r#"sysv "0x00005eed" 65536 [] ---- sysv:id=13 ipcrm -m 13"#,
-        r#"posix "/orders" 8192 [300:MapAndFd:8192] ---- posix:/orders rm /dev/shm/orders"#,
-        r#"posix "/dev/shm/old" 4096 [302:Map:4096] ---- - -"#,
-        r#"posix "/idle" 4096 [] O--- posix:/idle rm /dev/shm/idle"#,
-        r#"posix "/reader" 4096 [302:Map:4096] ---- posix:/reader rm /dev/shm/reader"#,
-        r#"tmpfs "/mnt/my ram/big file" 12288 [300:Map:12288] ---- file:/mnt/my ram/big file rm '/mnt/my ram/big file'"#,
-        r#"tmpfs "/mnt/my ram/small" 4096 [] ---- file:/mnt/my ram/small rm '/mnt/my ram/small'"#,
-        r#"tmpfs "/mnt/my ram/sub/nested" 4096 [] ---- file:/mnt/my ram/sub/nested rm '/mnt/my ram/sub/nested'"#,
-        r#"tmpfs "/mnt/rf/blob" 4096 [] ---- file:/mnt/rf/blob rm /mnt/rf/blob"#,
-        r#"tmpfs "/mnt/my ram/gone (deleted)" 4096 [300:Map:4096] O--X - kill 300"#,
-        r#"shared-anon "shared-anon:1234" 1048576 [300:Map:1048576 302:Map:1048576] ---- - -"#,
-        r#"memfd "memfd:my buf (deleted)" 2097152 [300:Map:2097152] ---- - -"#,
+        r#"sysv "0x00000000" 2097152 [] O---- sysv:id=7 ipcrm -m 7"#,
+        r#"sysv "0x0000162e" 1048576 [300:Map:1048576] ----- sysv:id=5 ipcrm -m 5"#,
+        r#"sysv "0xdeadbeef" 8192 [300:Map:8192] --D-- sysv:id=11 -"#,
+        r#"sysv "0x0000abcd" 4096 [] -I-L- sysv:id=12 ipcrm -m 12"#,
+        r#"sysv "0x00001234" 4096 [] -I--- sysv:id=9 ipcrm -m 9"#,
+        r#"sysv "0x00005eed" 65536 [] -I--- sysv:id=13 ipcrm -m 13"#,
+        r#"posix "/orders" 8192 [300:MapAndFd:8192] ----- posix:/orders rm /dev/shm/orders"#,
+        r#"posix "/dev/shm/old" 4096 [302:Map:4096] ----- - -"#,
+        r#"posix "/idle" 4096 [] -I--- posix:/idle rm /dev/shm/idle"#,
+        r#"posix "/reader" 4096 [302:Map:4096] ----- posix:/reader rm /dev/shm/reader"#,
+        r#"tmpfs "/mnt/my ram/big file" 12288 [300:Map:12288] ----- file:/mnt/my ram/big file rm '/mnt/my ram/big file'"#,
+        r#"tmpfs "/mnt/my ram/small" 4096 [] -I--- file:/mnt/my ram/small rm '/mnt/my ram/small'"#,
+        r#"tmpfs "/mnt/my ram/sub/nested" 4096 [] -I--- file:/mnt/my ram/sub/nested rm '/mnt/my ram/sub/nested'"#,
+        r#"tmpfs "/mnt/rf/blob" 4096 [] -I--- file:/mnt/rf/blob rm /mnt/rf/blob"#,
+        r#"tmpfs "/mnt/my ram/gone (deleted)" 4096 [300:Map:4096] ----X - kill 300"#,
+        r#"shared-anon "shared-anon:1234" 1048576 [300:Map:1048576 302:Map:1048576] ----- - -"#,
+        r#"memfd "memfd:my buf (deleted)" 2097152 [300:Map:2097152] ----- - -"#,
     ];
     let mut got = summary(&scan);
     // Equal resident bytes order by name; the disk decides walked files' block counts.
@@ -153,15 +154,12 @@ fn maps_paths_with_spaces_and_deleted_suffix() {
     let big = find(&scan, Kind::Tmpfs, "/mnt/my ram/big file");
     assert_eq!(big.holders[0].mapped, 12288);
     let gone = find(&scan, Kind::Tmpfs, "/mnt/my ram/gone (deleted)");
-    assert!(gone.status.deleted && gone.status.orphan);
+    // Unlinked but held: it frees itself when its holder lets go, so it is in use, not a
+    // leak.
+    assert!(gone.status.deleted && !gone.status.orphan);
+    assert_eq!(gone.status.usage, Usage::InUse);
     assert_eq!(gone.mount.as_deref(), Some("/mnt/my ram"));
-    assert!(
-        gone.orphan_reason
-            .as_deref()
-            .is_some_and(|r| r.contains("pid 300")),
-        "{:?}",
-        gone.orphan_reason
-    );
+    assert_eq!(gone.holders[0].pid, 300);
     let memfd = find(&scan, Kind::Memfd, "memfd:my buf (deleted)");
     assert!(
         !memfd.status.deleted,
@@ -180,11 +178,12 @@ fn uid_above_65535_owns_the_leaked_segment() {
     );
     let d = o.sysv.as_ref().expect("details");
     assert_eq!((d.cuid, d.cgid, d.nattch), (100_000, 100_000, 0));
-    assert!(o.status.orphan);
-    assert_eq!(
-        o.orphan_reason.as_deref(),
-        Some("no process is attached (nattch 0) and its creator, pid 999, has exited")
-    );
+    // IPC_PRIVATE, nattch 0, creator gone: nobody knows its id any more.
+    let leaked = Usage::Leaked {
+        reason: LeakReason::PrivateSegmentCreatorExited { creator: 999 },
+    };
+    assert_eq!(o.status.usage, leaked);
+    assert!(o.status.orphan && o.status.uncertain.is_none());
 }
 
 /// A creator pid that is alive but belongs to a process that started after the segment was
@@ -194,7 +193,15 @@ fn a_reused_creator_pid_does_not_keep_a_segment_alive() {
     let (_tree, scan) = scan("scan-host");
     let o = sysv(&scan, 9);
     assert_eq!(o.sysv.as_ref().map(|d| d.creator.comm.clone()), Some(None));
-    assert!(o.status.orphan);
+    // Its key (0x1234) lets anyone attach it again: idle since its creation (never
+    // detached), not a leak, although its creator is gone.
+    assert_eq!(
+        o.status.usage,
+        Usage::Idle {
+            since: Some(1795629348)
+        }
+    );
+    assert!(!o.status.orphan);
     // Same story, creator alive and older than the segment: not a leak.
     assert!(!sysv(&scan, 12).status.orphan);
 }
@@ -223,8 +230,13 @@ fn a_private_mapping_of_a_posix_object_is_a_holder() {
         (o.holders[0].pid, o.holders[0].comm.as_str()),
         (302, "reader")
     );
-    assert!(!o.status.orphan);
-    assert!(find(&scan, Kind::Posix, "/idle").status.orphan);
+    assert_eq!(o.status.usage, Usage::InUse);
+    // Nobody holds /idle: idle, never a leak (a POSIX object waits for its next reader).
+    let idle = find(&scan, Kind::Posix, "/idle");
+    assert!(
+        idle.status.usage.is_idle() && !idle.status.orphan,
+        "{idle:?}"
+    );
 }
 
 /// Shared anonymous memory inherited over fork is one object (device + inode), however many

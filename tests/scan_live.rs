@@ -4,7 +4,7 @@
 //! fails, and every key and name is derived from our pid and a counter, so these tests run in
 //! parallel with each other and with other test binaries.
 
-use shmkit::scan::{HoldVia, Kind, Object, ProcRoot, Scan, ScanOptions};
+use shmkit::scan::{HoldVia, Kind, LeakReason, Object, ProcRoot, Scan, ScanOptions, Usage};
 use shmkit::sys::{self, posix::OpenMode, sysv::GetFlags};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -266,6 +266,8 @@ fn every_kind_is_found_with_size_resident_and_holder() {
     within_a_page("sysv resident", o.resident.expect("sysv rss"), sysv_size);
     assert_eq!((o.mode, o.uid), (0o600, sys::getuid()));
     assert_held_only_by(o, child.pid, HoldVia::Map, sysv_size);
+    // Attached from the kernel's shmem mount, not its hugetlbfs: ordinary Shmem.
+    assert!(!o.status.hugetlb, "{o:?}");
     let details = o.sysv.as_ref().expect("sysv details");
     assert_eq!((details.key, details.nattch), (key, 1));
     assert_eq!(details.creator.pid, std::process::id());
@@ -346,13 +348,11 @@ fn every_kind_is_found_with_size_resident_and_holder() {
     assert!(sysv_by_id(&after, seg.shmid).holders.is_empty());
     let o = by_name(&after, Kind::Posix, &posix.name);
     assert!(o.holders.is_empty());
-    assert!(o.status.orphan, "an unheld /dev/shm object is a leak");
-    let reason = o.orphan_reason.as_deref().unwrap_or_default();
-    if after.coverage.processes_unreadable == 0 {
-        assert_eq!(reason, "no process maps it or holds it open");
-    } else {
-        // A process even root cannot read (a sandbox's pid 1) might hold it: the reason says so.
-        assert!(reason.contains("could not be read may"), "{reason}");
+    // An unheld /dev/shm object waits for its next user: idle, never a leak.
+    assert!(o.status.usage.is_idle() && !o.status.orphan, "{o:?}");
+    if after.coverage.processes_unreadable > 0 {
+        // A process even root cannot read (a sandbox's pid 1) might hold it: uncertain.
+        assert!(o.status.uncertain.is_some(), "{o:?}");
     }
     assert_eq!(
         o.free_command.as_deref(),
@@ -360,7 +360,25 @@ fn every_kind_is_found_with_size_resident_and_holder() {
     );
 }
 
-/// Runs `ipcmk -M SIZE -p 0600`, which creates a segment and exits: its creator is gone.
+/// Runs `shmkit create sysv:private`, which creates an IPC_PRIVATE segment and exits: its
+/// creator is gone, and only the id it printed reaches the segment.
+fn private_segment_of_an_exited_creator(size: u64) -> SysvGuard {
+    let out = Command::new(env!("CARGO_BIN_EXE_shmkit"))
+        .args(["create", "sysv:private", "--size", &size.to_string()])
+        .output()
+        .expect("run shmkit create");
+    assert!(out.status.success(), "shmkit create: {out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let shmid = text
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|w| !w.is_empty())
+        .find_map(|w| w.parse().ok())
+        .unwrap_or_else(|| panic!("shmkit create printed {text:?}"));
+    SysvGuard { shmid }
+}
+
+/// Runs `ipcmk -M SIZE -p 0600`, which creates a segment under a random key and exits: its
+/// creator is gone.
 fn ipcmk(size: u64) -> SysvGuard {
     let out = Command::new("ipcmk")
         .args(["-M", &size.to_string(), "-p", "0600"])
@@ -378,8 +396,9 @@ fn ipcmk(size: u64) -> SysvGuard {
 }
 
 #[test]
-fn an_unattached_segment_whose_creator_exited_is_an_orphan() {
-    let leaked = ipcmk(64 * 1024);
+fn an_unattached_private_segment_whose_creator_exited_is_an_orphan() {
+    let leaked = private_segment_of_an_exited_creator(64 * 1024);
+    let keyed = ipcmk(64 * 1024);
     let attached = ipcmk(64 * 1024);
     let (_, ours) = sysv_with_unique_key(64 * 1024);
     let child = HoldChild::start(&["--sysv-id".into(), attached.shmid.to_string()]);
@@ -389,15 +408,25 @@ fn an_unattached_segment_whose_creator_exited_is_an_orphan() {
     let o = sysv_by_id(&scan, leaked.shmid);
     let d = o.sysv.as_ref().expect("details");
     assert_eq!(d.nattch, 0);
-    assert!(d.creator.comm.is_none(), "ipcmk exited: {d:?}");
-    assert!(!Path::new(&format!("/proc/{}", d.creator.pid)).exists() || d.creator.pid == 0);
+    assert!(d.creator.comm.is_none(), "shmkit create exited: {d:?}");
+    assert!(!Path::new(&format!("/proc/{}", d.creator.pid)).exists());
     assert!(o.status.orphan, "{o:?}");
-    let reason = o.orphan_reason.as_deref().expect("a reason");
-    assert!(
-        reason.contains("nattch 0") && reason.contains(&d.creator.pid.to_string()),
-        "{reason}"
+    assert_eq!(
+        o.status.usage,
+        Usage::Leaked {
+            reason: LeakReason::PrivateSegmentCreatorExited {
+                creator: d.creator.pid
+            }
+        }
     );
     assert_eq!(o.free_command, Some(format!("ipcrm -m {}", leaked.shmid)));
+
+    // A keyed segment whose creator exited: anyone with the key may attach it again (the
+    // seed's article 2 reader comes after its writer). Idle since its creation, not a leak.
+    let o = sysv_by_id(&scan, keyed.shmid);
+    assert!(!o.status.orphan, "{o:?}");
+    let ctime = o.sysv.as_ref().expect("details").ctime;
+    assert_eq!(o.status.usage, Usage::Idle { since: Some(ctime) });
 
     // Same creator story, but a process has it attached: in use, not a leak.
     let o = sysv_by_id(&scan, attached.shmid);
@@ -414,7 +443,7 @@ fn an_unattached_segment_whose_creator_exited_is_an_orphan() {
 }
 
 #[test]
-fn a_deleted_tmpfs_file_still_mapped_is_flagged_with_its_holder() {
+fn a_deleted_tmpfs_file_still_mapped_is_flagged_with_its_holder_and_in_use() {
     let tmpfs = TmpfsGuard::mount();
     let file = tmpfs.path().join(unique("gone"));
     std::fs::write(&file, vec![7u8; 256 * 1024]).expect("write");
@@ -425,7 +454,9 @@ fn a_deleted_tmpfs_file_still_mapped_is_flagged_with_its_holder() {
 
     let name = format!("{} (deleted)", file.display());
     let o = by_name(&scan, Kind::Tmpfs, &name);
-    assert!(o.status.deleted && o.status.orphan, "{o:?}");
+    // It frees itself when its holder lets go: in use, not a leak.
+    assert!(o.status.deleted && !o.status.orphan, "{o:?}");
+    assert_eq!(o.status.usage, Usage::InUse);
     assert_eq!(o.size, 256 * 1024);
     assert_eq!(o.resident, Some(256 * 1024));
     assert_held_only_by(o, child.pid, HoldVia::MapAndFd, 256 * 1024);
@@ -646,12 +677,14 @@ fn without_root_what_unreadable_processes_may_hold_says_so() {
         serde_json::json!([]),
         "root's child is unreadable"
     );
-    let reason = o["orphan_reason"].as_str().unwrap_or_default();
-    assert!(
-        reason.starts_with("no process this scan could read maps it or holds it open, but ")
-            && reason.ends_with(" that could not be read may"),
+    // Idle as far as this user can see, but uncertain: not seeing a holder is not knowing
+    // there is none.
+    assert_eq!(o["status"]["usage"]["state"], "idle", "{o}");
+    assert_eq!(
+        o["status"]["uncertain"]["why"], "unreadable-processes",
         "{o}"
     );
+    assert!(o["status"]["uncertain"]["count"].as_u64() > Some(0), "{o}");
     // The kernel's own count still tells the segment is in use.
     let s = objects
         .iter()

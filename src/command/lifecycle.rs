@@ -84,16 +84,9 @@ pub fn scan_object<'a>(scan: &'a Scan, stat: &Stat) -> Option<&'a Object> {
     scan.objects.iter().find(|o| is_same_object(o, stat))
 }
 
-/// Whether a scanned object and a fresh `stat` are the same kernel object: the same System V
-/// id, or the same device and inode (a name can be reused by a new object at any moment).
+/// Whether a scanned object and a fresh `stat` are the same kernel object.
 pub fn is_same_object(o: &Object, stat: &Stat) -> bool {
-    match (&stat.sysv, &stat.file) {
-        (Some(sysv), _) => {
-            o.kind == Kind::Sysv && o.sysv.as_ref().is_some_and(|d| d.shmid == sysv.shmid)
-        }
-        (None, Some(file)) => o.dev == Some(file.dev) && o.inode == Some(file.inode),
-        _ => false,
-    }
+    shmkit::reap::is_same_object(o, stat)
 }
 
 /// Scans the host for holders (processes that map or hold an object open).
@@ -111,20 +104,10 @@ pub fn holders(scan: &Scan, stat: &Stat) -> Vec<Holder> {
         .unwrap_or_default()
 }
 
-/// The holders of a scanned object; for System V only those in our IPC namespace.
+/// The holders of a scanned object other than this process (the scan credits System V
+/// holders only in our IPC namespace).
 pub fn object_holders(object: &Object) -> Vec<Holder> {
-    // This command's own handle (stat opens the object) is not a holder.
-    let me = std::process::id();
-    let others = object.holders.iter().filter(|h| h.pid != me);
-    if object.kind != Kind::Sysv {
-        return others.cloned().collect();
-    }
-    let root = ProcRoot::live();
-    let ours = root.ns_link(None, "ipc").ok().flatten();
-    others
-        .filter(|h| ours.is_none() || root.ns_link(Some(h.pid), "ipc").ok().flatten() == ours)
-        .cloned()
-        .collect()
+    shmkit::reap::object_holders(object)
 }
 
 /// One answer to "does it survive X here?".

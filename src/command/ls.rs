@@ -5,7 +5,9 @@ use clap::ValueEnum;
 use serde::Serialize;
 use shmkit::render::time::{self, TimeFormat};
 use shmkit::render::{size, table::sanitize, table::Align, table::Table};
-use shmkit::scan::{Coverage, Kind, Object, ProcRoot, Scan, ScanOptions};
+use shmkit::scan::{
+    Blindness, Coverage, Kind, LeakReason, Object, ProcRoot, Scan, ScanOptions, Usage,
+};
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -14,6 +16,7 @@ use std::process::ExitCode;
 #[command(after_help = "Examples:
   shmkit ls                      every object, largest first within each kind
   shmkit ls --orphans            only leaks, with the command that frees each
+  shmkit ls --idle               only idle objects (named, nobody holds them), with how long
   shmkit ls --kind sysv --kind posix --user postgres
   shmkit ls --sort rss --json
   shmkit ls -o KIND,SIZE -n --raw    exactly those columns, for scripts
@@ -25,9 +28,12 @@ pub struct Args {
     /// Only objects of this kind (repeatable): sysv, posix, tmpfs, shared-anon, memfd, file.
     #[arg(long, value_name = "KIND", value_parser = parse_kind)]
     pub kind: Vec<Kind>,
-    /// Only orphans (leaks): nobody holds them and nothing will free them.
-    #[arg(long)]
+    /// Only orphans (leaks): nobody can reach them and nothing will free them.
+    #[arg(long, conflicts_with = "idle")]
     pub orphans: bool,
+    /// Only idle objects: named, and nobody holds them (they wait for their next user).
+    #[arg(long)]
+    pub idle: bool,
     /// Only objects owned by this user (name or uid).
     #[arg(long, value_name = "USER")]
     pub user: Option<String>,
@@ -78,7 +84,8 @@ pub enum SortKey {
     Name,
 }
 
-fn parse_kind(text: &str) -> Result<Kind, String> {
+/// Parses a kind name for clap.
+pub fn parse_kind(text: &str) -> Result<Kind, String> {
     Kind::parse(text).ok_or_else(|| {
         let names: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
         format!("unknown kind '{text}'; use one of {}", names.join(", "))
@@ -123,7 +130,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     if args.json {
         output::print_json(&LsJson {
-            schema: "shmkit.ls/1",
+            schema: "shmkit.ls/2",
             objects,
             coverage: &scan.coverage,
         })?;
@@ -164,7 +171,8 @@ fn select<'a>(args: &Args, scan: &'a Scan, uid_filter: Option<u32>) -> Vec<&'a O
         .objects
         .iter()
         .filter(|o| args.kind.is_empty() || args.kind.contains(&o.kind))
-        .filter(|o| !args.orphans || o.status.orphan)
+        .filter(|o| !args.orphans || o.status.usage.is_leaked())
+        .filter(|o| !args.idle || o.status.usage.is_idle())
         .filter(|o| uid_filter.is_none_or(|uid| o.uid == uid))
         .collect();
     match args.sort {
@@ -234,20 +242,77 @@ fn holders_cell(o: &Object) -> String {
     }
 }
 
-fn status_cell(o: &Object) -> String {
+/// Why an object is a leak, in words.
+pub fn leak_words(reason: &LeakReason) -> String {
+    match reason {
+        LeakReason::PrivateSegmentCreatorExited { creator } => format!(
+            "an IPC_PRIVATE segment with no attachment (nattch 0) whose creator, pid {creator}, has exited: nobody knows its id"
+        ),
+        LeakReason::PrivateSegmentCreatorUnknown => "an IPC_PRIVATE segment with no attachment (nattch 0) whose creator is pid 0 here: it runs or ran in a pid namespace this one cannot see".to_string(),
+        _ => "a leak".to_string(),
+    }
+}
+
+/// Why the scan is not sure nobody holds an object, in words.
+pub fn blindness_words(blind: &Blindness) -> String {
+    match blind {
+        Blindness::UnreadableProcesses { count } => {
+            format!("{count} processes this scan could not read may hold it")
+        }
+        Blindness::ChildPidNamespace => {
+            "this runs in a child pid namespace: processes outside it may hold it".to_string()
+        }
+        Blindness::CreatorUnknown => {
+            "its creator is in a pid namespace this one cannot see".to_string()
+        }
+        Blindness::HoldersNotScanned => "holders were not looked for".to_string(),
+        _ => "the scan could not see every process".to_string(),
+    }
+}
+
+/// In use, idle for how long, or leaked, with why the scan is unsure when it is.
+pub fn usage_words(usage: &Usage, uncertain: Option<&Blindness>) -> String {
+    let mut text = match usage {
+        Usage::InUse => "in use".to_string(),
+        Usage::Idle { since: Some(t) } => {
+            format!(
+                "idle for {} (nobody holds it)",
+                age(now().saturating_sub(*t))
+            )
+        }
+        Usage::Idle { since: None } => "idle (nobody holds it)".to_string(),
+        Usage::Leaked { reason } => format!("leaked: {}", leak_words(reason)),
+        _ => "unknown".to_string(),
+    };
+    if let Some(blind) = uncertain {
+        text.push_str(&format!("; uncertain: {}", blindness_words(blind)));
+    }
+    text
+}
+
+fn status_cell(o: &Object, now: i64) -> String {
     let s = &o.status;
-    let flags: Vec<&str> = [
-        (s.orphan && !s.orphan_uncertain, "orphan"),
-        (s.orphan && s.orphan_uncertain, "orphan?"),
-        (s.marked_for_destruction, "removed"),
-        (s.locked, "locked"),
-        (s.hugetlb, "hugetlb"),
-        (s.deleted, "deleted"),
-    ]
-    .iter()
-    .filter(|(on, _)| *on)
-    .map(|(_, name)| *name)
-    .collect();
+    let q = if s.uncertain.is_some() { "?" } else { "" };
+    let usage = match s.usage {
+        Usage::Leaked { .. } => Some(format!("orphan{q}")),
+        Usage::Idle { since: Some(t) } => Some(format!("idle{q} {}", age(now.saturating_sub(t)))),
+        Usage::Idle { since: None } => Some(format!("idle{q}")),
+        _ => None,
+    };
+    let flags: Vec<String> = usage
+        .into_iter()
+        .chain(
+            [
+                (s.marked_for_destruction, "removed"),
+                (s.locked, "locked"),
+                (s.hugetlb, "hugetlb"),
+                (s.deleted, "deleted"),
+            ]
+            .iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, name)| name.to_string()),
+        )
+        .collect();
     if flags.is_empty() {
         "-".to_string()
     } else {
@@ -291,6 +356,8 @@ pub fn build_table(objects: &[&Object], exact: bool, now: i64, times: TimeFormat
         let creator = match &o.sysv {
             Some(s) => match &s.creator.comm {
                 Some(comm) => format!("{}/{}", s.creator.pid, sanitize(comm)),
+                // The kernel's pid 0: a creator in a pid namespace we cannot see.
+                None if s.creator.pid == 0 => "unknown".to_string(),
                 None => format!("{} (exited)", s.creator.pid),
             },
             None => "-".to_string(),
@@ -307,7 +374,7 @@ pub fn build_table(objects: &[&Object], exact: bool, now: i64, times: TimeFormat
             creator,
             o.created
                 .map_or("-".to_string(), |c| age(now.saturating_sub(c))),
-            status_cell(o),
+            status_cell(o, now),
             o.address.as_deref().map_or("-".to_string(), sanitize),
             o.uid.to_string(),
             o.gid.to_string(),
@@ -328,13 +395,18 @@ pub fn build_table(objects: &[&Object], exact: bool, now: i64, times: TimeFormat
 pub fn write_free_commands(out: &mut dyn Write, objects: &[&Object]) -> std::io::Result<()> {
     let leaks: Vec<(&str, String)> = objects
         .iter()
-        .filter(|o| o.status.orphan)
         .filter_map(|o| {
+            let Usage::Leaked { reason } = &o.status.usage else {
+                return None;
+            };
             let name = match &o.sysv {
                 Some(s) => format!("{} {} id={}", o.kind, o.name, s.shmid),
                 None => format!("{} {}", o.kind, sanitize(&o.name)),
             };
-            let why = o.orphan_reason.as_deref().unwrap_or("an orphan");
+            let mut why = leak_words(reason);
+            if let Some(blind) = &o.status.uncertain {
+                why.push_str(&format!(" (uncertain: {})", blindness_words(blind)));
+            }
             Some((o.free_command.as_deref()?, format!("{name}: {why}")))
         })
         .collect();

@@ -4,7 +4,7 @@ use crate::output::{self, Colour};
 use shmkit::render::size;
 use shmkit::render::table::{sanitize, Align, Table};
 use shmkit::report::MemReport;
-use shmkit::scan::{ProcRoot, Scan, ScanOptions};
+use shmkit::scan::{ProcRoot, Scan, ScanOptions, Usage};
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -20,7 +20,7 @@ use std::process::ExitCode;
 
 Notes on what the scan could not see go to stderr.")]
 pub struct Args {
-    /// Print JSON (schema `shmkit.mem/1`, documented in docs/json.md).
+    /// Print JSON (schema `shmkit.mem/2`, documented in docs/json.md).
     #[arg(long)]
     pub json: bool,
     /// Print sizes in bytes.
@@ -187,6 +187,8 @@ pub fn write_report(
     for item in &p.items {
         let note = if item.orphan {
             leak_label(item.orphan_uncertain)
+        } else if let Some(idle) = idle_label(&item.usage, item.uncertain.is_some()) {
+            idle
         } else if !item.holders.is_empty() {
             held_by(&item.holders)
         } else if item.kind == "unattributed" {
@@ -214,6 +216,8 @@ pub fn write_report(
                 sz(file.bytes),
                 if file.orphan {
                     leak_label(file.orphan_uncertain)
+                } else if let Some(idle) = idle_label(&file.usage, file.uncertain.is_some()) {
+                    idle
                 } else if !file.holders.is_empty() {
                     held_by(&file.holders)
                 } else {
@@ -248,6 +252,54 @@ pub fn write_report(
         },
     ]);
     write_rows_styled(out, &t, &|l| output::paint(l, Colour::Red, colour))?;
+
+    let h = &r.huge_pages;
+    if h.total > 0 || h.pool > 0 || !h.segments.is_empty() {
+        writeln!(
+            out,
+            "\n{}",
+            bold(&format!(
+                "huge pages {} in the pool, {} free (HugeTLB: not Shmem, not buff/cache):",
+                sz(h.total.max(h.pool)),
+                sz(h.free)
+            ))
+        )?;
+        let mut t = Table::new(&[
+            ("", Align::Left),
+            ("", Align::Left),
+            ("", Align::Right),
+            ("", Align::Left),
+        ]);
+        for item in &h.segments {
+            let note = if item.orphan {
+                leak_label(item.orphan_uncertain)
+            } else if let Some(idle) = idle_label(&item.usage, item.uncertain.is_some()) {
+                idle
+            } else if !item.holders.is_empty() {
+                held_by(&item.holders)
+            } else {
+                String::new()
+            };
+            t.row(vec![
+                format!("  {} hugetlb", item.kind),
+                sanitize(&item.name),
+                sz(item.bytes),
+                note,
+            ]);
+            if item.orphan {
+                t.mark_last();
+            }
+        }
+        if h.segments.is_empty() {
+            t.row(vec![
+                "  no System V segment found in them".to_string(),
+                String::new(),
+                String::new(),
+                String::new(),
+            ]);
+        }
+        write_rows_styled(out, &t, &|l| output::paint(l, Colour::Red, colour))?;
+    }
 
     writeln!(out, "\n{}", bold("available:"))?;
     let mut t = Table::new(&[("", Align::Left), ("", Align::Right), ("", Align::Left)]);
@@ -303,7 +355,15 @@ pub fn write_report(
                 ),
                 sz(leak.bytes),
                 leak.command.as_deref().map_or(String::new(), sanitize),
-                sanitize(&leak.reason),
+                format!(
+                    "{}{}",
+                    crate::command::ls::leak_words(&leak.reason),
+                    if leak.hugetlb {
+                        " (huge pages, not Shmem)"
+                    } else {
+                        ""
+                    }
+                ),
             ]);
         }
         write_rows(out, &t)?;
@@ -313,6 +373,20 @@ pub fn write_report(
         writeln!(out, "\n{}", output::paint(note, Colour::Yellow, colour))?;
     }
     Ok(())
+}
+
+/// `idle 3h` (`idle? 3h` when the scan could not see every possible holder), for an object
+/// nobody holds: it waits for its next user, it is not a leak.
+fn idle_label(usage: &Usage, uncertain: bool) -> Option<String> {
+    let q = if uncertain { "?" } else { "" };
+    match usage {
+        Usage::Idle { since: Some(t) } => Some(format!(
+            "idle{q} {} (nobody holds it)",
+            crate::command::ls::age(crate::command::ls::now().saturating_sub(*t))
+        )),
+        Usage::Idle { since: None } => Some(format!("idle{q} (nobody holds it)")),
+        _ => None,
+    }
 }
 
 /// `LEAK`, or `LEAK?` when unreadable processes may hold it.

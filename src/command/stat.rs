@@ -47,6 +47,10 @@ struct StatOut {
     swapped: Option<u64>,
     /// Why the scan calls it a leak, if it does.
     orphan: Option<String>,
+    /// In use, idle or leaked, as the scan judges it.
+    usage: Option<shmkit::scan::Usage>,
+    /// Why the scan is not sure nobody holds it, when it is not.
+    uncertain: Option<shmkit::scan::Blindness>,
     survives: Survival,
 }
 
@@ -85,9 +89,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let out = StatOut {
         resident: scanned.and_then(|o| o.resident),
         swapped: scanned.and_then(|o| o.swapped),
-        orphan: scanned
-            .filter(|o| o.status.orphan)
-            .and_then(|o| o.orphan_reason.clone()),
+        orphan: scanned.and_then(|o| match o.status.usage {
+            shmkit::scan::Usage::Leaked { reason } => Some(super::ls::leak_words(&reason)),
+            _ => None,
+        }),
+        usage: scanned.map(|o| o.status.usage),
+        uncertain: scanned.and_then(|o| o.status.uncertain),
         schema: "shmkit.stat/1",
         user: lifecycle::user_name(stat.uid),
         group: lifecycle::group_name(stat.gid),
@@ -196,6 +203,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 size::human(out.swapped.unwrap_or(0))
             ),
         ));
+    }
+    if let Some(usage) = &out.usage {
+        lines.push(("use", super::ls::usage_words(usage, out.uncertain.as_ref())));
     }
     if let Some(reason) = &out.orphan {
         lines.push((

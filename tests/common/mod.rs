@@ -6,7 +6,7 @@
 //! - a `maps` line names a file of the tree's own mounts by `{ino:REL}` (REL relative to the
 //!   tree): the scan matches mappings to walked files by inode, and a checkout gives files
 //!   whatever inodes its filesystem picks;
-//! - every file's mtime is set to [`FIXTURE_MTIME`], so ages are stable.
+//! - every file's mtime and atime are set to [`FIXTURE_MTIME`], so ages are stable.
 
 #![allow(dead_code)]
 
@@ -53,7 +53,9 @@ fn copy_tree(from: &Path, to: &Path) {
                 .write(true)
                 .open(&dst)
                 .and_then(|f| {
-                    f.set_modified(UNIX_EPOCH + Duration::from_secs(FIXTURE_MTIME as u64))
+                    // Access time too: an idle file's age is from its last access or change.
+                    let t = UNIX_EPOCH + Duration::from_secs(FIXTURE_MTIME as u64);
+                    f.set_times(std::fs::FileTimes::new().set_accessed(t).set_modified(t))
                 })
                 .expect("set mtime");
         }

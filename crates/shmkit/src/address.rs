@@ -2,6 +2,12 @@
 //! `sysv:id=294918`, `sysv:private`, `sysv:ftok=PATH:PROJ`, `posix:/name`, `file:PATH`,
 //! `memfd:NAME`.
 //!
+//! Names and paths are bytes: `Display` writes a byte that is not printable UTF-8 (invalid
+//! UTF-8, a control character) as `\xNN` and a backslash as `\\`, and parsing reads those
+//! escapes back, so an address printed for a name like `/a\xffb` or one with a newline reaches
+//! exactly that object and never moves the terminal. A POSIX name that is not UTF-8 is
+//! addressed through its file, `file:/dev/shm/NAME`.
+//!
 //! Parsing is strict, because an address decides which kernel object a command touches:
 //! a POSIX name must be exactly what `shm_open` accepts without surprises (one leading `/`, no
 //! other `/`, not `.` or `..`, at most `NAME_MAX` bytes, no NUL), a key must fit the kernel's
@@ -19,7 +25,9 @@
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::scan::Kind;
+use std::ffi::OsString;
 use std::fmt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
 use std::str::FromStr;
 
@@ -83,6 +91,59 @@ impl Address {
     pub fn posix_path(name: &str) -> PathBuf {
         PathBuf::from(format!("/dev/shm{name}"))
     }
+}
+
+/// Writes `bytes` as text that [`unescape`] reads back to the same bytes: printable UTF-8 as
+/// is, a backslash as `\\`, and every other byte (invalid UTF-8, control characters, DEL)
+/// as `\xNN`. The result holds no control character, so it is safe on a terminal too.
+pub fn escape_bytes(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                c if c.is_control() => {
+                    let mut utf8 = [0u8; 4];
+                    for b in c.encode_utf8(&mut utf8).bytes() {
+                        out.push_str(&format!("\\x{b:02x}"));
+                    }
+                }
+                c => out.push(c),
+            }
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
+}
+
+/// Reads [`escape_bytes`]'s escapes (`\\`, `\xNN`); any other backslash stays as typed.
+pub fn unescape(text: &str) -> Vec<u8> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let hex = bytes
+            .get(i + 2..i + 4)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (b, bytes.get(i + 1), hex) {
+            (b'\\', Some(b'\\'), _) => {
+                out.push(b'\\');
+                i += 2;
+            }
+            (b'\\', Some(b'x'), Some(byte)) => {
+                out.push(byte);
+                i += 4;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    out
 }
 
 fn invalid(input: &str, cause: impl Into<String>) -> Error {
@@ -177,7 +238,7 @@ fn parse_sysv(input: &str, rest: &str) -> Result<SysvAddress> {
         };
         return match proj {
             Some(proj) if proj != 0 => Ok(SysvAddress::Ftok {
-                path: PathBuf::from(path),
+                path: PathBuf::from(OsString::from_vec(unescape(path))),
                 proj,
             }),
             _ => Err(invalid(
@@ -207,15 +268,27 @@ impl FromStr for Address {
         };
         match scheme {
             "sysv" => parse_sysv(input, rest).map(Address::Sysv),
-            "posix" => Address::posix(rest),
+            "posix" => match String::from_utf8(unescape(rest)) {
+                Ok(name) => Address::posix(&name),
+                Err(e) => Err(Error::new(
+                    ErrorKind::InvalidInput,
+                    input,
+                    "the name is not UTF-8, which a posix: address cannot carry",
+                )
+                .with_fix(format!(
+                    "address its file: file:/dev/shm{}",
+                    escape_bytes(e.as_bytes())
+                ))),
+            },
             "file" => {
-                if rest.is_empty() {
+                let path = unescape(rest);
+                if path.is_empty() {
                     return Err(invalid(input, "the path is empty"));
                 }
-                if rest.contains('\0') {
+                if path.contains(&0) {
                     return Err(invalid(input, "the path contains a NUL byte"));
                 }
-                Ok(Address::File(PathBuf::from(rest)))
+                Ok(Address::File(PathBuf::from(OsString::from_vec(path))))
             }
             "memfd" => {
                 // memfd_create limits names to 249 bytes (NAME_MAX minus "memfd:").
@@ -244,7 +317,11 @@ impl fmt::Display for SysvAddress {
             SysvAddress::Key(key) => write!(f, "sysv:{key}"),
             SysvAddress::Id(id) => write!(f, "sysv:id={id}"),
             SysvAddress::Private => f.write_str("sysv:private"),
-            SysvAddress::Ftok { path, proj } => write!(f, "sysv:ftok={}:{proj}", path.display()),
+            SysvAddress::Ftok { path, proj } => write!(
+                f,
+                "sysv:ftok={}:{proj}",
+                escape_bytes(path.as_os_str().as_bytes())
+            ),
         }
     }
 }
@@ -253,8 +330,8 @@ impl fmt::Display for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Address::Sysv(sysv) => sysv.fmt(f),
-            Address::Posix(name) => write!(f, "posix:{name}"),
-            Address::File(path) => write!(f, "file:{}", path.display()),
+            Address::Posix(name) => write!(f, "posix:{}", escape_bytes(name.as_bytes())),
+            Address::File(path) => write!(f, "file:{}", escape_bytes(path.as_os_str().as_bytes())),
             Address::Memfd(name) => write!(f, "memfd:{name}"),
         }
     }
@@ -372,6 +449,32 @@ mod tests {
         assert_eq!(parse("sysv:-1").unwrap().to_string(), "sysv:0xffffffff");
     }
 
+    #[test]
+    fn a_name_that_is_not_utf8_or_has_control_characters_is_escaped_exactly() {
+        assert_eq!(escape_bytes(b"a\xffb\\c\n"), r"a\xffb\\c\x0a");
+        assert_eq!(unescape(r"a\xffb\\c\x0a"), b"a\xffb\\c\n");
+        let addr = parse(r"file:/dev/shm/a\xffb").unwrap();
+        assert_eq!(
+            addr,
+            Address::File(PathBuf::from(OsString::from_vec(
+                b"/dev/shm/a\xffb".to_vec()
+            )))
+        );
+        assert_eq!(addr.to_string(), r"file:/dev/shm/a\xffb");
+        // A POSIX name with a newline stays a posix: address, printed on one line.
+        let nl = Address::Posix("/a\nb".into());
+        assert_eq!(nl.to_string(), r"posix:/a\x0ab");
+        assert_eq!(parse(&nl.to_string()).unwrap(), nl);
+        // One that is not UTF-8 is refused with the file: address that reaches it.
+        let err = parse(r"posix:/a\xffb").unwrap_err();
+        assert!(err.to_string().ends_with(r"file:/dev/shm/a\xffb"), "{err}");
+        // A backslash that is no escape is kept as typed.
+        assert_eq!(
+            parse(r"file:/tmp/a\qb").unwrap(),
+            Address::File(r"/tmp/a\qb".into())
+        );
+    }
+
     proptest! {
         #[test]
         fn display_round_trips_any_address(
@@ -390,6 +493,17 @@ mod tests {
             for addr in addrs {
                 prop_assert_eq!(parse(&addr.to_string()).unwrap(), addr);
             }
+        }
+
+        #[test]
+        fn any_bytes_round_trip_through_an_escaped_address(
+            name in proptest::collection::vec(1u8..=255, 1..40),
+        ) {
+            prop_assert_eq!(unescape(&escape_bytes(&name)), name.clone());
+            prop_assert!(!escape_bytes(&name).chars().any(char::is_control));
+            let path = PathBuf::from(OsString::from_vec([b"/dev/shm/".as_slice(), &name].concat()));
+            let addr = Address::File(path);
+            prop_assert_eq!(parse(&addr.to_string()).unwrap(), addr);
         }
 
         #[test]

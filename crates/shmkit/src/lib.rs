@@ -29,6 +29,7 @@ pub mod address;
 pub mod doctor;
 pub mod error;
 pub mod lab;
+pub mod reap;
 pub mod reclaim;
 pub mod render;
 pub mod report;

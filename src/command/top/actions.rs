@@ -1,14 +1,14 @@
 //! What `top` does to the selected object: show its `stat`, and remove it exactly when
 //! `shmkit rm` would.
 //!
-//! Both run the `shmkit` binary itself (`/proc/self/exe stat ADDR`, `rm --json ADDR`) on a
-//! worker thread: the view shows what `stat` prints, word for word, and a removal passes every
-//! check `rm` makes (holders in every readable process, attachments, marked segments) without
-//! a second copy of those rules. Before `rm` runs, the object at the address must still be the
-//! one the screen showed: an id or a name may belong to a new object since the sample.
+//! Both run on a worker thread. `stat` runs the `shmkit` binary itself
+//! (`/proc/self/exe stat ADDR`), so the view shows what `stat` prints, word for word. A
+//! removal goes through the library's removal policy ([`shmkit::reap`]), the one `shmkit rm`
+//! uses, with its re-checks (attachments, holders in every thread, marked segments), after
+//! making sure the object at the address is still the one the screen showed: an id or a name
+//! may belong to a new object since the sample.
 
 use super::model;
-use crate::command::lifecycle;
 use shmkit::address::Address;
 use shmkit::render::size;
 use shmkit::scan::{Kind, Object};
@@ -110,8 +110,8 @@ fn describe(o: &Object) -> String {
     lines.join("\n")
 }
 
-/// Removes the object if it is still the one shown and `shmkit rm` agrees; returns the line
-/// to show either way.
+/// Removes the object if it is still the one shown and `shmkit rm` would (the library's
+/// [`shmkit::reap::remove_address`], with its own re-checks); returns the line to show.
 pub fn remove(o: &Object) -> String {
     if let Some(refused) = refusal(o) {
         return refused;
@@ -124,7 +124,7 @@ pub fn remove(o: &Object) -> String {
         Err(e) => return format!("{text}: {e}"),
     };
     match segment::open(&address, &OpenOptions::metadata()).and_then(|s| s.stat()) {
-        Ok(stat) if lifecycle::is_same_object(o, &stat) => {}
+        Ok(stat) if shmkit::reap::is_same_object(o, &stat) => {}
         Ok(_) => {
             return format!(
                 "{text}: another object has this address since the sample; nothing removed"
@@ -132,23 +132,14 @@ pub fn remove(o: &Object) -> String {
         }
         Err(e) => return e.to_string(),
     }
-    let out = match myself().args(["rm", "--json", text]).output() {
-        Ok(out) => out,
-        Err(e) => return format!("{text}: cannot run shmkit rm: {e}"),
-    };
-    let doc: serde_json::Value = match serde_json::from_slice(&out.stdout) {
-        Ok(doc) => doc,
-        Err(_) => return shmkit::render::table::sanitize(&String::from_utf8_lossy(&out.stderr)),
-    };
-    if let Some(error) = doc["failed"][0]["error"].as_str() {
-        return shmkit::render::table::sanitize(error);
+    match shmkit::reap::remove_address(&address, false, false) {
+        Ok(removed) => format!(
+            "removed {text} ({}); {} of memory came back",
+            removed.kind,
+            size::human(removed.freed)
+        ),
+        Err(e) => shmkit::render::table::sanitize(&e.to_string()),
     }
-    let freed = doc["freed"].as_u64().unwrap_or(0);
-    format!(
-        "removed {text} ({}); {} of memory came back",
-        o.kind,
-        size::human(freed)
-    )
 }
 
 /// Each line made printable (a name may hold escape sequences), the line breaks kept.

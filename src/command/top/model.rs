@@ -4,7 +4,7 @@
 //! Nothing here reads the system or the terminal, so the growth arithmetic and the row order
 //! are unit-tested on built objects; the terminal and batch renderers only format these rows.
 
-use shmkit::scan::{Kind, Object};
+use shmkit::scan::{Kind, Object, Usage};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -172,27 +172,26 @@ fn name_key(o: &Object) -> &str {
     o.address.as_deref().unwrap_or(&o.name)
 }
 
-/// Whether some process maps it, holds it open or (System V) is attached, as far as the
-/// kernel's attachment count and the scan tell.
+/// Whether the scan judged it in use: some process maps it, holds it open or (System V) is
+/// attached, in any thread and pid namespace.
 pub fn in_use(o: &Object) -> bool {
-    !o.holders.is_empty() || o.sysv.as_ref().is_some_and(|s| s.nattch > 0)
+    o.status.usage == Usage::InUse
 }
 
-/// The status word: `leak` (`leak?` when unreadable processes may hold it), `in use`,
-/// `removed` (System V, freed at its last detach), `idle`.
+/// The status word, the scan's judgement: `leak`, `idle`, `in use`, with `?` when processes
+/// the scan could not see may hold it; `removed` for a System V segment marked for
+/// destruction that nobody holds any more.
 pub fn status(o: &Object) -> &'static str {
-    if o.status.orphan {
-        if o.status.orphan_uncertain {
-            "leak?"
-        } else {
-            "leak"
-        }
-    } else if in_use(o) {
-        "in use"
-    } else if o.status.marked_for_destruction {
-        "removed"
-    } else {
-        "idle"
+    let uncertain = o.status.uncertain.is_some();
+    match o.status.usage {
+        Usage::InUse => "in use",
+        Usage::Leaked { .. } if uncertain => "leak?",
+        Usage::Leaked { .. } => "leak",
+        Usage::Idle { .. } if o.status.marked_for_destruction => "removed",
+        Usage::Idle { .. } if uncertain => "idle?",
+        Usage::Idle { .. } => "idle",
+        // A judgement this version does not know: say nothing rather than guess.
+        _ => "-",
     }
 }
 
@@ -402,7 +401,7 @@ pub fn since_cell(g: &Growth) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shmkit::scan::{HoldVia, Holder, ProcessRef, Status, SysvDetails};
+    use shmkit::scan::{Blindness, HoldVia, Holder, LeakReason, ProcessRef, Status, SysvDetails};
 
     const MIB: u64 = 1 << 20;
 
@@ -512,14 +511,21 @@ mod tests {
     #[test]
     fn status_words_follow_holders_attachments_and_orphan_flags() {
         let mut leak = segment(1, 9, MIB);
-        leak.status.orphan = true;
+        leak.status.usage = Usage::Leaked {
+            reason: LeakReason::PrivateSegmentCreatorExited { creator: 9 },
+        };
         assert_eq!(status(&leak), "leak");
-        leak.status.orphan_uncertain = true;
+        leak.status.uncertain = Some(Blindness::ChildPidNamespace);
         assert_eq!(status(&leak), "leak?");
         let mut attached = segment(2, 9, MIB);
         attached.sysv.as_mut().unwrap().nattch = 1;
         assert_eq!(status(&attached), "in use");
         assert_eq!(holders_cell(&attached), "(nattch 1)");
+        let mut idle = segment(3, 9, MIB);
+        idle.status.usage = Usage::Idle { since: None };
+        assert_eq!(status(&idle), "idle");
+        idle.status.marked_for_destruction = true;
+        assert_eq!(status(&idle), "removed");
         let mut held = object(Kind::Posix, "/h", 3, MIB);
         held.holders.push(Holder {
             pid: 42,
@@ -530,7 +536,6 @@ mod tests {
         });
         assert_eq!(status(&held), "in use");
         assert_eq!(holders_cell(&held), "42/db");
-        assert_eq!(status(&object(Kind::Posix, "/i", 4, 0)), "idle");
     }
 
     #[test]

@@ -13,11 +13,11 @@
 //! Nothing here reads the system: the same scan always gives the same report, so the model is
 //! tested on fixture scans as well as live.
 
-use crate::scan::{Coverage, Kind, Object, Scan};
+use crate::scan::{Blindness, Coverage, Kind, LeakReason, Object, Scan, Usage};
 use serde::Serialize;
 
 /// The version of the JSON document `shmkit mem --json` prints.
-pub const SCHEMA: &str = "shmkit.mem/1";
+pub const SCHEMA: &str = "shmkit.mem/2";
 
 /// The header `free -b` prints, field for field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -81,6 +81,10 @@ pub struct PinnedItem {
     pub bytes: u64,
     /// Who holds it (`pid/comm`), if anyone.
     pub holders: Vec<String>,
+    /// In use, idle (since when) or leaked.
+    pub usage: Usage,
+    /// Why the scan is not sure nobody holds it, when it is not.
+    pub uncertain: Option<Blindness>,
     /// Whether it is a leak.
     pub orphan: bool,
     /// A leak only as far as the scan could see (unreadable processes may hold it).
@@ -102,6 +106,10 @@ pub struct PinnedFile {
     pub bytes: u64,
     /// Who maps it or holds it open (`pid/comm`).
     pub holders: Vec<String>,
+    /// In use, idle (since when) or leaked.
+    pub usage: Usage,
+    /// Why the scan is not sure nobody holds it, when it is not.
+    pub uncertain: Option<Blindness>,
     /// Whether it is a leak.
     pub orphan: bool,
     /// A leak only as far as the scan could see.
@@ -135,11 +143,29 @@ pub struct Leak {
     /// Resident bytes it pins.
     pub bytes: u64,
     /// Why it is a leak.
-    pub reason: String,
-    /// A leak only as far as the scan could see: processes it could not read may hold it.
+    pub reason: LeakReason,
+    /// A leak only as far as the scan could see: processes it could not see may hold it.
     pub uncertain: bool,
+    /// Why the scan could not see them, when `uncertain`.
+    pub blindness: Option<Blindness>,
+    /// Huge pages (`SHM_HUGETLB`): what it pins is in `HugePages_*`, not in `Shmem`.
+    pub hugetlb: bool,
     /// The exact command that frees it.
     pub command: Option<String>,
+}
+
+/// Huge pages (hugetlbfs, `SHM_HUGETLB` segments): a pool of its own, counted in
+/// `HugePages_*` and `Hugetlb`, never in `Shmem` or buff/cache.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HugePages {
+    /// meminfo `Hugetlb`: bytes of every huge page size in the pool.
+    pub pool: u64,
+    /// `HugePages_Total × Hugepagesize`.
+    pub total: u64,
+    /// `HugePages_Free × Hugepagesize`.
+    pub free: u64,
+    /// The System V segments backed by huge pages.
+    pub segments: Vec<PinnedItem>,
 }
 
 /// Everything `shmkit mem` says.
@@ -163,6 +189,8 @@ pub struct MemReport {
     pub naive_available: u64,
     /// Leaks, largest first.
     pub leaks: Vec<Leak>,
+    /// Huge pages: not `Shmem`, so not in [`MemReport::pinned`].
+    pub huge_pages: HugePages,
     /// Swap is on: shmem can move to swap under pressure (but drop_caches never frees it).
     pub swap_on: bool,
     /// What the scan could not see.
@@ -184,14 +212,18 @@ impl MemReport {
         let mut leaks: Vec<Leak> = scan
             .objects
             .iter()
-            .filter(|o| o.status.orphan)
-            .map(|o| Leak {
-                kind: o.kind,
-                object: o.address.clone().unwrap_or_else(|| o.name.clone()),
-                bytes: o.resident.unwrap_or(0),
-                reason: o.orphan_reason.clone().unwrap_or_default(),
-                uncertain: o.status.orphan_uncertain,
-                command: o.free_command.clone(),
+            .filter_map(|o| match o.status.usage {
+                Usage::Leaked { reason } => Some(Leak {
+                    kind: o.kind,
+                    object: o.address.clone().unwrap_or_else(|| o.name.clone()),
+                    bytes: o.resident.unwrap_or(0),
+                    reason,
+                    uncertain: o.status.uncertain.is_some(),
+                    blindness: o.status.uncertain,
+                    hugetlb: o.status.hugetlb,
+                    command: o.free_command.clone(),
+                }),
+                _ => None,
             })
             .collect();
         leaks.sort_by_key(|l| std::cmp::Reverse(l.bytes));
@@ -204,6 +236,7 @@ impl MemReport {
             buff_cache,
             pinned,
             leaks,
+            huge_pages: huge_pages(scan),
             swap_on: scan.swap_total > 0,
             coverage: scan.coverage.clone(),
         }
@@ -264,7 +297,7 @@ fn buff_cache(scan: &Scan, free: &FreeHeader) -> BuffCache {
     let mapped_shmem: u64 = scan
         .objects
         .iter()
-        .filter(|o| o.kind.is_shmem() && !o.holders.is_empty())
+        .filter(|o| o.kind.is_shmem() && !o.status.hugetlb && !o.holders.is_empty())
         .map(|o| o.resident.unwrap_or(0))
         .sum();
     let mapped_file = m
@@ -300,6 +333,46 @@ fn holder_names(o: &Object) -> Vec<String> {
         .collect()
 }
 
+/// One object's line.
+fn pinned_item(o: &Object) -> PinnedItem {
+    let name = match &o.sysv {
+        Some(s) => format!("{} id={}", o.name, s.shmid),
+        None => o.name.clone(),
+    };
+    PinnedItem {
+        kind: o.kind.as_str().to_string(),
+        name,
+        bytes: o.resident.unwrap_or(0),
+        holders: holder_names(o),
+        usage: o.status.usage,
+        uncertain: o.status.uncertain,
+        orphan: o.status.orphan,
+        orphan_uncertain: o.status.orphan_uncertain,
+        nattch: o.sysv.as_ref().map(|s| s.nattch),
+        files: Vec::new(),
+    }
+}
+
+fn huge_pages(scan: &Scan) -> HugePages {
+    let m = &scan.meminfo;
+    let page = m.get("Hugepagesize").unwrap_or(0);
+    // HugePages_* are counts of pages, not kB.
+    let count = |name: &str| m.get(name).unwrap_or(0);
+    let mut segments: Vec<PinnedItem> = scan
+        .objects
+        .iter()
+        .filter(|o| o.status.hugetlb)
+        .map(pinned_item)
+        .collect();
+    segments.sort_by_key(|i| std::cmp::Reverse(i.bytes));
+    HugePages {
+        pool: m.get("Hugetlb").unwrap_or(0),
+        total: count("HugePages_Total").saturating_mul(page),
+        free: count("HugePages_Free").saturating_mul(page),
+        segments,
+    }
+}
+
 fn pinned(scan: &Scan) -> Pinned {
     let total = scan.meminfo.shmem().unwrap_or(0);
     let mut items = Vec::new();
@@ -313,6 +386,8 @@ fn pinned(scan: &Scan) -> Pinned {
                 name: o.name.clone(),
                 bytes: o.resident.unwrap_or(0),
                 holders: holder_names(o),
+                usage: o.status.usage,
+                uncertain: o.status.uncertain,
                 orphan: o.status.orphan,
                 orphan_uncertain: o.status.orphan_uncertain,
             })
@@ -326,13 +401,15 @@ fn pinned(scan: &Scan) -> Pinned {
             name: mount.mount_point.clone(),
             bytes: mount.used,
             holders: Vec::new(),
+            usage: Usage::InUse,
+            uncertain: None,
             orphan: false,
             orphan_uncertain: false,
             nattch: None,
             files,
         });
     }
-    for o in &scan.objects {
+    for o in scan.objects.iter().filter(|o| !o.status.hugetlb) {
         let counted = match o.kind {
             Kind::Sysv | Kind::SharedAnon | Kind::Memfd => true,
             // Files of a tmpfs mount are counted in their mount's usage.
@@ -342,20 +419,7 @@ fn pinned(scan: &Scan) -> Pinned {
         if !counted {
             continue;
         }
-        let name = match &o.sysv {
-            Some(s) => format!("{} id={}", o.name, s.shmid),
-            None => o.name.clone(),
-        };
-        items.push(PinnedItem {
-            kind: o.kind.as_str().to_string(),
-            name,
-            bytes: o.resident.unwrap_or(0),
-            holders: holder_names(o),
-            orphan: o.status.orphan,
-            orphan_uncertain: o.status.orphan_uncertain,
-            nattch: o.sysv.as_ref().map(|s| s.nattch),
-            files: Vec::new(),
-        });
+        items.push(pinned_item(o));
     }
     items.sort_by_key(|i| std::cmp::Reverse(i.bytes));
     let attributed: u64 = items.iter().map(|i| i.bytes).sum();
@@ -367,6 +431,8 @@ fn pinned(scan: &Scan) -> Pinned {
             name: "no object found accounts for it".to_string(),
             bytes: unattributed,
             holders: Vec::new(),
+            usage: Usage::InUse,
+            uncertain: None,
             orphan: false,
             orphan_uncertain: false,
             nattch: None,
@@ -425,8 +491,10 @@ mod tests {
     /// 20 MiB shared anonymous region held by pid 7, and 10 MiB nobody accounts for.
     fn scan() -> Scan {
         let mut segment = object(Kind::Sysv, "0x0000162e", 40 * MIB, None);
-        segment.status.orphan = true;
-        segment.orphan_reason = Some("nobody attached".into());
+        let leaked = crate::scan::Usage::Leaked {
+            reason: crate::scan::LeakReason::PrivateSegmentCreatorExited { creator: 7 },
+        };
+        segment.status = crate::scan::Status::judged(leaked, None);
         segment.free_command = Some("ipcrm -m 5".into());
         segment.address = Some("sysv:id=5".into());
         let mut anon = object(Kind::SharedAnon, "shared-anon:9", 20 * MIB, None);

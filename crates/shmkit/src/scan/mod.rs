@@ -13,10 +13,38 @@
 //! Processes and objects vanish during a scan: they are skipped and counted in
 //! [`Coverage`], never an error. Only `/proc/meminfo` is required.
 
+mod classify;
 mod collect;
+mod facts;
+mod maps_query;
+mod merge;
 pub mod model;
+mod mounts;
+mod process;
 
-pub use collect::{Scan, ScanError, ScanOptions};
+pub use collect::{holders_now, HoldersNow, Scan, ScanError};
 pub use model::*;
 
 pub use shmkit_procfs::ProcRoot;
+
+/// What to collect.
+#[derive(Debug, Clone)]
+pub struct ScanOptions {
+    /// How many of the largest files to list per tmpfs mount other than `/dev/shm` (every
+    /// `/dev/shm` file is listed: those are the POSIX objects).
+    pub top_files: usize,
+    /// Read every process's maps and descriptors to find holders (the expensive part).
+    pub holders: bool,
+    /// Stop walking a mount after this many directory entries (a huge tmpfs stays cheap).
+    pub walk_limit: usize,
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        ScanOptions {
+            top_files: 10,
+            holders: true,
+            walk_limit: 200_000,
+        }
+    }
+}

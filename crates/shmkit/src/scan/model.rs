@@ -145,22 +145,118 @@ pub struct ProcessRef {
     pub comm: Option<String>,
 }
 
-/// The status flags of an object.
+/// Whether anyone uses an object, as far as the scan can tell (PRODUCT.md, "Leaked, idle, in
+/// use"). How sure the scan is of it is [`Status::uncertain`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Usage {
+    /// A process maps it, holds it open or (System V) is attached, in any thread and any pid
+    /// namespace; also an object that only its holders reveal (a memfd, shared anonymous
+    /// memory, a deleted file still held: it frees itself when they let go).
+    #[default]
+    InUse,
+    /// A named object nobody holds: how System V and POSIX shared memory persist by design
+    /// (a writer exits, its reader comes later). Removed only when asked (`rm --idle`).
+    Idle {
+        /// Since when nobody has used it (unix seconds): System V the last detach, else its
+        /// creation; a file its last access or modification. `None` if the kernel keeps none.
+        since: Option<i64>,
+    },
+    /// Nobody can reach or use it any more: a leak, which `rm --orphans` collects.
+    Leaked {
+        /// Why nobody can.
+        reason: LeakReason,
+    },
+}
+
+impl Usage {
+    /// Whether it is [`Usage::Leaked`].
+    pub fn is_leaked(&self) -> bool {
+        matches!(self, Usage::Leaked { .. })
+    }
+
+    /// Whether it is [`Usage::Idle`].
+    pub fn is_idle(&self) -> bool {
+        matches!(self, Usage::Idle { .. })
+    }
+}
+
+/// Why an object is a leak. The renderers word it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "reason", rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum LeakReason {
+    /// An `IPC_PRIVATE` segment with no attachment whose creator has exited: its id was known
+    /// only to the creator (and what it told), and nothing will ever remove it.
+    PrivateSegmentCreatorExited {
+        /// The creator's pid, as the kernel recorded it.
+        creator: u32,
+    },
+    /// An `IPC_PRIVATE` segment with no attachment whose creator the kernel reports as pid 0:
+    /// it ran (or runs) in a pid namespace this scan cannot see. Always uncertain.
+    PrivateSegmentCreatorUnknown,
+}
+
+/// Why the scan cannot be sure that nobody holds an object it found unheld. Such an object
+/// is shown with `?`, and removing it needs `--force`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "why", rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Blindness {
+    /// Processes the scan could not read may hold it (their mount table has its filesystem
+    /// and they may open it).
+    UnreadableProcesses {
+        /// How many.
+        count: u64,
+    },
+    /// The scan runs in a child pid namespace (`NSpid` has more than one level): processes
+    /// of the parent namespaces share the IPC namespace or the filesystem and are invisible.
+    ChildPidNamespace,
+    /// The kernel reports the creator's pid as 0: it lives in a pid namespace this one
+    /// cannot see, so whether it still runs is unknown (never "exited").
+    CreatorUnknown,
+    /// The scan did not look for holders at all ([`crate::scan::ScanOptions::holders`]).
+    HoldersNotScanned,
+}
+
+/// The status of an object: whether it is used, and its kernel flags.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Status {
-    /// A leak: nobody holds it and nothing will free it (see [`Object::orphan_reason`]).
+    /// In use, idle or leaked.
+    pub usage: Usage,
+    /// Set when processes the scan could not see may hold what it found unheld.
+    pub uncertain: Option<Blindness>,
+    /// Shorthand for JSON readers: `usage` is leaked (see [`Status::usage`]).
     pub orphan: bool,
-    /// An orphan only as far as this scan could see: processes it could not read may hold it
-    /// (run as root to know).
+    /// Shorthand for JSON readers: leaked, but [`Status::uncertain`].
     pub orphan_uncertain: bool,
     /// System V: `IPC_RMID` was called; freed at the last detach (`SHM_DEST`).
     pub marked_for_destruction: bool,
     /// System V: locked in memory (`SHM_LOCK`).
     pub locked: bool,
-    /// Backed by huge pages.
+    /// Backed by huge pages (`SHM_HUGETLB`, hugetlbfs): counted in `HugePages_*`, not `Shmem`.
     pub hugetlb: bool,
     /// A tmpfs or POSIX file that was unlinked but is still mapped or open.
     pub deleted: bool,
+}
+
+impl Status {
+    /// A status with this judgement; the shorthand fields follow from it.
+    pub fn judged(usage: Usage, uncertain: Option<Blindness>) -> Status {
+        Status {
+            usage,
+            uncertain,
+            orphan: usage.is_leaked(),
+            orphan_uncertain: usage.is_leaked() && uncertain.is_some(),
+            ..Status::default()
+        }
+    }
+
+    /// Whether it is idle, or a leak, for certain: what `rm` may remove without `--force`.
+    pub fn is_certain(&self) -> bool {
+        self.uncertain.is_none()
+    }
 }
 
 /// System V details of an object.
@@ -225,8 +321,8 @@ pub struct Object {
     pub mount: Option<String>,
     /// Status flags.
     pub status: Status,
-    /// Why it is an orphan, in words, when it is one.
-    pub orphan_reason: Option<String>,
+    /// Why it is a leak, when it is one (the same as in [`Usage::Leaked`]).
+    pub orphan_reason: Option<LeakReason>,
     /// The command that frees it (`ipcrm -m 294918`, `rm /dev/shm/x`), when one can.
     pub free_command: Option<String>,
     /// System V details.

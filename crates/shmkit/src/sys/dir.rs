@@ -190,6 +190,23 @@ pub fn stat_at(dir: BorrowedFd<'_>, name: &CStr) -> io::Result<FileStat> {
     Ok(FileStat::from_raw(&unsafe { st.assume_init() }))
 }
 
+/// `fstatat(dir, name, &st, 0)`, the link count only: for `/proc/PID/task` that is two plus
+/// the number of threads, which tells a multi-threaded process without listing its tasks.
+///
+/// # References
+/// - [Linux](https://man7.org/linux/man-pages/man2/fstatat.2.html)
+pub fn nlink_at(dir: BorrowedFd<'_>, name: &CStr) -> io::Result<u64> {
+    let mut st = std::mem::MaybeUninit::<libc::stat>::zeroed();
+    // SAFETY: `name` is NUL-terminated and outlives the call; `st` is a writable `stat` the
+    // kernel fills on success.
+    cvt(unsafe { libc::fstatat(dir.as_raw_fd(), name.as_ptr(), st.as_mut_ptr(), 0) })?;
+    // SAFETY: fstatat returned 0, so it initialised the whole struct.
+    let st = unsafe { st.assume_init() };
+    // nlink_t is u64 on x86_64 and u32 on other architectures.
+    #[allow(clippy::useless_conversion)]
+    Ok(u64::from(st.st_nlink))
+}
+
 /// `fstat(fd, &st)`—Stats an open file or directory.
 ///
 /// # References

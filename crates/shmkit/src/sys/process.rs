@@ -1,10 +1,12 @@
 //! Processes: `kill` to pass a signal on to a child, a spawn whose child dies with its parent,
-//! `waitpid(-1)` to reap every child (an init's job), and `flock` for a lock that dies with its
-//! holder.
+//! `waitpid(-1)` to reap every child (an init's job), `flock` for a lock that dies with its
+//! holder, and `kcmp` to tell whether two threads share one descriptor table (the scan reads a
+//! thread's descriptors only when they differ from its process's).
 //!
 //! # Safety
 //!
-//! `kill`, `prctl(PR_SET_PDEATHSIG)`, `getppid` and `flock` take integers and no pointers.
+//! `kill`, `prctl(PR_SET_PDEATHSIG)`, `getppid`, `flock` and `kcmp` (with `KCMP_FILES`) take
+//! integers and no pointers.
 //! `waitpid` writes one `c_int` that we own. The `pre_exec` hook runs in the forked child
 //! before `exec`, where only async-signal-safe calls are allowed: it makes exactly two
 //! (`prctl`, `getppid`) and allocates nothing.
@@ -30,6 +32,37 @@ pub fn kill(pid: u32, signal: i32) -> io::Result<()> {
         .ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
     // SAFETY: kill takes plain integers; a bad pid or signal is reported as ESRCH/EINVAL.
     super::cvt(unsafe { libc::kill(pid, signal) }).map(drop)
+}
+
+/// `kcmp(pid1, pid2, KCMP_FILES, 0, 0)`—Whether two tasks share one file descriptor table.
+///
+/// `Ok(true)` when they share it, `Ok(false)` when they do not (a thread that called
+/// `unshare(CLONE_FILES)`, or a thread-group leader that exited and released its table).
+/// Needs the right to ptrace-read both (root has it); `ENOSYS` on kernels without
+/// `CONFIG_KCMP`.
+///
+/// # References
+/// - [Linux](https://man7.org/linux/man-pages/man2/kcmp.2.html)
+pub fn same_files(pid1: u32, pid2: u32) -> io::Result<bool> {
+    const KCMP_FILES: libc::c_long = 2;
+    let p1 = libc::pid_t::try_from(pid1).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let p2 = libc::pid_t::try_from(pid2).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: kcmp with KCMP_FILES takes two pids, a type and two unused integers; no
+    // pointers, so no memory is read or written on our side.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_kcmp,
+            libc::c_long::from(p1),
+            libc::c_long::from(p2),
+            KCMP_FILES,
+            0 as libc::c_long,
+            0 as libc::c_long,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(r == 0)
 }
 
 /// Spawns `command` so that the child gets `signal` when this process dies (even by SIGKILL):

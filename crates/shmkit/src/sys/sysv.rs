@@ -179,6 +179,53 @@ pub fn remove(id: i32) -> io::Result<()> {
     cvt(unsafe { libc::shmctl(id, libc::IPC_RMID, std::ptr::null_mut()) }).map(drop)
 }
 
+/// The kernel's totals over every segment of this IPC namespace (`SHM_INFO`), in pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShmTotals {
+    /// Pages of all segments in memory.
+    pub resident_pages: u64,
+    /// Pages of all segments in swap.
+    pub swapped_pages: u64,
+}
+
+/// `struct shm_info` of `<sys/shm.h>`, which the `libc` crate does not define.
+#[repr(C)]
+#[derive(Default)]
+struct ShmInfo {
+    used_ids: libc::c_int,
+    shm_tot: libc::c_ulong,
+    shm_rss: libc::c_ulong,
+    shm_swp: libc::c_ulong,
+    swap_attempts: libc::c_ulong,
+    swap_successes: libc::c_ulong,
+}
+
+/// `shmctl(0, SHM_INFO, &info)`—Resident and swapped pages of every segment of this IPC
+/// namespace: the kernel sums them without formatting `/proc/sysvipc/shm`, so the memory one
+/// removal gives back is the difference of two calls around it.
+///
+/// # References
+/// - [Linux](https://man7.org/linux/man-pages/man2/shmctl.2.html)
+pub fn totals() -> io::Result<ShmTotals> {
+    const SHM_INFO: libc::c_int = 14;
+    let mut info = ShmInfo::default();
+    // SAFETY: with SHM_INFO the kernel writes one `struct shm_info` through the pointer, and
+    // `info` is exactly that struct (repr(C), same fields), writable and live for the call.
+    cvt(unsafe {
+        libc::shmctl(
+            0,
+            SHM_INFO,
+            (&mut info as *mut ShmInfo).cast::<libc::shmid_ds>(),
+        )
+    })?;
+    // unsigned long is 64 bits here, 32 on 32-bit targets.
+    #[allow(clippy::useless_conversion)]
+    Ok(ShmTotals {
+        resident_pages: u64::from(info.shm_rss),
+        swapped_pages: u64::from(info.shm_swp),
+    })
+}
+
 /// `shmctl(id, SHM_LOCK | SHM_UNLOCK, NULL)`—Keeps segment `id` from being swapped out, or
 /// allows it again.
 ///

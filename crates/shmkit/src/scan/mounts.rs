@@ -1,0 +1,269 @@
+//! The tmpfs and ramfs mounts: which are reachable, their use, and a walk of their files
+//! (the files of `/dev/shm` are the POSIX objects).
+//!
+//! One filesystem can be mounted at several places and one mount can hide another on the same
+//! mount point: each filesystem is listed once, and a hidden one is remembered by its device so
+//! that its files, still mapped by processes, are known as shmem.
+
+use super::model::*;
+use super::ScanOptions;
+use crate::address::escape_bytes;
+use crate::sys;
+use shmkit_procfs::ProcRoot;
+use std::collections::BTreeMap;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+/// A file found by walking a tmpfs mount.
+#[derive(Debug, Clone)]
+pub(super) struct WalkedFile {
+    pub(super) kind: Kind,
+    /// The path as the host sees it (mount point + relative path), escaped for display
+    /// ([`crate::address::escape_bytes`]).
+    pub(super) path: String,
+    /// The same path, its bytes as they are.
+    pub(super) raw_path: std::path::PathBuf,
+    /// For POSIX objects, the name `shm_open` takes (`/name`), escaped for display.
+    pub(super) posix_name: Option<String>,
+    /// The POSIX name as it is, when it is UTF-8 (a `posix:` address can carry it).
+    pub(super) posix_utf8: Option<String>,
+    pub(super) mount: String,
+    pub(super) dev: (u32, u32),
+    /// What the walk saw of it.
+    pub(super) file: Entry,
+}
+
+/// Finds tmpfs and ramfs mounts, their usage, and their files.
+pub(super) fn scan_mounts(
+    root: &ProcRoot,
+    opts: &ScanOptions,
+    coverage: &mut Coverage,
+) -> (Vec<TmpfsMount>, Vec<WalkedFile>, Vec<HiddenMount>) {
+    let infos = match root.mountinfo(None) {
+        Ok(infos) => infos,
+        Err(e) => {
+            coverage.notes.push(format!("mounts not read: {e}"));
+            return (Vec::new(), Vec::new(), Vec::new());
+        }
+    };
+    // One filesystem can be mounted at several places (bind mounts): keep it once, under
+    // /dev/shm if it is there, else under its shortest mount point.
+    // A mount stacked on the same mount point hides the one below (mountinfo lists the
+    // lower first): only the last one at each point is reachable by path.
+    let mut visible: BTreeMap<&str, &shmkit_procfs::MountInfo> = BTreeMap::new();
+    for mi in &infos {
+        visible.insert(mi.mount_point.as_str(), mi);
+    }
+    let mut by_dev: BTreeMap<(u32, u32), &shmkit_procfs::MountInfo> = BTreeMap::new();
+    for mi in visible
+        .into_values()
+        .filter(|m| m.fs_type == "tmpfs" || m.fs_type == "ramfs")
+    {
+        let dev = (mi.major, mi.minor);
+        let better = match by_dev.get(&dev) {
+            None => true,
+            Some(old) => {
+                old.mount_point != "/dev/shm"
+                    && (mi.mount_point == "/dev/shm"
+                        || mi.mount_point.len() < old.mount_point.len())
+            }
+        };
+        if better {
+            by_dev.insert(dev, mi);
+        }
+    }
+    // What a mount stacked on the same point hides cannot be walked, but processes that
+    // opened or mapped its files before keep them, and their pages stay shmem.
+    let mut hidden: Vec<HiddenMount> = Vec::new();
+    for mi in infos
+        .iter()
+        .filter(|m| m.fs_type == "tmpfs" || m.fs_type == "ramfs")
+    {
+        let dev = (mi.major, mi.minor);
+        if by_dev.contains_key(&dev) || hidden.iter().any(|h| h.dev == dev) {
+            continue;
+        }
+        coverage.notes.push(format!(
+            "{} at {} (device {}:{}) is hidden under another mount: its files are not listed, only those a process maps or holds open",
+            mi.fs_type, mi.mount_point, mi.major, mi.minor
+        ));
+        hidden.push(HiddenMount {
+            mount_point: mi.mount_point.clone(),
+            dev,
+            is_dev_shm: mi.mount_point == "/dev/shm",
+        });
+    }
+    let mut mounts = Vec::new();
+    let mut files = Vec::new();
+    for (dev, mi) in by_dev {
+        let is_dev_shm = mi.mount_point == "/dev/shm";
+        let dir = root.path(&mi.mount_point);
+        let fs = sys::statvfs(&dir);
+        let mut walked = Vec::new();
+        let mut entries = 0usize;
+        match std::fs::symlink_metadata(&dir) {
+            Ok(meta) => walk(
+                &dir,
+                &mi.mount_point,
+                meta.dev(),
+                &mut walked,
+                &mut entries,
+                opts.walk_limit,
+                coverage,
+            ),
+            Err(e) => coverage
+                .notes
+                .push(format!("{}: not walked: {e}", mi.mount_point)),
+        }
+        // The walk counts one entry past the limit when it stops early.
+        if entries > opts.walk_limit {
+            coverage.notes.push(format!(
+                "{}: stopped after {} entries; its largest files may be missing",
+                mi.mount_point, opts.walk_limit
+            ));
+        }
+        let walked_bytes: u64 = walked.iter().map(|w: &Entry| w.allocated).sum();
+        let (size_limit, used) = match (mi.fs_type.as_str(), fs) {
+            ("tmpfs", Ok(st)) => (Some(st.total), st.total.saturating_sub(st.free)),
+            // ramfs has no limit and statvfs reports zeros: what its files hold is its use.
+            _ => (None, walked_bytes),
+        };
+        let kind = if is_dev_shm { Kind::Posix } else { Kind::Tmpfs };
+        let file_count = walked.len() as u64;
+        if !is_dev_shm {
+            walked.sort_by(|a, b| b.allocated.cmp(&a.allocated).then(a.rel.cmp(&b.rel)));
+            walked.truncate(opts.top_files);
+        }
+        for w in walked {
+            let rel = escape_bytes(&w.rel);
+            let path = join_mount(&escape_bytes(mi.mount_point.as_bytes()), &rel);
+            let raw_path = std::path::PathBuf::from(std::ffi::OsString::from_vec(
+                [join_mount(&mi.mount_point, "").as_bytes(), &w.rel].concat(),
+            ));
+            files.push(WalkedFile {
+                kind,
+                posix_name: is_dev_shm.then(|| format!("/{rel}")),
+                posix_utf8: is_dev_shm
+                    .then(|| std::str::from_utf8(&w.rel).ok().map(|n| format!("/{n}")))
+                    .flatten(),
+                path,
+                raw_path,
+                mount: mi.mount_point.clone(),
+                dev,
+                file: w,
+            });
+        }
+        mounts.push(TmpfsMount {
+            mount_point: mi.mount_point.clone(),
+            fs_type: mi.fs_type.clone(),
+            dev,
+            size_limit,
+            used,
+            files: file_count,
+            is_dev_shm,
+        });
+    }
+    if !mounts.iter().any(|m| m.is_dev_shm) && !hidden.iter().any(|h| h.is_dev_shm) {
+        coverage.notes.push(
+            "no tmpfs is mounted at /dev/shm: POSIX shared memory (shm_open) has nowhere to live here; mount one: mount -t tmpfs -o size=64m,mode=1777 tmpfs /dev/shm".to_string(),
+        );
+    }
+    (mounts, files, hidden)
+}
+
+/// A tmpfs or ramfs that another mount on the same mount point hides.
+#[derive(Debug)]
+pub(super) struct HiddenMount {
+    pub(super) mount_point: String,
+    pub(super) dev: (u32, u32),
+    pub(super) is_dev_shm: bool,
+}
+
+pub(super) fn join_mount(mount_point: &str, rel: &str) -> String {
+    if mount_point.ends_with('/') {
+        format!("{mount_point}{rel}")
+    } else {
+        format!("{mount_point}/{rel}")
+    }
+}
+
+/// A regular file met in a walk.
+#[derive(Debug, Clone)]
+pub(super) struct Entry {
+    /// Its path under the mount point, as bytes: names are not always UTF-8.
+    pub(super) rel: Vec<u8>,
+    pub(super) inode: u64,
+    pub(super) size: u64,
+    pub(super) allocated: u64,
+    pub(super) uid: u32,
+    pub(super) gid: u32,
+    pub(super) mode: u32,
+    pub(super) mtime: i64,
+    /// Last access (unix seconds): with `mtime`, when it was last used.
+    pub(super) atime: i64,
+}
+
+/// Walks `dir` without following symlinks or crossing into other filesystems.
+pub(super) fn walk(
+    dir: &Path,
+    mount_point: &str,
+    dev: u64,
+    out: &mut Vec<Entry>,
+    entries: &mut usize,
+    limit: usize,
+    coverage: &mut Coverage,
+) {
+    let mut stack = vec![(dir.to_path_buf(), Vec::<u8>::new())];
+    while let Some((path, rel)) = stack.pop() {
+        let rd = match std::fs::read_dir(&path) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                coverage.objects_vanished += 1;
+                continue;
+            }
+            Err(e) => {
+                coverage.notes.push(format!(
+                    "{}: not read: {}",
+                    join_mount(mount_point, &escape_bytes(&rel)),
+                    crate::error::os_message(&e)
+                ));
+                continue;
+            }
+        };
+        for entry in rd.flatten() {
+            *entries += 1;
+            if *entries > limit {
+                return;
+            }
+            let name = entry.file_name();
+            let child_rel = if rel.is_empty() {
+                name.as_bytes().to_vec()
+            } else {
+                [rel.as_slice(), b"/", name.as_bytes()].concat()
+            };
+            let Ok(meta) = entry.path().symlink_metadata() else {
+                coverage.objects_vanished += 1;
+                continue;
+            };
+            if meta.dev() != dev {
+                continue;
+            }
+            if meta.is_dir() {
+                stack.push((entry.path(), child_rel));
+            } else if meta.is_file() {
+                out.push(Entry {
+                    rel: child_rel,
+                    inode: meta.ino(),
+                    size: meta.size(),
+                    allocated: meta.blocks() * 512,
+                    uid: meta.uid(),
+                    gid: meta.gid(),
+                    mode: meta.mode() & 0o7777,
+                    mtime: meta.mtime(),
+                    atime: meta.atime(),
+                });
+            }
+        }
+    }
+}
