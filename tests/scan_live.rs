@@ -652,12 +652,24 @@ fn without_root_what_unreadable_processes_may_hold_says_so() {
     std::fs::copy(env!("CARGO_BIN_EXE_shmkit"), &exe).expect("copy binary");
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    let out = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(&exe)
-        .args(["ls", "--json"])
-        .output()
-        .expect("run setpriv (util-linux)");
+    // A child that another test thread forks while the copy is open for writing inherits that
+    // descriptor until it execs: the kernel then refuses to execute the copy (ETXTBSY) for a
+    // moment.
+    let mut attempts = 0;
+    let out = loop {
+        let out = Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&exe)
+            .args(["ls", "--json"])
+            .output()
+            .expect("run setpriv (util-linux)");
+        attempts += 1;
+        if attempts < 50 && String::from_utf8_lossy(&out.stderr).contains("Text file busy") {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            continue;
+        }
+        break out;
+    };
     assert!(out.status.success(), "{out:?}");
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert!(
