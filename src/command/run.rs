@@ -128,6 +128,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             count(report.objects.len(), "object", "objects"),
             file.display()
         );
+        // A signal that arrived while the restore committed was held until it finished: it
+        // was meant for us, so the command does not start.
+        if let Some(sig) = report.deferred_signal {
+            msg!(
+                "shmkit run: {} arrived while the restore was committing; it finished, and {} does not start",
+                shmkit::sys::signal::signal_name(sig),
+                args.command[0]
+            );
+            return Ok(ExitCode::from(128u8.saturating_add(sig as u8)));
+        }
     } else {
         msg!(
             "shmkit run: {} does not exist yet: starting empty",

@@ -125,6 +125,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             ));
             let schema = "shmkit.snapshot-save/1";
             if a.json {
+                print_skipped(&report);
                 print_versioned(schema, &report)?;
             } else {
                 print_save(&report, &mut crate::output::stdout())?;
@@ -137,6 +138,33 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 dry_run: a.dry_run,
             };
             let report = snapshot::restore(&a.file, &opts)?;
+            for note in &report.recovered {
+                crate::msg!("shmkit: note: {}: {note}", a.file.display());
+            }
+            for r in &report.objects {
+                let addr = sanitize(&r.meta.address());
+                if r.meta.mode & 0o002 != 0 {
+                    crate::msg!(
+                        "shmkit: warning: {addr}: mode {:04o} lets every user on this host{} write it; chmod it to 600 or 660 unless that is what you want",
+                        r.meta.mode,
+                        if r.meta.kind == shmkit::scan::Kind::Sysv {
+                            " (in this IPC namespace)"
+                        } else {
+                            ""
+                        }
+                    );
+                }
+                if (r.set_uid, r.set_gid) != (r.meta.uid, r.meta.gid) {
+                    crate::msg!(
+                        "shmkit: note: {addr}: owner {} uid {}, gid {} (saved: uid {}, gid {}); only root can give a file to another user",
+                        if a.dry_run { "would be" } else { "is" },
+                        r.set_uid,
+                        r.set_gid,
+                        r.meta.uid,
+                        r.meta.gid
+                    );
+                }
+            }
             if !a.dry_run {
                 crate::output::done(format!(
                     "restored {} from {}",
@@ -147,42 +175,55 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             let schema = "shmkit.snapshot-restore/1";
             if a.json {
                 print_versioned(schema, &report)?;
-                return Ok(ExitCode::SUCCESS);
-            }
-            let mut out = crate::output::stdout();
-            for r in &report.objects {
-                let verb = match r.action {
-                    snapshot::Action::Created => "created",
-                    snapshot::Action::Replaced => "replaced",
-                    snapshot::Action::WouldCreate => "would create",
-                    snapshot::Action::WouldReplace => "would replace",
+            } else {
+                let mut out = crate::output::stdout();
+                for r in &report.objects {
+                    let verb = match r.action {
+                        snapshot::Action::Created => "created",
+                        snapshot::Action::Replaced => "replaced",
+                        snapshot::Action::Completed => "kept (completed by an earlier restore)",
+                        snapshot::Action::WouldCreate => "would create",
+                        snapshot::Action::WouldReplace => "would replace",
+                        snapshot::Action::WouldKeep => {
+                            "would keep (completed by an earlier restore)"
+                        }
+                    };
+                    let id = r
+                        .new_shmid
+                        .map(|i| format!(" (id {i})"))
+                        .unwrap_or_default();
+                    writeln!(
+                        out,
+                        "{verb} {}{id}: {}, mode {:04o}, uid {}, gid {}{}",
+                        sanitize(&r.meta.address()),
+                        human(r.meta.size),
+                        r.meta.mode,
+                        r.set_uid,
+                        r.set_gid,
+                        if r.meta.hugetlb { ", huge pages" } else { "" }
+                    )?;
+                }
+                let n = report.objects.len();
+                let what = if a.dry_run {
+                    "would restore"
+                } else {
+                    "restored"
                 };
-                let id = r
-                    .new_shmid
-                    .map(|i| format!(" (id {i})"))
-                    .unwrap_or_default();
                 writeln!(
                     out,
-                    "{verb} {}{id}: {}, mode {:04o}, uid {}, gid {}",
-                    sanitize(&r.meta.address()),
-                    human(r.meta.size),
-                    r.meta.mode,
-                    r.meta.uid,
-                    r.meta.gid
+                    "{what} {} from {}",
+                    count(n, "object", "objects"),
+                    report.path.display()
                 )?;
             }
-            let n = report.objects.len();
-            let what = if a.dry_run {
-                "would restore"
-            } else {
-                "restored"
-            };
-            writeln!(
-                out,
-                "{what} {} from {}",
-                count(n, "object", "objects"),
-                report.path.display()
-            )?;
+            if let Some(sig) = report.deferred_signal {
+                crate::msg!(
+                    "shmkit: {}: {} arrived while the restore was committing; it finished first, then stops",
+                    a.file.display(),
+                    shmkit::sys::signal::signal_name(sig)
+                );
+                return Ok(ExitCode::from(128u8.saturating_add(sig as u8)));
+            }
             Ok(ExitCode::SUCCESS)
         }
         Action::Verify(a) => {
@@ -229,7 +270,19 @@ pub fn parse_selectors(root: &ProcRoot, words: &[String]) -> anyhow::Result<Vec<
     Ok(out)
 }
 
-/// The human summary of a save, with the torn-copy warnings.
+/// Names every object a save left out, with the reason, on stderr.
+pub fn print_skipped(report: &SaveReport) {
+    for s in &report.skipped {
+        crate::msg!(
+            "shmkit: note: {} was not saved: {}",
+            sanitize(&s.object),
+            s.reason
+        );
+    }
+}
+
+/// The human summary of a save, with the torn-copy warnings (and the skipped objects on
+/// stderr).
 pub fn print_save(report: &SaveReport, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(
         out,
@@ -240,6 +293,7 @@ pub fn print_save(report: &SaveReport, out: &mut dyn Write) -> std::io::Result<(
         human(report.stored_bytes),
         human(report.file_bytes)
     )?;
+    print_skipped(report);
     for v in &report.vanished {
         writeln!(
             out,
@@ -299,6 +353,9 @@ fn ls_table(objects: &[snapshot::SavedObject], exact: bool) -> Table {
         let mut flags = Vec::new();
         if o.meta.locked {
             flags.push("locked".to_string());
+        }
+        if o.meta.hugetlb {
+            flags.push("hugetlb".to_string());
         }
         if o.meta.maybe_torn() {
             flags.push(format!("attached={} (may be torn)", o.meta.nattch));

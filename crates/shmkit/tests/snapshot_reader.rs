@@ -57,15 +57,16 @@ fn meta(kind: Kind, i: usize, size: u64, nattch: u64) -> ObjectMeta {
             0
         },
         name: if kind == Kind::Sysv {
-            String::new()
+            Vec::new()
         } else {
-            format!("/obj-{i}")
+            format!("/obj-{i}").into_bytes()
         },
         mode: 0o640,
         uid: 1000 + i as u32,
         gid: 2000,
         size,
         locked: kind == Kind::Sysv && i % 2 == 1,
+        hugetlb: kind == Kind::Sysv && i % 3 == 2,
         nattch: if kind == Kind::Sysv { nattch } else { 0 },
         shmid: if kind == Kind::Sysv { i as i32 } else { -1 },
     }
@@ -95,7 +96,12 @@ fn objects_strategy() -> impl Strategy<Value = Vec<(ObjectMeta, Vec<u8>)>> {
         v.into_iter()
             .enumerate()
             .map(|(i, (sysv, c, nattch))| {
-                let kind = if sysv { Kind::Sysv } else { Kind::Posix };
+                // A System V segment has at least one byte (shmget refuses size 0).
+                let kind = if sysv && !c.is_empty() {
+                    Kind::Sysv
+                } else {
+                    Kind::Posix
+                };
                 (meta(kind, i, c.len() as u64, nattch), c)
             })
             .collect()
@@ -249,4 +255,98 @@ fn a_failing_output_stops_the_two_thread_writer_with_its_error() {
         )
         .unwrap_err();
     assert_eq!(err.raw_os_error(), Some(28));
+}
+
+fn posix_named(name: Vec<u8>, content: &[u8]) -> (ObjectMeta, Vec<u8>) {
+    let mut m = meta(Kind::Posix, 0, content.len() as u64, 0);
+    m.name = name;
+    (m, content.to_vec())
+}
+
+#[test]
+fn names_of_1_254_and_255_bytes_round_trip_and_256_is_refused_by_writer_and_reader() {
+    // The writer once wrote a 255-byte name (256 with its '/') that the reader refused,
+    // making the whole snapshot unreadable.
+    for len in [1usize, 254, 255] {
+        let mut name = b"/".to_vec();
+        name.extend(std::iter::repeat_n(b'n', len));
+        let objects = vec![posix_named(name.clone(), b"content")];
+        let file = write(&objects);
+        let mut sink = Collect::default();
+        read_all(&file[..], file.len() as u64, &mut sink).unwrap_or_else(|e| panic!("{len}: {e}"));
+        assert_eq!(sink.objects[0].0.name, name, "{len}");
+    }
+    let mut long = b"/".to_vec();
+    long.extend(std::iter::repeat_n(b'n', 256));
+    let mut w = SnapshotWriter::new(Vec::new(), 0).unwrap();
+    let (m, c) = posix_named(long.clone(), b"x");
+    let err = w.add_object(&m, &mut Bytes(&c)).unwrap_err();
+    assert!(err.to_string().contains("1 to 255 bytes"), "{err}");
+    // A crafted record with a 257-byte name is refused by the reader at its length field.
+    let mut file = write(&[posix_named(b"/a".to_vec(), b"x")]);
+    file[24 + 6..24 + 8].copy_from_slice(&257u16.to_le_bytes());
+    let e = verify(&file[..], file.len() as u64).unwrap_err();
+    assert!(e.to_string().contains("name length 257 exceeds 256"), "{e}");
+}
+
+#[test]
+fn a_name_that_is_not_utf8_round_trips_byte_for_byte_and_shows_escaped() {
+    let name = b"/caf\xe9-\n-\\".to_vec();
+    let objects = vec![posix_named(name.clone(), b"bytes")];
+    let file = write(&objects);
+    let mut sink = Collect::default();
+    let v = read_all(&file[..], file.len() as u64, &mut sink).unwrap();
+    assert_eq!(sink.objects[0].0.name, name);
+    assert_eq!(v.objects[0].meta.address(), "posix:/caf\\xe9-\\x0a-\\\\");
+}
+
+#[test]
+fn duplicates_and_size_0_segments_are_refused_by_the_reader_itself() {
+    // verify, ls and restore share the reader, so they refuse the same files.
+    let a = meta(Kind::Sysv, 0, 10, 0);
+    let file = write(&[
+        (a.clone(), vec![1; 10]),
+        (meta(Kind::Sysv, 1, 10, 0), vec![2; 10]),
+    ]);
+    // Give the second record the first one's key, and fix both checksums by rewriting.
+    let mut b = meta(Kind::Sysv, 1, 10, 0);
+    b.key = a.key;
+    let mut w = SnapshotWriter::new(Vec::new(), 0).unwrap();
+    w.add_object(&a, &mut Bytes(&[1; 10])).unwrap();
+    w.add_object(&b, &mut Bytes(&[2; 10])).unwrap();
+    let dup = w.finish().unwrap().0;
+    let e = verify(&dup[..], dup.len() as u64).unwrap_err();
+    assert!(e.to_string().contains("sysv:1000 appears twice"), "{e}");
+    assert!(verify(&file[..], file.len() as u64).is_ok());
+    // IPC_PRIVATE records may repeat.
+    let mut p = meta(Kind::Sysv, 0, 10, 0);
+    p.key = 0;
+    let mut w = SnapshotWriter::new(Vec::new(), 0).unwrap();
+    w.add_object(&p, &mut Bytes(&[1; 10])).unwrap();
+    w.add_object(&p, &mut Bytes(&[2; 10])).unwrap();
+    let two = w.finish().unwrap().0;
+    assert!(verify(&two[..], two.len() as u64).is_ok());
+    // The writer will not write a size-0 segment; a crafted one is refused.
+    let mut w = SnapshotWriter::new(Vec::new(), 0).unwrap();
+    assert!(w
+        .add_object(&meta(Kind::Sysv, 0, 0, 0), &mut Bytes(&[]))
+        .is_err());
+}
+
+#[test]
+fn version_1_files_are_still_read() {
+    // A version 1 file: the same layout, a UTF-8 name, no huge-page flag.
+    let mut file = write(&[posix_named(b"/old".to_vec(), &[0; 4096])]);
+    file[8..10].copy_from_slice(&1u16.to_le_bytes());
+    // No data runs: the file checksum covers every byte before it.
+    let n = file.len();
+    let sum = xxhash_rust::xxh3::xxh3_64(&file[..n - 8]);
+    file[n - 8..].copy_from_slice(&sum.to_le_bytes());
+    let v = verify(&file[..], n as u64).unwrap();
+    assert_eq!(v.header.version, 1);
+    assert_eq!(v.objects[0].meta.name, b"/old");
+    // Version 3 is refused, naming the versions this build reads.
+    file[8..10].copy_from_slice(&3u16.to_le_bytes());
+    let e = verify(&file[..], n as u64).unwrap_err();
+    assert!(e.to_string().contains("reads 1 to 2"), "{e}");
 }

@@ -7,9 +7,9 @@
 
 use super::format::Checksum as Xxh3Default;
 use super::format::{
-    validate_posix_name, ObjectMeta, CHUNK, FLAG_ATTACHED, FLAG_LOCKED, FOOTER_BODY_LEN,
+    validate_record, ObjectMeta, CHUNK, FLAG_ATTACHED, FLAG_HUGETLB, FLAG_LOCKED, FOOTER_BODY_LEN,
     FOOTER_TAG, HEADER_LEN, KIND_POSIX, KIND_SYSV, KNOWN_FLAGS, MAGIC, MAX_DATA_RUN, MAX_NAME_LEN,
-    MAX_OBJECT_SIZE, OBJECT_FIXED_LEN, OBJECT_TAG, RUN_DATA, RUN_END, RUN_HEADER_LEN, RUN_ZEROS,
+    OBJECT_FIXED_LEN, OBJECT_TAG, OLDEST_READABLE, RUN_DATA, RUN_END, RUN_HEADER_LEN, RUN_ZEROS,
     VERSION,
 };
 use crate::scan::Kind;
@@ -89,6 +89,9 @@ pub struct SavedObject {
     pub checksum: u64,
     /// Content bytes stored as data (the rest were all-zero pages).
     pub stored_bytes: u64,
+    /// Where its record starts in the file.
+    #[serde(skip)]
+    pub offset: u64,
 }
 
 /// The file footer, verified.
@@ -110,6 +113,10 @@ pub struct SnapshotReader<R: Read> {
     buf: Vec<u8>,
     objects: u64,
     footer: Option<Footer>,
+    version: u16,
+    /// Keys and names read so far: a second record for one would make a restore fail half-way.
+    seen_keys: std::collections::HashSet<i32>,
+    seen_names: std::collections::HashSet<Vec<u8>>,
 }
 
 fn corrupt(offset: u64, what: impl Into<String>) -> ReadError {
@@ -143,6 +150,9 @@ impl<R: Read> SnapshotReader<R> {
             buf: vec![0; usize::try_from(len).unwrap_or(CHUNK).min(CHUNK)],
             objects: 0,
             footer: None,
+            version: VERSION,
+            seen_keys: Default::default(),
+            seen_names: Default::default(),
         };
         if len < HEADER_LEN {
             // Say "not a snapshot" for short files that do not even start like one.
@@ -159,12 +169,15 @@ impl<R: Read> SnapshotReader<R> {
             return Err(corrupt(0, "not a shmkit snapshot (wrong magic)"));
         }
         let version = le_u16(b, 8);
-        if version != VERSION {
+        if !(OLDEST_READABLE..=VERSION).contains(&version) {
             return Err(corrupt(
                 8,
-                format!("format version {version} is not supported (this shmkit reads {VERSION})"),
+                format!(
+                    "format version {version} is not supported (this shmkit reads {OLDEST_READABLE} to {VERSION})"
+                ),
             ));
         }
+        r.version = version;
         if le_u16(b, 10) != 0 || le_u32(b, 12) != 0 {
             return Err(corrupt(10, "reserved header bytes are not zero"));
         }
@@ -243,6 +256,14 @@ impl<R: Read> SnapshotReader<R> {
             return Err(corrupt(start, "expected an object record or the footer"));
         }
         let meta = self.read_meta(start, &mut obj_hash)?;
+        // IPC_PRIVATE (key 0) records may repeat: each comes back as a new private segment.
+        let first = match meta.kind {
+            Kind::Sysv => meta.key == 0 || self.seen_keys.insert(meta.key),
+            _ => self.seen_names.insert(meta.name.clone()),
+        };
+        if !first {
+            return Err(corrupt(start, format!("{} appears twice", meta.address())));
+        }
         sink.begin(&meta).map_err(ReadError::Sink)?;
         let stored = self.read_runs(&meta, sink, &mut obj_hash)?;
         let expect = obj_hash.digest();
@@ -261,6 +282,7 @@ impl<R: Read> SnapshotReader<R> {
             meta,
             checksum: got,
             stored_bytes: stored,
+            offset: start,
         }))
     }
 
@@ -278,7 +300,12 @@ impl<R: Read> SnapshotReader<R> {
             KIND_POSIX => Kind::Posix,
             k => return Err(corrupt(start + 4, format!("unknown object kind {k}"))),
         };
-        if flags & !KNOWN_FLAGS != 0 {
+        let known = if self.version >= 2 {
+            KNOWN_FLAGS
+        } else {
+            KNOWN_FLAGS & !FLAG_HUGETLB
+        };
+        if flags & !known != 0 {
             return Err(corrupt(
                 start + 5,
                 format!("unknown object flags {flags:#04x}"),
@@ -287,53 +314,29 @@ impl<R: Read> SnapshotReader<R> {
         if reserved != 0 {
             return Err(corrupt(start + 44, "reserved object bytes are not zero"));
         }
-        if mode & !0o777 != 0 {
-            return Err(corrupt(
-                start + 12,
-                format!("mode {mode:o} has bits beyond 0o777"),
-            ));
-        }
-        if size > MAX_OBJECT_SIZE {
-            return Err(corrupt(
-                start + 24,
-                format!("object size {size} is beyond any real object"),
-            ));
-        }
         if (flags & FLAG_ATTACHED != 0) != (nattch > 0) {
             return Err(corrupt(start + 5, "attachment flag and count disagree"));
         }
-        match kind {
-            Kind::Sysv if name_len != 0 => {
-                return Err(corrupt(start + 6, "a System V record carries a name"));
-            }
-            Kind::Posix if key != 0 || shmid != -1 || flags & FLAG_LOCKED != 0 || nattch != 0 => {
-                return Err(corrupt(start + 8, "a POSIX record carries System V fields"));
-            }
-            _ => {}
-        }
-        if name_len > MAX_NAME_LEN {
+        // The name is stored whole, leading '/' included: up to 1 + 255 bytes.
+        if name_len > MAX_NAME_LEN + 1 {
             return Err(corrupt(
                 start + 6,
-                format!("name length {name_len} exceeds 255"),
+                format!("name length {name_len} exceeds {}", MAX_NAME_LEN + 1),
             ));
         }
-        let mut name = String::new();
+        if kind == Kind::Sysv && name_len != 0 {
+            return Err(corrupt(start + 6, "a System V record carries a name"));
+        }
+        let mut name = Vec::new();
         if kind == Kind::Posix {
-            // The name is stored whole, leading '/' included; name_len <= 255 was checked.
             self.take(usize::from(name_len), Some(obj))?;
-            let raw = &self.buf[..usize::from(name_len)];
-            name = match std::str::from_utf8(raw) {
-                Ok(s) => s.to_owned(),
-                Err(_) => return Err(corrupt(start + OBJECT_FIXED_LEN, "name is not UTF-8")),
-            };
-            if let Err(why) = validate_posix_name(&name) {
-                return Err(corrupt(
-                    start + OBJECT_FIXED_LEN,
-                    format!("bad name: {why}"),
-                ));
+            name = self.buf[..usize::from(name_len)].to_vec();
+            // Version 1 promised UTF-8 names; version 2 keeps the kernel's bytes.
+            if self.version < 2 && std::str::from_utf8(&name).is_err() {
+                return Err(corrupt(start + OBJECT_FIXED_LEN, "name is not UTF-8"));
             }
         }
-        Ok(ObjectMeta {
+        let meta = ObjectMeta {
             kind,
             key,
             name,
@@ -342,11 +345,13 @@ impl<R: Read> SnapshotReader<R> {
             gid,
             size,
             locked: flags & FLAG_LOCKED != 0,
+            hugetlb: flags & FLAG_HUGETLB != 0,
             nattch,
             shmid,
-        })
+        };
+        validate_record(&meta).map_err(|(at, what)| corrupt(start + at, what))?;
+        Ok(meta)
     }
-
     fn read_runs(
         &mut self,
         meta: &ObjectMeta,

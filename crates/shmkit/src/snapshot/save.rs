@@ -5,7 +5,8 @@
 //! at any earlier moment leaves the previous snapshot as it was, plus a stray temporary file
 //! that the next save removes; after it, the new snapshot is complete and synced.
 
-use super::format::{validate_posix_name, ObjectMeta};
+use super::files;
+use super::format::{escape_name, validate_posix_name, ObjectMeta};
 use super::select::Selector;
 use super::writer::{SnapshotWriter, WriteStats};
 use crate::error::{Error, ErrorKind, Result};
@@ -50,6 +51,8 @@ pub struct SaveReport {
     pub objects: Vec<SavedSummary>,
     /// Objects selected but gone before they could be copied (removed meanwhile).
     pub vanished: Vec<String>,
+    /// Objects left out, each with the reason (never silently).
+    pub skipped: Vec<Skipped>,
     /// Content bytes of all objects.
     pub content_bytes: u64,
     /// Content bytes stored (the rest were all-zero pages).
@@ -65,15 +68,29 @@ impl SaveReport {
     }
 }
 
-/// One object chosen for saving.
+/// One object chosen for saving; `named` when a selector named it (a failure to read it then
+/// fails the save), not when it came from `all` (it is then skipped, named in the report).
 #[derive(Debug, Clone)]
 enum Chosen {
-    Sysv(SysvShm),
-    Posix(String),
+    Sysv { seg: SysvShm, named: bool },
+    Posix { name: Vec<u8>, named: bool },
+}
+
+/// An object a save left out, and why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Skipped {
+    /// The object (`posix:/name` escaped, `sysv:KEY`).
+    pub object: String,
+    /// Why it was left out, and what would include it.
+    pub reason: String,
 }
 
 /// Resolves selectors against this IPC namespace and `/dev/shm` (both read through `root`).
-fn choose(root: &ProcRoot, selectors: &[Selector]) -> Result<Vec<Chosen>> {
+fn choose(
+    root: &ProcRoot,
+    selectors: &[Selector],
+    skipped: &mut Vec<Skipped>,
+) -> Result<Vec<Chosen>> {
     let all;
     let selectors = if selectors.is_empty() {
         all = [Selector::SysvAll, Selector::PosixAll];
@@ -91,19 +108,20 @@ fn choose(root: &ProcRoot, selectors: &[Selector]) -> Result<Vec<Chosen>> {
         .filter(|s| !s.marked_for_destruction())
         .collect();
     let mut out: Vec<Chosen> = Vec::new();
-    let push_sysv = |s: &SysvShm, out: &mut Vec<Chosen>| {
-        let dup = out
-            .iter()
-            .any(|c| matches!(c, Chosen::Sysv(x) if x.shmid == s.shmid));
-        if !dup {
-            out.push(Chosen::Sysv(s.clone()));
+    let mut taken_ids = std::collections::HashSet::new();
+    let mut push_sysv = |s: &SysvShm, named: bool, out: &mut Vec<Chosen>| {
+        if taken_ids.insert(s.shmid) {
+            out.push(Chosen::Sysv {
+                seg: s.clone(),
+                named,
+            });
         }
     };
     let not_found = |what: String, why: &str| {
         Error::new(ErrorKind::NotFound, what, why.to_owned())
             .with_fix("list the segments of this IPC namespace with `ipcs -m` or `shmkit ls`")
     };
-    let mut posix_names: Vec<String> = Vec::new();
+    let mut posix_names: Vec<(Vec<u8>, bool)> = Vec::new();
     for sel in selectors {
         match sel {
             Selector::SysvKey(key) => {
@@ -116,7 +134,7 @@ fn choose(root: &ProcRoot, selectors: &[Selector]) -> Result<Vec<Chosen>> {
                             "no segment has this key in this IPC namespace",
                         )
                     })?;
-                push_sysv(s, &mut out);
+                push_sysv(s, true, &mut out);
             }
             Selector::SysvId(id) => {
                 let s = live.iter().find(|s| s.shmid == *id).ok_or_else(|| {
@@ -125,11 +143,11 @@ fn choose(root: &ProcRoot, selectors: &[Selector]) -> Result<Vec<Chosen>> {
                         "no segment has this id in this IPC namespace",
                     )
                 })?;
-                push_sysv(s, &mut out);
+                push_sysv(s, true, &mut out);
             }
             Selector::SysvAll => {
                 for s in live.iter().filter(|s| s.key != sys::sysv::IPC_PRIVATE) {
-                    push_sysv(s, &mut out);
+                    push_sysv(s, false, &mut out);
                 }
             }
             Selector::SysvUser(uid) => {
@@ -137,43 +155,59 @@ fn choose(root: &ProcRoot, selectors: &[Selector]) -> Result<Vec<Chosen>> {
                     .iter()
                     .filter(|s| s.key != sys::sysv::IPC_PRIVATE && s.uid == *uid)
                 {
-                    push_sysv(s, &mut out);
+                    push_sysv(s, false, &mut out);
                 }
             }
             Selector::PosixName(name) => {
-                let path = root.path(format!("{DEV_SHM}{name}"));
+                use std::os::unix::ffi::OsStrExt;
+                let mut path = root.path(DEV_SHM).into_os_string();
+                path.push(std::ffi::OsStr::from_bytes(name));
+                let shown = escape_name(name);
                 match std::fs::symlink_metadata(&path) {
-                    Ok(m) if m.file_type().is_file() => posix_names.push(name.clone()),
-                    Ok(_) => {
+                    Ok(m) if m.file_type().is_file() => posix_names.push((name.clone(), true)),
+                    Ok(m) => {
                         return Err(Error::new(
                             ErrorKind::InvalidInput,
-                            format!("posix:{name}"),
-                            "is not a regular file in /dev/shm",
+                            format!("posix:{shown}"),
+                            format!(
+                                "is {} in /dev/shm, not a shared memory object",
+                                files::type_name(&m)
+                            ),
                         )
-                        .with_fix("name a POSIX shared memory object"))
+                        .with_fix("name a POSIX shared memory object (a regular file)"))
                     }
                     Err(_) => {
                         return Err(Error::new(
                             ErrorKind::NotFound,
-                            format!("posix:{name}"),
+                            format!("posix:{shown}"),
                             "no such POSIX shared memory object",
                         )
                         .with_fix("list them with `ls /dev/shm` or `shmkit ls`"))
                     }
                 }
             }
-            Selector::PosixAll => posix_names.extend(list_posix(root)?),
+            Selector::PosixAll => {
+                posix_names.extend(list_posix(root, skipped)?.into_iter().map(|n| (n, false)))
+            }
         }
     }
-    posix_names.sort();
-    posix_names.dedup();
-    out.extend(posix_names.into_iter().map(Chosen::Posix));
+    // A name both listed and named counts as named.
+    posix_names.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+    posix_names.dedup_by(|a, b| a.0 == b.0);
+    out.extend(
+        posix_names
+            .into_iter()
+            .map(|(name, named)| Chosen::Posix { name, named }),
+    );
     Ok(out)
 }
 
-/// The POSIX shared memory objects in `/dev/shm`: regular files, not semaphores (`sem.*`),
-/// not shmkit's own temporary restore objects.
-fn list_posix(root: &ProcRoot) -> Result<Vec<String>> {
+/// The POSIX shared memory objects in `/dev/shm`, names as bytes. Named POSIX semaphores
+/// (`sem.NAME`, what `sem_open("/NAME")` creates) are shared memory objects too and are
+/// included: their count survives like any content. What is left out is named in `skipped`:
+/// entries that are not regular files, and shmkit's own temporary and lock files.
+fn list_posix(root: &ProcRoot, skipped: &mut Vec<Skipped>) -> Result<Vec<Vec<u8>>> {
+    use std::os::unix::ffi::OsStrExt;
     let dir = root.path(DEV_SHM);
     let rd = match std::fs::read_dir(&dir) {
         Ok(rd) => rd,
@@ -182,19 +216,49 @@ fn list_posix(root: &ProcRoot) -> Result<Vec<String>> {
     };
     let mut names = Vec::new();
     for entry in rd.flatten() {
-        let Ok(ft) = entry.file_type() else { continue };
-        let Some(file) = entry.file_name().to_str().map(str::to_owned) else {
-            continue;
-        };
-        if !ft.is_file() || file.starts_with("sem.") || file.starts_with(TEMP_PREFIX) {
+        let file = entry.file_name();
+        let mut name = b"/".to_vec();
+        name.extend_from_slice(file.as_bytes());
+        let object = format!("posix:{}", escape_name(&name));
+        if is_shmkit_file(file.as_bytes()) {
+            skipped.push(Skipped {
+                object,
+                reason: "a temporary or lock file of shmkit itself".into(),
+            });
             continue;
         }
-        let name = format!("/{file}");
-        if validate_posix_name(&name).is_ok() {
-            names.push(name);
+        let Ok(ft) = entry.file_type() else { continue };
+        if !ft.is_file() {
+            let what = entry
+                .metadata()
+                .map(|m| files::type_name(&m))
+                .unwrap_or("not a regular file");
+            skipped.push(Skipped {
+                object,
+                reason: format!("is {what}, not a shared memory object"),
+            });
+            continue;
+        }
+        match validate_posix_name(&name) {
+            Ok(()) => names.push(name),
+            Err(why) => skipped.push(Skipped {
+                object,
+                reason: why,
+            }),
         }
     }
     Ok(names)
+}
+
+/// shmkit's own files that may sit in `/dev/shm`: restore's temporary objects, and a snapshot's
+/// temporary and lock files when the snapshot itself is kept there.
+fn is_shmkit_file(file: &[u8]) -> bool {
+    let contains = |needle: &[u8]| file.windows(needle.len()).any(|w| w == needle);
+    file.starts_with(TEMP_PREFIX.as_bytes())
+        || (file.starts_with(b".")
+            && (contains(files::TEMP_INFIX.as_bytes())
+                || file.ends_with(files::LOCK_SUFFIX.as_bytes())
+                || file.ends_with(files::JOURNAL_SUFFIX.as_bytes())))
 }
 
 /// The prefix of restore's temporary POSIX objects (hidden, skipped by `posix:all`).
@@ -208,8 +272,8 @@ fn wait_detached(root: &ProcRoot, chosen: &[Chosen], timeout: Duration) -> Resul
         let busy: Vec<&SysvShm> = chosen
             .iter()
             .filter_map(|c| match c {
-                Chosen::Sysv(s) => segments.iter().find(|x| x.shmid == s.shmid),
-                Chosen::Posix(_) => None,
+                Chosen::Sysv { seg, .. } => segments.iter().find(|x| x.shmid == seg.shmid),
+                Chosen::Posix { .. } => None,
             })
             .filter(|s| s.nattch > 0)
             .collect();
@@ -323,48 +387,60 @@ impl Drop for TempFile {
     }
 }
 
-/// Removes temporary files that savers killed before their rename left behind (their pid no
-/// longer runs).
-fn remove_stale_temps(root: &ProcRoot, dir: &Path, prefix: &str) {
+/// Removes the temporary files of savers killed before their rename. Called with the lock
+/// held: every live saver of this snapshot holds it while its temporary file exists, so any
+/// temporary file seen now is a dead saver's, whatever pid namespace it ran in.
+fn remove_stale_temps(dir: &Path, prefix: &[u8]) {
+    use std::os::unix::ffi::OsStrExt;
     let Ok(rd) = std::fs::read_dir(dir) else {
         return;
     };
     for entry in rd.flatten() {
-        let name = entry.file_name();
-        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(prefix)) else {
-            continue;
-        };
-        let Ok(pid) = rest.parse::<u32>() else {
-            continue;
-        };
-        let alive = root.path(format!("/proc/{pid}")).exists();
-        if !alive {
+        if entry.file_name().as_bytes().starts_with(prefix)
+            && entry.file_type().is_ok_and(|t| t.is_file())
+        {
             let _ = std::fs::remove_file(entry.path());
         }
     }
 }
 
-/// Saves the selected objects to `path`, atomically.
-pub fn save(root: &ProcRoot, path: &Path, opts: &SaveOptions) -> Result<SaveReport> {
-    let shown = path.display().to_string();
-    let mut chosen = choose(root, &opts.selectors)?;
-    if let Some(t) = opts.wait_detached {
-        wait_detached(root, &chosen, t)?;
-        // Read the segments again: their attachment counts (and the records) are what the
-        // snapshot must state, and they changed while we waited.
-        chosen = choose(root, &opts.selectors)?;
+/// The page size backing the mapping that starts at `addr` in this process (`KernelPageSize`
+/// in `/proc/self/smaps`): 2 MiB or 1 GiB for a `SHM_HUGETLB` segment.
+///
+/// Neither `/proc/sysvipc/shm` nor `IPC_STAT` tells a huge-page segment apart, and `mincore`
+/// on one reports the saver's empty page tables, so a save that trusted it stored zeros.
+pub(crate) fn kernel_page_size(root: &ProcRoot, addr: u64) -> Option<u64> {
+    let text = std::fs::read_to_string(root.path("/proc/self/smaps")).ok()?;
+    let mut in_vma = false;
+    for line in text.lines() {
+        let first = line.split_whitespace().next().unwrap_or("");
+        if let Some((a, b)) = first.split_once('-') {
+            if let (Ok(start), Ok(_)) = (u64::from_str_radix(a, 16), u64::from_str_radix(b, 16)) {
+                in_vma = start == addr;
+                continue;
+            }
+        }
+        if in_vma {
+            if let Some(rest) = line.strip_prefix("KernelPageSize:") {
+                let kb: u64 = rest.trim().trim_end_matches("kB").trim().parse().ok()?;
+                return Some(kb * 1024);
+            }
+        }
     }
-    let file_name = path.file_name().and_then(|n| n.to_str()).ok_or_else(|| {
-        Error::new(ErrorKind::InvalidInput, &shown, "is not a file name")
-            .with_fix("name the snapshot file, e.g. /data/shm.snap")
-    })?;
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let prefix = format!(".{file_name}.shmkit-tmp.");
-    remove_stale_temps(root, &dir, &prefix);
-    let tmp_path = dir.join(format!("{prefix}{}", std::process::id()));
+    None
+}
+
+/// Saves the selected objects to `path`, atomically.
+///
+/// Writers of one snapshot serialise on a lock file beside it (`.<FILE>.shmkit-lock`); the
+/// temporary file has a random name, so savers in different pid namespaces never share one.
+/// `path` must be a regular file or not exist: a device, FIFO, socket, directory or symbolic
+/// link is refused and left alone.
+pub fn save(root: &ProcRoot, path: &Path, opts: &SaveOptions) -> Result<SaveReport> {
+    use std::os::unix::ffi::OsStrExt;
+    let shown = path.display().to_string();
+    files::check_target(path, &shown)?;
+    let (dir, file_name) = files::split(path, &shown)?;
     let io_err = |call: &str, e: std::io::Error| {
         let err = Error::io(&shown, call, e);
         let fix = if err.kind() == ErrorKind::LimitExceeded {
@@ -376,8 +452,16 @@ pub fn save(root: &ProcRoot, path: &Path, opts: &SaveOptions) -> Result<SaveRepo
         };
         err.with_fix(fix)
     };
-    // Our own pid's leftover (a pid reused after a crash) would make O_EXCL fail: it is ours.
-    let _ = std::fs::remove_file(&tmp_path);
+    let lock = files::SnapshotLock::take(&dir, &file_name, &shown)?;
+    let prefix = files::beside(&dir, &file_name, files::TEMP_INFIX);
+    let prefix_bytes = prefix
+        .file_name()
+        .map(|n| n.as_bytes().to_vec())
+        .unwrap_or_default();
+    remove_stale_temps(&dir, &prefix_bytes);
+    let mut tmp_name = prefix.into_os_string();
+    tmp_name.push(format!("{:016x}", files::random_u64()));
+    let tmp_path = PathBuf::from(tmp_name);
     let file = OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -389,6 +473,23 @@ pub fn save(root: &ProcRoot, path: &Path, opts: &SaveOptions) -> Result<SaveRepo
         path: tmp_path.clone(),
         armed: true,
     };
+    // The snapshot's own files, wherever they are: kept in /dev/shm, the snapshot must not
+    // save itself (it would double at every save).
+    let mut own: Vec<(u64, u64)> = Vec::new();
+    for p in [path.to_path_buf(), tmp_path.clone()] {
+        if let Ok(md) = std::fs::symlink_metadata(&p) {
+            own.push((md.dev(), md.ino()));
+        }
+    }
+    let mut skipped = Vec::new();
+    let mut chosen = choose(root, &opts.selectors, &mut skipped)?;
+    if let Some(t) = opts.wait_detached {
+        wait_detached(root, &chosen, t)?;
+        // Read the segments again: their attachment counts (and the records) are what the
+        // snapshot must state, and they changed while we waited.
+        skipped.clear();
+        chosen = choose(root, &opts.selectors, &mut skipped)?;
+    }
     let created = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
@@ -403,18 +504,20 @@ pub fn save(root: &ProcRoot, path: &Path, opts: &SaveOptions) -> Result<SaveRepo
     let mut writer = SnapshotWriter::new(out, created).map_err(|e| io_err("write", e))?;
     let mut objects = Vec::new();
     let mut vanished = Vec::new();
+    let euid = sys::geteuid();
     for c in &chosen {
         match c {
-            Chosen::Sysv(s) => {
-                let meta = ObjectMeta {
+            Chosen::Sysv { seg: s, named } => {
+                let mut meta = ObjectMeta {
                     kind: Kind::Sysv,
                     key: s.key,
-                    name: String::new(),
+                    name: Vec::new(),
                     mode: s.mode(),
                     uid: s.uid,
                     gid: s.gid,
                     size: s.size,
                     locked: s.locked(),
+                    hugetlb: false,
                     nattch: s.nattch,
                     shmid: s.shmid,
                 };
@@ -424,43 +527,108 @@ pub fn save(root: &ProcRoot, path: &Path, opts: &SaveOptions) -> Result<SaveRepo
                         vanished.push(meta.address());
                         continue;
                     }
+                    Err(e) if !named && e.raw_os_error() == Some(libc::EACCES) => {
+                        skipped.push(Skipped {
+                            object: meta.address(),
+                            reason: format!(
+                                "not readable by uid {euid} (owner uid {}, mode {:04o}); run as its owner or as root to include it",
+                                s.uid,
+                                s.mode()
+                            ),
+                        });
+                        continue;
+                    }
                     Err(e) => {
                         return Err(Error::io(meta.address(), "shmat", e)
                             .with_fix("run as the segment's owner or as root"))
                     }
                 };
-                // Nothing in swap: a page that is not resident is a hole, read as zeros without
-                // touching it (reading would give the segment a page it never had).
-                let mut source = SkipHoles {
-                    mapping: &mapping,
-                    holes_known: s.swap == Some(0),
-                    residency: Vec::new(),
-                };
-                let sum = writer
-                    .add_object(&meta, &mut source)
-                    .map_err(|e| io_err("write", e))?;
+                let page = kernel_page_size(root, mapping.as_ptr() as u64);
+                meta.hugetlb = page.is_some_and(|p| p > sys::page_size());
+                let sum = if meta.hugetlb {
+                    // Read every page for real: mincore cannot see a huge-page segment's pages.
+                    let mut source = mapping;
+                    writer.add_object(&meta, &mut source)
+                } else {
+                    // Nothing in swap: a page that is not resident is a hole, read as zeros
+                    // without touching it (reading would give the segment a page it never had).
+                    let mut source = SkipHoles {
+                        mapping: &mapping,
+                        holes_known: s.swap == Some(0),
+                        residency: Vec::new(),
+                    };
+                    writer.add_object(&meta, &mut source)
+                }
+                .map_err(|e| io_err("write", e))?;
                 objects.push(SavedSummary {
                     meta,
                     checksum: sum,
                 });
             }
-            Chosen::Posix(name) => {
-                let addr = format!("posix:{name}");
-                let fd = match sys::posix::shm_open(name, sys::posix::OpenMode::ReadOnly, 0) {
-                    Ok(fd) => fd,
+            Chosen::Posix { name, named } => {
+                let addr = format!("posix:{}", escape_name(name));
+                let mut p = root.path(DEV_SHM).into_os_string();
+                p.push(std::ffi::OsStr::from_bytes(name));
+                // O_NONBLOCK: a FIFO swapped in under the name cannot block the open; the type
+                // is checked on the descriptor, so a swap after the listing changes nothing.
+                let opened = OpenOptions::new()
+                    .read(true)
+                    .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+                    .open(PathBuf::from(p));
+                let mut f = match opened {
+                    Ok(f) => f,
                     Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
                         vanished.push(addr);
                         continue;
                     }
+                    Err(e) if files::open_failure(&e).is_some() => {
+                        let what = files::open_failure(&e).unwrap_or("not a regular file");
+                        if *named {
+                            return Err(Error::new(
+                                ErrorKind::InvalidInput,
+                                addr,
+                                format!("is {what}, not a shared memory object"),
+                            )
+                            .with_fix("name a POSIX shared memory object (a regular file)"));
+                        }
+                        skipped.push(Skipped {
+                            object: addr,
+                            reason: format!("is {what}, not a shared memory object"),
+                        });
+                        continue;
+                    }
+                    Err(e) if !named && e.raw_os_error() == Some(libc::EACCES) => {
+                        skipped.push(Skipped {
+                            object: addr,
+                            reason: format!(
+                                "not readable by uid {euid}; run as its owner or as root to include it"
+                            ),
+                        });
+                        continue;
+                    }
                     Err(e) => {
-                        return Err(Error::io(addr, "shm_open", e)
+                        return Err(Error::io(addr, "open", e)
                             .with_fix("run as the object's owner or as root"))
                     }
                 };
-                let mut f = File::from(fd);
                 let md = f.metadata().map_err(|e| Error::io(&addr, "fstat", e))?;
                 if !md.file_type().is_file() {
-                    vanished.push(addr);
+                    let why = format!("is {}, not a shared memory object", files::type_name(&md));
+                    if *named {
+                        return Err(Error::new(ErrorKind::InvalidInput, addr, why)
+                            .with_fix("name a POSIX shared memory object (a regular file)"));
+                    }
+                    skipped.push(Skipped {
+                        object: addr,
+                        reason: why,
+                    });
+                    continue;
+                }
+                if own.contains(&(md.dev(), md.ino())) {
+                    skipped.push(Skipped {
+                        object: addr,
+                        reason: "is this snapshot file itself".into(),
+                    });
                     continue;
                 }
                 let meta = ObjectMeta {
@@ -472,6 +640,7 @@ pub fn save(root: &ProcRoot, path: &Path, opts: &SaveOptions) -> Result<SaveRepo
                     gid: md.gid(),
                     size: md.len(),
                     locked: false,
+                    hugetlb: false,
                     nattch: 0,
                     shmid: -1,
                 };
@@ -492,16 +661,20 @@ pub fn save(root: &ProcRoot, path: &Path, opts: &SaveOptions) -> Result<SaveRepo
         .file;
     file.sync_all().map_err(|e| io_err("fsync", e))?;
     drop(file);
+    // Checked again just before the rename: a FIFO or device put there meanwhile stays.
+    files::check_target(path, &shown)?;
     std::fs::rename(&tmp_path, path).map_err(|e| io_err("rename", e))?;
     tmp.armed = false;
     // The rename is durable only once the directory entry is on disk.
     File::open(&dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| io_err("fsync directory", e))?;
+    drop(lock);
     Ok(SaveReport {
         path: path.to_path_buf(),
         objects,
         vanished,
+        skipped,
         content_bytes: stats.content_bytes,
         stored_bytes: stats.stored_bytes,
         file_bytes: stats.file_bytes,

@@ -17,8 +17,8 @@ pub enum Selector {
     SysvAll,
     /// Every keyed System V segment owned by this uid.
     SysvUser(u32),
-    /// The POSIX object with this name (`/name`).
-    PosixName(String),
+    /// The POSIX object with this name (`/name`), as bytes.
+    PosixName(Vec<u8>),
     /// Every POSIX shared memory object in `/dev/shm` (not semaphores, `sem.*`).
     PosixAll,
 }
@@ -57,9 +57,16 @@ pub fn parse(text: &str, users: &crate::procfs::NameTable) -> Result<Vec<Selecto
             })?;
             Ok(vec![Selector::SysvKey(key)])
         }
-        Address::Posix(name) => Ok(vec![Selector::PosixName(name)]),
+        Address::Posix(name) => Ok(vec![Selector::PosixName(name.into_bytes())]),
+        // A name that is not UTF-8 is addressed as its file, `file:/dev/shm/caf\xe9`.
+        Address::File(path) if path.parent() == Some(std::path::Path::new("/dev/shm")) => {
+            use std::os::unix::ffi::OsStrExt;
+            let mut name = b"/".to_vec();
+            name.extend_from_slice(path.file_name().map_or(&[][..], |n| n.as_bytes()));
+            Ok(vec![Selector::PosixName(name)])
+        }
         _ => Err(bad(
-            "cannot be saved in a snapshot (only System V segments and POSIX objects)".to_owned(),
+            "cannot be saved in a snapshot (only System V segments and POSIX objects, which may be named as files in /dev/shm)".to_owned(),
         )),
     }
 }
@@ -116,7 +123,11 @@ mod tests {
         );
         assert_eq!(
             parse("posix:/a", &users).unwrap(),
-            vec![Selector::PosixName("/a".into())]
+            vec![Selector::PosixName(b"/a".to_vec())]
+        );
+        assert_eq!(
+            parse("file:/dev/shm/caf\\xe9", &users).unwrap(),
+            vec![Selector::PosixName(b"/caf\xe9".to_vec())]
         );
         assert_eq!(parse("all", &users).unwrap().len(), 2);
         for bad in [

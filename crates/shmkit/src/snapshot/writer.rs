@@ -115,6 +115,13 @@ impl<W: Write + Send> SnapshotWriter<W> {
         meta: &ObjectMeta,
         source: &mut dyn ContentSource,
     ) -> io::Result<u64> {
+        // What the reader would refuse is never written.
+        super::format::validate_record(meta).map_err(|(_, why)| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{}: {why}", meta.address()),
+            )
+        })?;
         let mut obj_hash = Xxh3Default::new();
         self.emit(&meta.encode(), Some(&mut obj_hash))?;
         if meta.size >= PIPELINE_FROM {
@@ -326,7 +333,7 @@ fn close_zeros(pending: &mut u64, pieces: &mut Vec<Piece>) {
 }
 
 /// Whether every byte is zero; compares 16 bytes at a time so the scan runs at memory speed.
-fn is_zero(bytes: &[u8]) -> bool {
+pub(crate) fn is_zero(bytes: &[u8]) -> bool {
     let chunks = bytes.chunks_exact(16);
     let rest = chunks.remainder();
     chunks

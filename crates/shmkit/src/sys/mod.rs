@@ -22,6 +22,7 @@ pub mod ns;
 pub mod posix;
 pub mod process;
 pub mod procmap;
+pub mod signal;
 pub mod sysv;
 
 pub use mapping::{Mapping, OutOfBounds};
@@ -139,4 +140,57 @@ pub fn start_writeback(fd: std::os::fd::BorrowedFd<'_>, offset: u64, len: u64) -
     // SAFETY: sync_file_range takes a descriptor and integers, no pointers; a bad fd is EBADF.
     cvt(unsafe { libc::sync_file_range(fd.as_raw_fd(), offset, len, libc::SYNC_FILE_RANGE_WRITE) })
         .map(drop)
+}
+
+/// `flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB))`—Takes an exclusive advisory lock on an open
+/// file; `Ok(false)` if `wait` is off and another open file description holds it.
+///
+/// The lock belongs to the open file description, so it works across processes and pid
+/// namespaces that see the same file, and the kernel drops it when the last descriptor closes
+/// (also when its holder is killed).
+///
+/// # References
+/// - [Linux](https://man7.org/linux/man-pages/man2/flock.2.html)
+pub fn flock_exclusive(fd: std::os::fd::BorrowedFd<'_>, wait: bool) -> io::Result<bool> {
+    use std::os::fd::AsRawFd;
+    let op = if wait {
+        libc::LOCK_EX
+    } else {
+        libc::LOCK_EX | libc::LOCK_NB
+    };
+    loop {
+        // SAFETY: flock takes no pointers; an invalid fd is reported as EBADF.
+        match cvt(unsafe { libc::flock(fd.as_raw_fd(), op) }) {
+            Ok(_) => return Ok(true),
+            Err(e) if e.raw_os_error() == Some(libc::EWOULDBLOCK) => return Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// `linkat(AT_FDCWD, "/proc/self/fd/FD", AT_FDCWD, to, AT_SYMLINK_FOLLOW)`—Gives a name to an
+/// open file, such as one made with `O_TMPFILE`; fails with `EEXIST` if `to` exists.
+///
+/// A file can so be prepared (written, locked) before anyone can see it. The `/proc` path
+/// form needs no privilege, unlike `AT_EMPTY_PATH`.
+///
+/// # References
+/// - [Linux](https://man7.org/linux/man-pages/man2/linkat.2.html)
+/// - [Linux](https://man7.org/linux/man-pages/man2/open.2.html) (`O_TMPFILE`)
+pub fn link_open_file(fd: std::os::fd::BorrowedFd<'_>, to: &std::path::Path) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let from = cstring(format!("/proc/self/fd/{}", fd.as_raw_fd()).as_bytes())?;
+    let c_to = cstring(to.as_os_str().as_encoded_bytes())?;
+    // SAFETY: both paths are NUL-terminated and outlive the call.
+    cvt(unsafe {
+        libc::linkat(
+            libc::AT_FDCWD,
+            from.as_ptr(),
+            libc::AT_FDCWD,
+            c_to.as_ptr(),
+            libc::AT_SYMLINK_FOLLOW,
+        )
+    })
+    .map(drop)
 }

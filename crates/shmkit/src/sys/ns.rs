@@ -27,3 +27,29 @@ pub fn setns_ipc(fd: BorrowedFd<'_>) -> io::Result<()> {
     // SAFETY: setns takes a descriptor and a flag; a wrong fd is reported as EBADF/EINVAL.
     super::cvt(unsafe { libc::setns(fd.as_raw_fd(), libc::CLONE_NEWIPC) }).map(drop)
 }
+
+/// `unshare(CLONE_NEWNS)` then `mount(NULL, "/", NULL, MS_REC|MS_PRIVATE, NULL)`—Moves the
+/// calling thread into a copy of its mount namespace whose mounts propagate nowhere, so a
+/// tmpfs mounted on `/dev/shm` afterwards is seen by this thread and the processes it starts
+/// only. Needs `CAP_SYS_ADMIN`.
+///
+/// # References
+/// - [Linux](https://man7.org/linux/man-pages/man2/unshare.2.html)
+/// - [Linux](https://man7.org/linux/man-pages/man7/mount_namespaces.7.html)
+pub fn unshare_mount_private() -> io::Result<()> {
+    // SAFETY: unshare takes a flag word, no pointers.
+    super::cvt(unsafe { libc::unshare(libc::CLONE_NEWNS) })?;
+    let root = super::cstring(b"/")?;
+    // SAFETY: `root` is NUL-terminated and outlives the call; null source, type and data are
+    // what a propagation change takes.
+    super::cvt(unsafe {
+        libc::mount(
+            std::ptr::null(),
+            root.as_ptr(),
+            std::ptr::null(),
+            libc::MS_REC | libc::MS_PRIVATE,
+            std::ptr::null(),
+        )
+    })
+    .map(drop)
+}
