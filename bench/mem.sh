@@ -83,7 +83,7 @@ for ((i = 0; i < PROCS; i++)); do
     "$SHMKIT" "${args[@]}" <"$WORK/hold" >>"$WORK/ready" 9>&- &
     PIDS+=($!)
 done
-while [ "$(grep -c '^ready' "$WORK/ready" 2>/dev/null || echo 0)" -lt "$PROCS" ]; do
+while [ "$(grep -o ready "$WORK/ready" 2>/dev/null | wc -l)" -lt "$PROCS" ]; do
     for pid in "${PIDS[@]}"; do
         kill -0 "$pid" 2>/dev/null || { echo "a holder (pid $pid) died during setup" >&2; exit 1; }
     done

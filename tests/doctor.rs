@@ -173,6 +173,8 @@ fn cgroup2_fixture_reads_memory_max_and_shmem_rmid_forced_limits_and_logind_drop
         vec![
             "private-ipc",
             "private-dev-shm",
+            // 2G of /dev/shm under a 1G limit.
+            "dev-shm-above-memory-limit",
             "shm-rmid-forced",
             "shmmni-near",
             "shmall-near",

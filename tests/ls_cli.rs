@@ -116,7 +116,7 @@ fn output_noheadings_raw_prints_exactly_the_columns_asked_for() {
         out.lines()
             .next()
             .unwrap()
-            .ends_with("STATUS  ADDRESS  UID  GID  NATTCH  CREATED"),
+            .ends_with("STATUS  ADDRESS  UID  GID  NATTCH  CREATED  CONTAINER"),
         "{out}"
     );
 }

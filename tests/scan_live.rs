@@ -181,10 +181,11 @@ fn scan_live() -> Scan {
     Scan::collect(&ProcRoot::live(), &ScanOptions::default()).expect("scan")
 }
 
+/// Our IPC namespace's segment `shmid` (other namespaces, listed too, reuse ids).
 fn sysv_by_id(scan: &Scan, shmid: i32) -> &Object {
     scan.objects
         .iter()
-        .find(|o| o.sysv.as_ref().is_some_and(|s| s.shmid == shmid))
+        .find(|o| !o.location.foreign && o.sysv.as_ref().is_some_and(|s| s.shmid == shmid))
         .unwrap_or_else(|| panic!("segment id={shmid} not found"))
 }
 
@@ -526,8 +527,9 @@ fn objects_and_processes_vanishing_mid_scan_never_fail_it() {
 
 /// Kernel quirk: shmids are per IPC namespace, and maps show only the shmid (in the inode
 /// column) and the key: a process in a container that attaches its own segment 7 must not be
-/// counted as a holder of the host's segment 7. `shm_next_id` in the container's fresh
-/// namespace gives its segment the same id as ours.
+/// counted as a holder of the host's segment 7, but of its namespace's segment 7, which the
+/// scan lists too. `shm_next_id` in the container's fresh namespace gives its segment the
+/// same id as ours.
 #[test]
 fn a_holder_in_another_ipc_namespace_does_not_hold_our_segment_of_the_same_id() {
     let (_, ours) = sysv_with_unique_key(64 * 1024);
@@ -549,13 +551,23 @@ fn a_holder_in_another_ipc_namespace_does_not_hold_our_segment_of_the_same_id() 
         child.pid,
         o.holders
     );
-    assert!(
-        scan.coverage
-            .notes
-            .iter()
-            .any(|n| n.contains("other IPC namespaces")),
-        "{:?}",
-        scan.coverage.notes
+    let theirs_ns = std::fs::read_link(format!("/proc/{}/ns/ipc", child.pid))
+        .ok()
+        .and_then(|l| shmkit_procfs::ns::parse(&l.to_string_lossy()).ok())
+        .map(|n| n.inode);
+    let theirs = scan
+        .objects
+        .iter()
+        .find(|o| {
+            o.kind == Kind::Sysv
+                && o.location.namespaces.ipc == theirs_ns
+                && o.sysv.as_ref().map(|d| d.shmid) == Some(ours.shmid)
+        })
+        .unwrap_or_else(|| panic!("the other namespace's segment {} is not listed", ours.shmid));
+    assert!(theirs.location.foreign);
+    assert_eq!(
+        theirs.holders.iter().map(|h| h.pid).collect::<Vec<_>>(),
+        vec![child.pid]
     );
 }
 
@@ -591,8 +603,9 @@ fn a_file_of_a_tmpfs_hidden_under_another_mount_is_still_tmpfs() {
     );
 }
 
-/// A container's tmpfs lives in a mount namespace whose mounts we cannot list: a file of it
-/// that a process there maps is still shmem (kind tmpfs), known by its filesystem's magic.
+/// A container's tmpfs lives in another mount namespace: the scan lists it through
+/// `/proc/PID/root` of a process there, and a file of it that the process maps is shmem
+/// (kind tmpfs), with its holder, located in that namespace.
 #[test]
 fn a_file_of_a_tmpfs_in_another_mount_namespace_is_still_tmpfs() {
     let dir = tempfile::Builder::new()
@@ -625,10 +638,13 @@ fn a_file_of_a_tmpfs_in_another_mount_namespace_is_still_tmpfs() {
     assert_eq!(held.len(), 1, "{held:?}");
     let o = held[0];
     assert_eq!(o.kind, Kind::Tmpfs, "{o:?}");
-    assert_eq!(
-        o.address, None,
-        "not reachable by its path from our mount namespace"
-    );
+    assert_eq!(o.address, Some(format!("file:{}/f", dir.path().display())));
+    assert!(o.location.foreign, "{o:?}");
+    let theirs_mnt = std::fs::read_link(format!("/proc/{}/ns/mnt", child.pid))
+        .ok()
+        .and_then(|l| shmkit_procfs::ns::parse(&l.to_string_lossy()).ok())
+        .map(|n| n.inode);
+    assert_eq!(o.location.namespaces.mnt, theirs_mnt);
     assert_eq!(o.resident, Some(786_432));
     assert_eq!(o.size, 786_432);
 }

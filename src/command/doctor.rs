@@ -15,7 +15,8 @@ use std::process::ExitCode;
 Examples:
   shmkit doctor                 # where am I, what survives a restart here, what to fix
   shmkit doctor --json | jq .warnings
-  shmkit doctor --strict        # exit 8 if there is any warning (for CI and health checks)")]
+  shmkit doctor --strict        # exit 8 if there is any warning (for CI and health checks)
+  shmkit doctor --container web # judge the container `web` from the host (needs root)")]
 pub struct Args {
     /// Print JSON.
     #[arg(long)]
@@ -23,13 +24,21 @@ pub struct Args {
     /// Exit 8 when there are warnings.
     #[arg(long)]
     pub strict: bool,
+    /// Judge a container (or another process's namespaces) from the host instead of where
+    /// this runs.
+    #[command(flatten)]
+    pub inside: super::inside::Inside,
 }
 
 /// Runs `shmkit doctor`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let root = ProcRoot::live();
-    let fs = shmkit::sys::statvfs(std::path::Path::new("/dev/shm")).ok();
-    let report = doctor::examine(&root, fs, shmkit::sys::page_size());
+    let report = if args.inside.is_set() {
+        examine_from_host(&root, &args.inside)?
+    } else {
+        let fs = shmkit::sys::statvfs(std::path::Path::new("/dev/shm")).ok();
+        doctor::examine(&root, fs, shmkit::sys::page_size())
+    };
     if args.json {
         print_versioned("shmkit.doctor/1", &report)?;
     } else {
@@ -39,6 +48,77 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(shmkit::error::EXIT_CHECK_FAILED));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The report on a container (or process) judged from the host: its `/dev/shm` through
+/// `/proc/PID/root`, its System V limits read on a thread inside its IPC namespace, and what
+/// Docker says of its IPC mode and `--shm-size`.
+fn examine_from_host(root: &ProcRoot, inside: &super::inside::Inside) -> anyhow::Result<Report> {
+    use shmkit::scan::container;
+    let socket = std::path::Path::new(container::DOCKER_SOCKET);
+    let (subject, pid) = match (&inside.container, inside.target) {
+        (Some(query), _) => {
+            let (c, pid) = container::find(root, query, Some(socket))?;
+            (Some(c), pid)
+        }
+        (None, Some(pid)) => (container::of_process(root, pid).map(|(c, _)| c), pid),
+        (None, None) => unreachable_subject()?,
+    };
+    let ns = std::fs::File::open(format!("/proc/{pid}/ns/ipc")).map_err(|e| {
+        shmkit::Error::new(
+            shmkit::ErrorKind::from_errno(e.raw_os_error().unwrap_or(0)),
+            format!("process {pid}"),
+            format!(
+                "cannot open its IPC namespace: {}",
+                shmkit::error::os_message(&e)
+            ),
+        )
+        .with_fix("name a running process or container, as root")
+    })?;
+    let page = shmkit::sys::page_size();
+    let sysv = shmkit::sys::ns::on_thread_in_ipc(&ns, || {
+        doctor::sysv_limits_here(&ProcRoot::live(), page)
+    })
+    .map_err(|e| {
+        shmkit::Error::new(
+            shmkit::ErrorKind::PermissionDenied,
+            format!("process {pid}"),
+            format!(
+                "cannot enter its IPC namespace: {}",
+                shmkit::error::os_message(&e)
+            ),
+        )
+        .with_fix("judging another namespace needs root: run it with sudo")
+    })?;
+    let fs = shmkit::sys::statvfs(std::path::Path::new(&format!("/proc/{pid}/root/dev/shm"))).ok();
+    let mut report = doctor::examine_process(root, pid, fs, sysv);
+    report.container = subject.map(|mut c| {
+        let docker = (c.runtime == "docker")
+            .then(|| container::docker_inspect(socket, &c.id).ok())
+            .flatten();
+        if c.name.is_none() && c.runtime == "docker" {
+            c.name = container::docker_names(socket)
+                .ok()
+                .and_then(|n| n.get(&c.id).cloned());
+        }
+        doctor::ContainerSubject {
+            container: c,
+            pid,
+            docker,
+        }
+    });
+    Ok(report)
+}
+
+/// `is_set` was checked: a container or a pid is named.
+fn unreachable_subject() -> anyhow::Result<(Option<shmkit::scan::Container>, u32)> {
+    Err(shmkit::Error::new(
+        shmkit::ErrorKind::InvalidInput,
+        "doctor",
+        "no container or process named",
+    )
+    .with_fix("give --container NAME|ID or --target PID")
+    .into())
 }
 
 /// Limits at or above 2^62 are the kernel's "unlimited" defaults.
@@ -59,6 +139,28 @@ fn print_human(r: &Report, out: &mut dyn Write, colour: bool) -> std::io::Result
         (PlaceKind::Container, None) => "container".to_owned(),
     };
     writeln!(out, "{} {place}", bold("Where:"))?;
+    if let Some(c) = &r.container {
+        let d = c.docker.as_ref();
+        let mut facts = vec![format!(
+            "{} {} (id {}), examined through process {}",
+            sanitize(&c.container.runtime),
+            sanitize(c.container.label()),
+            c.container.short_id(),
+            c.pid
+        )];
+        if let Some(mode) = d.and_then(|d| d.ipc_mode.as_deref()) {
+            facts.push(format!("--ipc={}", sanitize(mode)));
+        }
+        if let Some(size) = d.and_then(|d| d.shm_size).filter(|&s| s > 0) {
+            facts.push(format!("--shm-size={}", human(size)));
+        }
+        match d.and_then(|d| d.memory) {
+            Some(0) => facts.push("no --memory limit".to_owned()),
+            Some(m) => facts.push(format!("--memory={}", human(m))),
+            None => {}
+        }
+        writeln!(out, "{} {}", bold("Container:"), facts.join(", "))?;
+    }
     for e in &r.place.evidence {
         writeln!(out, "  - {}", sanitize(e))?;
     }
@@ -92,6 +194,21 @@ fn print_human(r: &Report, out: &mut dyn Write, colour: bool) -> std::io::Result
             ""
         }
     )?;
+    if !d.largest.is_empty() {
+        let files: Vec<String> = d
+            .largest
+            .iter()
+            .map(|f| {
+                let sparse = if f.allocated < f.size {
+                    format!(", {} allocated", human(f.allocated))
+                } else {
+                    String::new()
+                };
+                format!("{} {}{sparse}", sanitize(&f.name), human(f.size))
+            })
+            .collect();
+        writeln!(out, "  largest files: {}", files.join("; "))?;
+    }
     let s = &r.sysv;
     writeln!(
         out,

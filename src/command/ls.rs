@@ -19,10 +19,13 @@ use std::process::ExitCode;
   shmkit ls --idle               only idle objects (named, nobody holds them), with how long
   shmkit ls --kind sysv --kind posix --user postgres
   shmkit ls --sort rss --json
+  shmkit ls --container web      what the container `web` holds, seen from the host
   shmkit ls -o KIND,SIZE -n --raw    exactly those columns, for scripts
   shmkit ls --check --orphans        exit 8 if there is a leak (for cron)
   shmkit ls --watch --kind sysv      again every 2 s, with what changed, like `free -s`
 
+Objects in containers are listed with the container's name (or short id) in CONTAINER; `-` is
+the host, and `pid:N` a namespace no container runtime made (reach it with --target N).
 Notes on what the scan could not see go to stderr.")]
 pub struct Args {
     /// Only objects of this kind (repeatable): sysv, posix, tmpfs, shared-anon, memfd, file.
@@ -31,6 +34,9 @@ pub struct Args {
     /// Only orphans (leaks): nobody can reach them and nothing will free them.
     #[arg(long, conflicts_with = "idle")]
     pub orphans: bool,
+    /// Only objects of this container: its name, id or an id prefix (repeatable).
+    #[arg(long, value_name = "NAME|ID")]
+    pub container: Vec<String>,
     /// Only idle objects: named, and nobody holds them (they wait for their next user).
     #[arg(long)]
     pub idle: bool,
@@ -113,7 +119,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(interval) = args.watch {
         let mut first = true;
         return crate::command::top::batch::watch(&root, interval, collect, |out, scan| {
-            let objects = select(&args, scan, uid_filter);
+            let objects = select(&args, scan, uid_filter)?;
             write_listing(out, &args, &objects, now())?;
             if std::mem::take(&mut first) {
                 let _ = write_coverage(&mut std::io::stderr().lock(), &scan.coverage);
@@ -122,7 +128,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         });
     }
     let scan = collect(&root)?;
-    let objects = select(&args, &scan, uid_filter);
+    let objects = select(&args, &scan, uid_filter)?;
     let verdict = if args.check && objects.iter().any(|o| o.status.orphan) {
         ExitCode::from(shmkit::error::EXIT_CHECK_FAILED)
     } else {
@@ -165,8 +171,13 @@ fn write_listing(
     Ok(())
 }
 
-/// The objects the filters keep, in the chosen order.
-fn select<'a>(args: &Args, scan: &'a Scan, uid_filter: Option<u32>) -> Vec<&'a Object> {
+/// The objects the filters keep, in the chosen order; a `--container` that names no running
+/// container is an error.
+fn select<'a>(
+    args: &Args,
+    scan: &'a Scan,
+    uid_filter: Option<u32>,
+) -> anyhow::Result<Vec<&'a Object>> {
     let mut objects: Vec<&Object> = scan
         .objects
         .iter()
@@ -174,7 +185,22 @@ fn select<'a>(args: &Args, scan: &'a Scan, uid_filter: Option<u32>) -> Vec<&'a O
         .filter(|o| !args.orphans || o.status.usage.is_leaked())
         .filter(|o| !args.idle || o.status.usage.is_idle())
         .filter(|o| uid_filter.is_none_or(|uid| o.uid == uid))
+        .filter(|o| args.container.is_empty() || in_containers(o, &args.container))
         .collect();
+    if !args.container.is_empty() {
+        for query in &args.container {
+            let known = scan.containers.iter().any(|c| c.container.matches(query));
+            if !known {
+                return Err(shmkit::Error::new(
+                    shmkit::ErrorKind::NotFound,
+                    format!("container {query}"),
+                    "no running container has this name or id",
+                )
+                .with_fix("`docker ps` lists the running containers; give a name, an id or an id prefix of 4+ digits")
+                .into());
+            }
+        }
+    }
     match args.sort {
         SortKey::Kind => {}
         SortKey::Size => objects.sort_by_key(|o| std::cmp::Reverse(o.size)),
@@ -182,7 +208,15 @@ fn select<'a>(args: &Args, scan: &'a Scan, uid_filter: Option<u32>) -> Vec<&'a O
         SortKey::Age => objects.sort_by_key(|o| o.created.unwrap_or(i64::MAX)),
         SortKey::Name => objects.sort_by(|a, b| a.name.cmp(&b.name)),
     }
-    objects
+    Ok(objects)
+}
+
+/// Whether an object lives in one of the containers `queries` name.
+pub fn in_containers(o: &Object, queries: &[String]) -> bool {
+    o.location
+        .container
+        .as_ref()
+        .is_some_and(|c| queries.iter().any(|q| c.matches(q)))
 }
 
 /// Resolves a user name or a numeric uid.
@@ -327,9 +361,14 @@ pub fn columns() -> Table {
 
 /// The table of `objects` with every column, optional ones included; leaks are marked.
 pub fn build_table(objects: &[&Object], exact: bool, now: i64, times: TimeFormat) -> Table {
-    let mut t = Table::new(&[
-        ("KIND", Align::Left),
-        ("ID/NAME", Align::Left),
+    // CONTAINER is a default column only when something listed lives in another namespace;
+    // on a host without containers it would be a column of `-` (`-o CONTAINER` shows it).
+    let foreign = objects.iter().any(|o| o.location.foreign);
+    let mut defaults = vec![("KIND", Align::Left), ("ID/NAME", Align::Left)];
+    if foreign {
+        defaults.push(("CONTAINER", Align::Left));
+    }
+    defaults.extend([
         ("SIZE", Align::Right),
         ("RSS", Align::Right),
         ("SWAP", Align::Right),
@@ -339,14 +378,18 @@ pub fn build_table(objects: &[&Object], exact: bool, now: i64, times: TimeFormat
         ("CREATOR", Align::Left),
         ("AGE", Align::Right),
         ("STATUS", Align::Left),
-    ])
-    .optional(&[
+    ]);
+    let mut optional = vec![
         ("ADDRESS", Align::Left),
         ("UID", Align::Right),
         ("GID", Align::Right),
         ("NATTCH", Align::Right),
         ("CREATED", Align::Left),
-    ]);
+    ];
+    if !foreign {
+        optional.push(("CONTAINER", Align::Left));
+    }
+    let mut t = Table::new(&defaults).optional(&optional);
     let opt = |v: Option<u64>| v.map_or("-".to_string(), |b| size::bytes(b, exact));
     for o in objects {
         let name = match &o.sysv {
@@ -362,9 +405,12 @@ pub fn build_table(objects: &[&Object], exact: bool, now: i64, times: TimeFormat
             },
             None => "-".to_string(),
         };
-        t.row(vec![
-            o.kind.to_string(),
-            name,
+        let place = sanitize(&o.location.label());
+        let mut row = vec![o.kind.to_string(), name];
+        if foreign {
+            row.push(place.clone());
+        }
+        row.extend([
             size::bytes(o.size, exact),
             opt(o.resident),
             opt(o.swapped),
@@ -384,6 +430,10 @@ pub fn build_table(objects: &[&Object], exact: bool, now: i64, times: TimeFormat
             o.created
                 .map_or("-".to_string(), |c| time::local(c, times, now)),
         ]);
+        if !foreign {
+            row.push(place);
+        }
+        t.row(row);
         if o.status.orphan {
             t.mark_last();
         }

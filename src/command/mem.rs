@@ -200,9 +200,13 @@ pub fn write_report(
         } else {
             String::new()
         };
+        let name = match &item.location {
+            Some(place) => format!("{} in {place}", item.name),
+            None => item.name.clone(),
+        };
         t.row(vec![
             format!("  {}", item.kind),
-            sanitize(&item.name),
+            sanitize(&name),
             sz(item.bytes),
             note,
         ]);
@@ -253,6 +257,7 @@ pub fn write_report(
     ]);
     write_rows_styled(out, &t, &|l| output::paint(l, Colour::Red, colour))?;
 
+    write_containers(out, r, exact, colour)?;
     let h = &r.huge_pages;
     if h.total > 0 || h.pool > 0 || !h.segments.is_empty() {
         writeln!(
@@ -349,8 +354,11 @@ pub fn write_report(
         for leak in &r.leaks {
             t.row(vec![
                 format!(
-                    "  {}{}",
+                    "  {}{}{}",
                     sanitize(&leak.object),
+                    leak.location
+                        .as_ref()
+                        .map_or(String::new(), |l| format!(" in {}", sanitize(l))),
                     if leak.uncertain { " ?" } else { "" }
                 ),
                 sz(leak.bytes),
@@ -371,6 +379,88 @@ pub fn write_report(
     if r.swap_on {
         let note = "swap is on: shared memory is swap-backed, so \"pinned\" means it can move to swap under pressure; drop_caches never frees it";
         writeln!(out, "\n{}", output::paint(note, Colour::Yellow, colour))?;
+    }
+    Ok(())
+}
+
+/// Each container's shared memory: /dev/shm against its size, System V, shared anonymous
+/// memory and memfds, the memory cgroup's shmem against its limit, and the warnings.
+fn write_containers(
+    out: &mut dyn Write,
+    r: &MemReport,
+    exact: bool,
+    colour: bool,
+) -> std::io::Result<()> {
+    if r.containers.is_empty() {
+        return Ok(());
+    }
+    let sz = |b: u64| size::bytes(b, exact);
+    writeln!(
+        out,
+        "\n{}",
+        output::paint(
+            &format!("containers ({}):", r.containers.len()),
+            Colour::Bold,
+            colour
+        )
+    )?;
+    let mut t = Table::new(&[
+        ("  CONTAINER", Align::Left),
+        ("RUNTIME", Align::Left),
+        ("/dev/shm USED", Align::Right),
+        ("OF", Align::Right),
+        ("%", Align::Right),
+        ("SYSV", Align::Right),
+        ("ANON+MEMFD", Align::Right),
+        ("CGROUP SHMEM", Align::Right),
+        ("LIMIT", Align::Right),
+        ("IPC", Align::Left),
+    ]);
+    let mut warnings = Vec::new();
+    for c in &r.containers {
+        let name = c.container.label().to_string();
+        let (used, of, pct) = match &c.dev_shm {
+            Some(d) => (
+                sz(d.used),
+                d.size.map_or("-".into(), sz),
+                d.percent.map_or("-".into(), |p| format!("{p}%")),
+            ),
+            None => ("-".into(), "-".into(), "-".into()),
+        };
+        let ipc = match (&c.ipc_owner, c.ipc_shared_with.is_empty()) {
+            (Some(owner), _) => format!("joins {owner}"),
+            (None, true) => "private".to_string(),
+            (None, false) => format!("shared with {}", c.ipc_shared_with.join(", ")),
+        };
+        let sysv = if c.ipc_owner.is_some() {
+            "-".to_string()
+        } else {
+            sz(c.sysv)
+        };
+        t.row(vec![
+            format!("  {}", sanitize(&name)),
+            c.container.runtime.clone(),
+            used,
+            of,
+            pct,
+            sysv,
+            sz(c.shared_anon_memfd),
+            c.cgroup_shmem.map_or("-".into(), sz),
+            c.cgroup_limit.map_or("none".into(), sz),
+            sanitize(&ipc),
+        ]);
+        for w in c
+            .dev_shm
+            .iter()
+            .filter_map(|d| d.warning.as_ref())
+            .chain(&c.cgroup_warning)
+        {
+            warnings.push(format!("  {}: {}", sanitize(&name), w));
+        }
+    }
+    t.write(out)?;
+    for w in warnings {
+        writeln!(out, "{}", output::paint(&w, Colour::Red, colour))?;
     }
     Ok(())
 }

@@ -39,6 +39,9 @@ pub struct Args {
     /// Print JSON: {"address", "offset", "length", "hex", "text"}.
     #[arg(long)]
     pub json: bool,
+    /// Act inside a container or another process's namespaces.
+    #[command(flatten)]
+    pub inside: super::inside::Inside,
 }
 
 /// How `read` prints bytes.

@@ -23,6 +23,7 @@ use std::process::ExitCode;
   shmkit rm --idle --older-than 7d --dry-run    idle objects unused for a week
   shmkit rm --orphans --dry-run --check         exit 8 if there are leaks (for cron)
   shmkit rm --force sysv:id=294918              even though a process is attached
+  shmkit rm --container db sysv:id=3            inside the container `db`
 
 A leak (orphan) is what nobody can reach any more: an IPC_PRIVATE segment with no attachment
 whose creator has exited. A keyed segment, POSIX object or tmpfs file that nobody holds is
@@ -32,7 +33,10 @@ before it goes (System V: nattch 0; files: no process or thread maps or holds it
 scan cannot see every process that may hold an object (unreadable processes, a child pid
 namespace), it is uncertain and needs --force. An object in use is never removed without
 --force (exit 9); with --force, System V memory comes back at the last detach and POSIX memory
-at the last unmap. Prints what it removed and how much memory came back.")]
+at the last unmap. Prints what it removed and how much memory came back.
+
+On the host, --orphans and --idle collect in every namespace (containers included), each
+object removed from inside its own; with --container or --target, only inside that one.")]
 pub struct Args {
     /// What to remove: sysv:KEY, sysv:id=SHMID, posix:/NAME, file:PATH.
     #[arg(value_parser = parse_address, required_unless_present_any = ["orphans", "idle"], conflicts_with_all = ["orphans", "idle"])]
@@ -69,6 +73,9 @@ pub struct Args {
     /// Print JSON: {"dry_run", "removed": [...], "failed": [...], "freed"}.
     #[arg(long)]
     pub json: bool,
+    /// Act inside a container or another process's namespaces.
+    #[command(flatten)]
+    pub inside: super::inside::Inside,
 }
 
 /// Parses `30s`, `10m`, `2h`, `7d`, `90` (seconds).
@@ -144,9 +151,17 @@ fn reason(why: &Why, forced: bool) -> String {
     text
 }
 
+/// An address, and where it lives when that is another namespace: `sysv:id=3 in db`.
+fn placed(address: &Address, location: Option<&str>) -> String {
+    match location {
+        Some(l) => format!("{address} in {l}"),
+        None => address.to_string(),
+    }
+}
+
 fn removed_out(r: &Removed, forced: bool) -> RemovedOut {
     RemovedOut {
-        address: r.address.to_string(),
+        address: placed(&r.address, r.location.as_deref()),
         kind: r.kind,
         size: r.size,
         freed: r.freed,
@@ -154,7 +169,7 @@ fn removed_out(r: &Removed, forced: bool) -> RemovedOut {
     }
 }
 
-fn failed(address: &Address, e: &Error) -> Failed {
+fn failed(address: &str, e: &Error) -> Failed {
     Failed {
         address: address.to_string(),
         exit_code: e.kind().exit_code(),
@@ -204,11 +219,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     .older_than(args.older_than)
                     .uid(uid)
                     .kinds(&args.kind)
-                    .force(args.force),
+                    .force(args.force)
+                    // Entered into a container, the host's objects are "another namespace".
+                    .here_only(args.inside.is_set()),
             );
             for refused in &plan.refused {
-                out.failed
-                    .push(failed(&refused.address, &refused.to_error()));
+                let at = placed(&refused.address, refused.location.as_deref());
+                out.failed.push(failed(&at, &refused.to_error()));
             }
             let results = reap::remove_all(&plan.candidates, args.dry_run);
             for (candidate, result) in plan.candidates.iter().zip(results) {
@@ -216,7 +233,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     Ok(r) => out
                         .removed
                         .push(removed_out(&r, candidate.forced.is_some())),
-                    Err(e) => out.failed.push(failed(&candidate.address, &e)),
+                    Err(e) => {
+                        let label = candidate.inside.as_ref().map(|i| i.label.as_str());
+                        out.failed
+                            .push(failed(&placed(&candidate.address, label), &e))
+                    }
                 }
             }
         }
@@ -226,7 +247,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     .and_then(|()| reap::remove_address(addr, args.force, args.dry_run));
                 match done {
                     Ok(r) => out.removed.push(removed_out(&r, false)),
-                    Err(e) => out.failed.push(failed(addr, &e)),
+                    Err(e) => out.failed.push(failed(&addr.to_string(), &e)),
                 }
             }
         }

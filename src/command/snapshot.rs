@@ -57,6 +57,9 @@ pub struct SaveArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+    /// Act inside a container or another process's namespaces.
+    #[command(flatten)]
+    pub inside: super::inside::Inside,
 }
 
 /// Options of `snapshot restore`.
@@ -73,6 +76,9 @@ pub struct RestoreArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+    /// Act inside a container or another process's namespaces.
+    #[command(flatten)]
+    pub inside: super::inside::Inside,
 }
 
 /// Options of `snapshot verify` and `snapshot ls`.

@@ -28,6 +28,9 @@ pub struct Args {
     /// Print JSON (the kernel's fields, holders, and survival answers).
     #[arg(long)]
     pub json: bool,
+    /// Act inside a container or another process's namespaces.
+    #[command(flatten)]
+    pub inside: super::inside::Inside,
     /// How dates are written, in local time (TZ honoured): short, full or iso.
     #[arg(long, value_enum, default_value_t = TimeFormatArg::Iso, value_name = "FORMAT")]
     pub time_format: TimeFormatArg,

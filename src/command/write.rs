@@ -40,6 +40,9 @@ pub struct Args {
     /// Print JSON: {"address", "offset", "written"}.
     #[arg(long)]
     pub json: bool,
+    /// Act inside a container or another process's namespaces.
+    #[command(flatten)]
+    pub inside: super::inside::Inside,
 }
 
 #[derive(Debug, Serialize)]

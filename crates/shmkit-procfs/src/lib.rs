@@ -24,6 +24,7 @@
 
 pub mod cgroup;
 pub mod cmdline;
+pub mod container;
 pub mod error;
 pub mod fd;
 pub mod maps;
@@ -40,6 +41,7 @@ pub mod sysvipc;
 mod util;
 
 pub use cgroup::CgroupLine;
+pub use container::{ContainerId, Runtime};
 pub use error::{Error, ParseError, Result};
 pub use fd::FdLink;
 pub use maps::{MapEntry, MapPath};

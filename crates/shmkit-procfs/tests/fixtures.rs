@@ -297,3 +297,80 @@ fn truncated_files_are_errors_with_path_and_line() {
     assert_eq!(r.pid_cmdline(42).unwrap(), None);
     assert_eq!(r.ns_link(Some(42), "ipc").unwrap(), None);
 }
+
+/// Every runtime names the container's cgroup after its id in its own form (see
+/// `container.rs`); the pod UID of a systemd-driven pod is written with `_` for `-`.
+#[test]
+fn container_identity_from_each_runtimes_cgroup_form() {
+    use shmkit_procfs::container::from_cgroup;
+    use shmkit_procfs::Runtime;
+    const K: &str = "7e1d9a2b44c0f3e5a6b7c8d9e0f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3";
+    const POD: &str = "0b5a9e2c-5c8c-4f3e-9b1a-2d6b7e8f9a01";
+    let cases: [(&str, u32, Runtime, &str, Option<&str>); 8] = [
+        (
+            "cgroup-docker-cgroupfs-v1",
+            4242,
+            Runtime::Docker,
+            "d2c479ea65332161c54f8eea792fad8a408558b00d60ad5a771eb55e8c9fe380",
+            None,
+        ),
+        ("cgroup-docker-systemd-v2", 4243, Runtime::Docker, K, None),
+        (
+            "cgroup-kubepods-burstable-cgroupfs-v1",
+            4244,
+            Runtime::Kubernetes,
+            K,
+            Some(POD),
+        ),
+        (
+            "cgroup-kubepods-besteffort-containerd-systemd-v2",
+            4245,
+            Runtime::Kubernetes,
+            K,
+            Some(POD),
+        ),
+        (
+            "cgroup-kubepods-guaranteed-crio-systemd-v2",
+            4246,
+            Runtime::Kubernetes,
+            K,
+            Some(POD),
+        ),
+        ("cgroup-crio-systemd-v2", 4247, Runtime::Crio, K, None),
+        ("cgroup-podman-systemd-v2", 4248, Runtime::Podman, K, None),
+        (
+            "cgroup-containerd-cgroupfs-v1",
+            4250,
+            Runtime::Containerd,
+            K,
+            None,
+        ),
+    ];
+    for (case, pid, runtime, id, pod) in cases {
+        let lines = fixture(case).pid_cgroup(Some(pid)).unwrap().unwrap();
+        let c = from_cgroup(&lines).unwrap_or_else(|| panic!("{case}: no container"));
+        assert_eq!(c.runtime, runtime, "{case}");
+        assert_eq!(c.id, id, "{case}");
+        assert_eq!(c.pod_uid.as_deref(), pod, "{case}");
+    }
+    // Podman's conmon monitor and a host process are no container.
+    let conmon = fixture("cgroup-podman-systemd-v2")
+        .pid_cgroup(Some(4249))
+        .unwrap()
+        .unwrap();
+    assert_eq!(from_cgroup(&conmon), None);
+    let host = fixture("cgroup-v1-hybrid")
+        .pid_cgroup(None)
+        .unwrap()
+        .unwrap();
+    assert_eq!(from_cgroup(&host), None);
+    // The v1 memory hierarchy is where a v1 container's memory cgroup lives.
+    let docker = fixture("cgroup-docker-cgroupfs-v1")
+        .pid_cgroup(Some(4242))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        shmkit_procfs::container::memory_cgroup_dirs(&docker),
+        vec!["/sys/fs/cgroup/memory/docker/d2c479ea65332161c54f8eea792fad8a408558b00d60ad5a771eb55e8c9fe380".to_string()]
+    );
+}

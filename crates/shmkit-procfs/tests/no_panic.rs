@@ -18,6 +18,9 @@ fn all_parsers(s: &str) {
     let _ = sysctl::parse_i64(s);
     let _ = sysctl::parse_bool(s);
     let _ = passwd::parse(s);
+    let _ = container::from_path(s);
+    let _ = container::memory_stat_shmem(s);
+    let _ = container::memory_limit(s);
     let _ = cgroup::parse(s);
     let _ = ns::parse(s);
     if let Ok(l) = fd::parse("3", s) {

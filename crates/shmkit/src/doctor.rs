@@ -85,6 +85,42 @@ pub struct DevShm {
     pub used: Option<u64>,
     /// Whether its size is Docker's 64 MiB default (or less).
     pub small: bool,
+    /// Whether this mount namespace is not pid 1's (`unshare --mount`, a container); `None`
+    /// if pid 1's could not be read.
+    pub private_mount_ns: Option<bool>,
+    /// Whether this `/dev/shm` is the same filesystem as pid 1's (the host's); `None` if
+    /// unknown.
+    pub hosts: Option<bool>,
+    /// Its largest files, largest first (at most [`LARGEST_FILES`]).
+    pub largest: Vec<ShmFile>,
+    /// Bytes its sparse files can still grow into without a write (size beyond what is
+    /// allocated): what touching their mapped pages would need.
+    pub unbacked: u64,
+}
+
+/// How many of the largest `/dev/shm` files the doctor lists.
+pub const LARGEST_FILES: usize = 5;
+
+/// A file in `/dev/shm`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ShmFile {
+    /// Its name below `/dev/shm`.
+    pub name: String,
+    /// Its size (what a mapping of it may touch).
+    pub size: u64,
+    /// Bytes allocated to it now.
+    pub allocated: u64,
+}
+
+/// The container examined from the host by [`examine_process`], as its runtime describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ContainerSubject {
+    /// Runtime, id, name, pod.
+    pub container: crate::scan::Container,
+    /// The process examined (its oldest).
+    pub pid: u32,
+    /// What Docker says of its IPC mode, `--shm-size` and memory limit (Docker only).
+    pub docker: Option<crate::scan::container::DockerIpc>,
 }
 
 /// System V limits and usage of this IPC namespace.
@@ -224,6 +260,8 @@ pub struct Report {
     pub verdicts: Vec<Verdict>,
     /// Problems and their fixes.
     pub warnings: Vec<Warning>,
+    /// The container examined from the host (`doctor --container`); `None` for this process.
+    pub container: Option<ContainerSubject>,
 }
 
 /// Cgroup path fragments that name a container runtime.
@@ -249,16 +287,65 @@ fn cgroup_runtime(lines: &[CgroupLine]) -> Option<(&'static str, String)> {
 /// Examines the system seen through `root`. `dev_shm` is the statvfs of /dev/shm (`None` if
 /// it could not be taken), `page_size` the page size for shmall arithmetic.
 pub fn examine(root: &ProcRoot, dev_shm: Option<FsStat>, page_size: u64) -> Report {
-    let page_size = page_size.max(1);
-    let namespaces = namespaces(root);
+    let sysv = sysv_limits(root, page_size.max(1));
+    examine_as(root, None, dev_shm, sysv)
+}
+
+/// Examines process `pid` (a container's) from the host: its namespaces against the host's,
+/// the markers in its root filesystem, its `/dev/shm`, cgroup and logind configuration.
+/// `dev_shm` is the statvfs of its `/dev/shm` (`/proc/PID/root/dev/shm`), and `sysv` the
+/// System V limits and usage read inside its IPC namespace (the `kernel.shm*` sysctls and
+/// `/proc/sysvipc/shm` answer for the reader's namespace).
+pub fn examine_process(
+    root: &ProcRoot,
+    pid: u32,
+    dev_shm: Option<FsStat>,
+    sysv: SysvLimits,
+) -> Report {
+    examine_as(root, Some(pid), dev_shm, sysv)
+}
+
+/// The System V limits and usage of the IPC namespace `root`'s `/proc` answers for.
+pub fn sysv_limits_here(root: &ProcRoot, page_size: u64) -> SysvLimits {
+    sysv_limits(root, page_size.max(1))
+}
+
+/// Where the examined process's root filesystem is, below `root`.
+fn fs_prefix(who: Option<u32>) -> String {
+    who.map_or_else(String::new, |pid| format!("/proc/{pid}/root"))
+}
+
+fn examine_as(
+    root: &ProcRoot,
+    who: Option<u32>,
+    dev_shm: Option<FsStat>,
+    sysv: SysvLimits,
+) -> Report {
+    let namespaces = namespaces(root, who);
     let ns = |k: &str| namespaces.iter().find(|n| n.kind == k);
     let ipc_initial = ns("ipc").and_then(|n| n.initial);
-    let place = place(root, &namespaces);
-    let mounts = root.mountinfo(None).unwrap_or_default();
-    let dev_shm = dev_shm_info(&mounts, dev_shm);
-    let sysv = sysv_limits(root, page_size);
-    let cgroup = cgroup_memory(root);
-    let remove_ipc = remove_ipc(root);
+    let place = place(root, who, &namespaces);
+    let mounts = root.mountinfo(who).unwrap_or_default();
+    let mut dev_shm = dev_shm_info(&mounts, dev_shm);
+    dev_shm.private_mount_ns = ns("mnt").and_then(|n| Some(n.inode? != n.pid1_inode?));
+    dev_shm.hosts = match dev_shm.private_mount_ns {
+        Some(false) => Some(true),
+        _ => {
+            let here = mounts.iter().rev().find(|m| m.mount_point == "/dev/shm");
+            let host = root.mountinfo(Some(1)).ok();
+            let host = host
+                .as_ref()
+                .and_then(|ms| ms.iter().rev().find(|m| m.mount_point == "/dev/shm"));
+            match (here, host) {
+                (Some(a), Some(b)) => Some((a.major, a.minor) == (b.major, b.minor)),
+                (None, Some(_)) => Some(false),
+                (_, None) => None,
+            }
+        }
+    };
+    shm_files(root, &fs_prefix(who), &mut dev_shm);
+    let cgroup = cgroup_memory(root, who);
+    let remove_ipc = remove_ipc(root, &fs_prefix(who));
     let verdicts = verdicts(&place, ipc_initial, &dev_shm, &sysv);
     let warnings = warnings(
         &place,
@@ -278,16 +365,56 @@ pub fn examine(root: &ProcRoot, dev_shm: Option<FsStat>, page_size: u64) -> Repo
         remove_ipc,
         verdicts,
         warnings,
+        container: None,
     }
 }
 
-fn namespaces(root: &ProcRoot) -> Vec<NsCompare> {
+/// Lists `/dev/shm` (one level: POSIX names have no `/`): its largest files and how much its
+/// sparse files can still grow into.
+fn shm_files(root: &ProcRoot, prefix: &str, dev_shm: &mut DevShm) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(rd) = std::fs::read_dir(root.path(format!("{prefix}/dev/shm"))) else {
+        return;
+    };
+    let mut files: Vec<ShmFile> = rd
+        .flatten()
+        .filter_map(|e| {
+            let m = e.metadata().ok().filter(|m| m.is_file())?;
+            Some(ShmFile {
+                name: e.file_name().to_string_lossy().into_owned(),
+                size: m.size(),
+                allocated: m.blocks() * 512,
+            })
+        })
+        .collect();
+    dev_shm.unbacked = files
+        .iter()
+        .map(|f| f.size.saturating_sub(f.allocated))
+        .sum();
+    files.sort_by(|a, b| b.size.cmp(&a.size).then(a.name.cmp(&b.name)));
+    files.truncate(LARGEST_FILES);
+    dev_shm.largest = files;
+}
+
+fn namespaces(root: &ProcRoot, who: Option<u32>) -> Vec<NsCompare> {
     ["ipc", "pid", "mnt", "net", "uts", "user", "cgroup"]
         .iter()
         .map(|kind| {
-            let inode = root.ns_link(None, kind).ok().flatten().map(|n| n.inode);
+            let inode = root.ns_link(who, kind).ok().flatten().map(|n| n.inode);
             // Pid 1's links need ptrace access: unreadable in some sandboxes even to root.
-            let pid1_inode = root.ns_link(Some(1), kind).ok().flatten().map(|n| n.inode);
+            // kthreadd (pid 2 of the initial pid namespace) lives in the initial namespaces
+            // too, and its links can be read.
+            let pid1_inode = root
+                .ns_link(Some(1), kind)
+                .ok()
+                .flatten()
+                .or_else(|| {
+                    let kthreadd = root.pid_stat(2).ok().flatten()?;
+                    (kthreadd.comm == "kthreadd" && kthreadd.ppid == 0)
+                        .then(|| root.ns_link(Some(2), kind).ok().flatten())
+                        .flatten()
+                })
+                .map(|n| n.inode);
             let initial = INITIAL_NS_INODES
                 .iter()
                 .find(|(k, _)| k == kind)
@@ -302,22 +429,24 @@ fn namespaces(root: &ProcRoot) -> Vec<NsCompare> {
         .collect()
 }
 
-fn place(root: &ProcRoot, namespaces: &[NsCompare]) -> Place {
+fn place(root: &ProcRoot, who: Option<u32>, namespaces: &[NsCompare]) -> Place {
     let mut evidence = Vec::new();
     let mut runtime: Option<String> = None;
     let mut container = false;
-    if root.path("/.dockerenv").exists() {
+    let prefix = fs_prefix(who);
+    if root.path(format!("{prefix}/.dockerenv")).exists() {
         evidence.push("/.dockerenv exists (Docker's marker)".to_owned());
         runtime.get_or_insert_with(|| "docker".to_owned());
     }
-    if root.path("/run/.containerenv").exists() {
+    if root.path(format!("{prefix}/run/.containerenv")).exists() {
         evidence.push("/run/.containerenv exists (Podman's marker)".to_owned());
         runtime.get_or_insert_with(|| "podman".to_owned());
         container = true;
     }
     // systemd's container interface: the runtime sets `container=NAME` for pid 1.
     let mut buf = Vec::new();
-    if let Ok(true) = root.read_into("/proc/1/environ", &mut buf) {
+    let init = who.unwrap_or(1);
+    if let Ok(true) = root.read_into(format!("/proc/{init}/environ"), &mut buf) {
         if let Some(v) = buf
             .split(|&b| b == 0)
             .filter_map(|kv| kv.strip_prefix(b"container="))
@@ -329,10 +458,14 @@ fn place(root: &ProcRoot, namespaces: &[NsCompare]) -> Place {
             container = true;
         }
     }
-    for (who, pid) in [("this process", None), ("pid 1", Some(1))] {
+    let whom: Vec<(String, Option<u32>)> = match who {
+        None => vec![("this process".into(), None), ("pid 1".into(), Some(1))],
+        Some(pid) => vec![(format!("process {pid}"), Some(pid))],
+    };
+    for (whom, pid) in whom {
         if let Ok(Some(lines)) = root.pid_cgroup(pid) {
             if let Some((rt, path)) = cgroup_runtime(&lines) {
-                evidence.push(format!("{who} is in cgroup {path} ({rt})"));
+                evidence.push(format!("{whom} is in cgroup {path} ({rt})"));
                 runtime.get_or_insert_with(|| rt.to_owned());
                 container = true;
             }
@@ -405,6 +538,10 @@ fn dev_shm_info(mounts: &[MountInfo], fs: Option<FsStat>) -> DevShm {
         total,
         used: fs.map(|f| f.total.saturating_sub(f.free)),
         small: total.is_some_and(|t| t <= DOCKER_DEFAULT_SHM),
+        private_mount_ns: None,
+        hosts: None,
+        largest: Vec::new(),
+        unbacked: 0,
     }
 }
 
@@ -442,8 +579,8 @@ fn stat_field(text: &str, names: &[&str]) -> Option<u64> {
     })
 }
 
-fn cgroup_memory(root: &ProcRoot) -> Option<CgroupMemory> {
-    let lines = root.pid_cgroup(None).ok().flatten()?;
+fn cgroup_memory(root: &ProcRoot, who: Option<u32>) -> Option<CgroupMemory> {
+    let lines = root.pid_cgroup(who).ok().flatten()?;
     // v1 (or hybrid with memory on v1) first: the memory controller is where it is bound.
     if let Some(l) = lines.iter().find(|l| l.has_controller("memory")) {
         let path = l.path.trim_end_matches(" (deleted)").to_owned();
@@ -529,11 +666,11 @@ fn remove_ipc_in(text: &str) -> Option<bool> {
     value
 }
 
-fn remove_ipc(root: &ProcRoot) -> Option<RemoveIpc> {
-    let main = "/etc/systemd/logind.conf";
-    let dropin_dir = "/etc/systemd/logind.conf.d";
-    let main_text = root.read_to_string(main).ok().flatten();
-    let mut dropins: Vec<String> = std::fs::read_dir(root.path(dropin_dir))
+fn remove_ipc(root: &ProcRoot, prefix: &str) -> Option<RemoveIpc> {
+    let main = format!("{prefix}/etc/systemd/logind.conf");
+    let dropin_dir = format!("{prefix}/etc/systemd/logind.conf.d");
+    let main_text = root.read_to_string(&main).ok().flatten();
+    let mut dropins: Vec<String> = std::fs::read_dir(root.path(&dropin_dir))
         .map(|rd| {
             rd.flatten()
                 .filter_map(|e| e.file_name().to_str().map(str::to_owned))
@@ -546,7 +683,7 @@ fn remove_ipc(root: &ProcRoot) -> Option<RemoveIpc> {
     }
     // systemd reads the main file, then drop-ins in lexical order; the last value wins.
     dropins.sort();
-    let systemd_running = root.path("/run/systemd/system").is_dir();
+    let systemd_running = root.path(format!("{prefix}/run/systemd/system")).is_dir();
     let mut result = RemoveIpc {
         enabled: true,
         source: "systemd's built-in default".to_owned(),
@@ -606,6 +743,16 @@ fn verdicts(
                         no(format!("this container's /dev/shm is its own tmpfs{persist}"))
                     } else if in_container {
                         depends("only if /dev/shm is the host's (--ipc=host shares it)")
+                    } else if dev_shm.private_mount_ns == Some(true) {
+                        // `unshare --mount`: /dev/shm is the host's only if it is the same
+                        // filesystem; a tmpfs mounted here ends with the namespace.
+                        match dev_shm.hosts {
+                            Some(true) => yes("this private mount namespace still has the host's /dev/shm, which outlives it"),
+                            Some(false) => no(format!("this private mount namespace has a /dev/shm of its own: it ends with the namespace's last process{persist}")),
+                            None => depends("this mount namespace is private and its /dev/shm could not be compared with the host's"),
+                        }
+                    } else if dev_shm.private_mount_ns.is_none() && dev_shm.hosts.is_none() {
+                        depends("pid 1's mount namespace could not be read to tell whether /dev/shm is the host's")
                     } else {
                         yes("the host's /dev/shm outlives any service restart")
                     },
@@ -618,6 +765,8 @@ fn verdicts(
                     yes("a file stays until deleted"),
                     if in_container {
                         no("a tmpfs mounted in the container ends with it")
+                    } else if dev_shm.private_mount_ns == Some(true) {
+                        depends("this mount namespace is private: a tmpfs mounted in it ends with it; one mounted on the host outlives it")
                     } else {
                         yes("a host tmpfs outlives any service restart")
                     },
@@ -688,18 +837,62 @@ fn warnings(
         });
     }
     if let (Some(total), Some(used)) = (dev_shm.total, dev_shm.used) {
-        if total > 0 && used.saturating_mul(10) >= total.saturating_mul(9) {
+        let percent = crate::report::DEV_SHM_WARN_PERCENT;
+        if total > 0 && used.saturating_mul(100) >= total.saturating_mul(percent) {
             w.push(Warning {
                 id: "dev-shm-full",
                 message: format!(
-                    "/dev/shm is {}% full ({} of {})",
+                    "/dev/shm is {}% full ({} of {}): {}",
                     used.saturating_mul(100) / total,
                     crate::render::size::human(used),
-                    crate::render::size::human(total)
+                    crate::render::size::human(total),
+                    crate::report::DEV_SHM_WARNING
                 ),
                 fix:
                     "remove leaked objects (`shmkit ls`, `shmkit rm --orphans`) or enlarge /dev/shm"
                         .to_owned(),
+            });
+        }
+    }
+    // A sparse file's missing pages are allocated when touched: through a mapping, a full
+    // tmpfs answers with SIGBUS, not an error code.
+    let left = dev_shm
+        .total
+        .zip(dev_shm.used)
+        .map(|(t, u)| t.saturating_sub(u));
+    if let Some(left) = left.filter(|&left| dev_shm.unbacked > left) {
+        let largest = dev_shm
+            .largest
+            .first()
+            .map(|f| {
+                format!(
+                    "; largest: {} ({}, {} allocated)",
+                    f.name,
+                    crate::render::size::human(f.size),
+                    crate::render::size::human(f.allocated)
+                )
+            })
+            .unwrap_or_default();
+        w.push(Warning {
+            id: "sigbus-sparse-dev-shm",
+            message: format!(
+                "the sparse files in /dev/shm can still grow by {} without a write, more than the {} left: the process that touches those pages of a mapping gets SIGBUS{largest}",
+                crate::render::size::human(dev_shm.unbacked),
+                crate::render::size::human(left)
+            ),
+            fix: "enlarge /dev/shm (docker run --shm-size; Kubernetes: the emptyDir's sizeLimit), remove what is not needed (`shmkit ls --kind posix`), or allocate up front (posix_fallocate; `shmkit create` does) so a full /dev/shm fails with ENOSPC at creation instead".to_owned(),
+        });
+    }
+    if let (Some(total), Some(limit)) = (dev_shm.total, cgroup.and_then(|c| c.limit)) {
+        if total > limit {
+            w.push(Warning {
+                id: "dev-shm-above-memory-limit",
+                message: format!(
+                    "/dev/shm may hold {} but the memory limit is {}: its pages count toward the limit, so filling it gets the container OOM-killed before /dev/shm is full",
+                    crate::render::size::human(total),
+                    crate::render::size::human(limit)
+                ),
+                fix: "make --shm-size smaller than --memory, leaving room for the program itself (Kubernetes: emptyDir sizeLimit below the memory limit)".to_owned(),
             });
         }
     }

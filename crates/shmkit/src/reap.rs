@@ -13,6 +13,11 @@
 //!   devices and inodes, just before the unlinks, which follow at once ([`remove_all`] makes
 //!   one pass for a whole collection: the window is that pass either way).
 //!
+//! - An object of another namespace (a container's) is removed from inside it: a System V
+//!   segment on a helper thread that joined its IPC namespace, a file through
+//!   `/proc/PID/root` of a process of its mount namespace; that process must still be in the
+//!   namespace the scan saw (pids are reused), and the same re-checks apply there.
+//!
 //! What remains (no userspace tool can close it): a process may `shmat` between `IPC_STAT`
 //! and `IPC_RMID`, or `shm_open`/`open` the file between the re-check and the unlink. The
 //! removal then only takes the name away: the memory stays with that process, intact, until
@@ -36,7 +41,8 @@
 
 use crate::address::Address;
 use crate::scan::{
-    holders_now, Blindness, Holder, HoldersNow, Kind, LeakReason, Object, ProcRoot, Scan, Usage,
+    holders_now, Blindness, Holder, HoldersNow, Kind, LeakReason, Namespaces, Object, ProcRoot,
+    Scan, Usage,
 };
 use crate::segment::{self, OpenOptions, Stat};
 use crate::{Error, ErrorKind, Result};
@@ -72,6 +78,9 @@ pub struct PlanOptions {
     pub euid: Option<u32>,
     /// Now, in unix seconds (`None`: the clock).
     pub now: Option<i64>,
+    /// Only objects of the scan's own namespaces (inside a container entered with
+    /// `--container`, the host's are another namespace's).
+    pub here_only: bool,
 }
 
 impl PlanOptions {
@@ -85,6 +94,7 @@ impl PlanOptions {
             force: false,
             euid: None,
             now: None,
+            here_only: false,
         }
     }
 
@@ -117,6 +127,12 @@ impl PlanOptions {
     /// Judge permissions as this user would have them.
     pub fn euid(mut self, euid: u32) -> Self {
         self.euid = Some(euid);
+        self
+    }
+
+    /// Only objects of the scan's own namespaces.
+    pub fn here_only(mut self, here_only: bool) -> Self {
+        self.here_only = here_only;
         self
     }
 
@@ -181,6 +197,43 @@ pub struct Candidate {
     pub forced: Option<Blindness>,
     /// What it was when judged.
     pub identity: Identity,
+    /// How to reach it when it lives in another namespace (a container).
+    pub inside: Option<Inside>,
+}
+
+/// Where an object of another namespace is, and the process to reach it through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Inside {
+    /// A process of its namespaces (host pid).
+    pub pid: u32,
+    /// The namespaces the scan saw it in; the process must still be in them.
+    pub namespaces: Namespaces,
+    /// Its container's name or short id, or `pid:N`.
+    pub label: String,
+    /// A file's path in its own mount namespace.
+    pub path: Option<String>,
+}
+
+impl Inside {
+    fn of(o: &Object) -> Option<Inside> {
+        if !o.location.foreign {
+            return None;
+        }
+        let path = match (o.kind, &o.mount) {
+            (Kind::Posix, Some(mount)) => {
+                Some(format!("{}{}", mount.trim_end_matches('/'), o.name))
+            }
+            (Kind::Tmpfs, _) => Some(o.name.clone()),
+            _ => None,
+        };
+        Some(Inside {
+            pid: o.location.pid?,
+            namespaces: o.location.namespaces,
+            label: o.location.label(),
+            path,
+        })
+    }
 }
 
 /// Why [`plan`] leaves an object of the collection alone.
@@ -206,6 +259,8 @@ pub struct Refused {
     pub kind: Kind,
     /// Why it stays.
     pub refusal: Refusal,
+    /// Its container (or `pid:N`) when it lives in another namespace.
+    pub location: Option<String>,
 }
 
 impl Refused {
@@ -267,6 +322,8 @@ pub struct Removed {
     pub freed: u64,
     /// Why it went.
     pub why: Why,
+    /// Its container (or `pid:N`) when it lived in another namespace.
+    pub location: Option<String>,
 }
 
 /// When an object was last used, as far as the kernel tells: System V its last attach,
@@ -333,6 +390,13 @@ pub fn plan(scan: &Scan, opts: &PlanOptions) -> Plan {
         if opts.uid.is_some_and(|u| u != o.uid) {
             continue;
         }
+        if o.location.foreign && opts.here_only {
+            continue;
+        }
+        let inside = Inside::of(o);
+        if o.location.foreign && inside.is_none() {
+            continue;
+        }
         if let Some(min) = opts.older_than {
             if last_used(o).map_or(0, |t| seconds_between(t, now)) < min {
                 continue;
@@ -342,6 +406,7 @@ pub fn plan(scan: &Scan, opts: &PlanOptions) -> Plan {
             address: address.clone(),
             kind: o.kind,
             refusal,
+            location: inside.as_ref().map(|i| i.label.clone()),
         };
         match o.status.uncertain {
             Some(blind) if !opts.force => {
@@ -362,6 +427,7 @@ pub fn plan(scan: &Scan, opts: &PlanOptions) -> Plan {
             why,
             forced: o.status.uncertain,
             identity,
+            inside,
         });
     }
     plan
@@ -370,6 +436,10 @@ pub fn plan(scan: &Scan, opts: &PlanOptions) -> Plan {
 /// Whether a scanned object and a fresh `stat` are the same kernel object: the same System V
 /// id, or the same device and inode (a name can be reused by a new object at any moment).
 pub fn is_same_object(o: &Object, stat: &Stat) -> bool {
+    // Shmids repeat across IPC namespaces: a stat taken here is of our namespace's segment.
+    if o.kind == Kind::Sysv && o.location.foreign {
+        return false;
+    }
     identity(o).is_some_and(|id| stat_is(&id, stat))
 }
 
@@ -451,12 +521,82 @@ pub fn remove_all(candidates: &[Candidate], dry_run: bool) -> Vec<Result<Removed
     };
     candidates
         .iter()
-        .map(|c| remove_checked(c, &now, dry_run))
+        .map(|c| match &c.inside {
+            None => remove_checked(c, &c.address, &now, dry_run),
+            Some(inside) => remove_inside(c, inside, &now, dry_run),
+        })
         .collect()
 }
 
-fn remove_checked(candidate: &Candidate, now: &HoldersNow, dry_run: bool) -> Result<Removed> {
-    let address = &candidate.address;
+/// [`remove`] of an object of another namespace, from inside it.
+fn remove_inside(
+    candidate: &Candidate,
+    inside: &Inside,
+    now: &HoldersNow,
+    dry_run: bool,
+) -> Result<Removed> {
+    use std::os::unix::fs::MetadataExt;
+    let object = format!("{} in {}", candidate.address, inside.label);
+    let pid = inside.pid;
+    let ns_file = |kind: &str, want: Option<u64>| -> Result<std::fs::File> {
+        let gone = |why: String| {
+            Error::new(ErrorKind::NotFound, &object, why)
+                .with_fix("run the collection again to judge it anew")
+        };
+        let f = std::fs::File::open(format!("/proc/{pid}/ns/{kind}")).map_err(|e| {
+            gone(format!(
+                "process {pid}, its way in, is gone: {}",
+                crate::error::os_message(&e)
+            ))
+        })?;
+        if want.is_some() && f.metadata().map(|m| m.ino()).ok() != want {
+            return Err(gone(format!("process {pid} has left its {kind} namespace")));
+        }
+        Ok(f)
+    };
+    let removed = match candidate.identity {
+        Identity::Sysv { .. } => {
+            let ns = ns_file("ipc", inside.namespaces.ipc)?;
+            // IPC_STAT and IPC_RMID answer for the namespace of the thread that calls them.
+            crate::sys::ns::on_thread_in_ipc(&ns, || {
+                remove_checked(candidate, &candidate.address, now, dry_run)
+            })
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::PermissionDenied,
+                    &object,
+                    format!(
+                        "cannot enter its IPC namespace: {}",
+                        crate::error::os_message(&e)
+                    ),
+                )
+                .with_fix("run as root")
+            })??
+        }
+        Identity::File { .. } => {
+            ns_file("mnt", inside.namespaces.mnt)?;
+            let path = inside.path.as_deref().ok_or_else(|| {
+                Error::new(ErrorKind::NotFound, &object, "its path is not known")
+                    .with_fix("remove it from inside the container")
+            })?;
+            let through = Address::File(format!("/proc/{pid}/root{path}").into());
+            remove_checked(candidate, &through, now, dry_run)?
+        }
+    };
+    Ok(Removed {
+        address: candidate.address.clone(),
+        location: Some(inside.label.clone()),
+        ..removed
+    })
+}
+
+/// [`remove`] through `address`, in the namespaces this thread is in.
+fn remove_checked(
+    candidate: &Candidate,
+    address: &Address,
+    now: &HoldersNow,
+    dry_run: bool,
+) -> Result<Removed> {
     let again = "run the collection again to judge it anew";
     let seg = segment::open(address, &OpenOptions::metadata())?;
     let stat = seg.stat()?;
@@ -516,6 +656,7 @@ fn remove_checked(candidate: &Candidate, now: &HoldersNow, dry_run: bool) -> Res
         size: candidate.size,
         freed: candidate.memory,
         why: candidate.why,
+        location: None,
     })
 }
 
@@ -621,6 +762,7 @@ pub fn remove_address(address: &Address, force: bool, dry_run: bool) -> Result<R
         size: stat.size,
         freed,
         why: Why::Named { in_use },
+        location: None,
     })
 }
 

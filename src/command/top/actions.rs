@@ -30,6 +30,19 @@ pub fn refusal(o: &Object) -> Option<String> {
             "{address}: a memfd goes with its last holder; stop its holders"
         ));
     }
+    if o.location.foreign {
+        // The library removes in this process's namespaces, where the same id or name may be
+        // another object: the removal belongs inside the object's own namespaces.
+        let inside = match (&o.location.container, o.location.pid) {
+            (Some(c), _) => format!("--container {}", c.label()),
+            (None, Some(pid)) => format!("--target {pid}"),
+            (None, None) => "--container NAME".to_string(),
+        };
+        return Some(format!(
+            "{address}: it lives in {}, not here; remove it there with `shmkit rm {inside} {address}`",
+            model::container(o).unwrap_or_else(|| "another namespace".into())
+        ));
+    }
     if model::in_use(o) {
         return Some(format!(
             "{address}: it is in use ({}); top never removes an object in use (`shmkit rm --force` does)",
@@ -68,7 +81,13 @@ pub fn stat(o: &Object) -> String {
     let Some(address) = o.address.as_deref().filter(|_| o.kind != Kind::Memfd) else {
         return describe(o);
     };
-    match myself().arg("stat").arg(address).output() {
+    let mut cmd = myself();
+    cmd.arg("stat");
+    // An object of another namespace is stat'ed inside it, through a process that lives there.
+    if let (true, Some(pid)) = (o.location.foreign, o.location.pid) {
+        cmd.arg("--target").arg(pid.to_string());
+    }
+    match cmd.arg(address).output() {
         Ok(out) => {
             let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
             text.push_str(&String::from_utf8_lossy(&out.stderr));

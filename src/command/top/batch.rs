@@ -177,7 +177,7 @@ pub fn write_objects(
         });
         let mut row = vec![o.kind.to_string(), model::label(o)];
         if containers {
-            row.push(model::container(o).unwrap_or("-").to_string());
+            row.push(model::container(o).unwrap_or_else(|| "-".to_string()));
         }
         row.extend([
             sz(o.size),

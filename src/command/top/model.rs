@@ -12,9 +12,11 @@ use std::time::Duration;
 /// computed between two different objects that happen to share a name or an id.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Identity {
-    /// System V ids are reused once a segment is gone: the key and the creator's pid tell a
-    /// new segment under an old id from the old one.
+    /// System V ids are reused once a segment is gone, and every IPC namespace counts from
+    /// 0: the namespace, the key and the creator's pid tell one segment from another.
     Sysv {
+        /// Its IPC namespace (inode).
+        ipc: Option<u64>,
         /// The segment id.
         shmid: i32,
         /// Its key.
@@ -45,6 +47,7 @@ impl Identity {
     pub fn of(o: &Object) -> Identity {
         if let Some(s) = &o.sysv {
             return Identity::Sysv {
+                ipc: o.location.namespaces.ipc,
                 shmid: s.shmid,
                 key: s.key,
                 creator: s.creator.pid,
@@ -195,15 +198,16 @@ pub fn status(o: &Object) -> &'static str {
     }
 }
 
-/// The container an object belongs to; `None` on the host.
-pub fn container(_o: &Object) -> Option<&str> {
-    // The scan does not attribute objects to containers yet: every object is the host's.
-    None
+/// The container an object lives in (its name or short id), or `pid:N` for a namespace no
+/// runtime made; `None` in the scan's own namespaces.
+pub fn container(o: &Object) -> Option<String> {
+    let at = &o.location;
+    (at.container.is_some() || at.foreign).then(|| shmkit::render::table::sanitize(&at.label()))
 }
 
-/// The name of an object's container group.
-pub fn group_name(o: &Object) -> &str {
-    container(o).unwrap_or("host")
+/// The name of an object's container group (`host` for the scan's own namespaces).
+pub fn group_name(o: &Object) -> String {
+    container(o).unwrap_or_else(|| "host".to_string())
 }
 
 /// How rows are ordered.
@@ -283,11 +287,7 @@ fn keeps(view: &View, o: &Object) -> bool {
     if !view.kinds.is_empty() && !view.kinds.contains(&o.kind) {
         return false;
     }
-    if view
-        .container
-        .as_deref()
-        .is_some_and(|c| c != group_name(o))
-    {
+    if view.container.as_ref().is_some_and(|c| *c != group_name(o)) {
         return false;
     }
     if view.text.is_empty() {
@@ -298,7 +298,7 @@ fn keeps(view: &View, o: &Object) -> bool {
     found(&label(o))
         || found(&o.name)
         || found(status(o))
-        || container(o).is_some_and(found)
+        || container(o).is_some_and(|c| found(&c))
         || o.holders
             .iter()
             .any(|h| found(&h.comm) || h.pid.to_string() == needle)
@@ -332,8 +332,8 @@ pub fn lines(view: &View, objects: &[Object], growth: &[Growth]) -> Vec<Line> {
         return kept.into_iter().map(Line::Object).collect();
     }
     // Groups: the host first, then containers by name; each keeps the view's order inside.
-    let mut names: Vec<&str> = kept.iter().map(|&i| group_name(&objects[i])).collect();
-    names.sort_by_key(|n| (*n != "host", *n));
+    let mut names: Vec<String> = kept.iter().map(|&i| group_name(&objects[i])).collect();
+    names.sort_by(|a, b| (a != "host", a).cmp(&(b != "host", b)));
     names.dedup();
     let mut out = Vec::with_capacity(kept.len() + names.len());
     for name in names {
@@ -401,7 +401,9 @@ pub fn since_cell(g: &Growth) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shmkit::scan::{Blindness, HoldVia, Holder, LeakReason, ProcessRef, Status, SysvDetails};
+    use shmkit::scan::{
+        Blindness, HoldVia, Holder, LeakReason, Location, ProcessRef, Status, SysvDetails,
+    };
 
     const MIB: u64 = 1 << 20;
 
@@ -426,6 +428,7 @@ mod tests {
             orphan_reason: None,
             free_command: None,
             sysv: None,
+            location: Location::default(),
         }
     }
 
@@ -506,6 +509,44 @@ mod tests {
                 resident: 32 * MIB
             }]
         );
+    }
+
+    #[test]
+    fn the_same_segment_id_in_two_ipc_namespaces_is_two_objects_in_two_groups() {
+        // Every IPC namespace numbers its segments from 0: a container's segment 0 is not
+        // ours, and neither its growth nor its row may be mixed with ours.
+        let ours = segment(0, 100, MIB);
+        let mut theirs = segment(0, 100, 8 * MIB);
+        theirs.location.namespaces.ipc = Some(4026532000);
+        theirs.location.foreign = true;
+        theirs.location.pid = Some(4242);
+        assert_ne!(Identity::of(&ours), Identity::of(&theirs));
+        assert_eq!(container(&ours), None);
+        assert_eq!(container(&theirs).as_deref(), Some("pid:4242"));
+        let mut t = Tracker::new();
+        t.update(&[ours.clone(), theirs.clone()], Duration::ZERO);
+        let (g, gone) = t.update(&[ours.clone(), theirs.clone()], Duration::from_secs(1));
+        assert_eq!(g[1].per_second, Some(0.0), "no growth from mixing the two");
+        assert!(gone.is_empty());
+        let objects = [ours, theirs];
+        let growth = [g[0], g[1]];
+        let view = View {
+            group: true,
+            ..View::default()
+        };
+        let heads: Vec<String> = lines(&view, &objects, &growth)
+            .into_iter()
+            .filter_map(|l| match l {
+                Line::Group { name, .. } => Some(name),
+                Line::Object(_) => None,
+            })
+            .collect();
+        assert_eq!(heads, ["host", "pid:4242"]);
+        let view = View {
+            container: Some("pid:4242".into()),
+            ..View::default()
+        };
+        assert_eq!(lines(&view, &objects, &growth), [Line::Object(1)]);
     }
 
     #[test]

@@ -16,6 +16,11 @@
 use crate::scan::{Blindness, Coverage, Kind, LeakReason, Object, Scan, Usage};
 use serde::Serialize;
 
+mod containers;
+pub use containers::{
+    containers, ContainerReport, DevShmUse, DEV_SHM_WARNING, DEV_SHM_WARN_PERCENT,
+};
+
 /// The version of the JSON document `shmkit mem --json` prints.
 pub const SCHEMA: &str = "shmkit.mem/2";
 
@@ -77,6 +82,9 @@ pub struct PinnedItem {
     pub kind: String,
     /// Its name: a mount point, a key and id, a memfd name.
     pub name: String,
+    /// The container it lives in (name or short id), `pid:N` for another namespace; `None`
+    /// here.
+    pub location: Option<String>,
     /// Bytes of `Shmem` it accounts for.
     pub bytes: u64,
     /// Who holds it (`pid/comm`), if anyone.
@@ -136,6 +144,9 @@ pub struct Pinned {
 /// A leaked object and the command that frees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Leak {
+    /// The container it lives in (name or short id), `pid:N` for another namespace; `None`
+    /// here.
+    pub location: Option<String>,
     /// Its kind.
     pub kind: Kind,
     /// Its address (`sysv:id=5`) or name.
@@ -193,6 +204,8 @@ pub struct MemReport {
     pub huge_pages: HugePages,
     /// Swap is on: shmem can move to swap under pressure (but drop_caches never frees it).
     pub swap_on: bool,
+    /// Each container's shared memory, limits and warnings.
+    pub containers: Vec<ContainerReport>,
     /// What the scan could not see.
     pub coverage: Coverage,
 }
@@ -214,6 +227,7 @@ impl MemReport {
             .iter()
             .filter_map(|o| match o.status.usage {
                 Usage::Leaked { reason } => Some(Leak {
+                    location: label(&o.location),
                     kind: o.kind,
                     object: o.address.clone().unwrap_or_else(|| o.name.clone()),
                     bytes: o.resident.unwrap_or(0),
@@ -238,6 +252,7 @@ impl MemReport {
             leaks,
             huge_pages: huge_pages(scan),
             swap_on: scan.swap_total > 0,
+            containers: containers(scan),
             coverage: scan.coverage.clone(),
         }
     }
@@ -326,6 +341,11 @@ fn buff_cache(scan: &Scan, free: &FreeHeader) -> BuffCache {
     }
 }
 
+/// Where an item lives, for people: `None` in the scan's own namespaces.
+fn label(l: &crate::scan::Location) -> Option<String> {
+    l.foreign.then(|| l.label())
+}
+
 fn holder_names(o: &Object) -> Vec<String> {
     o.holders
         .iter()
@@ -342,6 +362,7 @@ fn pinned_item(o: &Object) -> PinnedItem {
     PinnedItem {
         kind: o.kind.as_str().to_string(),
         name,
+        location: label(&o.location),
         bytes: o.resident.unwrap_or(0),
         holders: holder_names(o),
         usage: o.status.usage,
@@ -380,7 +401,15 @@ fn pinned(scan: &Scan) -> Pinned {
         let mut files: Vec<PinnedFile> = scan
             .objects
             .iter()
-            .filter(|o| o.mount.as_deref() == Some(mount.mount_point.as_str()))
+            // By device: every container has a /dev/shm of its own (by mount point within
+            // the same mount namespace where no device is known).
+            .filter(|o| match o.dev {
+                Some(dev) => o.mount.is_some() && dev == mount.dev,
+                None => {
+                    o.mount.as_deref() == Some(mount.mount_point.as_str())
+                        && o.location.namespaces.mnt == mount.location.namespaces.mnt
+                }
+            })
             .map(|o| PinnedFile {
                 kind: o.kind,
                 name: o.name.clone(),
@@ -399,6 +428,7 @@ fn pinned(scan: &Scan) -> Pinned {
         items.push(PinnedItem {
             kind: "tmpfs-mount".to_string(),
             name: mount.mount_point.clone(),
+            location: label(&mount.location),
             bytes: mount.used,
             holders: Vec::new(),
             usage: Usage::InUse,
@@ -429,6 +459,7 @@ fn pinned(scan: &Scan) -> Pinned {
         items.push(PinnedItem {
             kind: "unattributed".to_string(),
             name: "no object found accounts for it".to_string(),
+            location: None,
             bytes: unattributed,
             holders: Vec::new(),
             usage: Usage::InUse,
@@ -451,7 +482,7 @@ fn pinned(scan: &Scan) -> Pinned {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scan::{HoldVia, Holder, Status, TmpfsMount};
+    use crate::scan::{HoldVia, Holder, Location, Status, TmpfsMount};
 
     const MIB: u64 = 1 << 20;
 
@@ -484,6 +515,7 @@ mod tests {
             orphan_reason: None,
             free_command: None,
             sysv: None,
+            location: Location::default(),
         }
     }
 
@@ -520,6 +552,7 @@ mod tests {
                 used: 30 * MIB,
                 files: 1,
                 is_dev_shm: true,
+                location: Location::default(),
             }],
             meminfo: meminfo(&[
                 ("MemTotal", 1000),
@@ -537,6 +570,7 @@ mod tests {
             ]),
             swap_total: 0,
             coverage: Coverage::default(),
+            containers: Vec::new(),
         }
     }
 

@@ -223,6 +223,7 @@ pub(super) fn sysv_object(
             dtime: seg.dtime,
             ctime: seg.ctime,
         }),
+        location: Location::default(),
     }
 }
 
@@ -274,6 +275,7 @@ pub(super) fn file_object(
             shell_quote_bytes(file.raw_path.as_os_str().as_bytes())
         )),
         sysv: None,
+        location: Location::default(),
     }
 }
 
@@ -332,6 +334,7 @@ pub(super) fn hidden_object(
         orphan_reason: None,
         free_command: (deleted && !pids.is_empty()).then(|| format!("kill {}", pids.join(" "))),
         sysv: None,
+        location: Location::default(),
     }
 }
 /// [`shell_quote`] for a path that may not be UTF-8: its other bytes are written `\xNN` inside

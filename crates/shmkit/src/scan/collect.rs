@@ -12,7 +12,8 @@ use super::classify::{
 use super::facts::{boot_time, dev_major, dev_minor, in_child_pid_namespace, Identity, Known};
 use super::merge::{holder, holders_of, merge, Found, Merged};
 use super::model::*;
-use super::mounts::{join_mount, scan_mounts, HiddenMount};
+use super::mounts::{join_mount, scan_mounts, HiddenMount, MountTable};
+use super::namespaces::{foreign_mount_tables, foreign_segments, NsView};
 use super::process::{is_live, read_proc_info, scan_processes};
 use super::ScanOptions;
 use crate::sys;
@@ -53,6 +54,8 @@ pub struct Scan {
     pub swap_total: u64,
     /// What was skipped.
     pub coverage: Coverage,
+    /// The containers on the host, with their namespaces and memory cgroups.
+    pub containers: Vec<ContainerInfo>,
 }
 
 impl Scan {
@@ -63,19 +66,56 @@ impl Scan {
         let users = root.users().unwrap_or_default();
         let swap_total = meminfo.get("SwapTotal").unwrap_or(0);
 
-        let segments = root.sysvipc_shm().unwrap_or_else(|e| {
-            coverage
-                .notes
-                .push(format!("System V segments not read: {e}"));
-            Vec::new()
-        });
-
-        let (mounts, mut files, hidden) = scan_mounts(root, opts, &mut coverage);
-        let known = known(root, &mounts, &hidden);
         let pids = root.pids().unwrap_or_else(|e| {
             coverage.notes.push(format!("processes not listed: {e}"));
             Vec::new()
         });
+        // Other namespaces are looked into from the host only: from a private IPC namespace
+        // (a container, `unshare --ipc`, `--container`), the host's would be "other" too.
+        let on_host = root.ns_link(None, "ipc").ok().flatten().map(|n| n.inode)
+            == Some(crate::doctor::PROC_IPC_INIT_INO);
+        let view = if opts.all_namespaces && on_host {
+            NsView::discover(root, &pids, opts.docker_socket.as_deref())
+        } else {
+            NsView::default()
+        };
+
+        let mut segments: Vec<(Option<u64>, shmkit_procfs::SysvShm)> = root
+            .sysvipc_shm()
+            .unwrap_or_else(|e| {
+                coverage
+                    .notes
+                    .push(format!("System V segments not read: {e}"));
+                Vec::new()
+            })
+            .into_iter()
+            .map(|seg| (None, seg))
+            .collect();
+        let mut other_tables = Vec::new();
+        // Each mount namespace's /dev/shm device, for its containers' report.
+        let mut dev_shm_of: HashMap<u64, (u32, u32)> = HashMap::new();
+        // Other namespaces are entered with setns, which only a live host has.
+        if opts.all_namespaces && is_live(root) {
+            for (ns, segs) in foreign_segments(root, &view, &mut coverage.notes) {
+                segments.extend(segs.into_iter().map(|seg| (Some(ns), seg)));
+            }
+            for (ns, pid, infos) in foreign_mount_tables(root, &view, &mut coverage.notes) {
+                // The last mount at a point is the one its path reaches.
+                if let Some(m) = infos.iter().rev().find(|m| m.mount_point == "/dev/shm") {
+                    if m.fs_type == "tmpfs" || m.fs_type == "ramfs" {
+                        dev_shm_of.insert(ns, (m.major, m.minor));
+                    }
+                }
+                other_tables.push(MountTable {
+                    ns: Some(ns),
+                    via: Some(pid),
+                    infos,
+                });
+            }
+        }
+
+        let (mounts, mut files, hidden) = scan_mounts(root, opts, other_tables, &mut coverage);
+        let known = known(root, &mounts, &hidden);
         let alive: HashSet<u32> = pids.iter().copied().collect();
         let Merged {
             procs,
@@ -115,8 +155,8 @@ impl Scan {
         };
         let huge_page_size = meminfo.get("Hugepagesize").unwrap_or(0);
         let mut objects = Vec::new();
-        for seg in &segments {
-            let holders = sysv_holders.remove(&seg.shmid).unwrap_or_default();
+        for (ns, seg) in &segments {
+            let holders = sysv_holders.remove(&(*ns, seg.shmid)).unwrap_or_default();
             let mapped_huge = holders.values().any(|h| h.hugetlb);
             let holders = holders
                 .into_iter()
@@ -139,7 +179,27 @@ impl Scan {
                     .rss
                     .map(|rss| hugetlb_resident(rss, seg.size, page_size, huge_page_size));
             }
+            obj.location = place(&view, Some(ns.or(view.ours_ipc)), None, ns.is_some());
             objects.push(obj);
+        }
+
+        // Attachments in IPC namespaces whose segments were not read (a fixture tree, or no
+        // right to enter them): their segments are not listed.
+        let read_ns: HashSet<Option<u64>> = segments.iter().map(|(ns, _)| *ns).collect();
+        let unlisted: HashSet<u32> = sysv_holders
+            .iter()
+            .filter(|((ns, _), _)| ns.is_some() && !read_ns.contains(ns))
+            .flat_map(|(_, pids)| pids.keys().copied())
+            .collect();
+        if !unlisted.is_empty() {
+            coverage.notes.push(format!(
+                "{} System V segments of other IPC namespaces (containers); those segments are not listed here",
+                if unlisted.len() == 1 {
+                    "1 process attaches".to_string()
+                } else {
+                    format!("{} processes attach", unlisted.len())
+                }
+            ));
         }
 
         // Files found by walking mounts, with holders matched by identity.
@@ -155,7 +215,10 @@ impl Scan {
         for file in files.drain(..) {
             let id = (file.dev.0, file.dev.1, file.file.inode);
             let held = found.remove(&id);
-            objects.push(file_object(file, held, &procs, &users, sight));
+            let ns = file.ns;
+            let mut obj = file_object(file, held, &procs, &users, sight);
+            obj.location = place(&view, None, Some(ns.or(view.ours_mnt)), ns.is_some());
+            objects.push(obj);
         }
         // What only mappings and descriptors revealed: shared anonymous memory, memfds,
         // deleted tmpfs files, shared mappings of regular files.
@@ -172,6 +235,24 @@ impl Scan {
             if let Some((mount_point, _)) = known.shmem_devs.get(&(id.0, id.1)) {
                 obj.mount = Some(mount_point.clone());
             }
+            // A file lives where its filesystem is mounted; memory that only mappings and
+            // descriptors hold lives with its first holder.
+            obj.location = match mounts.iter().find(|m| m.dev == (id.0, id.1)) {
+                Some(m) => m.location.clone(),
+                None => {
+                    let first = obj.holders.first().and_then(|h| view.of_pid.get(&h.pid));
+                    match first {
+                        Some(&(ipc, mnt)) => {
+                            let foreign = ipc != view.ours_ipc || mnt != view.ours_mnt;
+                            let mut l = place(&view, None, Some(mnt), foreign);
+                            l.namespaces.ipc = ipc;
+                            l.container = view.owner(ipc, mnt).cloned().or(l.container);
+                            l
+                        }
+                        None => Location::default(),
+                    }
+                }
+            };
             // A file of a mount that is hidden, or of another mount namespace, cannot be
             // reached by its path from here: no command can address it.
             if matches!(kind, Kind::Posix | Kind::Tmpfs)
@@ -181,6 +262,24 @@ impl Scan {
             }
             objects.push(obj);
         }
+        let mut mounts = mounts;
+        for m in &mut mounts {
+            m.location = place(
+                &view,
+                None,
+                Some(m.location.namespaces.mnt.or(view.ours_mnt)),
+                m.location.foreign,
+            );
+        }
+        for obj in &mut objects {
+            reach_inside(obj);
+        }
+        if let Some(ours) = view.ours_mnt {
+            if let Some(m) = mounts.iter().find(|m| m.is_dev_shm && !m.location.foreign) {
+                dev_shm_of.insert(ours, m.dev);
+            }
+        }
+        let containers = container_infos(root, &view, &dev_shm_of);
         objects.sort_by(|a, b| {
             a.kind
                 .cmp(&b.kind)
@@ -193,13 +292,122 @@ impl Scan {
             meminfo,
             swap_total,
             coverage,
+            containers,
         })
     }
 }
 
+/// The location of an object in these namespaces (`None` = not known).
+fn place(
+    view: &NsView,
+    ipc: Option<Option<u64>>,
+    mnt: Option<Option<u64>>,
+    foreign: bool,
+) -> Location {
+    let ipc = ipc.flatten();
+    let mnt = mnt.flatten();
+    let group = match (ipc, mnt) {
+        (Some(i), _) => view.ipc.get(&i),
+        (None, Some(m)) => view.mnt.get(&m),
+        _ => None,
+    };
+    Location {
+        namespaces: Namespaces { ipc, mnt },
+        container: if foreign {
+            view.owner(ipc, mnt).cloned()
+        } else {
+            None
+        },
+        foreign,
+        pid: if foreign {
+            group.and_then(|g| g.representative())
+        } else {
+            None
+        },
+    }
+}
+
+/// An object in another namespace is freed from inside it: its free command says how.
+fn reach_inside(obj: &mut Object) {
+    if !obj.location.foreign {
+        return;
+    }
+    let (Some(address), Some(_)) = (&obj.address, &obj.free_command) else {
+        return;
+    };
+    if obj.status.deleted {
+        return;
+    }
+    let target = match (&obj.location.container, obj.location.pid) {
+        (Some(c), _) => format!("--container {}", c.label()),
+        (None, Some(pid)) => format!("--target {pid}"),
+        (None, None) => return,
+    };
+    obj.free_command = Some(format!("shmkit rm {target} {address}"));
+}
+
+/// Each container's processes, namespaces, neighbours and memory cgroup.
+fn container_infos(
+    root: &ProcRoot,
+    view: &NsView,
+    dev_shm_of: &HashMap<u64, (u32, u32)>,
+) -> Vec<ContainerInfo> {
+    let mut pids_of: std::collections::BTreeMap<&str, Vec<u32>> = Default::default();
+    for (pid, id) in &view.container_of {
+        pids_of.entry(id.as_str()).or_default().push(*pid);
+    }
+    let label = |id: &str| {
+        view.containers
+            .get(id)
+            .map_or(id.to_string(), |c| c.label().to_string())
+    };
+    let mut out = Vec::new();
+    for (id, c) in &view.containers {
+        let mut pids = pids_of.remove(id.as_str()).unwrap_or_default();
+        pids.sort_unstable();
+        let (ipc, mnt) = pids
+            .first()
+            .and_then(|p| view.of_pid.get(p))
+            .copied()
+            .unwrap_or_default();
+        let group = ipc.and_then(|i| view.ipc.get(&i));
+        let ipc_owner = if ipc.is_some() && ipc == view.ours_ipc {
+            Some("host".to_string())
+        } else {
+            group
+                .and_then(|g| g.owner.as_ref())
+                .filter(|o| *o != id)
+                .map(|o| label(o))
+        };
+        let ipc_shared_with = group
+            .map(|g| {
+                g.members
+                    .iter()
+                    .filter(|m| *m != id)
+                    .map(|m| label(m))
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.push(ContainerInfo {
+            container: c.clone(),
+            pids,
+            namespaces: Namespaces { ipc, mnt },
+            ipc_owner,
+            ipc_shared_with,
+            dev_shm: mnt.and_then(|m| dev_shm_of.get(&m).copied()),
+            cgroup: view
+                .cgroups
+                .get(id)
+                .and_then(|lines| super::container::cgroup_shmem(root, lines)),
+        });
+    }
+    out.sort_by(|a, b| a.container.label().cmp(b.container.label()));
+    out
+}
+
 /// What the per-process pass needs to know of the host's mounts.
 fn known(root: &ProcRoot, mounts: &[TmpfsMount], hidden: &[HiddenMount]) -> Known {
-    // Every tmpfs and ramfs device of our mount table, also those hidden under another
+    // Every tmpfs and ramfs device of every mount table, also those hidden under another
     // mount: a file of one that a process maps is shmem however it is reached.
     let mut shmem_devs: HashMap<(u32, u32), (String, bool)> = hidden
         .iter()
@@ -208,10 +416,11 @@ fn known(root: &ProcRoot, mounts: &[TmpfsMount], hidden: &[HiddenMount]) -> Know
     for m in mounts {
         shmem_devs.insert(m.dev, (m.mount_point.clone(), m.is_dev_shm));
     }
-    // Descriptors name paths, not devices: a path under a tmpfs mount point is a
+    // Descriptors name paths, not devices: a path under one of our tmpfs mount points is a
     // candidate, longest mount point first so /dev/shm wins over /dev.
     let mut mounts_by_prefix: Vec<(String, (u32, u32), bool)> = mounts
         .iter()
+        .filter(|m| !m.location.foreign)
         .map(|m| (join_mount(&m.mount_point, ""), m.dev, m.is_dev_shm))
         .collect();
     mounts_by_prefix.sort_by_key(|(p, _, _)| std::cmp::Reverse(p.len()));
@@ -254,8 +463,10 @@ pub fn holders_now(root: &ProcRoot, ids: &[(u32, u32, u64)], shmids: &[i32]) -> 
         top_files: 0,
         holders: true,
         walk_limit: 0,
+        all_namespaces: false,
+        docker_socket: None,
     };
-    let (mounts, _, hidden) = scan_mounts(root, &opts, &mut coverage);
+    let (mounts, _, hidden) = scan_mounts(root, &opts, Vec::new(), &mut coverage);
     let known = known(root, &mounts, &hidden);
     let pids = root.pids().unwrap_or_default();
     let merged = merge(root, scan_processes(root, &pids, &known), &mut coverage);
@@ -269,7 +480,8 @@ pub fn holders_now(root: &ProcRoot, ids: &[(u32, u32, u64)], shmids: &[i32]) -> 
         }
     }
     for shmid in shmids {
-        if let Some(h) = merged.sysv_holders.get(shmid) {
+        // Our namespace's attachments (a process of another namespace attaches its own).
+        if let Some(h) = merged.sysv_holders.get(&(None, *shmid)) {
             let holders = h
                 .iter()
                 .map(|(&pid, h)| holder(&merged.procs, pid, HoldVia::Map, h.mapped))

@@ -67,8 +67,8 @@ pub(super) struct Merged {
     pub(super) procs: HashMap<u32, ProcInfo>,
     /// Shmem objects (and file mappings) found through mappings or descriptors.
     pub(super) found: HashMap<Identity, Found>,
-    /// System V holders: shmid → pid → what it attached.
-    pub(super) sysv_holders: HashMap<i32, BTreeMap<u32, SysvHold>>,
+    /// System V holders: (IPC namespace when not ours, shmid) → pid → what it attached.
+    pub(super) sysv_holders: HashMap<(Option<u64>, i32), BTreeMap<u32, SysvHold>>,
     /// The processes that could not be read.
     pub(super) unseen: Unseen,
 }
@@ -82,7 +82,6 @@ pub(super) fn merge(root: &ProcRoot, results: Vec<ProcResult>, coverage: &mut Co
         sysv_holders,
         unseen,
     } = &mut merged;
-    let mut other_ipc_ns = 0u64;
     for r in results {
         coverage.processes += 1;
         match r {
@@ -104,7 +103,6 @@ pub(super) fn merge(root: &ProcRoot, results: Vec<ProcResult>, coverage: &mut Co
                 fds,
                 other_ipc,
             } => {
-                other_ipc_ns += u64::from(other_ipc);
                 let interesting = !maps.is_empty() || !fds.is_empty();
                 for m in maps {
                     match m {
@@ -114,7 +112,7 @@ pub(super) fn merge(root: &ProcRoot, results: Vec<ProcResult>, coverage: &mut Co
                             hugetlb,
                         } => {
                             let h = sysv_holders
-                                .entry(shmid)
+                                .entry((other_ipc, shmid))
                                 .or_default()
                                 .entry(pid)
                                 .or_default();
@@ -162,16 +160,6 @@ pub(super) fn merge(root: &ProcRoot, results: Vec<ProcResult>, coverage: &mut Co
                 }
             }
         }
-    }
-    if other_ipc_ns > 0 {
-        coverage.notes.push(format!(
-            "{} System V segments of other IPC namespaces (containers); those segments are not listed here",
-            if other_ipc_ns == 1 {
-                "1 process attaches".to_string()
-            } else {
-                format!("{other_ipc_ns} processes attach")
-            }
-        ));
     }
     if coverage.processes_unreadable > 0 {
         let n = coverage.processes_unreadable;

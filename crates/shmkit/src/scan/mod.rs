@@ -15,11 +15,13 @@
 
 mod classify;
 mod collect;
+pub mod container;
 mod facts;
 mod maps_query;
 mod merge;
 pub mod model;
 mod mounts;
+pub mod namespaces;
 mod process;
 
 pub use collect::{holders_now, HoldersNow, Scan, ScanError};
@@ -37,6 +39,11 @@ pub struct ScanOptions {
     pub holders: bool,
     /// Stop walking a mount after this many directory entries (a huge tmpfs stays cheap).
     pub walk_limit: usize,
+    /// Look into every IPC and mount namespace of the host (containers), not only ours; only
+    /// when the scan runs in the host's IPC namespace.
+    pub all_namespaces: bool,
+    /// Docker's Engine API socket, asked for container names (`None`: ids only).
+    pub docker_socket: Option<std::path::PathBuf>,
 }
 
 impl Default for ScanOptions {
@@ -45,6 +52,8 @@ impl Default for ScanOptions {
             top_files: 10,
             holders: true,
             walk_limit: 200_000,
+            all_namespaces: true,
+            docker_socket: Some(container::DOCKER_SOCKET.into()),
         }
     }
 }

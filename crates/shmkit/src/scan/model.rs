@@ -5,6 +5,43 @@
 
 use serde::Serialize;
 
+pub use super::container::Container;
+
+/// Where an object lives: its namespaces and, when a runtime made them, its container.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Location {
+    /// The inodes of its namespaces (`/proc/PID/ns/{ipc,mnt}`).
+    pub namespaces: Namespaces,
+    /// The container it lives in; `None` (JSON `null`) on the host or in a namespace no
+    /// runtime made (then `namespaces` tells which).
+    pub container: Option<Container>,
+    /// Not the scan's own namespaces (a container, or an `unshare`d namespace).
+    pub foreign: bool,
+    /// A process in its namespaces, to reach them with `--target PID`.
+    pub pid: Option<u32>,
+}
+
+/// Namespace inodes; `None` where a kind does not apply or could not be read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
+pub struct Namespaces {
+    /// The IPC namespace (System V objects; for other kinds, their first holder's).
+    pub ipc: Option<u64>,
+    /// The mount namespace (files of a tmpfs; for other kinds, their first holder's).
+    pub mnt: Option<u64>,
+}
+
+impl Location {
+    /// What a table shows: the container's name or short id, `pid:N` for a namespace no
+    /// runtime made, `-` for the scan's own namespaces.
+    pub fn label(&self) -> String {
+        match (&self.container, self.foreign, self.pid) {
+            (Some(c), _, _) => c.label().to_string(),
+            (None, true, Some(pid)) => format!("pid:{pid}"),
+            _ => "-".to_string(),
+        }
+    }
+}
+
 /// The kinds of shared memory, named the same way in commands, JSON and the library.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -327,6 +364,9 @@ pub struct Object {
     pub free_command: Option<String>,
     /// System V details.
     pub sysv: Option<SysvDetails>,
+    /// Where it lives: host or container, and its namespaces.
+    #[serde(flatten)]
+    pub location: Location,
 }
 
 /// A tmpfs or ramfs mount and what it holds.
@@ -346,6 +386,30 @@ pub struct TmpfsMount {
     pub files: u64,
     /// Whether it is `/dev/shm`, where POSIX objects live.
     pub is_dev_shm: bool,
+    /// The mount namespace (and container) it is mounted in; for a filesystem mounted in
+    /// several, the one that names it best (a `/dev/shm` first, ours first).
+    #[serde(flatten)]
+    pub location: Location,
+}
+
+/// A container the scan found processes of, and the namespaces they are in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ContainerInfo {
+    /// Runtime, id, name, pod.
+    pub container: Container,
+    /// Its processes (host pids), lowest first.
+    pub pids: Vec<u32>,
+    /// Its IPC and mount namespaces (those of its first process).
+    pub namespaces: Namespaces,
+    /// The container that owns its IPC namespace when it joined another's
+    /// (`--ipc=container:X`, a pod's sandbox); `host` when it uses the host's.
+    pub ipc_owner: Option<String>,
+    /// The other containers in its IPC namespace.
+    pub ipc_shared_with: Vec<String>,
+    /// Its memory cgroup: shmem charged to it and its limit.
+    pub cgroup: Option<super::container::CgroupShmem>,
+    /// The device of the tmpfs at `/dev/shm` in its mount namespace.
+    pub dev_shm: Option<(u32, u32)>,
 }
 
 /// What the scan could not see, so the report can say how much stays unattributed.

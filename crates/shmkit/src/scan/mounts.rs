@@ -18,6 +18,8 @@ use std::path::Path;
 /// A file found by walking a tmpfs mount.
 #[derive(Debug, Clone)]
 pub(super) struct WalkedFile {
+    /// The mount namespace it was found in, when not ours.
+    pub(super) ns: Option<u64>,
     pub(super) kind: Kind,
     /// The path as the host sees it (mount point + relative path), escaped for display
     /// ([`crate::address::escape_bytes`]).
@@ -34,71 +36,103 @@ pub(super) struct WalkedFile {
     pub(super) file: Entry,
 }
 
-/// Finds tmpfs and ramfs mounts, their usage, and their files.
+/// One mount namespace's table: ours (`via` = `None`, paths under the root as they are), or
+/// another's, reached through `/proc/PID/root` of one of its processes.
+#[derive(Debug)]
+pub(super) struct MountTable {
+    /// The namespace inode.
+    pub(super) ns: Option<u64>,
+    /// The process whose root reaches it; `None` for ours.
+    pub(super) via: Option<u32>,
+    /// Its mounts.
+    pub(super) infos: Vec<shmkit_procfs::MountInfo>,
+}
+
+impl MountTable {
+    /// Where a mount point of this namespace is, below the root.
+    fn dir(&self, root: &ProcRoot, mount_point: &str) -> std::path::PathBuf {
+        match self.via {
+            None => root.path(mount_point),
+            Some(pid) => root.path(format!("/proc/{pid}/root{mount_point}")),
+        }
+    }
+}
+
+/// Finds tmpfs and ramfs mounts, their usage, and their files: ours from
+/// `/proc/self/mountinfo`, then those of the other mount namespaces in `others`. A
+/// filesystem mounted in several namespaces (a bind mount, a shared `/dev/shm`) is one
+/// filesystem, listed once: where it is `/dev/shm` first, ours before another's, the shortest
+/// mount point last.
 pub(super) fn scan_mounts(
     root: &ProcRoot,
     opts: &ScanOptions,
+    others: Vec<MountTable>,
     coverage: &mut Coverage,
 ) -> (Vec<TmpfsMount>, Vec<WalkedFile>, Vec<HiddenMount>) {
-    let infos = match root.mountinfo(None) {
-        Ok(infos) => infos,
+    let ours = match root.mountinfo(None) {
+        Ok(infos) => MountTable {
+            ns: None,
+            via: None,
+            infos,
+        },
         Err(e) => {
             coverage.notes.push(format!("mounts not read: {e}"));
             return (Vec::new(), Vec::new(), Vec::new());
         }
     };
-    // One filesystem can be mounted at several places (bind mounts): keep it once, under
-    // /dev/shm if it is there, else under its shortest mount point.
-    // A mount stacked on the same mount point hides the one below (mountinfo lists the
-    // lower first): only the last one at each point is reachable by path.
-    let mut visible: BTreeMap<&str, &shmkit_procfs::MountInfo> = BTreeMap::new();
-    for mi in &infos {
-        visible.insert(mi.mount_point.as_str(), mi);
-    }
-    let mut by_dev: BTreeMap<(u32, u32), &shmkit_procfs::MountInfo> = BTreeMap::new();
-    for mi in visible
-        .into_values()
-        .filter(|m| m.fs_type == "tmpfs" || m.fs_type == "ramfs")
-    {
-        let dev = (mi.major, mi.minor);
-        let better = match by_dev.get(&dev) {
-            None => true,
-            Some(old) => {
-                old.mount_point != "/dev/shm"
-                    && (mi.mount_point == "/dev/shm"
-                        || mi.mount_point.len() < old.mount_point.len())
+    let tables: Vec<MountTable> = std::iter::once(ours).chain(others).collect();
+    let is_shmem_fs = |m: &&shmkit_procfs::MountInfo| m.fs_type == "tmpfs" || m.fs_type == "ramfs";
+    // The rank of a place to list a filesystem under: lower is better.
+    let rank = |t: usize, mi: &shmkit_procfs::MountInfo| {
+        (mi.mount_point != "/dev/shm", t != 0, mi.mount_point.len())
+    };
+    let mut by_dev: BTreeMap<(u32, u32), (usize, &shmkit_procfs::MountInfo)> = BTreeMap::new();
+    for (t, table) in tables.iter().enumerate() {
+        // A mount stacked on the same mount point hides the one below (mountinfo lists the
+        // lower first): only the last one at each point is reachable by path.
+        let mut visible: BTreeMap<&str, &shmkit_procfs::MountInfo> = BTreeMap::new();
+        for mi in &table.infos {
+            visible.insert(mi.mount_point.as_str(), mi);
+        }
+        for mi in visible.into_values().filter(is_shmem_fs) {
+            let dev = (mi.major, mi.minor);
+            let better = by_dev
+                .get(&dev)
+                .is_none_or(|(ot, old)| rank(t, mi) < rank(*ot, old));
+            if better {
+                by_dev.insert(dev, (t, mi));
             }
-        };
-        if better {
-            by_dev.insert(dev, mi);
         }
     }
     // What a mount stacked on the same point hides cannot be walked, but processes that
     // opened or mapped its files before keep them, and their pages stay shmem.
     let mut hidden: Vec<HiddenMount> = Vec::new();
-    for mi in infos
-        .iter()
-        .filter(|m| m.fs_type == "tmpfs" || m.fs_type == "ramfs")
-    {
-        let dev = (mi.major, mi.minor);
-        if by_dev.contains_key(&dev) || hidden.iter().any(|h| h.dev == dev) {
-            continue;
+    for (t, table) in tables.iter().enumerate() {
+        for mi in table.infos.iter().filter(is_shmem_fs) {
+            let dev = (mi.major, mi.minor);
+            if by_dev.contains_key(&dev) || hidden.iter().any(|h| h.dev == dev) {
+                continue;
+            }
+            if t == 0 {
+                coverage.notes.push(format!(
+                    "{} at {} (device {}:{}) is hidden under another mount: its files are not listed, only those a process maps or holds open",
+                    mi.fs_type, mi.mount_point, mi.major, mi.minor
+                ));
+            }
+            hidden.push(HiddenMount {
+                mount_point: mi.mount_point.clone(),
+                dev,
+                is_dev_shm: mi.mount_point == "/dev/shm",
+                ns: table.ns,
+            });
         }
-        coverage.notes.push(format!(
-            "{} at {} (device {}:{}) is hidden under another mount: its files are not listed, only those a process maps or holds open",
-            mi.fs_type, mi.mount_point, mi.major, mi.minor
-        ));
-        hidden.push(HiddenMount {
-            mount_point: mi.mount_point.clone(),
-            dev,
-            is_dev_shm: mi.mount_point == "/dev/shm",
-        });
     }
     let mut mounts = Vec::new();
     let mut files = Vec::new();
-    for (dev, mi) in by_dev {
+    for (dev, (t, mi)) in by_dev {
+        let table = &tables[t];
         let is_dev_shm = mi.mount_point == "/dev/shm";
-        let dir = root.path(&mi.mount_point);
+        let dir = table.dir(root, &mi.mount_point);
         let fs = sys::statvfs(&dir);
         let mut walked = Vec::new();
         let mut entries = 0usize;
@@ -142,6 +176,7 @@ pub(super) fn scan_mounts(
                 [join_mount(&mi.mount_point, "").as_bytes(), &w.rel].concat(),
             ));
             files.push(WalkedFile {
+                ns: table.ns,
                 kind,
                 posix_name: is_dev_shm.then(|| format!("/{rel}")),
                 posix_utf8: is_dev_shm
@@ -162,9 +197,19 @@ pub(super) fn scan_mounts(
             used,
             files: file_count,
             is_dev_shm,
+            location: Location {
+                namespaces: Namespaces {
+                    ipc: None,
+                    mnt: table.ns,
+                },
+                foreign: table.via.is_some(),
+                pid: table.via,
+                container: None,
+            },
         });
     }
-    if !mounts.iter().any(|m| m.is_dev_shm) && !hidden.iter().any(|h| h.is_dev_shm) {
+    let our_dev_shm = |m: &TmpfsMount| m.is_dev_shm && !m.location.foreign;
+    if !mounts.iter().any(our_dev_shm) && !hidden.iter().any(|h| h.is_dev_shm && h.ns.is_none()) {
         coverage.notes.push(
             "no tmpfs is mounted at /dev/shm: POSIX shared memory (shm_open) has nowhere to live here; mount one: mount -t tmpfs -o size=64m,mode=1777 tmpfs /dev/shm".to_string(),
         );
@@ -178,6 +223,8 @@ pub(super) struct HiddenMount {
     pub(super) mount_point: String,
     pub(super) dev: (u32, u32),
     pub(super) is_dev_shm: bool,
+    /// Its mount namespace, when not ours.
+    pub(super) ns: Option<u64>,
 }
 
 pub(super) fn join_mount(mount_point: &str, rel: &str) -> String {

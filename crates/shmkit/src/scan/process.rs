@@ -30,8 +30,9 @@ pub(super) enum ProcResult {
         info: ProcInfo,
         maps: Vec<Seen>,
         fds: Vec<FdSeen>,
-        /// It attached System V segments of another IPC namespace (dropped from `maps`).
-        other_ipc: bool,
+        /// The IPC namespace of its System V attachments, when it is not ours: shmids are
+        /// per namespace, so its `Seen::Sysv` entries name segments of that one.
+        other_ipc: Option<u64>,
     },
 }
 
@@ -340,7 +341,7 @@ pub(super) fn no_mappings(pid: u32) -> ProcResult {
         },
         maps: Vec::new(),
         fds: Vec::new(),
-        other_ipc: false,
+        other_ipc: None,
     }
 }
 
@@ -543,17 +544,14 @@ pub(super) fn scan_process_rest(
     fds.sort_by_key(|f: &FdSeen| f.id);
     fds.dedup_by_key(|f| f.id);
     // Shmids are per IPC namespace: a segment attached in a container is not ours.
-    let mut other_ipc = false;
+    let mut other_ipc = None;
     if let Some(ours) = known.our_ipc {
         if seen.iter().any(|s| matches!(s, Seen::Sysv { .. })) {
             if let Err(e) = sys::dir::readlink_at(view_dir, c"ns/ipc", link) {
                 return gone_or_hidden(&e, pid, Some(pid_dir.as_fd()));
             }
             match shmkit_procfs::ns::parse(&String::from_utf8_lossy(link)) {
-                Ok(ns) if ns.inode != ours => {
-                    seen.retain(|s| !matches!(s, Seen::Sysv { .. }));
-                    other_ipc = true;
-                }
+                Ok(ns) if ns.inode != ours => other_ipc = Some(ns.inode),
                 _ => {}
             }
         }

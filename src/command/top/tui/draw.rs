@@ -65,7 +65,7 @@ impl Col {
         match self {
             Col::Kind => o.kind.to_string(),
             Col::Address => model::label(o),
-            Col::Container => model::container(o).unwrap_or("-").to_string(),
+            Col::Container => model::container(o).unwrap_or_else(|| "-".to_string()),
             Col::Size => size::human(o.size),
             Col::Rss => o.resident.map_or("-".into(), size::human),
             Col::Rate => model::rate_cell(g),
