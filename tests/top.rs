@@ -613,3 +613,86 @@ fn kind_filter_grouping_and_pause_keys() {
     tmux.wait("top's exit code", |s| s.contains("top-exit=0"));
     scene.assert_terminal_restored();
 }
+
+/// A process in an IPC namespace of its own, holding it alive; killed on drop, which frees
+/// the namespace and its segments.
+struct Namespace(std::process::Child);
+
+impl Drop for Namespace {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn an_object_of_another_namespace_shows_its_place_and_is_removed_only_there() {
+    let scene = Scene::new();
+    // The seed's leak, made in a new IPC namespace that `sleep` keeps alive (same pid:
+    // unshare and sh exec into it).
+    let ns = Namespace(
+        Command::new("unshare")
+            .args(["--ipc", "sh", "-c"])
+            .arg(format!(
+                "'{}' 4194304 > '{}/inner'; exec sleep 600",
+                scene.leak.display(),
+                scene.out().display()
+            ))
+            .spawn()
+            .expect("unshare"),
+    );
+    wait_file(&scene.out().join("inner"));
+    let place = format!("pid:{}", ns.0.id());
+    let tmux = Tmux::start("top-foreign", 120, 30);
+    tmux.line(&format!(
+        "'{}' top --interval 0.5 --kind sysv; echo \"top\"\"-exit=$?\"",
+        bin()
+    ));
+    tmux.wait("top's first sample", |s| s.contains("sample 1"));
+    // The host has other segments: keep the one in our namespace.
+    tmux.keys(&["/"]);
+    tmux.line(&place);
+    let ours = |s: &str| {
+        s.lines().any(|l| {
+            let cells: Vec<&str> = l.split_whitespace().collect();
+            cells.len() > 4 && cells[..5] == ["sysv", "sysv:id=0", &place, "4.0M", "4.0M"]
+        })
+    };
+    tmux.wait("the segment with its namespace", |s| {
+        ours(s) && s.contains("1 of ")
+    });
+
+    // d: not removed from here, where sysv:id=0 may be another segment; the way is named.
+    tmux.keys(&["d"]);
+    tmux.wait("the refusal naming rm --target", |s| {
+        s.contains(&format!(
+            "sysv:id=0: it lives in {place}, not here; remove it there with `shmkit rm --target {} sysv:id=0`",
+            ns.0.id()
+        ))
+    });
+    // Enter: stat, asked inside that namespace.
+    tmux.keys(&["Enter"]);
+    tmux.wait("its stat, from inside", |s| {
+        s.contains(" stat sysv:id=0 ") && s.contains("4.0M (4194304 bytes)")
+    });
+    tmux.keys(&["Escape"]);
+    tmux.wait("the stat closed", |s| !s.contains(" stat sysv:id=0 "));
+    // G: its group is its namespace.
+    tmux.keys(&["G"]);
+    tmux.wait("its group", |s| {
+        s.lines()
+            .any(|l| l.starts_with(&format!("[{place}] 1 objects, 4.0M resident")))
+    });
+    tmux.keys(&["q"]);
+    tmux.wait("top's exit code", |s| s.contains("top-exit=0"));
+    assert!(
+        ours(
+            &std::process::Command::new(bin())
+                .args(["top", "--once", "--kind", "sysv"])
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default()
+        ),
+        "still there: top removed nothing"
+    );
+}
