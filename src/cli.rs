@@ -95,6 +95,8 @@ pub enum Command {
     Snapshot(command::snapshot::Args),
     /// Run a command whose shared memory persists in a snapshot file (container entrypoint).
     Run(command::run::Args),
+    /// A live view of shared memory, with each object's growth (plain tables with --once, -b N).
+    Top(command::top::Args),
     /// Print a completion script for bash, zsh or fish.
     Completions(command::completions::Args),
     /// Print the manual page (or write every page with --dir).
