@@ -101,4 +101,7 @@ pub enum Command {
     Completions(command::completions::Args),
     /// Print the manual page (or write every page with --dir).
     Manpage(command::manpage::Args),
+    /// Print the JSON Schema of a command's --json output (or write them all with --dir).
+    #[command(hide = true)]
+    Schema(command::schema::Args),
 }

@@ -99,8 +99,8 @@ pub fn parse_kind(text: &str) -> Result<Kind, String> {
 }
 
 /// The JSON document `shmkit ls --json` prints.
-#[derive(Debug, Serialize)]
-struct LsJson<'a> {
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(crate) struct LsJson<'a> {
     schema: &'static str,
     objects: Vec<&'a Object>,
     coverage: &'a Coverage,
@@ -136,7 +136,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     if args.json {
         output::print_json(&LsJson {
-            schema: "shmkit.ls/2",
+            schema: "shmkit.ls/3",
             objects,
             coverage: &scan.coverage,
         })?;
@@ -421,7 +421,7 @@ pub fn build_table(objects: &[&Object], exact: bool, now: i64, times: TimeFormat
             o.created
                 .map_or("-".to_string(), |c| age(now.saturating_sub(c))),
             status_cell(o, now),
-            o.address.as_deref().map_or("-".to_string(), sanitize),
+            sanitize(&o.address.to_string()),
             o.uid.to_string(),
             o.gid.to_string(),
             o.sysv

@@ -20,7 +20,7 @@ use std::process::ExitCode;
 
 Notes on what the scan could not see go to stderr.")]
 pub struct Args {
-    /// Print JSON (schema `shmkit.mem/2`, documented in docs/json.md).
+    /// Print JSON (schema `shmkit.mem/3`, documented in docs/json.md).
     #[arg(long)]
     pub json: bool,
     /// Print sizes in bytes.
@@ -355,7 +355,7 @@ pub fn write_report(
             t.row(vec![
                 format!(
                     "  {}{}{}",
-                    sanitize(&leak.object),
+                    sanitize(&leak.address.to_string()),
                     leak.location
                         .as_ref()
                         .map_or(String::new(), |l| format!(" in {}", sanitize(l))),
@@ -485,8 +485,12 @@ fn leak_label(uncertain: bool) -> String {
 }
 
 /// `held by 12/a 34/b 56/c +2`.
-fn held_by(holders: &[String]) -> String {
-    let mut held: Vec<String> = holders.iter().take(3).map(|h| sanitize(h)).collect();
+fn held_by(holders: &[shmkit::scan::Holder]) -> String {
+    let mut held: Vec<String> = holders
+        .iter()
+        .take(3)
+        .map(|h| sanitize(&format!("{}/{}", h.pid, h.comm)))
+        .collect();
     if holders.len() > 3 {
         held.push(format!("+{}", holders.len() - 3));
     }

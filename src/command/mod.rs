@@ -17,6 +17,7 @@ pub mod reclaim;
 pub mod resize;
 pub mod rm;
 pub mod run;
+pub mod schema;
 pub mod snapshot;
 pub mod stat;
 pub mod top;
@@ -64,6 +65,7 @@ pub fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Top(args) => top::run(args),
         Command::Completions(args) => completions::run(args),
         Command::Manpage(args) => manpage::run(args),
+        Command::Schema(args) => schema::run(args),
     }
 }
 

@@ -19,12 +19,13 @@ use std::process::Command;
 /// `top` may ask for confirmation.
 pub fn refusal(o: &Object) -> Option<String> {
     let what = model::label(o);
-    let Some(address) = &o.address else {
+    let address = &o.address;
+    if matches!(address, Address::Held(_)) {
         return Some(format!(
             "{what}: no command can remove a {} (it goes with its last holder); stop its holders",
             o.kind
         ));
-    };
+    }
     if o.kind == Kind::Memfd {
         return Some(format!(
             "{address}: a memfd goes with its last holder; stop its holders"
@@ -78,16 +79,18 @@ fn myself() -> Command {
 /// What `shmkit stat` says of the object, or, for an object no address reaches (shared
 /// anonymous memory), what the sample knows of it.
 pub fn stat(o: &Object) -> String {
-    let Some(address) = o.address.as_deref().filter(|_| o.kind != Kind::Memfd) else {
-        return describe(o);
-    };
+    let address = o.address.to_string();
+    let held = matches!(o.address, Address::Held(_));
     let mut cmd = myself();
     cmd.arg("stat");
-    // An object of another namespace is stat'ed inside it, through a process that lives there.
-    if let (true, Some(pid)) = (o.location.foreign, o.location.pid) {
+    // An object of another namespace is stat'ed inside it, through a process that lives there;
+    // one reached through a holder's descriptor or mapping is reached from here.
+    if let (true, false, Some(pid)) = (o.location.foreign, held, o.location.pid) {
         cmd.arg("--target").arg(pid.to_string());
     }
-    match cmd.arg(address).output() {
+    match cmd.arg(&address).output() {
+        // Its holder let go since the sample: what the sample knew is all there is.
+        Ok(out) if held && !out.status.success() => describe(o),
         Ok(out) => {
             let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
             text.push_str(&String::from_utf8_lossy(&out.stderr));
@@ -135,13 +138,8 @@ pub fn remove(o: &Object) -> String {
     if let Some(refused) = refusal(o) {
         return refused;
     }
-    let Some(text) = o.address.as_deref() else {
-        return format!("{}: no address", model::label(o));
-    };
-    let address: Address = match text.parse() {
-        Ok(a) => a,
-        Err(e) => return format!("{text}: {e}"),
-    };
+    let text = o.address.to_string();
+    let address = o.address.clone();
     match segment::open(&address, &OpenOptions::metadata()).and_then(|s| s.stat()) {
         Ok(stat) if shmkit::reap::is_same_object(o, &stat) => {}
         Ok(_) => {

@@ -167,12 +167,12 @@ pub fn delta(now: u64, before: u64) -> i64 {
 
 /// How an object is named in a row: its address where commands can reach it, else its name.
 pub fn label(o: &Object) -> String {
-    shmkit::render::table::sanitize(o.address.as_deref().unwrap_or(&o.name))
+    shmkit::render::table::sanitize(&o.address.to_string())
 }
 
 /// What [`label`] shows, unsanitized and without a copy: the order of names, for sorting.
-fn name_key(o: &Object) -> &str {
-    o.address.as_deref().unwrap_or(&o.name)
+fn name_key(o: &Object) -> String {
+    o.address.to_string()
 }
 
 /// Whether the scan judged it in use: some process maps it, holds it open or (System V) is
@@ -319,14 +319,14 @@ pub fn lines(view: &View, objects: &[Object], growth: &[Growth]) -> Vec<Line> {
                 .created
                 .unwrap_or(i64::MAX)
                 .cmp(&ob.created.unwrap_or(i64::MAX)),
-            SortKey::Name => name_key(oa).cmp(name_key(ob)),
+            SortKey::Name => name_key(oa).cmp(&name_key(ob)),
         };
         let order = if view.reverse { order.reverse() } else { order };
         // Ties go to the larger object, then by name, so rows keep their places between
         // refreshes instead of swapping at random.
         order
             .then_with(|| ob.resident.unwrap_or(0).cmp(&oa.resident.unwrap_or(0)))
-            .then_with(|| name_key(oa).cmp(name_key(ob)))
+            .then_with(|| name_key(oa).cmp(&name_key(ob)))
     });
     if !view.group {
         return kept.into_iter().map(Line::Object).collect();
@@ -410,7 +410,9 @@ mod tests {
     fn object(kind: Kind, name: &str, inode: u64, resident: u64) -> Object {
         Object {
             kind,
-            address: Some(format!("{kind}:{name}")),
+            address: format!("{kind}:{name}")
+                .parse()
+                .unwrap_or_else(|_| shmkit::address::Address::File(name.into())),
             name: name.to_string(),
             dev: Some((0, 1)),
             inode: Some(inode),
@@ -434,7 +436,7 @@ mod tests {
 
     fn segment(shmid: i32, creator: u32, resident: u64) -> Object {
         let mut o = object(Kind::Sysv, "0x00000000", shmid as u64, resident);
-        o.address = Some(format!("sysv:id={shmid}"));
+        o.address = format!("sysv:id={shmid}").parse().unwrap();
         o.sysv = Some(SysvDetails {
             key: 0,
             shmid,

@@ -14,14 +14,14 @@
 // are needed elsewhere.
 #![allow(clippy::unnecessary_cast)]
 
-pub mod dir;
+pub(crate) mod dir;
 pub mod fs;
 pub mod mapping;
 pub mod memfd;
 pub mod ns;
 pub mod posix;
 pub mod process;
-pub mod procmap;
+pub(crate) mod procmap;
 pub mod signal;
 pub mod sysv;
 
