@@ -95,10 +95,15 @@ pub enum Command {
     Snapshot(command::snapshot::Args),
     /// Run a command whose shared memory persists in a snapshot file (container entrypoint).
     Run(command::run::Args),
+    /// A live view of shared memory, with each object's growth (plain tables with --once, -b N).
+    Top(command::top::Args),
     /// Serve the scan as Prometheus metrics, or write them once as a node_exporter textfile.
     Exporter(command::exporter::Args),
     /// Print a completion script for bash, zsh or fish.
     Completions(command::completions::Args),
     /// Print the manual page (or write every page with --dir).
     Manpage(command::manpage::Args),
+    /// Print the JSON Schema of a command's --json output (or write them all with --dir).
+    #[command(hide = true)]
+    Schema(command::schema::Args),
 }

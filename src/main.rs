@@ -41,6 +41,17 @@ fn main() -> ExitCode {
 /// command's (clap's own `exit` would panic on it).
 fn clap_exit(err: &clap::Error) -> ExitCode {
     let code = u8::try_from(err.exit_code()).unwrap_or(2);
+    if err.use_stderr() && wants_json() {
+        let text = err.kind().to_string();
+        let detail = err.to_string();
+        // clap's text is several lines (usage, tip); its first says what was wrong.
+        let first = detail
+            .lines()
+            .next()
+            .unwrap_or(&text)
+            .trim_start_matches("error: ");
+        print_json_error(None, first, Some("see the command's --help"), code);
+    }
     match err.print() {
         Ok(()) => ExitCode::from(code),
         // A usage error goes to stderr; if even that fails, the exit code still tells.
@@ -60,11 +71,43 @@ fn clap_exit(err: &clap::Error) -> ExitCode {
 /// [`shmkit::ErrorKind`] decides it where there is one.
 fn report(err: &anyhow::Error) -> ExitCode {
     msg!("shmkit: {}", one_line(err));
-    let code = err
+    let library = err
         .chain()
-        .find_map(|cause| cause.downcast_ref::<shmkit::Error>())
-        .map_or(1, |e| e.kind().exit_code());
+        .find_map(|cause| cause.downcast_ref::<shmkit::Error>());
+    let code = library.map_or(1, |e| e.kind().exit_code());
+    if wants_json() && !is_stdout_error(err) {
+        match library {
+            Some(e) => print_json_error(Some(e.object()), e.cause(), e.fix(), code),
+            None => print_json_error(None, &one_line(err), None, code),
+        }
+    }
     ExitCode::from(code)
+}
+
+/// Whether the command line asks for JSON: `--json` before any `--` (after which the words
+/// are a command's own, as in `run --persist FILE -- CMD`).
+fn wants_json() -> bool {
+    std::env::args_os()
+        .skip(1)
+        .take_while(|a| a != "--")
+        .any(|a| a == "--json")
+}
+
+/// Under `--json`, an error is a JSON document too (`shmkit.error/1`), on stdout where the
+/// reader expects the result, with the exit code it also has.
+fn print_json_error(object: Option<&str>, cause: &str, fix: Option<&str>, exit_code: u8) {
+    let doc = output::ErrorDocument {
+        schema: "shmkit.error/1",
+        error: output::ErrorBody {
+            object,
+            cause,
+            fix,
+            exit_code,
+        },
+    };
+    // Nothing more to do if stdout fails too: the exit code and stderr still tell.
+    let _ = output::print_json(&doc);
+    output::flush();
 }
 
 /// The chain joined with `: `, stopping at a library error: its own text already says the

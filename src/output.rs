@@ -352,3 +352,23 @@ mod tests {
         );
     }
 }
+
+/// What a command prints on stdout when it fails under `--json` (`shmkit.error/1`).
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(crate) struct ErrorDocument<'a> {
+    pub schema: &'static str,
+    pub error: ErrorBody<'a>,
+}
+
+/// The error itself: what it is about, why, what to do, and the exit code.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(crate) struct ErrorBody<'a> {
+    /// The address or file it is about; null when there is none.
+    pub object: Option<&'a str>,
+    /// Why it failed.
+    pub cause: &'a str,
+    /// What to do about it, if anything.
+    pub fix: Option<&'a str>,
+    /// The exit code the command ends with.
+    pub exit_code: u8,
+}

@@ -133,7 +133,7 @@ wait
             .as_array()
             .unwrap()
             .iter()
-            .filter(|l| l["object"] == format!("sysv:id={leaked}"));
+            .filter(|l| l["address"] == format!("sysv:id={leaked}"));
         (
             pinned.map(|i| i["bytes"].as_u64().unwrap()).collect(),
             leaks.map(|l| l["bytes"].as_u64().unwrap()).collect(),

@@ -362,8 +362,8 @@ ls /dev/shm > left.txt
         .unwrap()
         .iter()
         // The host's /dev/shm, hidden under this namespace's, still shows the objects that
-        // processes map: they have no address here. Ours all must have one.
-        .filter(|o| o["mount"] == "/dev/shm" && !o["address"].is_null())
+        // processes map, addressed through those holders. Ours are held by nobody.
+        .filter(|o| o["mount"] == "/dev/shm" && o["holders"].as_array().is_some_and(Vec::is_empty))
         .map(|o| {
             (
                 o["name"].as_str().unwrap().to_string(),

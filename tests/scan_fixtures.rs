@@ -67,7 +67,7 @@ fn summary(scan: &Scan) -> Vec<String> {
                 o.size,
                 holders.join(" "),
                 flags,
-                o.address.as_deref().unwrap_or("-"),
+                o.address,
                 o.free_command.as_deref().unwrap_or("-"),
             )
         })
@@ -85,16 +85,16 @@ fn scan_host_finds_every_object_once_with_its_holders_and_status() {
         r#"sysv "0x00001234" 4096 [] -I--- sysv:id=9 ipcrm -m 9"#,
         r#"sysv "0x00005eed" 65536 [] -I--- sysv:id=13 ipcrm -m 13"#,
         r#"posix "/orders" 8192 [300:MapAndFd:8192] ----- posix:/orders rm /dev/shm/orders"#,
-        r#"posix "/dev/shm/old" 4096 [302:Map:4096] ----- - -"#,
+        r#"posix "/dev/shm/old" 4096 [302:Map:4096] ----- posix:302@0x7f0000100000 -"#,
         r#"posix "/idle" 4096 [] -I--- posix:/idle rm /dev/shm/idle"#,
         r#"posix "/reader" 4096 [302:Map:4096] ----- posix:/reader rm /dev/shm/reader"#,
         r#"tmpfs "/mnt/my ram/big file" 12288 [300:Map:12288] ----- file:/mnt/my ram/big file rm '/mnt/my ram/big file'"#,
         r#"tmpfs "/mnt/my ram/small" 4096 [] -I--- file:/mnt/my ram/small rm '/mnt/my ram/small'"#,
         r#"tmpfs "/mnt/my ram/sub/nested" 4096 [] -I--- file:/mnt/my ram/sub/nested rm '/mnt/my ram/sub/nested'"#,
         r#"tmpfs "/mnt/rf/blob" 4096 [] -I--- file:/mnt/rf/blob rm /mnt/rf/blob"#,
-        r#"tmpfs "/mnt/my ram/gone (deleted)" 4096 [300:Map:4096] ----X - kill 300"#,
-        r#"shared-anon "shared-anon:1234" 1048576 [300:Map:1048576 302:Map:1048576] ----- - -"#,
-        r#"memfd "memfd:my buf (deleted)" 2097152 [300:Map:2097152] ----- - -"#,
+        r#"tmpfs "/mnt/my ram/gone (deleted)" 4096 [300:Map:4096] ----X tmpfs:300@0x7f0000400000 kill 300"#,
+        r#"shared-anon "shared-anon:1234" 1048576 [300:Map:1048576 302:Map:1048576] ----- shared-anon:300@0x7f0000500000 -"#,
+        r#"memfd "memfd:my buf (deleted)" 2097152 [300:Map:2097152] ----- memfd:300@0x7f0000600000 -"#,
     ];
     let mut got = summary(&scan);
     // Equal resident bytes order by name; the disk decides walked files' block counts.
@@ -255,13 +255,14 @@ fn shared_anonymous_memory_is_counted_once_for_all_its_holders() {
 }
 
 /// A tmpfs stacked on /dev/shm hides the older one: its file that 302 still maps stays a
-/// POSIX object, with no address (its path now names the upper mount's file), and the scan
+/// POSIX object, addressed through that holder (its path now names the upper mount's file); the scan
 /// says what it could not walk.
 #[test]
-fn a_file_of_a_hidden_dev_shm_stays_posix_and_unaddressed() {
+fn a_file_of_a_hidden_dev_shm_stays_posix_and_is_reached_through_its_holder() {
     let (_tree, scan) = scan("scan-host");
     let o = find(&scan, Kind::Posix, "/dev/shm/old");
-    assert_eq!((o.dev, o.address.as_deref()), (Some((0, 23)), None));
+    assert_eq!(o.dev, Some((0, 23)));
+    assert_eq!(o.address.to_string(), "posix:302@0x7f0000100000", "{o:?}");
     assert_eq!(o.mount.as_deref(), Some("/dev/shm"));
     assert!(scan
         .coverage

@@ -259,10 +259,7 @@ fn every_kind_is_found_with_size_resident_and_holder() {
     let o = sysv_by_id(&scan, seg.shmid);
     assert_eq!(o.kind, Kind::Sysv);
     assert_eq!(o.name, format!("0x{:08x}", key as u32));
-    assert_eq!(
-        o.address.as_deref(),
-        Some(&*format!("sysv:id={}", seg.shmid))
-    );
+    assert_eq!(o.address.to_string(), format!("sysv:id={}", seg.shmid));
     assert_eq!(o.size, sysv_size);
     within_a_page("sysv resident", o.resident.expect("sysv rss"), sysv_size);
     assert_eq!((o.mode, o.uid), (0o600, sys::getuid()));
@@ -283,10 +280,7 @@ fn every_kind_is_found_with_size_resident_and_holder() {
     );
 
     let o = by_name(&scan, Kind::Posix, &posix.name);
-    assert_eq!(
-        o.address.as_deref(),
-        Some(&*format!("posix:{}", posix.name))
-    );
+    assert_eq!(o.address.to_string(), format!("posix:{}", posix.name));
     assert_eq!(o.size, posix_size);
     within_a_page(
         "posix resident",
@@ -325,7 +319,8 @@ fn every_kind_is_found_with_size_resident_and_holder() {
     assert_eq!(o.size, 3 * 1024 * 1024);
     assert_eq!(o.resident, Some(3 * 1024 * 1024));
     assert_held_only_by(o, child.pid, HoldVia::Map, 3 * 1024 * 1024);
-    assert!(o.address.is_none() && !o.status.orphan);
+    assert!(!o.status.orphan);
+    assert_reached_through(o, child.pid);
     let anon_id = (o.dev, o.inode);
 
     let o = by_name(&scan, Kind::Memfd, &format!("memfd:{memfd_name}"));
@@ -595,7 +590,8 @@ fn a_file_of_a_tmpfs_hidden_under_another_mount_is_still_tmpfs() {
         (Kind::Tmpfs, &*file.display().to_string())
     );
     assert_eq!(o.resident, Some(512 * 1024));
-    assert_eq!(o.address, None, "its path now names the upper mount's file");
+    // Its path now names the upper mount's file: only its holder reaches it.
+    assert_reached_through(o, child.pid);
     assert!(
         scan.coverage.notes.iter().any(|n| n.contains("hidden")),
         "{:?}",
@@ -638,7 +634,10 @@ fn a_file_of_a_tmpfs_in_another_mount_namespace_is_still_tmpfs() {
     assert_eq!(held.len(), 1, "{held:?}");
     let o = held[0];
     assert_eq!(o.kind, Kind::Tmpfs, "{o:?}");
-    assert_eq!(o.address, Some(format!("file:{}/f", dir.path().display())));
+    assert_eq!(
+        o.address.to_string(),
+        format!("file:{}/f", dir.path().display())
+    );
     assert!(o.location.foreign, "{o:?}");
     let theirs_mnt = std::fs::read_link(format!("/proc/{}/ns/mnt", child.pid))
         .ok()
@@ -784,4 +783,25 @@ fn a_private_mapping_after_close_is_a_holder() {
         m.holders.iter().map(|h| h.pid).collect::<Vec<_>>(),
         vec![child.pid]
     );
+}
+
+/// `o` is addressed through `pid`'s descriptor or mapping, and that address opens the very
+/// object the scan found (same device and inode), with the kind the scan gave it.
+fn assert_reached_through(o: &Object, pid: u32) {
+    let shmkit::address::Address::Held(held) = &o.address else {
+        panic!("{o:?} is not addressed through a holder");
+    };
+    assert_eq!((held.kind, held.pid), (o.kind, pid), "{o:?}");
+    let text = o.address.to_string();
+    assert_eq!(text.parse::<shmkit::address::Address>().unwrap(), o.address);
+    let seg = shmkit::segment::open(&o.address, &shmkit::segment::OpenOptions::metadata())
+        .unwrap_or_else(|e| panic!("{text}: {e}"));
+    let stat = seg.stat().unwrap();
+    let file = stat.file.expect("fstat fields");
+    assert_eq!(
+        (Some(file.dev), Some(file.inode)),
+        (o.dev, o.inode),
+        "{text}"
+    );
+    assert_eq!(stat.kind, o.kind);
 }

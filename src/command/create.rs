@@ -47,8 +47,8 @@ pub struct Args {
 }
 
 /// What `create --json` prints.
-#[derive(Debug, Serialize)]
-struct Created {
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(crate) struct Created {
     schema: &'static str,
     /// Whether this command made it (false: it existed and was opened).
     created: bool,

@@ -122,8 +122,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 .context("filling a mapping")?;
         }
     }
+    // One write of the whole line: a thousand holders appending to one file (bench/mem.sh)
+    // must not interleave "ready 12ready 13\n\n", which a line count would miss.
     let mut stdout = crate::output::stdout();
-    writeln!(stdout, "ready {}", std::process::id())?;
+    stdout.write_all(format!("ready {}\n", std::process::id()).as_bytes())?;
     stdout.flush()?;
     if !args.exit {
         // Wait for EOF: the parent closes our stdin (or dies) to let us go.

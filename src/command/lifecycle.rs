@@ -33,7 +33,8 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 /// The command line refuses memfds: one made here would die with the command, and an
 /// existing one has no name to be found by outside the processes that hold it.
 pub fn refuse_memfd(addr: &Address, creating: bool) -> Result<(), Error> {
-    if addr.kind() != Kind::Memfd {
+    // A memfd held by a process (memfd:PID/FD) is reached through that process.
+    if !matches!(addr, Address::Memfd(_)) {
         return Ok(());
     }
     let (cause, fix) = if creating {
@@ -44,7 +45,7 @@ pub fn refuse_memfd(addr: &Address, creating: bool) -> Result<(), Error> {
     } else {
         (
             "a memfd has no name outside the processes that hold it, so this command cannot open it",
-            "`shmkit ls --kind memfd` lists the memfds that exist, with their size and holders",
+            "address it through a process that holds it, memfd:PID/FD or memfd:PID@0xSTART (`shmkit ls --kind memfd` lists them)",
         )
     };
     Err(Error::new(ErrorKind::InvalidInput, addr.to_string(), cause).with_fix(fix))
@@ -61,7 +62,7 @@ pub fn warn_if_world_writable(addr: &Address, mode: u32) {
 }
 
 /// What `chmod`, `chown` and `resize` print with `--json`: the object after the change.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Changed {
     /// `shmkit.chmod/1`, `shmkit.chown/1`, `shmkit.resize/1`.
     pub schema: &'static str,
@@ -111,7 +112,7 @@ pub fn object_holders(object: &Object) -> Vec<Holder> {
 }
 
 /// One answer to "does it survive X here?".
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Answer {
     /// Yes or no (for "it depends", the likely answer here).
     pub survives: bool,
@@ -120,7 +121,7 @@ pub struct Answer {
 }
 
 /// What an object survives on this host.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Survival {
     /// The exit of every process that uses it.
     pub process_exit: Answer,

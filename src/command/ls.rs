@@ -22,6 +22,7 @@ use std::process::ExitCode;
   shmkit ls --container web      what the container `web` holds, seen from the host
   shmkit ls -o KIND,SIZE -n --raw    exactly those columns, for scripts
   shmkit ls --check --orphans        exit 8 if there is a leak (for cron)
+  shmkit ls --watch --kind sysv      again every 2 s, with what changed, like `free -s`
 
 Objects in containers are listed with the container's name (or short id) in CONTAINER; `-` is
 the host, and `pid:N` a namespace no container runtime made (reach it with --target N).
@@ -63,6 +64,12 @@ pub struct Args {
     /// Read /proc under this root instead of / (a captured fixture tree).
     #[arg(long, value_name = "DIR", hide = true, default_value = "/")]
     pub root: std::path::PathBuf,
+    /// Repeat every SECONDS (2 if not given) with what changed since the previous sample,
+    /// like `free -s`.
+    #[arg(long, value_name = "SECONDS", num_args = 0..=1, require_equals = true,
+          default_missing_value = "2", conflicts_with = "json",
+          value_parser = crate::command::top::batch::parse_interval)]
+    pub watch: Option<std::time::Duration>,
     /// Show ages as of this time (unix seconds) instead of now (fixture tests).
     #[arg(long, value_name = "SECONDS", hide = true)]
     pub now: Option<i64>,
@@ -92,8 +99,8 @@ pub fn parse_kind(text: &str) -> Result<Kind, String> {
 }
 
 /// The JSON document `shmkit ls --json` prints.
-#[derive(Debug, Serialize)]
-struct LsJson<'a> {
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(crate) struct LsJson<'a> {
     schema: &'static str,
     objects: Vec<&'a Object>,
     coverage: &'a Coverage,
@@ -102,11 +109,75 @@ struct LsJson<'a> {
 /// Runs `shmkit ls`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let root = ProcRoot::new(&args.root);
-    let scan = Scan::collect(&root, &ScanOptions::default()).map_err(shmkit::Error::from)?;
     let uid_filter = match &args.user {
         None => None,
         Some(user) => Some(resolve_user(&root, user)?),
     };
+    let collect = |root: &ProcRoot| -> anyhow::Result<Scan> {
+        Ok(Scan::collect(root, &ScanOptions::default()).map_err(shmkit::Error::from)?)
+    };
+    if let Some(interval) = args.watch {
+        let mut first = true;
+        return crate::command::top::batch::watch(&root, interval, collect, |out, scan| {
+            let objects = select(&args, scan, uid_filter)?;
+            write_listing(out, &args, &objects, now())?;
+            if std::mem::take(&mut first) {
+                let _ = write_coverage(&mut std::io::stderr().lock(), &scan.coverage);
+            }
+            Ok(objects.into_iter().cloned().collect())
+        });
+    }
+    let scan = collect(&root)?;
+    let objects = select(&args, &scan, uid_filter)?;
+    let verdict = if args.check && objects.iter().any(|o| o.status.orphan) {
+        ExitCode::from(shmkit::error::EXIT_CHECK_FAILED)
+    } else {
+        ExitCode::SUCCESS
+    };
+    if args.json {
+        output::print_json(&LsJson {
+            schema: "shmkit.ls/3",
+            objects,
+            coverage: &scan.coverage,
+        })?;
+        return Ok(verdict);
+    }
+    let mut out = output::stdout();
+    write_listing(&mut out, &args, &objects, args.now.unwrap_or_else(now))?;
+    // Notes are not part of the table: `shmkit ls | wc -l` counts objects.
+    let _ = write_coverage(&mut std::io::stderr().lock(), &scan.coverage);
+    Ok(verdict)
+}
+
+/// The table and, when decorated, the leaks with the commands that free them.
+fn write_listing(
+    out: &mut dyn Write,
+    args: &Args,
+    objects: &[&Object],
+    now: i64,
+) -> anyhow::Result<()> {
+    let table = build_table(objects, args.bytes, now, args.time_format.into());
+    if table.is_empty() && args.table.decorated() {
+        writeln!(out, "no shared-memory objects match")?;
+    } else {
+        let colour = output::colour_enabled();
+        output::write_table(out, &table, &args.table, &|line| {
+            output::paint(line, Colour::Red, colour)
+        })?;
+    }
+    if args.table.decorated() {
+        write_free_commands(out, objects)?;
+    }
+    Ok(())
+}
+
+/// The objects the filters keep, in the chosen order; a `--container` that names no running
+/// container is an error.
+fn select<'a>(
+    args: &Args,
+    scan: &'a Scan,
+    uid_filter: Option<u32>,
+) -> anyhow::Result<Vec<&'a Object>> {
     let mut objects: Vec<&Object> = scan
         .objects
         .iter()
@@ -137,36 +208,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         SortKey::Age => objects.sort_by_key(|o| o.created.unwrap_or(i64::MAX)),
         SortKey::Name => objects.sort_by(|a, b| a.name.cmp(&b.name)),
     }
-    let verdict = if args.check && objects.iter().any(|o| o.status.orphan) {
-        ExitCode::from(shmkit::error::EXIT_CHECK_FAILED)
-    } else {
-        ExitCode::SUCCESS
-    };
-    if args.json {
-        output::print_json(&LsJson {
-            schema: "shmkit.ls/2",
-            objects,
-            coverage: &scan.coverage,
-        })?;
-        return Ok(verdict);
-    }
-    let mut out = output::stdout();
-    let now = args.now.unwrap_or_else(now);
-    let table = build_table(&objects, args.bytes, now, args.time_format.into());
-    if table.is_empty() && args.table.decorated() {
-        writeln!(out, "no shared-memory objects match")?;
-    } else {
-        let colour = output::colour_enabled();
-        output::write_table(&mut out, &table, &args.table, &|line| {
-            output::paint(line, Colour::Red, colour)
-        })?;
-    }
-    if args.table.decorated() {
-        write_free_commands(&mut out, &objects)?;
-    }
-    // Notes are not part of the table: `shmkit ls | wc -l` counts objects.
-    let _ = write_coverage(&mut std::io::stderr().lock(), &scan.coverage);
-    Ok(verdict)
+    Ok(objects)
 }
 
 /// Whether an object lives in one of the containers `queries` name.
@@ -379,7 +421,7 @@ pub fn build_table(objects: &[&Object], exact: bool, now: i64, times: TimeFormat
             o.created
                 .map_or("-".to_string(), |c| age(now.saturating_sub(c))),
             status_cell(o, now),
-            o.address.as_deref().map_or("-".to_string(), sanitize),
+            sanitize(&o.address.to_string()),
             o.uid.to_string(),
             o.gid.to_string(),
             o.sysv

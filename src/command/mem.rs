@@ -16,10 +16,11 @@ use std::process::ExitCode;
   shmkit mem --json | jq .pinned.items
   sudo shmkit mem            as root every holder is visible
   shmkit mem --check >/dev/null || alert   exit 8 when there is a leak (for cron)
+  shmkit mem --watch=5       again every 5 s, with what changed, like `free -s 5`
 
 Notes on what the scan could not see go to stderr.")]
 pub struct Args {
-    /// Print JSON (schema `shmkit.mem/2`, documented in docs/json.md).
+    /// Print JSON (schema `shmkit.mem/3`, documented in docs/json.md).
     #[arg(long)]
     pub json: bool,
     /// Print sizes in bytes.
@@ -31,6 +32,12 @@ pub struct Args {
     /// How many files to list per tmpfs mount.
     #[arg(long, default_value_t = 5, value_name = "N")]
     pub top: usize,
+    /// Repeat every SECONDS (2 if not given) with what changed since the previous sample,
+    /// like `free -s`.
+    #[arg(long, value_name = "SECONDS", num_args = 0..=1, require_equals = true,
+          default_missing_value = "2", conflicts_with = "json",
+          value_parser = crate::command::top::batch::parse_interval)]
+    pub watch: Option<std::time::Duration>,
     /// Read /proc under this root instead of / (a captured fixture tree).
     #[arg(long, value_name = "DIR", hide = true, default_value = "/")]
     pub root: std::path::PathBuf,
@@ -43,6 +50,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         top_files: args.top,
         ..ScanOptions::default()
     };
+    if let Some(interval) = args.watch {
+        let colour = output::colour_enabled();
+        return crate::command::top::batch::watch(
+            &root,
+            interval,
+            |root| Ok(Scan::collect(root, &opts).map_err(shmkit::Error::from)?),
+            |out, scan| {
+                write_report(out, &MemReport::new(scan), args.bytes, args.top, colour)?;
+                Ok(scan.objects.clone())
+            },
+        );
+    }
     let scan = Scan::collect(&root, &opts).map_err(shmkit::Error::from)?;
     let report = MemReport::new(&scan);
     if args.json {
@@ -336,7 +355,7 @@ pub fn write_report(
             t.row(vec![
                 format!(
                     "  {}{}{}",
-                    sanitize(&leak.object),
+                    sanitize(&leak.address.to_string()),
                     leak.location
                         .as_ref()
                         .map_or(String::new(), |l| format!(" in {}", sanitize(l))),
@@ -466,8 +485,12 @@ fn leak_label(uncertain: bool) -> String {
 }
 
 /// `held by 12/a 34/b 56/c +2`.
-fn held_by(holders: &[String]) -> String {
-    let mut held: Vec<String> = holders.iter().take(3).map(|h| sanitize(h)).collect();
+fn held_by(holders: &[shmkit::scan::Holder]) -> String {
+    let mut held: Vec<String> = holders
+        .iter()
+        .take(3)
+        .map(|h| sanitize(&format!("{}/{}", h.pid, h.comm)))
+        .collect();
     if holders.len() > 3 {
         held.push(format!("+{}", holders.len() - 3));
     }

@@ -18,8 +18,10 @@ pub mod reclaim;
 pub mod resize;
 pub mod rm;
 pub mod run;
+pub mod schema;
 pub mod snapshot;
 pub mod stat;
+pub mod top;
 pub mod write;
 
 use crate::cli::{Cli, Command};
@@ -61,9 +63,11 @@ pub fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Doctor(args) => doctor::run(args),
         Command::Snapshot(args) => snapshot::run(args),
         Command::Run(args) => run::run(args),
+        Command::Top(args) => top::run(args),
         Command::Exporter(args) => exporter::run(args),
         Command::Completions(args) => completions::run(args),
         Command::Manpage(args) => manpage::run(args),
+        Command::Schema(args) => schema::run(args),
     }
 }
 

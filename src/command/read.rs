@@ -55,8 +55,8 @@ pub enum Format {
     Text,
 }
 
-#[derive(Debug, Serialize)]
-struct ReadOut {
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(crate) struct ReadOut {
     schema: &'static str,
     address: String,
     offset: u64,

@@ -100,7 +100,7 @@ pub fn parse_duration(text: &str) -> Result<u64, String> {
 }
 
 /// One object removed (or that would be, with --dry-run).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 struct RemovedOut {
     address: String,
     kind: Kind,
@@ -112,15 +112,15 @@ struct RemovedOut {
 }
 
 /// One object not removed.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 struct Failed {
     address: String,
     error: String,
     exit_code: u8,
 }
 
-#[derive(Debug, Serialize)]
-struct RmOut {
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(crate) struct RmOut {
     schema: &'static str,
     dry_run: bool,
     removed: Vec<RemovedOut>,

@@ -235,7 +235,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Action::Verify(a) => {
             let v = snapshot::verify_file(&a.file)?;
             if a.json {
-                print_versioned("shmkit.snapshot-verify/1", &v)?;
+                print_versioned("shmkit.snapshot-verify/2", &LsOut::from(&v))?;
             } else {
                 let bytes: u64 = v.objects.iter().map(|o| o.meta.size).sum();
                 writeln!(
@@ -252,11 +252,96 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Action::Ls(a) => {
             let v = snapshot::verify_file(&a.file)?;
             if a.json {
-                print_versioned("shmkit.snapshot-ls/1", &v)?;
+                print_versioned("shmkit.snapshot-ls/2", &LsOut::from(&v))?;
                 return Ok(ExitCode::SUCCESS);
             }
             print_ls(&a, &v, &mut crate::output::stdout())?;
             Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// What `snapshot ls --json` prints (`shmkit.snapshot-ls/2`): each object with the address it
+/// had when saved (the one `ls`, `mem`, `stat` and `rm` gave it) and the one a restore
+/// recreates; null where a field does not apply; 64-bit checksums as hex strings, which
+/// JSON numbers (doubles) cannot carry exactly.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct LsOut {
+    created: i64,
+    format_version: u16,
+    objects: Vec<LsObject>,
+    object_count: u64,
+    checksum: String,
+}
+
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+struct LsObject {
+    kind: shmkit::scan::Kind,
+    address: shmkit::address::Address,
+    restores_to: String,
+    key: Option<i32>,
+    shmid: Option<i32>,
+    name: Option<String>,
+    size: u64,
+    stored: u64,
+    mode: u32,
+    uid: u32,
+    gid: u32,
+    locked: bool,
+    hugetlb: bool,
+    nattch: u64,
+    checksum: String,
+}
+
+/// The address the object had when saved, as `ls` gave it: a segment by id, a POSIX object by
+/// name, or by its file when the name is not UTF-8.
+fn saved_address(m: &snapshot::ObjectMeta) -> shmkit::address::Address {
+    use shmkit::address::{Address, SysvAddress};
+    use std::os::unix::ffi::OsStringExt;
+    match m.kind {
+        shmkit::scan::Kind::Sysv => Address::Sysv(SysvAddress::Id(m.shmid)),
+        _ => match String::from_utf8(m.name.clone()) {
+            Ok(name) => Address::Posix(name),
+            Err(_) => Address::File(std::path::PathBuf::from(std::ffi::OsString::from_vec(
+                [b"/dev/shm".as_slice(), &m.name].concat(),
+            ))),
+        },
+    }
+}
+
+impl From<&snapshot::Verified> for LsOut {
+    fn from(v: &snapshot::Verified) -> LsOut {
+        let objects = v
+            .objects
+            .iter()
+            .map(|o| {
+                let m = &o.meta;
+                let sysv = m.kind == shmkit::scan::Kind::Sysv;
+                LsObject {
+                    kind: m.kind,
+                    address: saved_address(m),
+                    restores_to: m.address(),
+                    key: sysv.then_some(m.key),
+                    shmid: sysv.then_some(m.shmid),
+                    name: (!sysv).then(|| snapshot::escape_name(&m.name)),
+                    size: m.size,
+                    stored: o.stored_bytes,
+                    mode: m.mode,
+                    uid: m.uid,
+                    gid: m.gid,
+                    locked: m.locked,
+                    hugetlb: m.hugetlb,
+                    nattch: m.nattch,
+                    checksum: format!("{:016x}", o.checksum),
+                }
+            })
+            .collect();
+        LsOut {
+            created: v.header.created,
+            format_version: v.header.version,
+            objects,
+            object_count: v.footer.object_count,
+            checksum: format!("{:016x}", v.footer.checksum),
         }
     }
 }

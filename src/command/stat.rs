@@ -18,11 +18,14 @@ use std::process::ExitCode;
   shmkit stat sysv:id=294918 --json
   shmkit stat posix:/orders
   shmkit stat file:./shm.txt
+  shmkit stat memfd:4242/5
+  shmkit stat shared-anon:4242@0x7f3a0000
   TZ=Asia/Shanghai shmkit stat sysv:5678 --time-format full
 
 It does not attach or map the object, so System V's nattch, atime and lpid stay as they are.")]
 pub struct Args {
-    /// The object: sysv:KEY, sysv:id=SHMID, posix:/NAME, file:PATH.
+    /// The object: sysv:KEY, sysv:id=SHMID, posix:/NAME, file:PATH, or what a process holds,
+    /// KIND:PID/FD or KIND:PID@0xSTART (as `shmkit ls` lists it).
     #[arg(value_parser = parse_address)]
     pub address: Address,
     /// Print JSON (the kernel's fields, holders, and survival answers).
@@ -37,8 +40,8 @@ pub struct Args {
 }
 
 /// What `stat --json` prints.
-#[derive(Debug, Serialize)]
-struct StatOut {
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(crate) struct StatOut {
     schema: &'static str,
     #[serde(flatten)]
     stat: Stat,

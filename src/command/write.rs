@@ -45,8 +45,8 @@ pub struct Args {
     pub inside: super::inside::Inside,
 }
 
-#[derive(Debug, Serialize)]
-struct Written {
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(crate) struct Written {
     schema: &'static str,
     address: String,
     offset: u64,

@@ -1,6 +1,8 @@
 //! How commands and programs name a shared-memory object: `sysv:5678`, `sysv:0x162e`,
 //! `sysv:id=294918`, `sysv:private`, `sysv:ftok=PATH:PROJ`, `posix:/name`, `file:PATH`,
-//! `memfd:NAME`.
+//! `memfd:NAME`, and for an object only its holders reach (a memfd, shared anonymous memory,
+//! a deleted or unreachable tmpfs file) a holder's descriptor or mapping: `memfd:PID/FD`,
+//! `memfd:PID@0xSTART`, `shared-anon:PID@0xSTART`, `posix:PID/FD`, `tmpfs:PID@0xSTART`.
 //!
 //! Names and paths are bytes: `Display` writes a byte that is not printable UTF-8 (invalid
 //! UTF-8, a control character) as `\xNN` and a backslash as `\\`, and parsing reads those
@@ -37,10 +39,12 @@ pub const POSIX_NAME_MAX: usize = 255;
 
 /// The text every address error points to.
 const FORMS: &str = "write sysv:KEY (sysv:5678, sysv:0x162e), sysv:id=SHMID, sysv:private, \
-                     sysv:ftok=PATH:PROJ, posix:/NAME, file:PATH or memfd:NAME";
+                     sysv:ftok=PATH:PROJ, posix:/NAME, file:PATH, memfd:NAME, or KIND:PID/FD \
+                     or KIND:PID@0xSTART for what a process holds (`shmkit ls` lists them)";
 
 /// A shared-memory object's address.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Address {
     /// A System V segment.
     Sysv(SysvAddress),
@@ -50,10 +54,88 @@ pub enum Address {
     File(PathBuf),
     /// A new memfd with this name (library only: a memfd has no name others can open).
     Memfd(String),
+    /// An existing object reached through a process that holds it: its descriptor or its
+    /// mapping. The only way to name a memfd or shared anonymous memory from outside.
+    Held(HeldAddress),
+}
+
+/// An object reached through one of its holders (`memfd:4242/5`, `shared-anon:4242@0x7f3a0000`).
+///
+/// The scan names each such object through its lowest-numbered holder, by descriptor where it
+/// holds one (a descriptor outlives a mapping), so every listing gives the same address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct HeldAddress {
+    /// What the holder holds: [`Kind::Memfd`], [`Kind::SharedAnon`], [`Kind::Posix`] or
+    /// [`Kind::Tmpfs`] (a deleted file, or one on a mount this namespace does not see).
+    pub kind: Kind,
+    /// The holding process.
+    pub pid: u32,
+    /// Its descriptor or mapping of the object.
+    pub handle: Handle,
+}
+
+/// How a process holds an object: what `/proc/PID/fd/FD` or `/proc/PID/map_files/` reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum Handle {
+    /// An open descriptor (`/PID/FD`).
+    Fd(u32),
+    /// A mapping, by its start address (`@0xSTART`).
+    Map(u64),
+}
+
+/// The kinds a [`HeldAddress`] may name: those whose objects a holder can reach.
+const HELD_KINDS: [Kind; 4] = [Kind::Memfd, Kind::SharedAnon, Kind::Posix, Kind::Tmpfs];
+
+impl HeldAddress {
+    /// Parses `PID/FD` or `PID@0xSTART`, as [`HeldAddress`]'s `Display` writes it after the kind.
+    fn parse(kind: Kind, rest: &str) -> Option<HeldAddress> {
+        let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+        let (pid, handle) = if let Some((pid, fd)) = rest.split_once('/') {
+            if !digits(fd) {
+                return None;
+            }
+            (pid, Handle::Fd(fd.parse().ok()?))
+        } else {
+            let (pid, start) = rest.split_once('@')?;
+            let hex = start.strip_prefix("0x")?;
+            if hex.is_empty() || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return None;
+            }
+            (pid, Handle::Map(u64::from_str_radix(hex, 16).ok()?))
+        };
+        if !digits(pid) {
+            return None;
+        }
+        match pid.parse::<u32>().ok()? {
+            0 => None,
+            pid => Some(HeldAddress { kind, pid, handle }),
+        }
+    }
+
+    /// Whether `rest` (after `KIND:`) has the shape of a held address: it starts with a digit
+    /// and has a `/` or an `@`, which no POSIX name (it starts with `/`) and no memfd name
+    /// (it has no `/`) given with a pid-like prefix is taken for by accident.
+    fn looks_held(rest: &str) -> bool {
+        rest.starts_with(|c: char| c.is_ascii_digit())
+            && rest
+                .trim_start_matches(|c: char| c.is_ascii_digit())
+                .starts_with(['/', '@'])
+    }
+}
+
+impl fmt::Display for HeldAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.handle {
+            Handle::Fd(fd) => write!(f, "{}:{}/{fd}", self.kind, self.pid),
+            Handle::Map(start) => write!(f, "{}:{}@0x{start:x}", self.kind, self.pid),
+        }
+    }
 }
 
 /// How a System V segment is named.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum SysvAddress {
     /// By key (`sysv:5678`, `sysv:0x162e`); never 0, which is `IPC_PRIVATE`.
     Key(i32),
@@ -78,6 +160,7 @@ impl Address {
             Address::Posix(_) => Kind::Posix,
             Address::File(_) => Kind::File,
             Address::Memfd(_) => Kind::Memfd,
+            Address::Held(held) => held.kind,
         }
     }
 
@@ -266,6 +349,18 @@ impl FromStr for Address {
         let Some((scheme, rest)) = input.split_once(':') else {
             return Err(invalid(input, "an address starts with a kind and a colon"));
         };
+        if let Some(kind) = Kind::parse(scheme).filter(|k| HELD_KINDS.contains(k)) {
+            if HeldAddress::looks_held(rest) || matches!(kind, Kind::SharedAnon | Kind::Tmpfs) {
+                return HeldAddress::parse(kind, rest).map(Address::Held).ok_or_else(|| {
+                    invalid(
+                        input,
+                        format!(
+                            "'{rest}' is not a holder's descriptor (PID/FD) or mapping (PID@0xSTART)"
+                        ),
+                    )
+                });
+            }
+        }
         match scheme {
             "sysv" => parse_sysv(input, rest).map(Address::Sysv),
             "posix" => match String::from_utf8(unescape(rest)) {
@@ -333,7 +428,37 @@ impl fmt::Display for Address {
             Address::Posix(name) => write!(f, "posix:{}", escape_bytes(name.as_bytes())),
             Address::File(path) => write!(f, "file:{}", escape_bytes(path.as_os_str().as_bytes())),
             Address::Memfd(name) => write!(f, "memfd:{name}"),
+            Address::Held(held) => held.fmt(f),
         }
+    }
+}
+
+/// An address is serialized as its canonical text, which [`FromStr`] reads back.
+impl serde::Serialize for Address {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// In a JSON Schema, an address is a string in one of the forms this module describes.
+impl schemars::JsonSchema for Address {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Address".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^(sysv|posix|file|memfd|shared-anon|tmpfs):",
+            "description": "How commands address an object: sysv:KEY, sysv:id=SHMID, posix:/NAME, file:PATH, or through a holder KIND:PID/FD or KIND:PID@0xSTART; bytes that are not printable UTF-8 as \\xNN"
+        })
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Address {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -421,6 +546,16 @@ mod tests {
             "file:",
             "nfs:/x",
             "memfd:a/b",
+            "memfd:1/x",
+            "memfd:0/3",
+            "memfd:1@12",
+            "shared-anon:",
+            "shared-anon:12",
+            "shared-anon:12@0x",
+            "shared-anon:x@0x10",
+            "tmpfs:/x",
+            "posix:1/2/3",
+            "memfd:99999999999/1",
         ] {
             let err = parse(bad).unwrap_err();
             assert_eq!(err.kind(), ErrorKind::InvalidInput, "{bad:?}");
@@ -443,6 +578,11 @@ mod tests {
             "posix:/x",
             "file:./a b",
             "memfd:m",
+            "memfd:4242/5",
+            "memfd:4242@0x7f3a00000000",
+            "shared-anon:1@0x1000",
+            "posix:77/3",
+            "tmpfs:77@0xabc",
         ] {
             assert_eq!(parse(text).unwrap().to_string(), text);
         }
@@ -484,6 +624,8 @@ mod tests {
             proj in 1u8..=255,
         ) {
             let addrs = [
+                Address::Held(HeldAddress { kind: Kind::Memfd, pid: id as u32 + 1, handle: Handle::Fd(proj.into()) }),
+                Address::Held(HeldAddress { kind: Kind::SharedAnon, pid: id as u32 + 1, handle: Handle::Map(key as u32 as u64 * 4096) }),
                 Address::Sysv(SysvAddress::Key(key)),
                 Address::Sysv(SysvAddress::Id(id)),
                 Address::Sysv(SysvAddress::Ftok { path: format!("/tmp{name}").into(), proj }),

@@ -381,8 +381,9 @@ pub fn plan(scan: &Scan, opts: &PlanOptions) -> Plan {
         if o.status.marked_for_destruction || !o.holders.is_empty() {
             continue;
         }
-        let Some(address) = o.address.as_deref().and_then(|a| a.parse::<Address>().ok()) else {
-            continue;
+        let address = match &o.address {
+            Address::Held(_) => continue,
+            named => named.clone(),
         };
         let Some(identity) = identity(o) else {
             continue;
@@ -793,7 +794,7 @@ mod tests {
         let o = scan
             .objects
             .iter()
-            .find(|o| o.address.as_deref() == Some(text.as_str()))
+            .find(|o| o.address.to_string() == text)
             .unwrap();
         assert!(o.status.usage.is_idle(), "{o:?}");
         // Other tests of this binary run at once, so only this object is planned.
@@ -897,7 +898,7 @@ mod tests {
             objects: scan
                 .objects
                 .iter()
-                .filter(|o| o.address.as_deref() == Some(addr.to_string().as_str()))
+                .filter(|o| o.address == addr)
                 .cloned()
                 .collect(),
             ..scan.clone()

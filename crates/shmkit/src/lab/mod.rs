@@ -5,7 +5,7 @@
 //! each one (Cached, Shmem, MemFree, MemAvailable, Buffers, SReclaimable, and `buff/cache` as
 //! procps-ng 4's `free` computes it), judges the step's expectations with the pure functions of
 //! [`verdict`], and removes everything the experiment made on every way out. Children that
-//! create, fill or hold objects are fresh processes ([`child`]), never `fork()`s.
+//! create, fill or hold objects are fresh processes (this binary run again), never `fork()`s.
 //!
 //! ```no_run
 //! use shmkit::lab;
@@ -16,7 +16,7 @@
 //! # Ok::<(), shmkit::Error>(())
 //! ```
 
-pub mod child;
+pub(crate) mod child;
 mod experiments;
 pub mod runner;
 pub mod sample;

@@ -18,7 +18,7 @@ pub const DEV_SHM_WARN_PERCENT: u64 = 80;
 pub const DEV_SHM_WARNING: &str = "the next writes get SIGBUS/ENOSPC; raise --shm-size";
 
 /// A container's `/dev/shm`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct DevShmUse {
     /// Its size (`--shm-size`); `None` for a ramfs (no limit).
     pub size: Option<u64>,
@@ -33,7 +33,7 @@ pub struct DevShmUse {
 }
 
 /// One container's shared memory.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ContainerReport {
     /// Runtime, id, name, pod.
     pub container: Container,
@@ -162,7 +162,7 @@ mod tests {
     fn in_ns(kind: Kind, resident: u64, ipc: u64, holder: Option<u32>) -> Object {
         Object {
             kind,
-            address: None,
+            address: crate::address::Address::Sysv(crate::address::SysvAddress::Id(0)),
             name: "x".into(),
             dev: None,
             inode: None,

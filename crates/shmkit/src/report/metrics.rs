@@ -11,6 +11,7 @@
 //! series bounded by folding the smallest objects into one series per kind and container
 //! (`address="other"`). The names are a contract, listed in `docs/exporter.md`.
 
+use crate::address::Address;
 use crate::report::MemReport;
 use crate::scan::{Kind, Location, Object, Scan};
 use prometheus_client::collector::Collector;
@@ -396,17 +397,18 @@ fn owner_of(object: &Object) -> String {
         .unwrap_or_else(|| object.uid.to_string())
 }
 
-/// The `address` label: how commands address the object, or for objects no command can reach
-/// (shared anonymous memory, memfds, deleted files) its name with its inode, which tells two
-/// memfds of the same name apart.
+/// The `address` label: how commands address the object; for an object reached only through
+/// a holder (a memfd, shared anonymous memory, a deleted file), whose address names the
+/// holder's pid, its name with its inode instead: a label must not change when the holders do,
+/// and the inode tells apart two memfds of the same name.
 fn address_of(object: &Object) -> String {
-    if let Some(address) = &object.address {
-        return address.clone();
-    }
-    match (object.kind, object.inode) {
-        // Its name already carries the inode.
-        (Kind::SharedAnon, _) | (_, None) => object.name.clone(),
-        (_, Some(ino)) => format!("{} ino={ino}", object.name),
+    match &object.address {
+        Address::Held(_) => match (object.kind, object.inode) {
+            // Its name already carries the inode.
+            (Kind::SharedAnon, _) | (_, None) => object.name.clone(),
+            (_, Some(ino)) => format!("{} ino={ino}", object.name),
+        },
+        address => address.to_string(),
     }
 }
 
@@ -420,8 +422,8 @@ fn object_families(scan: &Scan, max: usize) -> (Vec<Family>, usize) {
             .cmp(&a.resident.unwrap_or(0))
             .then(b.size.cmp(&a.size))
             .then(a.kind.cmp(&b.kind))
-            .then(a.address.cmp(&b.address))
             .then(a.name.cmp(&b.name))
+            .then(a.inode.cmp(&b.inode))
     });
     let (kept, rest) = order.split_at(max.min(order.len()));
 
@@ -671,7 +673,10 @@ mod tests {
     fn object(kind: Kind, address: Option<&str>, name: &str, resident: u64) -> Object {
         Object {
             kind,
-            address: address.map(str::to_string),
+            address: address
+                .unwrap_or("memfd:4242/5")
+                .parse()
+                .expect("a valid address"),
             name: name.to_string(),
             dev: Some((0, 1)),
             inode: Some(77),

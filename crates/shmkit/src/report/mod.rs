@@ -17,7 +17,8 @@
 
 pub mod metrics;
 
-use crate::scan::{Blindness, Coverage, Kind, LeakReason, Object, Scan, Usage};
+use crate::address::Address;
+use crate::scan::{Blindness, Coverage, Holder, Kind, LeakReason, Object, Scan, Usage};
 use serde::Serialize;
 
 mod containers;
@@ -26,10 +27,10 @@ pub use containers::{
 };
 
 /// The version of the JSON document `shmkit mem --json` prints.
-pub const SCHEMA: &str = "shmkit.mem/2";
+pub const SCHEMA: &str = "shmkit.mem/3";
 
 /// The header `free -b` prints, field for field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct FreeHeader {
     /// `MemTotal`.
     pub total: u64,
@@ -57,7 +58,7 @@ pub struct FreeHeader {
 }
 
 /// buff/cache, part by part; the parts add up to [`FreeHeader::buff_cache`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct BuffCache {
     /// Clean file pages: `echo 1 > drop_caches` frees them now, except pages mapped by
     /// running processes, which stay until memory pressure reclaims them.
@@ -80,19 +81,22 @@ pub struct BuffCache {
 }
 
 /// One line of the pinned-memory itemisation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct PinnedItem {
     /// What it is: `tmpfs-mount`, `sysv`, `shared-anon`, `memfd`, `unattributed`.
     pub kind: String,
     /// Its name: a mount point, a key and id, a memfd name.
     pub name: String,
+    /// The object's address, as `ls` and `stat` give it (`None` for a mount or the
+    /// unattributed remainder, which are no object).
+    pub address: Option<Address>,
     /// The container it lives in (name or short id), `pid:N` for another namespace; `None`
     /// here.
     pub location: Option<String>,
     /// Bytes of `Shmem` it accounts for.
     pub bytes: u64,
-    /// Who holds it (`pid/comm`), if anyone.
-    pub holders: Vec<String>,
+    /// Who holds it, if anyone.
+    pub holders: Vec<Holder>,
     /// In use, idle (since when) or leaked.
     pub usage: Usage,
     /// Why the scan is not sure nobody holds it, when it is not.
@@ -108,16 +112,18 @@ pub struct PinnedItem {
 }
 
 /// A file inside a pinned tmpfs mount.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct PinnedFile {
     /// `posix` or `tmpfs`.
     pub kind: Kind,
     /// Its name or path (` (deleted)` if unlinked but still held).
     pub name: String,
+    /// Its address, as `ls` and `stat` give it.
+    pub address: Address,
     /// Allocated bytes.
     pub bytes: u64,
-    /// Who maps it or holds it open (`pid/comm`).
-    pub holders: Vec<String>,
+    /// Who maps it or holds it open.
+    pub holders: Vec<Holder>,
     /// In use, idle (since when) or leaked.
     pub usage: Usage,
     /// Why the scan is not sure nobody holds it, when it is not.
@@ -129,7 +135,7 @@ pub struct PinnedFile {
 }
 
 /// `Shmem`, itemised; the items add up to `total`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Pinned {
     /// meminfo `Shmem`.
     pub total: u64,
@@ -146,15 +152,15 @@ pub struct Pinned {
 }
 
 /// A leaked object and the command that frees it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Leak {
     /// The container it lives in (name or short id), `pid:N` for another namespace; `None`
     /// here.
     pub location: Option<String>,
     /// Its kind.
     pub kind: Kind,
-    /// Its address (`sysv:id=5`) or name.
-    pub object: String,
+    /// Its address (`sysv:id=5`), as `ls` and `stat` give it.
+    pub address: Address,
     /// Resident bytes it pins.
     pub bytes: u64,
     /// Why it is a leak.
@@ -171,7 +177,7 @@ pub struct Leak {
 
 /// Huge pages (hugetlbfs, `SHM_HUGETLB` segments): a pool of its own, counted in
 /// `HugePages_*` and `Hugetlb`, never in `Shmem` or buff/cache.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct HugePages {
     /// meminfo `Hugetlb`: bytes of every huge page size in the pool.
     pub pool: u64,
@@ -184,7 +190,7 @@ pub struct HugePages {
 }
 
 /// Everything `shmkit mem` says.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct MemReport {
     /// [`SCHEMA`].
     pub schema: &'static str,
@@ -233,7 +239,7 @@ impl MemReport {
                 Usage::Leaked { reason } => Some(Leak {
                     location: label(&o.location),
                     kind: o.kind,
-                    object: o.address.clone().unwrap_or_else(|| o.name.clone()),
+                    address: o.address.clone(),
                     bytes: o.resident.unwrap_or(0),
                     reason,
                     uncertain: o.status.uncertain.is_some(),
@@ -350,13 +356,6 @@ fn label(l: &crate::scan::Location) -> Option<String> {
     l.foreign.then(|| l.label())
 }
 
-fn holder_names(o: &Object) -> Vec<String> {
-    o.holders
-        .iter()
-        .map(|h| format!("{}/{}", h.pid, h.comm))
-        .collect()
-}
-
 /// One object's line.
 fn pinned_item(o: &Object) -> PinnedItem {
     let name = match &o.sysv {
@@ -366,9 +365,10 @@ fn pinned_item(o: &Object) -> PinnedItem {
     PinnedItem {
         kind: o.kind.as_str().to_string(),
         name,
+        address: Some(o.address.clone()),
         location: label(&o.location),
         bytes: o.resident.unwrap_or(0),
-        holders: holder_names(o),
+        holders: o.holders.clone(),
         usage: o.status.usage,
         uncertain: o.status.uncertain,
         orphan: o.status.orphan,
@@ -418,7 +418,8 @@ fn pinned(scan: &Scan) -> Pinned {
                 kind: o.kind,
                 name: o.name.clone(),
                 bytes: o.resident.unwrap_or(0),
-                holders: holder_names(o),
+                address: o.address.clone(),
+                holders: o.holders.clone(),
                 usage: o.status.usage,
                 uncertain: o.status.uncertain,
                 orphan: o.status.orphan,
@@ -432,6 +433,7 @@ fn pinned(scan: &Scan) -> Pinned {
         items.push(PinnedItem {
             kind: "tmpfs-mount".to_string(),
             name: mount.mount_point.clone(),
+            address: None,
             location: label(&mount.location),
             bytes: mount.used,
             holders: Vec::new(),
@@ -463,6 +465,7 @@ fn pinned(scan: &Scan) -> Pinned {
         items.push(PinnedItem {
             kind: "unattributed".to_string(),
             name: "no object found accounts for it".to_string(),
+            address: None,
             location: None,
             bytes: unattributed,
             holders: Vec::new(),
@@ -501,7 +504,7 @@ mod tests {
     fn object(kind: Kind, name: &str, resident: u64, mount: Option<&str>) -> Object {
         Object {
             kind,
-            address: None,
+            address: crate::address::Address::File(name.into()),
             name: name.to_string(),
             dev: None,
             inode: None,
@@ -532,7 +535,7 @@ mod tests {
         };
         segment.status = crate::scan::Status::judged(leaked, None);
         segment.free_command = Some("ipcrm -m 5".into());
-        segment.address = Some("sysv:id=5".into());
+        segment.address = "sysv:id=5".parse().unwrap();
         let mut anon = object(Kind::SharedAnon, "shared-anon:9", 20 * MIB, None);
         anon.holders.push(Holder {
             pid: 7,
@@ -622,14 +625,20 @@ mod tests {
             p.items[1].files[0].name, "/big",
             "posix objects listed under their mount"
         );
-        assert_eq!(p.items[2].holders, ["7/postgres"]);
+        assert_eq!(
+            (
+                p.items[2].holders[0].pid,
+                p.items[2].holders[0].comm.as_str()
+            ),
+            (7, "postgres")
+        );
     }
 
     #[test]
     fn leaks_carry_the_command_that_frees_them() {
         let r = MemReport::new(&scan());
         assert_eq!(r.leaks.len(), 1);
-        assert_eq!(r.leaks[0].object, "sysv:id=5");
+        assert_eq!(r.leaks[0].address.to_string(), "sysv:id=5");
         assert_eq!(r.leaks[0].bytes, 40 * MIB);
         assert_eq!(r.leaks[0].command.as_deref(), Some("ipcrm -m 5"));
     }

@@ -20,6 +20,7 @@ use super::facts::{Identity, ProcInfo, Unseen};
 use super::merge::{holders_of, Found};
 use super::model::*;
 use super::mounts::WalkedFile;
+use crate::address::{Address, HeldAddress, SysvAddress};
 use shmkit_procfs::{NameTable, SysvShm};
 use std::collections::HashMap;
 use std::os::unix::ffi::OsStrExt;
@@ -186,7 +187,7 @@ pub(super) fn sysv_object(
     }
     Object {
         kind: Kind::Sysv,
-        address: Some(format!("sysv:id={}", seg.shmid)),
+        address: Address::Sysv(SysvAddress::Id(seg.shmid)),
         name: format!("0x{:08x}", seg.key as u32),
         dev: None,
         inode: Some(seg.shmid as u64),
@@ -227,6 +228,20 @@ pub(super) fn sysv_object(
     }
 }
 
+/// How commands reach an object only holders revealed: by its path where that leads to it,
+/// else through its canonical holder's descriptor or mapping.
+fn hidden_address(kind: Kind, f: &Found, deleted: bool, path_reachable: bool) -> Address {
+    let by_path = || Address::File(std::path::PathBuf::from(&f.name));
+    match (kind, f.reach) {
+        // A regular file mapped shared: its path, which `stat` reports gone once deleted.
+        (Kind::File, _) => by_path(),
+        (Kind::Posix | Kind::Tmpfs, _) if !deleted && path_reachable => by_path(),
+        (_, Some((pid, handle))) => Address::Held(HeldAddress { kind, pid, handle }),
+        // Every hidden object was found through some holder's mapping or descriptor.
+        (_, None) => by_path(),
+    }
+}
+
 pub(super) fn file_object(
     file: WalkedFile,
     held: Option<Found>,
@@ -249,12 +264,12 @@ pub(super) fn file_object(
     );
     // A POSIX name that is not UTF-8 is reached through its file.
     let address = match &file.posix_utf8 {
-        Some(name) => crate::address::Address::Posix(name.clone()),
-        None => crate::address::Address::File(file.raw_path.clone()),
+        Some(name) => Address::Posix(name.clone()),
+        None => Address::File(file.raw_path.clone()),
     };
     Object {
         kind: file.kind,
-        address: Some(address.to_string()),
+        address,
         name: file.posix_name.clone().unwrap_or_else(|| file.path.clone()),
         dev: Some(file.dev),
         inode: Some(file.file.inode),
@@ -280,13 +295,15 @@ pub(super) fn file_object(
 }
 
 /// An object only mappings and descriptors revealed: held by construction. `meta` is a
-/// `stat` of it through a holder's `map_files` link, if that worked.
+/// `stat` of it through a holder's `map_files` link, if that worked. `path_reachable`: its
+/// path leads to it from here (its mount is in our table).
 pub(super) fn hidden_object(
     id: Identity,
     kind: Kind,
     f: Found,
     meta: Option<std::fs::Metadata>,
     procs: &HashMap<u32, ProcInfo>,
+    path_reachable: bool,
 ) -> Object {
     let holders = holders_of(procs, &f);
     let size = meta.as_ref().map_or(f.size, |m| m.size().max(f.size));
@@ -309,11 +326,7 @@ pub(super) fn hidden_object(
     let pids: Vec<String> = holders.iter().map(|h| h.pid.to_string()).collect();
     Object {
         kind,
-        address: match kind {
-            Kind::File => Some(format!("file:{}", f.name)),
-            Kind::Posix | Kind::Tmpfs if !deleted => Some(format!("file:{}", f.name)),
-            _ => None,
-        },
+        address: hidden_address(kind, &f, deleted, path_reachable),
         name,
         dev: Some((id.0, id.1)),
         inode: Some(id.2),

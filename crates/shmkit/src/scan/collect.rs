@@ -16,6 +16,7 @@ use super::mounts::{join_mount, scan_mounts, HiddenMount, MountTable};
 use super::namespaces::{foreign_mount_tables, foreign_segments, NsView};
 use super::process::{is_live, read_proc_info, scan_processes};
 use super::ScanOptions;
+use crate::address::Address;
 use crate::sys;
 use shmkit_procfs::{MemInfo, ProcRoot};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -230,7 +231,10 @@ impl Scan {
             if f.stat_path.is_some() && meta.is_none() && f.allocated.is_none() {
                 coverage.objects_vanished += u64::from(kind != Kind::File);
             }
-            let mut obj = hidden_object(id, kind, f, meta, &procs);
+            // A file of a mount that is hidden, or of another mount namespace, cannot be
+            // reached by its path from here: only through a holder.
+            let path_reachable = mounts.iter().any(|m| m.dev == (id.0, id.1));
+            let mut obj = hidden_object(id, kind, f, meta, &procs, path_reachable);
             obj.user = users.name(obj.uid).map(str::to_string);
             if let Some((mount_point, _)) = known.shmem_devs.get(&(id.0, id.1)) {
                 obj.mount = Some(mount_point.clone());
@@ -253,13 +257,6 @@ impl Scan {
                     }
                 }
             };
-            // A file of a mount that is hidden, or of another mount namespace, cannot be
-            // reached by its path from here: no command can address it.
-            if matches!(kind, Kind::Posix | Kind::Tmpfs)
-                && !mounts.iter().any(|m| m.dev == (id.0, id.1))
-            {
-                obj.address = None;
-            }
             objects.push(obj);
         }
         let mut mounts = mounts;
@@ -332,9 +329,10 @@ fn reach_inside(obj: &mut Object) {
     if !obj.location.foreign {
         return;
     }
-    let (Some(address), Some(_)) = (&obj.address, &obj.free_command) else {
+    if obj.free_command.is_none() || matches!(obj.address, Address::Held(_)) {
         return;
-    };
+    }
+    let address = &obj.address;
     if obj.status.deleted {
         return;
     }

@@ -26,7 +26,7 @@ pub const DOCKER_TIMEOUT: Duration = Duration::from_millis(1500);
 const MAX_ANSWER: u64 = 64 << 20;
 
 /// A container, as JSON shows it (`container: {runtime, id, name, pod}`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
 pub struct Container {
     /// `docker`, `containerd`, `cri-o`, `podman` or `kubernetes`.
     pub runtime: String,
@@ -142,7 +142,7 @@ pub fn find(
 }
 
 /// A memory cgroup's view of shared memory.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct CgroupShmem {
     /// The directory read, as an absolute path (below the root in tests).
     pub dir: String,
@@ -202,7 +202,7 @@ pub fn docker_names(socket: &Path) -> std::io::Result<HashMap<String, String>> {
 }
 
 /// What Docker says of one container's shared-memory settings.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct DockerIpc {
     /// `HostConfig.IpcMode`: `private`, `shareable`, `container:ID`, `host`, `none`.
     pub ipc_mode: Option<String>,

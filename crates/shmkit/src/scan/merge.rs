@@ -4,6 +4,7 @@
 use super::facts::{Identity, ProcInfo, Unseen, UnseenProc};
 use super::model::*;
 use super::process::{ProcResult, Seen};
+use crate::address::Handle;
 use shmkit_procfs::ProcRoot;
 use std::collections::{BTreeMap, HashMap};
 
@@ -17,6 +18,17 @@ pub(super) struct Found {
     pub(super) deleted: bool,
     pub(super) holders: BTreeMap<u32, (bool, bool, u64)>,
     pub(super) stat_path: Option<std::path::PathBuf>,
+    /// The holder's handle that names it canonically: the lowest pid, then a descriptor
+    /// before a mapping, then the lowest number.
+    pub(super) reach: Option<(u32, Handle)>,
+}
+
+impl Found {
+    fn reached_by(&mut self, pid: u32, handle: Handle) {
+        if self.reach.is_none_or(|r| (pid, handle) < r) {
+            self.reach = Some((pid, handle));
+        }
+    }
 }
 
 pub(super) fn holder(
@@ -127,6 +139,7 @@ pub(super) fn merge(root: &ProcRoot, results: Vec<ProcResult>, coverage: &mut Co
                             size,
                             deleted,
                             stat_path,
+                            start,
                         } => {
                             let f = found.entry(id).or_default();
                             if f.kind.is_none() {
@@ -138,6 +151,7 @@ pub(super) fn merge(root: &ProcRoot, results: Vec<ProcResult>, coverage: &mut Co
                             if f.stat_path.is_none() {
                                 f.stat_path = stat_path;
                             }
+                            f.reached_by(pid, Handle::Map(start));
                             let h = f.holders.entry(pid).or_default();
                             h.0 = true;
                             h.2 += len;
@@ -153,6 +167,7 @@ pub(super) fn merge(root: &ProcRoot, results: Vec<ProcResult>, coverage: &mut Co
                     }
                     f.size = f.size.max(fd.size);
                     f.allocated = f.allocated.or(fd.allocated);
+                    f.reached_by(fd.reach.0, Handle::Fd(fd.reach.1));
                     f.holders.entry(pid).or_default().1 = true;
                 }
                 if interesting {

@@ -3,12 +3,13 @@
 //! These types are the contract between the scan (which fills them from `/proc`, `/sys` and
 //! `/dev/shm`), the memory report, the life-cycle commands and the renderers.
 
+use crate::address::Address;
 use serde::Serialize;
 
 pub use super::container::Container;
 
 /// Where an object lives: its namespaces and, when a runtime made them, its container.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Location {
     /// The inodes of its namespaces (`/proc/PID/ns/{ipc,mnt}`).
     pub namespaces: Namespaces,
@@ -22,7 +23,7 @@ pub struct Location {
 }
 
 /// Namespace inodes; `None` where a kind does not apply or could not be read.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
 pub struct Namespaces {
     /// The IPC namespace (System V objects; for other kinds, their first holder's).
     pub ipc: Option<u64>,
@@ -43,8 +44,11 @@ impl Location {
 }
 
 /// The kinds of shared memory, named the same way in commands, JSON and the library.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Kind {
     /// A System V segment (`shmget`), living in an IPC namespace until `IPC_RMID`.
     Sysv,
@@ -136,7 +140,7 @@ impl std::fmt::Display for Kind {
 }
 
 /// What outlives what, for one kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Lifetime {
     /// Survives the exit of every process that used it.
     pub process_exit: bool,
@@ -147,8 +151,11 @@ pub struct Lifetime {
 }
 
 /// How a process holds an object.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum HoldVia {
     /// It maps (or, for System V, attaches) the object.
     Map,
@@ -159,7 +166,7 @@ pub enum HoldVia {
 }
 
 /// A process that maps or holds an object open.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Holder {
     /// Its pid.
     pub pid: u32,
@@ -174,7 +181,7 @@ pub struct Holder {
 }
 
 /// A process named by a kernel field (a System V creator or last user), alive or not.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ProcessRef {
     /// The pid the kernel recorded.
     pub pid: u32,
@@ -184,7 +191,7 @@ pub struct ProcessRef {
 
 /// Whether anyone uses an object, as far as the scan can tell (PRODUCT.md, "Leaked, idle, in
 /// use"). How sure the scan is of it is [`Status::uncertain`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "state", rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum Usage {
@@ -220,7 +227,7 @@ impl Usage {
 }
 
 /// Why an object is a leak. The renderers word it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "reason", rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum LeakReason {
@@ -237,7 +244,7 @@ pub enum LeakReason {
 
 /// Why the scan cannot be sure that nobody holds an object it found unheld. Such an object
 /// is shown with `?`, and removing it needs `--force`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "why", rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum Blindness {
@@ -258,7 +265,7 @@ pub enum Blindness {
 }
 
 /// The status of an object: whether it is used, and its kernel flags.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Status {
     /// In use, idle or leaked.
     pub usage: Usage,
@@ -297,7 +304,7 @@ impl Status {
 }
 
 /// System V details of an object.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct SysvDetails {
     /// The key (`0` is `IPC_PRIVATE`).
     pub key: i32,
@@ -322,13 +329,15 @@ pub struct SysvDetails {
 }
 
 /// One shared-memory object.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Object {
     /// Its kind.
     pub kind: Kind,
-    /// How shmkit commands address it: `sysv:id=294918`, `posix:/name`, `file:/mnt/t/x`;
-    /// `None` where no command can reach it (a shared anonymous mapping, a memfd).
-    pub address: Option<String>,
+    /// How shmkit commands address it: `sysv:id=294918`, `posix:/name`, `file:/mnt/t/x`, and
+    /// for what only its holders reach (a memfd, shared anonymous memory, a deleted file) a
+    /// holder's descriptor or mapping: `memfd:4242/5`, `shared-anon:4242@0x7f3a0000`.
+    /// Serialized as that text.
+    pub address: Address,
     /// What a person calls it: a key (`0x0000162e`), a name (`/orders`), a path, a memfd name.
     pub name: String,
     /// Device (major, minor) and inode, the identity that maps and fds share.
@@ -370,7 +379,7 @@ pub struct Object {
 }
 
 /// A tmpfs or ramfs mount and what it holds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct TmpfsMount {
     /// Where it is mounted.
     pub mount_point: String,
@@ -393,7 +402,7 @@ pub struct TmpfsMount {
 }
 
 /// A container the scan found processes of, and the namespaces they are in.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ContainerInfo {
     /// Runtime, id, name, pod.
     pub container: Container,
@@ -413,7 +422,7 @@ pub struct ContainerInfo {
 }
 
 /// What the scan could not see, so the report can say how much stays unattributed.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Coverage {
     /// Processes examined.
     pub processes: u64,

@@ -54,6 +54,8 @@ pub(super) enum Seen {
         size: u64,
         deleted: bool,
         stat_path: Option<std::path::PathBuf>,
+        /// Where the mapping starts, which with the pid names it (`/proc/PID/map_files`).
+        start: u64,
     },
 }
 
@@ -66,6 +68,9 @@ pub(super) struct FdSeen {
     pub(super) size: u64,
     pub(super) allocated: Option<u64>,
     pub(super) deleted: bool,
+    /// The descriptor: the thread whose table holds it (the process itself, or a thread with
+    /// a table of its own, which `/proc/TID/fd` reaches as well) and its number there.
+    pub(super) reach: (u32, u32),
 }
 
 /// Reads every process's maps and descriptors, on as many threads as there are cores (the
@@ -411,6 +416,7 @@ pub(super) fn scan_process_rest(
                 size: e.offset + e.len(),
                 deleted: false,
                 stat_path: map_file(),
+                start: e.start,
             });
         } else if let Some(name) = e.memfd_name() {
             seen.push(Seen::Shmem {
@@ -421,6 +427,7 @@ pub(super) fn scan_process_rest(
                 size: e.offset + e.len(),
                 deleted: false,
                 stat_path: map_file(),
+                start: e.start,
             });
         } else if let MapPath::Path { path, deleted } = &e.path {
             if e.inode == 0 {
@@ -462,14 +469,15 @@ pub(super) fn scan_process_rest(
                 // Used only for what no walk finds: deleted files, files of hidden or
                 // foreign mounts, regular files.
                 stat_path: map_file(),
+                start: e.start,
             });
         }
     }
     let mut fds = Vec::new();
     let live = root.root() == Path::new("/");
-    let mut fd_dirs = vec![std::ffi::CString::from(c"fd")];
-    fd_dirs.extend(tables.iter().map(|&tid| task_path(tid, "fd")));
-    for fd_dir_name in &fd_dirs {
+    let mut fd_dirs = vec![(pid, std::ffi::CString::from(c"fd"))];
+    fd_dirs.extend(tables.iter().map(|&tid| (tid, task_path(tid, "fd"))));
+    for (table_owner, fd_dir_name) in &fd_dirs {
         // /proc/PID/fd fills each batch until it is full, so a short batch was the last.
         let listed =
             sys::dir::for_each_entry_at(pid_dir.as_fd(), fd_dir_name, live, |name, fd_dir| {
@@ -530,6 +538,7 @@ pub(super) fn scan_process_rest(
                     size: meta.size,
                     allocated: Some(meta.allocated),
                     deleted: link.deleted() && kind != Kind::Memfd,
+                    reach: (*table_owner, fd),
                 });
             });
         match listed {

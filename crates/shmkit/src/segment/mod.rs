@@ -33,12 +33,14 @@
 
 mod errno;
 pub mod file;
+pub mod held;
 mod kernel;
 pub mod memfd;
 pub mod posix;
 pub mod sysv;
 
 pub use file::FileSegment;
+pub use held::HeldSegment;
 pub use memfd::MemfdSegment;
 pub use posix::PosixSegment;
 pub use sysv::SysvSegment;
@@ -117,7 +119,7 @@ impl CreateOptions {
 }
 
 /// What an open handle may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Access {
     /// Not mapped: for stat, chmod, chown and remove. A System V segment is not attached (its
@@ -172,7 +174,7 @@ impl OpenOptions {
 }
 
 /// Everything the kernel knows about an object (`IPC_STAT` or `fstat`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Stat {
     /// Its kind.
     pub kind: Kind,
@@ -195,7 +197,7 @@ pub struct Stat {
 }
 
 /// The `IPC_STAT` fields of a segment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct SysvStat {
     /// Its key (0 = `IPC_PRIVATE`, also after `IPC_RMID`).
     pub key: i32,
@@ -224,7 +226,7 @@ pub struct SysvStat {
 }
 
 /// The `fstat` fields of a file-like object.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct FileStat {
     /// Its path (`/dev/shm/NAME` for POSIX; `None` for a memfd).
     pub path: Option<String>,
@@ -342,6 +344,14 @@ pub fn create(addr: &Address, opts: &CreateOptions) -> Result<Box<dyn Segment>> 
         Address::Posix(name) => Box::new(PosixSegment::create(name, opts)?),
         Address::File(path) => Box::new(FileSegment::create(path, opts)?),
         Address::Memfd(name) => Box::new(MemfdSegment::create(name, opts)?),
+        Address::Held(_) => {
+            return Err(Error::new(
+                ErrorKind::AlreadyExists,
+                addr.to_string(),
+                "it names an object a process already holds, which cannot be created",
+            )
+            .with_fix("create a memfd as memfd:NAME, or open this one with segment::open"))
+        }
     })
 }
 
@@ -352,6 +362,7 @@ pub fn open(addr: &Address, opts: &OpenOptions) -> Result<Box<dyn Segment>> {
         Address::Posix(name) => Box::new(PosixSegment::open(name, opts)?),
         Address::File(path) => Box::new(FileSegment::open(path, opts)?),
         Address::Memfd(_) => return Err(memfd::cannot_open(addr)),
+        Address::Held(held) => Box::new(HeldSegment::open(held, opts)?),
     })
 }
 

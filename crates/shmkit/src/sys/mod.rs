@@ -14,7 +14,7 @@
 // are needed elsewhere.
 #![allow(clippy::unnecessary_cast)]
 
-pub mod dir;
+pub(crate) mod dir;
 pub mod fs;
 pub mod malloc;
 pub mod mapping;
@@ -22,7 +22,7 @@ pub mod memfd;
 pub mod ns;
 pub mod posix;
 pub mod process;
-pub mod procmap;
+pub(crate) mod procmap;
 pub mod signal;
 pub mod sysv;
 
