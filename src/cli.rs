@@ -97,6 +97,8 @@ pub enum Command {
     Run(command::run::Args),
     /// A live view of shared memory, with each object's growth (plain tables with --once, -b N).
     Top(command::top::Args),
+    /// Serve the scan as Prometheus metrics, or write them once as a node_exporter textfile.
+    Exporter(command::exporter::Args),
     /// Print a completion script for bash, zsh or fish.
     Completions(command::completions::Args),
     /// Print the manual page (or write every page with --dir).

@@ -5,6 +5,7 @@ pub mod chown;
 pub mod completions;
 pub mod create;
 pub mod doctor;
+pub mod exporter;
 pub mod hold;
 pub mod inside;
 pub mod lab;
@@ -63,6 +64,7 @@ pub fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Snapshot(args) => snapshot::run(args),
         Command::Run(args) => run::run(args),
         Command::Top(args) => top::run(args),
+        Command::Exporter(args) => exporter::run(args),
         Command::Completions(args) => completions::run(args),
         Command::Manpage(args) => manpage::run(args),
         Command::Schema(args) => schema::run(args),

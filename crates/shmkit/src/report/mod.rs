@@ -10,8 +10,12 @@
 //!   remainder, so the parts add up to `Shmem`;
 //! - the leaks, each with the command that frees it.
 //!
+//! [`metrics`] renders the same report as Prometheus metrics.
+//!
 //! Nothing here reads the system: the same scan always gives the same report, so the model is
 //! tested on fixture scans as well as live.
+
+pub mod metrics;
 
 use crate::address::Address;
 use crate::scan::{Blindness, Coverage, Holder, Kind, LeakReason, Object, Scan, Usage};
