@@ -94,31 +94,7 @@ pub fn write_report(
     let sz = |b: u64| size::bytes(b, exact);
     let bold = |t: &str| output::paint(t, Colour::Bold, colour);
     let f = &r.free;
-    // free's own layout: an 8-wide label, then 12-wide right-aligned columns.
-    writeln!(
-        out,
-        "{:8}{:>12}{:>12}{:>12}{:>12}{:>12}{:>12}",
-        "", "total", "used", "free", "shared", "buff/cache", "available"
-    )?;
-    writeln!(
-        out,
-        "{:8}{:>12}{:>12}{:>12}{:>12}{:>12}{:>12}",
-        "Mem:",
-        sz(f.total),
-        sz(f.used),
-        sz(f.free),
-        sz(f.shared),
-        sz(f.buff_cache),
-        sz(f.available)
-    )?;
-    writeln!(
-        out,
-        "{:8}{:>12}{:>12}{:>12}",
-        "Swap:",
-        sz(f.swap_total),
-        sz(f.swap_used),
-        sz(f.swap_free)
-    )?;
+    write_free(out, f, exact)?;
 
     let b = &r.buff_cache;
     let pinned_note = if r.swap_on {
@@ -520,4 +496,38 @@ fn write_rows_styled(
         writeln!(out, "{line}")?;
     }
     Ok(())
+}
+
+/// free's header and its two lines (`Mem:` and `Swap:`), laid out as `free` lays them out:
+/// an 8-wide label, then 12-wide right-aligned columns.
+pub fn write_free(
+    out: &mut dyn Write,
+    f: &shmkit::report::FreeHeader,
+    exact: bool,
+) -> std::io::Result<()> {
+    let sz = |b: u64| size::bytes(b, exact);
+    writeln!(
+        out,
+        "{:8}{:>12}{:>12}{:>12}{:>12}{:>12}{:>12}",
+        "", "total", "used", "free", "shared", "buff/cache", "available"
+    )?;
+    writeln!(
+        out,
+        "{:8}{:>12}{:>12}{:>12}{:>12}{:>12}{:>12}",
+        "Mem:",
+        sz(f.total),
+        sz(f.used),
+        sz(f.free),
+        sz(f.shared),
+        sz(f.buff_cache),
+        sz(f.available)
+    )?;
+    writeln!(
+        out,
+        "{:8}{:>12}{:>12}{:>12}",
+        "Swap:",
+        sz(f.swap_total),
+        sz(f.swap_used),
+        sz(f.swap_free)
+    )
 }

@@ -58,7 +58,7 @@ pub fn write_sample(
         local_date(sample.unix),
         seconds(interval)
     )?;
-    write_free(out, &sample.report.free, exact)?;
+    crate::command::mem::write_free(out, &sample.report.free, exact)?;
     let sz = |b: u64| size::bytes(b, exact);
     let parts: Vec<String> = buff_cache_parts(&sample.report)
         .iter()
@@ -80,35 +80,6 @@ pub fn write_sample(
         &model::lines(view, objects, growth),
         sample.unix,
         exact,
-    )
-}
-
-/// free's two lines (`Mem:` and `Swap:`), laid out as `free` lays them out.
-pub fn write_free(out: &mut dyn Write, f: &FreeHeader, exact: bool) -> std::io::Result<()> {
-    let sz = |b: u64| size::bytes(b, exact);
-    writeln!(
-        out,
-        "{:8}{:>12}{:>12}{:>12}{:>12}{:>12}{:>12}",
-        "", "total", "used", "free", "shared", "buff/cache", "available"
-    )?;
-    writeln!(
-        out,
-        "{:8}{:>12}{:>12}{:>12}{:>12}{:>12}{:>12}",
-        "Mem:",
-        sz(f.total),
-        sz(f.used),
-        sz(f.free),
-        sz(f.shared),
-        sz(f.buff_cache),
-        sz(f.available)
-    )?;
-    writeln!(
-        out,
-        "{:8}{:>12}{:>12}{:>12}",
-        "Swap:",
-        sz(f.swap_total),
-        sz(f.swap_used),
-        sz(f.swap_free)
     )
 }
 
