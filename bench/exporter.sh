@@ -5,16 +5,16 @@
 #
 # Usage (as root, from anywhere):   bench/exporter.sh
 #
-# It builds shmkit (cargo build --release) and starts the load of bench/mem.sh: 1,000
-# processes holding 50 System V segments, 50 POSIX objects and 50 shared anonymous mappings of
-# 1 MiB. It starts `shmkit exporter --min-interval 0` (every scrape scans) on a free loopback
+# It runs inside bench/mem.sh's load (which builds shmkit and starts 1,000 processes holding
+# 50 System V segments, 50 POSIX objects and 50 shared anonymous mappings of 1 MiB, and removes
+# them afterwards). It starts `shmkit exporter --min-interval 0` (every scrape scans) on a free loopback
 # port, then, in the same run, hyperfine (with warmup) times:
 #   - curl http://127.0.0.1:PORT/metrics   (one scrape: a scan and the encoding)
 #   - shmkit ls --json                     (the peer: the same scan, printed as JSON)
 # Then it scrapes SCRAPES more times (4 clients at once) and reads the exporter's resident
 # memory (VmRSS, VmHWM) after the first scrape and after the last.
 # Targets: a scrape <= 1.2x `shmkit ls --json`; RSS < 30 MiB after 1,000 scrapes.
-# Every process, segment and /dev/shm file it makes is removed on exit (trap EXIT), also on ^C.
+# The exporter and its files are removed on exit (trap EXIT), also on ^C; bench/mem.sh removes the load.
 #
 # Environment: PROCS (1000), OBJECTS (50), RUNS (hyperfine --min-runs, 10), SCRAPES (1000),
 #              OUT (where the JSON goes, default target/bench).
@@ -37,58 +37,26 @@ need() { # command debian-package
     echo "installing $2 (for $1)" >&2
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
 }
-need hyperfine hyperfine
 need curl curl
-need python3 python3
-need ipcmk util-linux
 
-cargo build --release --quiet --manifest-path "$REPO/Cargo.toml"
+if [ "${1:-}" != --with-load ]; then
+    # bench/mem.sh sets up the 1,000 processes, runs us with them up, and cleans up.
+    exec env PROCS="$PROCS" OBJECTS="$OBJECTS" \
+        PROFILE_CMD="$REPO/bench/exporter.sh --with-load" "$REPO/bench/mem.sh"
+fi
+
 SHMKIT=$REPO/target/release/shmkit
 mkdir -p "$OUT"
 
 WORK=$(mktemp -d /tmp/shmkit-bench-exporter.XXXXXX)
-PIDS=()
-SHMIDS=()
-POSIX=()
 EXPORTER=
 cleanup() {
     set +e
     [ -n "$EXPORTER" ] && kill "$EXPORTER" 2>/dev/null && wait "$EXPORTER" 2>/dev/null
-    exec 9>&- 2>/dev/null            # EOF on the holders' stdin: they unmap and exit
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done
-    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null; done
-    for id in "${SHMIDS[@]}"; do ipcrm -m "$id" 2>/dev/null; done
-    for name in "${POSIX[@]}"; do rm -f "/dev/shm/$name"; done
     rm -rf "$WORK"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-echo "setting up: $PROCS processes, $OBJECTS objects of each kind (sysv, posix, shared-anon), 1 MiB each" >&2
-for ((i = 0; i < OBJECTS; i++)); do
-    id=$(ipcmk -M 1048576 -p 0600 | awk '{print $NF}')
-    SHMIDS+=("$id")
-    name="shmkit-bench-$$-$i"
-    truncate -s 1M "/dev/shm/$name"
-    chmod 0600 "/dev/shm/$name"
-    POSIX+=("$name")
-done
-mkfifo "$WORK/hold"
-exec 9<>"$WORK/hold"
-for ((i = 0; i < PROCS; i++)); do
-    k=$((i % OBJECTS))
-    args=(hold --sysv-id "${SHMIDS[$k]}" --posix "/${POSIX[$k]}" --fill 1)
-    if ((i < OBJECTS)); then args+=(--anon 1M); fi
-    "$SHMKIT" "${args[@]}" <"$WORK/hold" >>"$WORK/ready" 9>&- &
-    PIDS+=($!)
-done
-while [ "$(grep -c '^ready' "$WORK/ready" 2>/dev/null || echo 0)" -lt "$PROCS" ]; do
-    for pid in "${PIDS[@]}"; do
-        kill -0 "$pid" 2>/dev/null || { echo "a holder (pid $pid) died during setup" >&2; exit 1; }
-    done
-    sleep 0.2
-done
-echo "ready: $(ls -d /proc/[0-9]* | wc -l) processes on the host" >&2
 
 "$SHMKIT" exporter --listen 127.0.0.1:0 --min-interval 0 9>&- 2>"$WORK/exporter.err" &
 EXPORTER=$!
