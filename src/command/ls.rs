@@ -68,7 +68,7 @@ pub struct Args {
     /// like `free -s`.
     #[arg(long, value_name = "SECONDS", num_args = 0..=1, require_equals = true,
           default_missing_value = "2", conflicts_with = "json",
-          value_parser = crate::command::top::batch::parse_interval)]
+          value_parser = super::flags::interval)]
     pub watch: Option<std::time::Duration>,
     /// Show ages as of this time (unix seconds) instead of now (fixture tests).
     #[arg(long, value_name = "SECONDS", hide = true)]

@@ -52,8 +52,8 @@ pub struct SaveArgs {
     pub selectors: Vec<String>,
     /// Wait up to TIMEOUT (30s, 500ms) until no process is attached to the selected segments,
     /// so the copy is consistent; exit 9 if they stay attached.
-    #[arg(long, value_name = "TIMEOUT")]
-    pub wait_detached: Option<String>,
+    #[arg(long, value_name = "TIMEOUT", value_parser = super::flags::duration)]
+    pub wait_detached: Option<std::time::Duration>,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -117,11 +117,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             let root = ProcRoot::live();
             let opts = SaveOptions {
                 selectors: parse_selectors(&root, &a.selectors)?,
-                wait_detached: a
-                    .wait_detached
-                    .as_deref()
-                    .map(snapshot::parse_duration)
-                    .transpose()?,
+                wait_detached: a.wait_detached,
             };
             let report = snapshot::save(&root, &a.file, &opts)?;
             crate::output::done(format!(

@@ -14,6 +14,7 @@
 //! - [`render`]: sizes and tables for people.
 //! - [`address`]: `sysv:5678`, `posix:/name`, `file:PATH`: how objects are named.
 //! - [`segment`]: create, open, map, read, write, stat, resize, remove any kind of segment.
+//! - [`duration`]: the one grammar for durations (`30s`, `7d`, `250ms`, seconds).
 //! - [`error`]: one-line errors that name the object, the cause and the fix, with exit codes.
 //!
 //! Everything that reads `/proc` or `/sys` goes through [`shmkit_procfs::ProcRoot`], so tests
@@ -27,6 +28,7 @@
 
 pub mod address;
 pub mod doctor;
+pub mod duration;
 pub mod error;
 pub mod lab;
 pub mod reap;

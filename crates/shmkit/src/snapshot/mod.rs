@@ -28,5 +28,5 @@ pub use format::{escape_name, ObjectMeta};
 pub use reader::{verify, FormatError, ReadError, SavedObject, SnapshotReader, Verified};
 pub use restore::{restore, verify_file, Action, RestoreOptions, RestoreReport, Restored};
 pub use save::{save, SaveOptions, SaveReport, SavedSummary, Skipped};
-pub use select::{parse_duration, Selector};
+pub use select::Selector;
 pub use writer::{ContentSource, SnapshotWriter, WriteStats};

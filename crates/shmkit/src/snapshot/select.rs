@@ -71,29 +71,6 @@ pub fn parse(text: &str, users: &crate::procfs::NameTable) -> Result<Vec<Selecto
     }
 }
 
-/// Parses a duration: `30s`, `5m`, `1h`, `250ms`, or bare seconds (`30`).
-pub fn parse_duration(text: &str) -> Result<std::time::Duration> {
-    let bad = || {
-        Error::new(ErrorKind::InvalidInput, text, "not a duration")
-            .with_fix("write it as 30s, 5m, 1h, 250ms or a number of seconds")
-    };
-    let (num, unit_ms) = if let Some(n) = text.strip_suffix("ms") {
-        (n, 1)
-    } else if let Some(n) = text.strip_suffix('s') {
-        (n, 1000)
-    } else if let Some(n) = text.strip_suffix('m') {
-        (n, 60_000)
-    } else if let Some(n) = text.strip_suffix('h') {
-        (n, 3_600_000)
-    } else {
-        (text, 1000)
-    };
-    let n: u64 = num.parse().map_err(|_| bad())?;
-    n.checked_mul(unit_ms)
-        .map(std::time::Duration::from_millis)
-        .ok_or_else(bad)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,16 +120,5 @@ mod tests {
             assert_eq!(e.kind(), ErrorKind::InvalidInput, "{bad}");
             assert!(e.to_string().contains("sysv:KEY"), "{e}");
         }
-    }
-
-    #[test]
-    fn durations() {
-        use std::time::Duration;
-        assert_eq!(parse_duration("30s").unwrap(), Duration::from_secs(30));
-        assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
-        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
-        assert_eq!(parse_duration("2").unwrap(), Duration::from_secs(2));
-        assert!(parse_duration("soon").is_err());
-        assert!(parse_duration("99999999999999999h").is_err());
     }
 }
