@@ -224,15 +224,17 @@ pub fn resolve_user(root: &ProcRoot, user: &str) -> anyhow::Result<u32> {
     if let Ok(uid) = user.parse::<u32>() {
         return Ok(uid);
     }
-    root.users().ok().and_then(|t| t.id(user)).ok_or_else(|| {
-        shmkit::Error::new(
-            shmkit::ErrorKind::NotFound,
-            format!("user {user}"),
-            "no such user in /etc/passwd",
-        )
-        .with_fix("give a numeric uid or an existing user name")
-        .into()
-    })
+    shmkit::accounts::Accounts::of(root)
+        .user_id(user)
+        .ok_or_else(|| {
+            shmkit::Error::new(
+                shmkit::ErrorKind::NotFound,
+                format!("user {user}"),
+                "no such user (getent passwd lists none)",
+            )
+            .with_fix("give a numeric uid or an existing user name")
+            .into()
+        })
 }
 
 /// Seconds since the epoch, now.

@@ -344,12 +344,7 @@ impl From<&snapshot::Verified> for LsOut {
 
 /// Parses selector words (`all` when there are none).
 pub fn parse_selectors(root: &ProcRoot, words: &[String]) -> anyhow::Result<Vec<Selector>> {
-    let needs_users = words.iter().any(|w| w.starts_with("sysv:user="));
-    let users = if needs_users {
-        root.users().unwrap_or_default()
-    } else {
-        Default::default()
-    };
+    let users = shmkit::accounts::Accounts::of(root);
     let mut out = Vec::new();
     for w in words {
         out.extend(snapshot::select::parse(w, &users)?);

@@ -12,6 +12,7 @@
 //! - [`doctor`]: is this host or container fit for shared memory; what survives a restart.
 //! - [`snapshot`]: save System V and POSIX objects to a checksummed file and restore them.
 //! - [`render`]: sizes and tables for people.
+//! - [`accounts`]: user and group names, through NSS (files under a fixture root).
 //! - [`address`]: `sysv:5678`, `posix:/name`, `file:PATH`: how objects are named.
 //! - [`segment`]: create, open, map, read, write, stat, resize, remove any kind of segment.
 //! - [`duration`]: the one grammar for durations (`30s`, `7d`, `250ms`, seconds).
@@ -26,6 +27,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod accounts;
 pub mod address;
 pub mod doctor;
 pub mod duration;

@@ -27,7 +27,7 @@ const FIX: &str = "use sysv:KEY, sysv:0xHEX, sysv:id=SHMID, sysv:ftok=PATH:PROJ,
                    sysv:user=NAME|UID, posix:/NAME, posix:all or all";
 
 /// Parses one selector; `users` resolves user names for `sysv:user=NAME`.
-pub fn parse(text: &str, users: &crate::procfs::NameTable) -> Result<Vec<Selector>> {
+pub fn parse(text: &str, users: &crate::accounts::Accounts) -> Result<Vec<Selector>> {
     let bad = |cause: String| Error::new(ErrorKind::InvalidInput, text, cause).with_fix(FIX);
     if text == "all" {
         return Ok(vec![Selector::SysvAll, Selector::PosixAll]);
@@ -41,8 +41,8 @@ pub fn parse(text: &str, users: &crate::procfs::NameTable) -> Result<Vec<Selecto
         let uid = match user.parse::<u32>() {
             Ok(uid) => uid,
             Err(_) => users
-                .id(user)
-                .ok_or_else(|| bad(format!("no user named {user:?} in /etc/passwd")))?,
+                .user_id(user)
+                .ok_or_else(|| bad(format!("no user named {user:?} (getent passwd)")))?,
         };
         return Ok(vec![Selector::SysvUser(uid)]);
     }
@@ -77,7 +77,7 @@ mod tests {
 
     #[test]
     fn selectors_parse_and_bad_ones_name_the_fix() {
-        let users = crate::procfs::NameTable::default();
+        let users = crate::accounts::Accounts::of(&crate::procfs::ProcRoot::new("/nonexistent"));
         assert_eq!(
             parse("sysv:5678", &users).unwrap(),
             vec![Selector::SysvKey(5678)]

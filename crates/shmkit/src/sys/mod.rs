@@ -20,6 +20,7 @@ pub mod malloc;
 pub mod mapping;
 pub mod memfd;
 pub mod ns;
+pub mod nss;
 pub mod posix;
 pub mod process;
 pub(crate) mod procmap;
