@@ -50,7 +50,7 @@ pub fn command() -> clap::Command {
         })
 }
 
-/// Parses the command line (with [`command`]'s help).
+/// Parses the command line (with [`command()`]'s help).
 ///
 /// Building all of clap's tree (every subcommand, every argument, every help text) costs more
 /// than a life-cycle command's own work, so a command line that names its subcommand is parsed
