@@ -37,7 +37,7 @@ use serde::Serialize;
 pub const MIN_SIZE: u64 = 16 << 20;
 
 /// How an experiment ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Status {
     /// Every verdict held.
@@ -103,10 +103,10 @@ pub fn find(name: &str) -> Result<&'static Experiment> {
 }
 
 /// The version of the JSON document `shmkit lab run NAME --json` prints.
-pub const SCHEMA: &str = "shmkit.lab/1";
+pub const SCHEMA: &str = "shmkit.lab/2";
 
 /// The result of one experiment.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ExperimentReport {
     /// [`SCHEMA`].
     pub schema: &'static str,

@@ -27,7 +27,7 @@ pub use containers::{
 };
 
 /// The version of the JSON document `shmkit mem --json` prints.
-pub const SCHEMA: &str = "shmkit.mem/3";
+pub const SCHEMA: &str = "shmkit.mem/4";
 
 /// The header `free -b` prints, field for field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
@@ -94,6 +94,7 @@ pub struct PinnedItem {
     /// here.
     pub location: Option<String>,
     /// Bytes of `Shmem` it accounts for.
+    #[serde(rename = "resident")]
     pub bytes: u64,
     /// Who holds it, if anyone.
     pub holders: Vec<Holder>,
@@ -121,6 +122,7 @@ pub struct PinnedFile {
     /// Its address, as `ls` and `stat` give it.
     pub address: Address,
     /// Allocated bytes.
+    #[serde(rename = "resident")]
     pub bytes: u64,
     /// Who maps it or holds it open.
     pub holders: Vec<Holder>,
@@ -162,6 +164,7 @@ pub struct Leak {
     /// Its address (`sysv:id=5`), as `ls` and `stat` give it.
     pub address: Address,
     /// Resident bytes it pins.
+    #[serde(rename = "resident")]
     pub bytes: u64,
     /// Why it is a leak.
     pub reason: LeakReason,

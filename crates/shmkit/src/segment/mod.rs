@@ -47,7 +47,8 @@ pub use sysv::SysvSegment;
 
 use crate::address::Address;
 use crate::error::{Error, ErrorKind, Result};
-use crate::scan::{Kind, Lifetime};
+use crate::scan::Kind;
+use crate::survival::Lifetime;
 use crate::sys::Mapping;
 use serde::Serialize;
 use std::fmt;
@@ -179,7 +180,7 @@ pub struct Stat {
     /// Its kind.
     pub kind: Kind,
     /// Its address, as shmkit commands take it (System V: by id, which is exact).
-    pub address: String,
+    pub address: Address,
     /// Size in bytes.
     pub size: u64,
     /// Owner uid.
@@ -213,11 +214,16 @@ pub struct SysvStat {
     pub lpid: u32,
     /// Current attachments.
     pub nattch: u64,
-    /// Last attach (unix seconds; 0 = never).
+    /// Last attach (unix seconds; 0 = never, null in JSON).
+    #[serde(rename = "atime_unix", serialize_with = "crate::json::unix_or_never")]
+    #[schemars(with = "Option<i64>")]
     pub atime: i64,
-    /// Last detach (unix seconds; 0 = never).
+    /// Last detach (unix seconds; 0 = never, null in JSON).
+    #[serde(rename = "dtime_unix", serialize_with = "crate::json::unix_or_never")]
+    #[schemars(with = "Option<i64>")]
     pub dtime: i64,
     /// Creation or last `IPC_SET` (unix seconds).
+    #[serde(rename = "ctime_unix")]
     pub ctime: i64,
     /// `IPC_RMID` was called; it goes at the last detach (`SHM_DEST`).
     pub marked_for_destruction: bool,
@@ -238,11 +244,14 @@ pub struct FileStat {
     pub nlink: u64,
     /// Bytes allocated (`st_blocks * 512`): for tmpfs, the memory it takes.
     pub allocated: u64,
-    /// Last access, modification, status change (unix seconds).
+    /// Last access (unix seconds).
+    #[serde(rename = "atime_unix")]
     pub atime: i64,
-    /// Last modification.
+    /// Last modification (unix seconds).
+    #[serde(rename = "mtime_unix")]
     pub mtime: i64,
-    /// Last status change.
+    /// Last status change (unix seconds).
+    #[serde(rename = "ctime_unix")]
     pub ctime: i64,
 }
 
@@ -474,13 +483,17 @@ fn check_mode(addr: &Address, mode: u32) -> Result<()> {
 /// File-like objects share their stat, chmod and chown code.
 fn file_stat(
     kind: Kind,
-    address: String,
+    address: Address,
     path: Option<String>,
     file: &std::fs::File,
 ) -> Result<Stat> {
     use std::os::unix::fs::MetadataExt;
     let meta = file.metadata().map_err(|e| {
-        errno::explain(errno::Call::Fstat, &errno::Context::new(address.clone()), e)
+        errno::explain(
+            errno::Call::Fstat,
+            &errno::Context::new(address.to_string()),
+            e,
+        )
     })?;
     let dev = meta.dev();
     Ok(Stat {

@@ -62,8 +62,9 @@ pub struct RestoreOptions {
 }
 
 /// What happened (or would happen) to one object.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Action {
     /// Created; nothing had its key or name.
     Created,
@@ -78,6 +79,9 @@ pub enum Action {
     WouldReplace,
     /// `--dry-run`: already restored by an earlier, unfinished restore; would be kept.
     WouldKeep,
+    /// `--dry-run` without `--replace`: an object has its key or name, so the restore would
+    /// create nothing ([`RestoreReport::conflict`] says so).
+    WouldConflict,
 }
 
 /// One restored object.
@@ -98,7 +102,7 @@ pub struct Restored {
 }
 
 /// What a restore did.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, serde::Serialize)]
 pub struct RestoreReport {
     /// The snapshot file.
     pub path: PathBuf,
@@ -111,6 +115,11 @@ pub struct RestoreReport {
     /// A signal that arrived during the commit: the restore finished first. The caller may
     /// now act on it (the command exits 128 + signal).
     pub deferred_signal: Option<i32>,
+    /// `--dry-run` without `--replace`: why the restore would create nothing (objects that
+    /// exist, each [`Action::WouldConflict`]); a restore that is not a dry run returns it as
+    /// its error instead.
+    #[serde(skip)]
+    pub conflict: Option<Error>,
 }
 
 /// Turns a reader failure into the command's error.
@@ -684,17 +693,23 @@ pub fn restore(path: &Path, opts: &RestoreOptions) -> Result<RestoreReport> {
         }
         plan.push(if exists { Plan::Replace } else { Plan::Create });
     }
+    let mut conflict = None;
     if !conflicts.is_empty() && !opts.replace {
         let more = match conflicts.len() {
             1 => String::new(),
             n => format!(" (and {} more)", n - 1),
         };
-        return Err(Error::new(
+        let error = Error::new(
             ErrorKind::AlreadyExists,
             format!("{}{more}", verified.objects[conflicts[0]].meta.address()),
             "already exists, so the restore created nothing",
         )
-        .with_fix("remove it (`ipcrm`, `shmkit rm`) or restore with --replace"));
+        .with_fix("remove it (`ipcrm`, `shmkit rm`) or restore with --replace");
+        if !opts.dry_run {
+            return Err(error);
+        }
+        // A dry run shows every object, each conflict among them, and says why.
+        conflict = Some(error);
     }
     check_room(&room(&root, &segments), &verified, &plan)?;
     let egid = sys::getegid();
@@ -713,6 +728,7 @@ pub fn restore(path: &Path, opts: &RestoreOptions) -> Result<RestoreReport> {
             Restored {
                 meta: o.meta.clone(),
                 action: match (opts.dry_run, p) {
+                    (true, Plan::Replace) if conflict.is_some() => Action::WouldConflict,
                     (true, Plan::Create) => Action::WouldCreate,
                     (true, Plan::Replace) => Action::WouldReplace,
                     (true, Plan::Keep(_)) => Action::WouldKeep,
@@ -736,6 +752,7 @@ pub fn restore(path: &Path, opts: &RestoreOptions) -> Result<RestoreReport> {
             objects,
             recovered,
             deferred_signal: None,
+            conflict,
         });
     }
     let (ipc_ns, dev_shm) = namespace_ids();
@@ -809,6 +826,7 @@ pub fn restore(path: &Path, opts: &RestoreOptions) -> Result<RestoreReport> {
         objects,
         recovered,
         deferred_signal,
+        conflict: None,
     })
 }
 
