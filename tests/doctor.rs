@@ -3,9 +3,9 @@
 //! cross-checked with what the kernel and `df` say.
 
 use shmkit::doctor::{examine, PlaceKind, Report, PROC_IPC_INIT_INO};
-use shmkit::survival::Answer;
 use shmkit::procfs::ProcRoot;
 use shmkit::scan::Kind;
+use shmkit::survival::Answer;
 use shmkit::sys::FsStat;
 use std::path::PathBuf;
 use std::process::Command;

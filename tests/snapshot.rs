@@ -1069,10 +1069,7 @@ fn a_huge_page_segment_round_trips_as_a_huge_page_segment_or_is_refused_clearly(
     assert!(out.status.success(), "{}", text(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["objects"][0]["hugetlb"], true);
-    assert!(
-        v["stored"].as_u64().unwrap() > size / 2,
-        "saved as zeros"
-    );
+    assert!(v["stored"].as_u64().unwrap() > size / 2, "saved as zeros");
     sysv::remove(id).unwrap();
     let free_before = HugePages::free();
     let out = shmkit(&["snapshot", "restore", file.to_str().unwrap()]);

@@ -103,11 +103,7 @@ fn examine_from_host(root: &ProcRoot, inside: &super::inside::Inside) -> anyhow:
                 .ok()
                 .and_then(|n| n.get(&c.id).cloned());
         }
-        doctor::ContainerSubject {
-            container: c,
-            pid,
-            docker,
-        }
+        doctor::ContainerSubject::new(c, pid, docker)
     });
     Ok(report)
 }
@@ -139,6 +135,7 @@ fn print_human(r: &Report, out: &mut dyn Write, colour: bool) -> std::io::Result
         (PlaceKind::Host, _) => "host".to_owned(),
         (PlaceKind::Container, Some(rt)) => format!("container ({})", sanitize(rt)),
         (PlaceKind::Container, None) => "container".to_owned(),
+        _ => "unknown".to_owned(),
     };
     writeln!(out, "{} {place}", bold("Where:"))?;
     if let Some(c) = &r.container {
@@ -316,11 +313,6 @@ fn print_human(r: &Report, out: &mut dyn Write, colour: bool) -> std::io::Result
 /// Why an object of `kind` survives or not, in words; a "no" that a snapshot can undo says so.
 pub fn because_words(kind: Kind, survival: &Survival) -> String {
     let persist = "; `shmkit run --persist FILE` on a volume brings it back";
-    let dev_shm_persist = if matches!(kind, Kind::Sysv | Kind::Posix) {
-        persist
-    } else {
-        ""
-    };
     let words: std::borrow::Cow<'static, str> = match survival.because {
         Because::UntilRemoved => match kind {
             Kind::Sysv => "it stays until IPC_RMID (`shmkit rm`), even with nattch 0".into(),
@@ -328,7 +320,8 @@ pub fn because_words(kind: Kind, survival: &Survival) -> String {
             _ => "a file stays until deleted".into(),
         },
         Because::ShmRmidForced => "kernel.shm_rmid_forced=1 destroys a segment once its creator exited and nobody is attached".into(),
-        Because::FreedWithLastHolder => "it is freed at the last close and unmap".into(),
+        Because::FreedWithLastHolder if kind == Kind::SharedAnon => "freed at the last unmap".into(),
+        Because::FreedWithLastHolder => "freed at the last close and unmap".into(),
         Because::IsAFile => "it is a file".into(),
         Because::IpcNamespaceLifetime => "only if the IPC namespace outlives the container (--ipc=host or shareable)".into(),
         Because::PrivateIpcNamespace => format!("this IPC namespace is private: it ends with its last process{persist}").into(),
@@ -347,13 +340,13 @@ pub fn because_words(kind: Kind, survival: &Survival) -> String {
         Because::ContainerTmpfs => "a tmpfs mounted in the container ends with it".into(),
         Because::PrivateMountNsTmpfs => "this mount namespace is private: a tmpfs mounted in it ends with it; one mounted on the host outlives it".into(),
         Because::HostTmpfs => "a host tmpfs outlives any service restart".into(),
-        Because::FreedWithProcesses => "it is freed with its processes".into(),
+        Because::FreedWithProcesses => "freed with its processes".into(),
         Because::FileSystemLifetime => "if the file's filesystem does (a volume, not the writable layer)".into(),
         Because::WritableLayer => "the file is in a container's writable layer: it survives a restart but not `docker rm`; use a volume to keep it".into(),
         Because::FileOnTmpfs => "the file is on a tmpfs, which is memory: it lives as long as that mount".into(),
         Because::FileOnDisk => "the file is on a disk filesystem, which outlives containers".into(),
         Because::FileSystemUnknown => "it is a file (its filesystem could not be determined)".into(),
-        Because::MemoryOnly => format!("shared memory is RAM (and swap); a reboot clears it{dev_shm_persist}").into(),
+        Because::MemoryOnly => "shared memory is RAM (and swap); a reboot clears it".into(),
         Because::WrittenBack => "it is on disk — what was written back (msync; `shmkit write` does it)".into(),
         _ => "(no words for this reason yet)".into(),
     };

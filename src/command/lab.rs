@@ -329,7 +329,8 @@ fn print_footer(
     report: &ExperimentReport,
     colour: bool,
 ) -> std::io::Result<()> {
-    let (held, total) = report.verdict_counts();
+    let counts = report.verdict_counts();
+    let (held, total) = (counts.held, counts.total);
     match report.status {
         Status::Held => writeln!(
             out,
@@ -342,7 +343,7 @@ fn print_footer(
             paint("result:", Colour::Bold, colour),
             paint("FAILED", Colour::Red, colour)
         )?,
-        Status::Skipped | Status::Unsupported => {
+        _ => {
             let word = if report.status == Status::Skipped {
                 "skipped"
             } else {
@@ -384,12 +385,14 @@ fn print_summary(
         ("VERDICTS", shmkit::render::table::Align::Right),
     ]);
     for r in reports {
-        let (held, total) = r.verdict_counts();
+        let counts = r.verdict_counts();
+        let (held, total) = (counts.held, counts.total);
         let result = match r.status {
             Status::Held => "held",
             Status::Failed => "FAILED",
             Status::Skipped => "skipped",
             Status::Unsupported => "not possible here",
+            _ => "?",
         };
         table.row(vec![
             r.name.to_string(),

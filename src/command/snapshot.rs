@@ -115,14 +115,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.action {
         Action::Save(a) => {
             let root = ProcRoot::live();
-            let opts = SaveOptions {
-                selectors: parse_selectors(&root, &a.selectors)?,
-                wait_detached: a
-                    .wait_detached
-                    .as_deref()
-                    .map(snapshot::parse_duration)
-                    .transpose()?,
-            };
+            let opts = SaveOptions::default()
+                .selectors(parse_selectors(&root, &a.selectors)?)
+                .wait_detached(
+                    a.wait_detached
+                        .as_deref()
+                        .map(snapshot::parse_duration)
+                        .transpose()?,
+                );
             let report = snapshot::save(&root, &a.file, &opts)?;
             crate::output::done(format!(
                 "saved {} to {}",
@@ -138,10 +138,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Action::Restore(a) => {
-            let opts = RestoreOptions {
-                replace: a.replace,
-                dry_run: a.dry_run,
-            };
+            let opts = RestoreOptions::default()
+                .replace(a.replace)
+                .dry_run(a.dry_run);
             let report = snapshot::restore(&a.file, &opts)?;
             for note in &report.recovered {
                 crate::msg!("shmkit: note: {}: {note}", a.file.display());

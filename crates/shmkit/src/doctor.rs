@@ -24,7 +24,7 @@ use serde::Serialize;
 pub const PROC_IPC_INIT_INO: u64 = 0xEFFF_FFFF;
 
 /// The fixed inodes of the initial namespaces, by kind.
-pub const INITIAL_NS_INODES: [(&str, u64); 6] = [
+pub(crate) const INITIAL_NS_INODES: [(&str, u64); 6] = [
     ("ipc", 0xEFFF_FFFF),
     ("uts", 0xEFFF_FFFE),
     ("user", 0xEFFF_FFFD),
@@ -34,7 +34,7 @@ pub const INITIAL_NS_INODES: [(&str, u64); 6] = [
 ];
 
 /// Docker's default /dev/shm size.
-pub const DOCKER_DEFAULT_SHM: u64 = 64 << 20;
+pub(crate) const DOCKER_DEFAULT_SHM: u64 = 64 << 20;
 
 /// cgroup v1's "no limit" is any value at or above this (it is `PAGE_COUNTER_MAX * page`,
 /// which depends on the page size; all of them are far above 2^62).
@@ -43,6 +43,7 @@ const CGROUP_V1_UNLIMITED_FROM: u64 = 1 << 62;
 /// Host or container.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum PlaceKind {
     /// The host itself (or a VM): the initial namespaces.
     Host,
@@ -52,6 +53,7 @@ pub enum PlaceKind {
 
 /// Where this runs, and why shmkit thinks so.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct Place {
     /// The verdict.
     pub kind: PlaceKind,
@@ -63,6 +65,7 @@ pub struct Place {
 
 /// One namespace of this process compared with pid 1's and with the initial one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct NsCompare {
     /// `ipc`, `pid`, `mnt`, `net`, `uts`, `user`, `cgroup`.
     pub kind: String,
@@ -76,6 +79,7 @@ pub struct NsCompare {
 
 /// /dev/shm as mounted here.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct DevShm {
     /// Filesystem type from mountinfo (`tmpfs`), `None` if /dev/shm is not a mount point.
     pub fs_type: Option<String>,
@@ -101,10 +105,11 @@ pub struct DevShm {
 }
 
 /// How many of the largest `/dev/shm` files the doctor lists.
-pub const LARGEST_FILES: usize = 5;
+pub(crate) const LARGEST_FILES: usize = 5;
 
 /// A file in `/dev/shm`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct ShmFile {
     /// Its name below `/dev/shm`.
     pub name: String,
@@ -116,6 +121,7 @@ pub struct ShmFile {
 
 /// The container examined from the host by [`examine_process`], as its runtime describes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct ContainerSubject {
     /// Runtime, id, name, pod.
     pub container: crate::scan::Container,
@@ -125,8 +131,25 @@ pub struct ContainerSubject {
     pub docker: Option<crate::scan::container::DockerIpc>,
 }
 
+impl ContainerSubject {
+    /// Container `container`, examined through its process `pid`, with what Docker says of
+    /// it (if it is Docker's and its socket answered).
+    pub fn new(
+        container: crate::scan::Container,
+        pid: u32,
+        docker: Option<crate::scan::container::DockerIpc>,
+    ) -> Self {
+        ContainerSubject {
+            container,
+            pid,
+            docker,
+        }
+    }
+}
+
 /// System V limits and usage of this IPC namespace.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct SysvLimits {
     /// `kernel.shmmax`, bytes (largest segment).
     #[serde(serialize_with = "crate::json::u64_as_string")]
@@ -157,6 +180,7 @@ pub struct SysvLimits {
 
 /// The memory cgroup of this process.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct CgroupMemory {
     /// 1 or 2.
     pub version: u8,
@@ -174,6 +198,7 @@ pub struct CgroupMemory {
 
 /// systemd-logind's RemoveIPC, where logind's configuration is visible.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct RemoveIpc {
     /// Whether logind removes a user's IPC objects when their last session ends.
     pub enabled: bool,
@@ -200,6 +225,7 @@ pub struct Verdict {
 
 /// A problem, with what to do about it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct Warning {
     /// A stable identifier (`private-ipc`, `small-dev-shm`, …).
     pub id: &'static str,
@@ -211,6 +237,7 @@ pub struct Warning {
 
 /// Everything the doctor found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct Report {
     /// Host or container.
     pub place: Place,

@@ -26,6 +26,7 @@ use shmkit_procfs::ProcRoot;
 
 /// What the prediction needs besides `shmkit mem`'s model.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct Inputs {
     /// `Cached`.
     pub cached: u64,
@@ -86,6 +87,7 @@ fn stays(what: &str, size: u64) -> Stays {
 
 /// Reclaimable slab (`SReclaimable`) split by what frees it, in bytes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct SlabParts {
     /// The dentry and inode caches: level 2 frees the unused ones.
     pub dentries_inodes: u64,
@@ -98,7 +100,7 @@ pub struct SlabParts {
 
 impl Inputs {
     /// The inputs from `shmkit mem`'s report plus the extra counts.
-    pub fn from_report(
+    pub(crate) fn from_report(
         report: &MemReport,
         meminfo: &shmkit_procfs::MemInfo,
         mapped_file_pss: Option<(u64, usize, usize)>,
@@ -167,6 +169,7 @@ impl Inputs {
 
 /// One field of `/proc/meminfo` at one level.
 #[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct FieldPrediction {
     /// `Cached`, `Buffers` or `SReclaimable`.
     pub field: &'static str,
@@ -180,6 +183,7 @@ pub struct FieldPrediction {
 
 /// What one drop_caches level frees.
 #[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct LevelPrediction {
     /// 1, 2 or 3.
     pub level: u8,
@@ -196,6 +200,7 @@ pub const MEASURE_SCHEMA: &str = "shmkit.reclaim-measure/2";
 
 /// The whole prediction: the three levels, the assumptions behind them, and the cost.
 #[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct Prediction {
     /// [`SCHEMA`].
     pub schema: &'static str,
@@ -213,7 +218,7 @@ pub struct Prediction {
 pub const COST: &str = "Dropping is not free memory for nothing: every file page dropped is read from disk again the next time a program needs it (slower starts, an I/O burst), and every dentry and inode dropped is looked up again. The kernel reclaims this memory by itself when it needs it; drop_caches is for measuring, not for tuning.";
 
 /// Predicts what level `level` (1, 2 or 3) frees.
-pub fn predict_level(inputs: &Inputs, level: u8) -> LevelPrediction {
+pub(crate) fn predict_level(inputs: &Inputs, level: u8) -> LevelPrediction {
     let pages = level == 1 || level == 3;
     let slab = level == 2 || level == 3;
     let mapped = inputs.mapped_file();
@@ -360,6 +365,7 @@ pub fn predict(inputs: &Inputs) -> Prediction {
 
 /// One field, predicted against what a real drop freed.
 #[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct FieldOutcome {
     /// `Cached`, `Buffers`, `SReclaimable`, or `total`.
     pub field: &'static str,
@@ -377,6 +383,7 @@ pub struct FieldOutcome {
 
 /// The outcome of a real drop.
 #[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct Measurement {
     /// [`MEASURE_SCHEMA`].
     pub schema: &'static str,
@@ -457,7 +464,7 @@ pub fn compare(
 }
 
 /// Σ `Pss_File` over every process's `smaps_rollup`: (bytes, processes read, skipped).
-pub fn mapped_file_pss(root: &ProcRoot) -> Option<(u64, usize, usize)> {
+pub(crate) fn mapped_file_pss(root: &ProcRoot) -> Option<(u64, usize, usize)> {
     let pids = root.pids().ok()?;
     let (mut total, mut read, mut skipped) = (0u64, 0usize, 0usize);
     for pid in pids {
@@ -492,7 +499,7 @@ fn rollup_field(text: &str, name: &str) -> Option<u64> {
 }
 
 /// `/proc/sys/fs/dentry-state`: all dentries and unused ones.
-pub fn dentry_state(root: &ProcRoot) -> Option<DentryState> {
+pub(crate) fn dentry_state(root: &ProcRoot) -> Option<DentryState> {
     let text = root.read_to_string("/proc/sys/fs/dentry-state").ok()??;
     let mut numbers = text.split_whitespace().map(|w| w.parse::<u64>().ok());
     Some(DentryState {
@@ -504,7 +511,7 @@ pub fn dentry_state(root: &ProcRoot) -> Option<DentryState> {
 /// Reclaimable slab by kind from `/sys/kernel/slab` (SLUB): every cache directory whose
 /// `reclaim_account` is 1, sized as `slabs × (page << order)`, named by itself and by the
 /// aliases (symlinks) that point to it. `None` where the directory cannot be read.
-pub fn slab_parts(root: &ProcRoot) -> Option<SlabParts> {
+pub(crate) fn slab_parts(root: &ProcRoot) -> Option<SlabParts> {
     let dir = root.path("/sys/kernel/slab");
     let mut aliases: std::collections::HashMap<String, Vec<String>> = Default::default();
     let mut caches = Vec::new();

@@ -11,8 +11,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// How to run an experiment.
+/// How to run an experiment: [`LabOptions::new`], then set the fields to change.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct LabOptions {
     /// SIZE: how much memory the experiment pins, in bytes.
     pub size: u64,
@@ -42,6 +43,7 @@ impl LabOptions {
 
 /// One step of an experiment, as it was measured.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct StepReport {
     /// 0 for the baseline, then 1, 2, ...
     pub index: usize,

@@ -137,6 +137,7 @@ impl Expectation {
 
 /// The judgement of one expectation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct Verdict {
     /// What is judged, in words: `Shmem since the step before`.
     pub claim: String,

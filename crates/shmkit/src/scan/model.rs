@@ -11,6 +11,7 @@ pub use super::container::Container;
 
 /// Where an object lives: its namespaces and, when a runtime made them, its container.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct Location {
     /// The inodes of its namespaces (`/proc/PID/ns/{ipc,mnt}`).
     pub namespaces: Namespaces,
@@ -25,6 +26,7 @@ pub struct Location {
 
 /// Namespace inodes; `None` where a kind does not apply or could not be read.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct Namespaces {
     /// The IPC namespace (System V objects; for other kinds, their first holder's).
     pub ipc: Option<u64>,
@@ -257,6 +259,7 @@ pub enum Blindness {
 
 /// The status of an object: whether it is used, and its kernel flags.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct Status {
     /// In use, idle or leaked.
     pub usage: Usage,
@@ -377,6 +380,7 @@ pub struct Object {
 
 /// A tmpfs or ramfs mount and what it holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct TmpfsMount {
     /// Where it is mounted.
     pub mount_point: String,
@@ -400,6 +404,7 @@ pub struct TmpfsMount {
 
 /// A container the scan found processes of, and the namespaces they are in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct ContainerInfo {
     /// Runtime, id, name, pod.
     pub container: Container,
@@ -420,6 +425,7 @@ pub struct ContainerInfo {
 
 /// What the scan could not see, so the report can say how much stays unattributed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct Coverage {
     /// Processes examined.
     pub processes: u64,

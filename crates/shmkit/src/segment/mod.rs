@@ -56,8 +56,9 @@ use std::fmt;
 /// The default mode of new objects: owner read and write only.
 pub const DEFAULT_MODE: u32 = 0o600;
 
-/// How to create an object.
+/// How to create an object: [`CreateOptions::new`] and its builder methods.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct CreateOptions {
     /// Size in bytes (System V: at least 1 and at most `kernel.shmmax`).
     pub size: u64,
@@ -176,6 +177,7 @@ impl OpenOptions {
 
 /// Everything the kernel knows about an object (`IPC_STAT` or `fstat`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct Stat {
     /// Its kind.
     pub kind: Kind,
@@ -199,6 +201,7 @@ pub struct Stat {
 
 /// The `IPC_STAT` fields of a segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct SysvStat {
     /// Its key (0 = `IPC_PRIVATE`, also after `IPC_RMID`).
     pub key: i32,
@@ -233,6 +236,7 @@ pub struct SysvStat {
 
 /// The `fstat` fields of a file-like object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct FileStat {
     /// Its path (`/dev/shm/NAME` for POSIX; `None` for a memfd).
     pub path: Option<String>,

@@ -52,13 +52,29 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-/// How to restore.
+/// How to restore: `RestoreOptions::default()` (create, refuse what exists), changed by its
+/// builder methods.
 #[derive(Debug, Clone, Copy, Default)]
+#[non_exhaustive]
 pub struct RestoreOptions {
     /// Replace objects that already exist with the same key or name.
     pub replace: bool,
     /// Check everything, create nothing.
     pub dry_run: bool,
+}
+
+impl RestoreOptions {
+    /// Replaces objects that already exist with the same key or name.
+    pub fn replace(mut self, replace: bool) -> Self {
+        self.replace = replace;
+        self
+    }
+
+    /// Checks everything and creates nothing.
+    pub fn dry_run(mut self, dry_run: bool) -> Self {
+        self.dry_run = dry_run;
+        self
+    }
 }
 
 /// What happened (or would happen) to one object.
@@ -86,6 +102,7 @@ pub enum Action {
 
 /// One restored object.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
 pub struct Restored {
     /// Its record from the snapshot.
     #[serde(flatten)]
@@ -103,6 +120,7 @@ pub struct Restored {
 
 /// What a restore did.
 #[derive(Debug, serde::Serialize)]
+#[non_exhaustive]
 pub struct RestoreReport {
     /// The snapshot file.
     pub path: PathBuf,
