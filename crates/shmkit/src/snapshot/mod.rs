@@ -42,8 +42,7 @@
 //!
 //! let dir = tempfile::tempdir()?;
 //! let file = dir.path().join("shm.snap");
-//! let mut save = SaveOptions::default();
-//! save.selectors = vec![Selector::PosixName(name.into_bytes())];
+//! let save = SaveOptions::default().selectors(vec![Selector::PosixName(name.into_bytes())]);
 //! assert_eq!(snapshot::save(&ProcRoot::live(), &file, &save)?.objects.len(), 1);
 //!
 //! segment::open(&addr, &OpenOptions::read_write())?.remove()?;
