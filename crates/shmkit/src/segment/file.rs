@@ -181,7 +181,7 @@ impl Segment for FileSegment {
         file_stat(
             kind_of_file(&self.path),
             self.address.clone(),
-            Some(self.path.display().to_string()),
+            Some(self.path.clone()),
             &self.file,
         )
     }

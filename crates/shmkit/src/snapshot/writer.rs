@@ -1,7 +1,7 @@
 //! [`SnapshotWriter`]: streams objects into a snapshot, one reused chunk buffer at a time.
 //!
 //! Content is pulled from a [`ContentSource`] in [`CHUNK`]-sized pieces, so a 1 GiB segment
-//! costs 1 MiB of buffer. All-zero [`SPARSE_BLOCK`]s become zero runs that take 8 bytes.
+//! costs 1 MiB of buffer. All-zero 4 KiB blocks become zero runs that take 8 bytes.
 
 use super::format::Checksum as Xxh3Default;
 use super::format::{
