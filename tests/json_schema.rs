@@ -231,12 +231,14 @@ fn every_commands_json_validates_against_its_shipped_schema() {
         conflict["objects"][0]["action"], "would-conflict",
         "{conflict}"
     );
+    assert_eq!(conflict["conflict"]["exit_code"], 4, "{conflict}");
     let replace = validates_exit(
         "snapshot-restore",
         &["snapshot", "restore", snap, "--replace", "--json"],
         Some(0),
     );
     assert_eq!(replace["objects"][0]["action"], "replaced", "{replace}");
+    assert_eq!(replace["conflict"], Value::Null, "{replace}");
 
     let mut missing: Vec<String> = names(&shipped())
         .into_iter()
