@@ -27,6 +27,7 @@ pub struct FormatError {
 
 /// A failure while reading a snapshot.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ReadError {
     /// The file is not a valid snapshot (damaged, truncated, or not a snapshot at all).
     #[error("{0}")]
