@@ -20,7 +20,7 @@ use std::process::ExitCode;
 
 Notes on what the scan could not see go to stderr.")]
 pub struct Args {
-    /// Print JSON (schema `shmkit.mem/3`, documented in docs/json.md).
+    /// Print JSON (schema `shmkit.mem/4`, documented in docs/json.md).
     #[arg(long)]
     pub json: bool,
     /// Print sizes in bytes.
