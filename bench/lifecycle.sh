@@ -10,6 +10,7 @@ cargo build --release --quiet
 export SHMKIT=$PWD/target/release/shmkit N
 exec unshare --ipc bash -c '
 ms() { date +%s%N; }
+load0=$(cut -d" " -f1 /proc/loadavg)
 c1=0; c2=0; r1=0; r2=0
 for i in $(seq 1 "$N"); do
   t0=$(ms); "$SHMKIT" create "sysv:$((i + 1000))" --size 27 >/dev/null; t1=$(ms)
@@ -24,10 +25,11 @@ for i in "${!ours[@]}"; do
   r1=$((r1 + t4 - t3)); r2=$((r2 + t5 - t4))
 done
 left=$(($(wc -l < /proc/sysvipc/shm) - 1))
-awk -v n="$N" -v c1=$c1 -v c2=$c2 -v r1=$r1 -v r2=$r2 -v left="$left" "BEGIN {
+load1=$(cut -d" " -f1 /proc/loadavg)
+awk -v n="$N" -v c1=$c1 -v c2=$c2 -v r1=$r1 -v r2=$r2 -v left="$left" -v l0="$load0" -v l1="$load1" "BEGIN {
   printf \"%-8s %14s %14s %7s\n\", \"op\", \"shmkit\", \"util-linux\", \"ratio\"
   printf \"%-8s %11.3f ms %11.3f ms %6.2fx\n\", \"create\", c1 / n / 1e6, c2 / n / 1e6, c1 / c2
   printf \"%-8s %11.3f ms %11.3f ms %6.2fx\n\", \"remove\", r1 / n / 1e6, r2 / n / 1e6, r1 / r2
-  printf \"(%d segments each; %d left)\n\", n, left
+  printf \"(%d segments each; %d left; load average %s at start, %s at end, %d cores)\n\", n, left, l0, l1, '"$(nproc)"'
 }"
 '

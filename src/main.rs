@@ -14,7 +14,7 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(err) => return clap_exit(&err),
     };
-    output::set_colour(cli.color);
+    output::set_colour(cli.global.color);
     let result = command::run(cli);
     output::flush();
     match (output::stdout_failure(), result) {

@@ -610,15 +610,15 @@ fn chown_refuses_id_4294967295_which_chown_reads_as_leave_unchanged() {
     for addr in [name.addr(), key.addr()] {
         shmkit(&["create", &addr, "--size", "1"]).ok();
         for (owner, what, table) in [
-            ("4294967295", "user", "/etc/passwd"),
-            (":4294967295", "group", "/etc/group"),
+            ("4294967295", "user", "getent passwd"),
+            (":4294967295", "group", "getent group"),
         ] {
             let out = shmkit(&["chown", &addr, owner]);
             assert_eq!(
                 out.fails(2, &addr),
                 format!(
                     "shmkit: {addr}: {what} id 4294967295 is -1, which chown reads as \
-                     'leave it unchanged'; give a {what} name from {table} or a numeric id\n"
+                     'leave it unchanged'; give a {what} name that `{table}` lists, or a numeric id\n"
                 )
             );
         }

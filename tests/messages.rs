@@ -169,3 +169,61 @@ fn check_exits_8_on_a_leak_for_mem_ls_and_rm_orphans_dry_run() {
         );
     }
 }
+
+/// Every duration flag reads one grammar, and a bad value is refused on one line that names
+/// the flag, the text and an example, with the usage exit code.
+#[test]
+fn every_duration_flag_names_itself_the_bad_text_and_an_example() {
+    for (flag, args) in [
+        (
+            "--older-than",
+            &["rm", "--orphans", "--dry-run", "--older-than", "soon"][..],
+        ),
+        ("--interval", &["top", "--once", "--interval", "soon"]),
+        ("--watch", &["ls", "--watch=soon"]),
+        ("--watch", &["mem", "--watch=soon"]),
+        ("--min-interval", &["exporter", "--min-interval", "soon"]),
+        (
+            "--wait-detached",
+            &[
+                "snapshot",
+                "save",
+                "/nonexistent/x",
+                "--wait-detached",
+                "soon",
+            ],
+        ),
+        (
+            "--every",
+            &[
+                "run",
+                "--persist",
+                "/nonexistent/x",
+                "--every",
+                "soon",
+                "--",
+                "true",
+            ],
+        ),
+    ] {
+        let out = Command::new(SHMKIT).args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        let first = stderr.lines().next().unwrap_or_default();
+        for needed in [flag, "'soon'", "30s"] {
+            assert!(first.contains(needed), "{args:?}: {first}");
+        }
+    }
+    // What the docs show is still read: bare seconds, fractions and units.
+    for args in [
+        &["rm", "--orphans", "--dry-run", "--older-than", "7d"][..],
+        &["rm", "--orphans", "--dry-run", "--older-than", "1h 30m"],
+    ] {
+        let out = Command::new(SHMKIT).args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

@@ -57,7 +57,7 @@ pub struct Args {
     #[arg(long, value_name = "ADDR:PORT", default_value = DEFAULT_LISTEN)]
     pub listen: String,
     /// Reuse a scan for scrapes within this interval (30s, 500ms, 0 = scan on every scrape).
-    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_interval)]
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = super::flags::duration)]
     pub min_interval: Duration,
     /// Export at most this many objects on their own series, the largest by resident bytes;
     /// the others are summed per kind and container under address="other".
@@ -73,10 +73,6 @@ pub struct Args {
     /// Read /proc under this root instead of / (a captured fixture tree).
     #[arg(long, value_name = "DIR", hide = true, default_value = "/")]
     pub root: PathBuf,
-}
-
-fn parse_interval(text: &str) -> Result<Duration, String> {
-    shmkit::snapshot::select::parse_duration(text).map_err(|e| e.to_string())
 }
 
 fn parse_mode(text: &str) -> Result<u32, String> {

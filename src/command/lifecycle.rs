@@ -3,6 +3,7 @@
 //! the scan, and what survives what on this host.
 
 use serde::Serialize;
+use shmkit::accounts::Accounts;
 use shmkit::address::Address;
 use shmkit::doctor;
 use shmkit::scan::{Holder, Kind, Object, ProcRoot, Scan, ScanOptions};
@@ -123,33 +124,27 @@ pub fn survival(stat: &Stat) -> shmkit::survival::Lifetime {
     doctor::survival(&here, &root, stat)
 }
 
-/// The name of a user or group id from the passwd or group table.
+/// The name of a user id, through NSS.
 pub fn user_name(uid: u32) -> Option<String> {
-    ProcRoot::live().users().ok()?.name(uid).map(str::to_string)
+    Accounts::live().user_name(uid)
 }
 
-/// The name of a group id.
+/// The name of a group id, through NSS.
 pub fn group_name(gid: u32) -> Option<String> {
-    ProcRoot::live()
-        .groups()
-        .ok()?
-        .name(gid)
-        .map(str::to_string)
+    Accounts::live().group_name(gid)
 }
 
 /// Resolves a user (name or number) to a uid.
 pub fn resolve_user(object: &str, text: &str) -> Result<u32, Error> {
-    let users = ProcRoot::live().users().ok();
-    resolve_id(object, text, "user", "/etc/passwd", |name| {
-        users.as_ref().and_then(|t| t.id(name))
+    resolve_id(object, text, "user", "getent passwd", |name| {
+        Accounts::live().user_id(name)
     })
 }
 
 /// Resolves a group (name or number) to a gid.
 pub fn resolve_group(object: &str, text: &str) -> Result<u32, Error> {
-    let groups = ProcRoot::live().groups().ok();
-    resolve_id(object, text, "group", "/etc/group", |name| {
-        groups.as_ref().and_then(|t| t.id(name))
+    resolve_id(object, text, "group", "getent group", |name| {
+        Accounts::live().group_id(name)
     })
 }
 
@@ -163,15 +158,16 @@ fn resolve_id(
     lookup: impl Fn(&str) -> Option<u32>,
 ) -> Result<u32, Error> {
     let bad = |cause: String| {
-        Error::new(ErrorKind::InvalidInput, object, cause)
-            .with_fix(format!("give a {what} name from {table} or a numeric id"))
+        Error::new(ErrorKind::InvalidInput, object, cause).with_fix(format!(
+            "give a {what} name that `{table}` lists, or a numeric id"
+        ))
     };
     match text.parse::<u32>().ok().or_else(|| lookup(text)) {
         Some(u32::MAX) => Err(bad(format!(
             "{what} id 4294967295 is -1, which chown reads as 'leave it unchanged'"
         ))),
         Some(id) => Ok(id),
-        None => Err(bad(format!("no {what} named '{text}' in {table}"))),
+        None => Err(bad(format!("no {what} named '{text}'"))),
     }
 }
 

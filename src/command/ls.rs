@@ -68,7 +68,7 @@ pub struct Args {
     /// like `free -s`.
     #[arg(long, value_name = "SECONDS", num_args = 0..=1, require_equals = true,
           default_missing_value = "2", conflicts_with = "json",
-          value_parser = crate::command::top::batch::parse_interval)]
+          value_parser = super::flags::interval)]
     pub watch: Option<std::time::Duration>,
     /// Show ages as of this time (unix seconds) instead of now (fixture tests).
     #[arg(long, value_name = "SECONDS", hide = true)]
@@ -224,15 +224,17 @@ pub fn resolve_user(root: &ProcRoot, user: &str) -> anyhow::Result<u32> {
     if let Ok(uid) = user.parse::<u32>() {
         return Ok(uid);
     }
-    root.users().ok().and_then(|t| t.id(user)).ok_or_else(|| {
-        shmkit::Error::new(
-            shmkit::ErrorKind::NotFound,
-            format!("user {user}"),
-            "no such user in /etc/passwd",
-        )
-        .with_fix("give a numeric uid or an existing user name")
-        .into()
-    })
+    shmkit::accounts::Accounts::of(root)
+        .user_id(user)
+        .ok_or_else(|| {
+            shmkit::Error::new(
+                shmkit::ErrorKind::NotFound,
+                format!("user {user}"),
+                "no such user (getent passwd lists none)",
+            )
+            .with_fix("give a numeric uid or an existing user name")
+            .into()
+        })
 }
 
 /// Seconds since the epoch, now.

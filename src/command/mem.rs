@@ -36,7 +36,7 @@ pub struct Args {
     /// like `free -s`.
     #[arg(long, value_name = "SECONDS", num_args = 0..=1, require_equals = true,
           default_missing_value = "2", conflicts_with = "json",
-          value_parser = crate::command::top::batch::parse_interval)]
+          value_parser = super::flags::interval)]
     pub watch: Option<std::time::Duration>,
     /// Read /proc under this root instead of / (a captured fixture tree).
     #[arg(long, value_name = "DIR", hide = true, default_value = "/")]

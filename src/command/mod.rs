@@ -6,6 +6,7 @@ pub mod completions;
 pub mod create;
 pub mod doctor;
 pub mod exporter;
+pub mod flags;
 pub mod hold;
 pub mod inside;
 pub mod lab;

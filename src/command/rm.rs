@@ -49,8 +49,8 @@ pub struct Args {
     pub idle: bool,
     /// With --orphans or --idle: only those unused for longer than this (30s, 10m, 2h, 7d):
     /// since the last attach, detach or change (System V) or access or modification (files).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
-    pub older_than: Option<u64>,
+    #[arg(long, value_name = "DURATION", value_parser = super::flags::duration)]
+    pub older_than: Option<std::time::Duration>,
     /// With --orphans or --idle: only those owned by this user (name or uid).
     #[arg(long, value_name = "USER")]
     pub user: Option<String>,
@@ -76,27 +76,6 @@ pub struct Args {
     /// Act inside a container or another process's namespaces.
     #[command(flatten)]
     pub inside: super::inside::Inside,
-}
-
-/// Parses `30s`, `10m`, `2h`, `7d`, `90` (seconds).
-pub fn parse_duration(text: &str) -> Result<u64, String> {
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (digits, unit) = text.split_at(split);
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("'{text}' is not a duration; write e.g. 30s, 10m, 2h, 7d"))?;
-    let mult = match unit {
-        "" | "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86400,
-        "w" => 7 * 86400,
-        _ => return Err(format!("'{text}' has an unknown unit; use s, m, h, d or w")),
-    };
-    n.checked_mul(mult)
-        .ok_or_else(|| format!("'{text}' is too long"))
 }
 
 /// One object removed (or that would be, with --dry-run).
@@ -226,7 +205,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             let plan = reap::plan(
                 &scan,
                 &PlanOptions::new(collect)
-                    .older_than(args.older_than)
+                    .older_than(args.older_than.map(|d| d.as_secs()))
                     .uid(uid)
                     .kinds(&args.kind)
                     .force(args.force)

@@ -57,15 +57,15 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub persist: PathBuf,
     /// How often to save while CMD runs (30s, 5m; 0 = only when CMD exits).
-    #[arg(long, default_value = "30s", value_name = "INTERVAL")]
-    pub every: String,
+    #[arg(long, default_value = "30s", value_name = "INTERVAL", value_parser = super::flags::duration)]
+    pub every: Duration,
     /// Restore over objects that already exist with the same key or name.
     #[arg(long)]
     pub replace: bool,
     /// Before the final save, wait up to TIMEOUT for every segment to be detached (then save
     /// anyway, saying which copies may be torn).
-    #[arg(long, value_name = "TIMEOUT")]
-    pub wait_detached: Option<String>,
+    #[arg(long, value_name = "TIMEOUT", value_parser = super::flags::duration)]
+    pub wait_detached: Option<Duration>,
     /// What to save (default: all): sysv:KEY, sysv:id=N, sysv:all, sysv:user=U, posix:/NAME,
     /// posix:all.
     pub selectors: Vec<String>,
@@ -104,12 +104,8 @@ impl Signals {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let root = ProcRoot::live();
     let selectors = parse_selectors(&root, &args.selectors)?;
-    let every = snapshot::parse_duration(&args.every)?;
-    let final_wait = args
-        .wait_detached
-        .as_deref()
-        .map(snapshot::parse_duration)
-        .transpose()?;
+    let every = args.every;
+    let final_wait = args.wait_detached;
     let file = args.persist.clone();
     let _lock = lock_run(&file)?;
 

@@ -52,8 +52,8 @@ pub struct SaveArgs {
     pub selectors: Vec<String>,
     /// Wait up to TIMEOUT (30s, 500ms) until no process is attached to the selected segments,
     /// so the copy is consistent; exit 9 if they stay attached.
-    #[arg(long, value_name = "TIMEOUT")]
-    pub wait_detached: Option<String>,
+    #[arg(long, value_name = "TIMEOUT", value_parser = super::flags::duration)]
+    pub wait_detached: Option<std::time::Duration>,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -117,12 +117,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             let root = ProcRoot::live();
             let opts = SaveOptions::default()
                 .selectors(parse_selectors(&root, &a.selectors)?)
-                .wait_detached(
-                    a.wait_detached
-                        .as_deref()
-                        .map(snapshot::parse_duration)
-                        .transpose()?,
-                );
+                .wait_detached(a.wait_detached);
             let report = snapshot::save(&root, &a.file, &opts)?;
             crate::output::done(format!(
                 "saved {} to {}",
@@ -512,12 +507,7 @@ impl From<&snapshot::Verified> for LsOut {
 
 /// Parses selector words (`all` when there are none).
 pub fn parse_selectors(root: &ProcRoot, words: &[String]) -> anyhow::Result<Vec<Selector>> {
-    let needs_users = words.iter().any(|w| w.starts_with("sysv:user="));
-    let users = if needs_users {
-        root.users().unwrap_or_default()
-    } else {
-        Default::default()
-    };
+    let users = shmkit::accounts::Accounts::of(root);
     let mut out = Vec::new();
     for w in words {
         out.extend(snapshot::select::parse(w, &users)?);

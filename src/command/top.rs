@@ -34,7 +34,7 @@ GROWTH/S is the change of resident bytes per second since the previous sample, S
 the change since the first sample (an object that appeared later counts from 0).")]
 pub struct Args {
     /// Seconds between samples (fractions allowed).
-    #[arg(long, short = 'd', value_name = "SECONDS", default_value = "2", value_parser = batch::parse_interval)]
+    #[arg(long, short = 'd', value_name = "SECONDS", default_value = "2", value_parser = super::flags::interval)]
     pub interval: Duration,
     /// Print one plain table and exit.
     #[arg(long, conflicts_with = "batch")]

@@ -12,8 +12,10 @@
 //! - [`doctor`]: is this host or container fit for shared memory; what survives a restart.
 //! - [`snapshot`]: save System V and POSIX objects to a checksummed file and restore them.
 //! - [`render`]: sizes and tables for people.
+//! - [`accounts`]: user and group names, through NSS (files under a fixture root).
 //! - [`address`]: `sysv:5678`, `posix:/name`, `file:PATH`: how objects are named.
 //! - [`segment`]: create, open, map, read, write, stat, resize, remove any kind of segment.
+//! - [`duration`]: the one grammar for durations (`30s`, `7d`, `250ms`, seconds).
 //! - [`error`]: one-line errors that name the object, the cause and the fix, with exit codes.
 //!
 //! Everything that reads `/proc` or `/sys` goes through [`shmkit_procfs::ProcRoot`], so tests
@@ -25,8 +27,10 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod accounts;
 pub mod address;
 pub mod doctor;
+pub mod duration;
 pub mod error;
 mod json;
 pub mod lab;

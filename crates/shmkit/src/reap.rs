@@ -24,19 +24,39 @@
 //! it detaches or closes and unmaps, and nobody else can find it by name. A descriptor in
 //! flight in a Unix socket (`SCM_RIGHTS`) belongs to no process and is not seen either.
 //!
-//! ```no_run
+//! A plan lists what may go and why; one object named by its address goes through the same
+//! re-check:
+//!
+//! ```
+//! use shmkit::address::Address;
 //! use shmkit::reap::{self, Collect, PlanOptions};
 //! use shmkit::scan::{ProcRoot, Scan, ScanOptions};
+//! use shmkit::segment::{self, CreateOptions};
+//! # struct RemoveOnDrop(shmkit::address::Address);
+//! # impl Drop for RemoveOnDrop {
+//! #     fn drop(&mut self) {
+//! #         let opts = shmkit::segment::OpenOptions::metadata();
+//! #         if let Ok(seg) = shmkit::segment::open(&self.0, &opts) {
+//! #             let _ = seg.remove();
+//! #         }
+//! #     }
+//! # }
 //!
 //! let scan = Scan::collect(&ProcRoot::live(), &ScanOptions::default())?;
 //! let plan = reap::plan(&scan, &PlanOptions::new(Collect::Orphans));
 //! for candidate in &plan.candidates {
-//!     match reap::remove(candidate, false) {
-//!         Ok(removed) => println!("removed {} ({} bytes back)", removed.address, removed.freed),
-//!         Err(e) => eprintln!("{e}"),
-//!     }
+//!     println!("would remove {} ({:?})", candidate.address, candidate.why);
 //! }
-//! # Ok::<(), shmkit::Error>(())
+//!
+//! // A keyed System V segment nobody attaches (the key is this process's, so that runs in
+//! // parallel never meet): removed after IPC_STAT shows nattch 0, without a scan.
+//! let addr: Address = format!("sysv:{}", 0x5d00_0000 | std::process::id()).parse()?;
+//! drop(segment::create(&addr, &CreateOptions::new(4096).exclusive(true))?);
+//! # let _cleanup = RemoveOnDrop(addr.clone());
+//! let removed = reap::remove_address(&addr, false, false)?;
+//! assert_eq!(removed.size, 4096);
+//! assert!(segment::open(&addr, &segment::OpenOptions::metadata()).is_err());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 use crate::address::Address;

@@ -20,8 +20,9 @@ use super::facts::{Identity, ProcInfo, Unseen};
 use super::merge::{holders_of, Found};
 use super::model::*;
 use super::mounts::WalkedFile;
+use crate::accounts::Accounts;
 use crate::address::{Address, HeldAddress, SysvAddress};
-use shmkit_procfs::{NameTable, SysvShm};
+use shmkit_procfs::SysvShm;
 use std::collections::HashMap;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
@@ -170,7 +171,7 @@ pub(super) fn hugetlb_resident(rss: u64, size: u64, page_size: u64, huge_page_si
 pub(super) fn sysv_object(
     seg: &SysvShm,
     holders: Vec<Holder>,
-    users: &NameTable,
+    users: &Accounts,
     made_by: ProcessRef,
     last: ProcessRef,
     creator: Creator,
@@ -196,7 +197,7 @@ pub(super) fn sysv_object(
         swapped: seg.swap,
         uid: seg.uid,
         gid: seg.gid,
-        user: users.name(seg.uid).map(str::to_string),
+        user: users.user_name(seg.uid),
         mode: seg.mode(),
         holders,
         created: Some(seg.ctime),
@@ -246,7 +247,7 @@ pub(super) fn file_object(
     file: WalkedFile,
     held: Option<Found>,
     procs: &HashMap<u32, ProcInfo>,
-    users: &NameTable,
+    users: &Accounts,
     sight: Sight<'_>,
 ) -> Object {
     let holders = held
@@ -278,7 +279,7 @@ pub(super) fn file_object(
         swapped: None,
         uid: file.file.uid,
         gid: file.file.gid,
-        user: users.name(file.file.uid).map(str::to_string),
+        user: users.user_name(file.file.uid),
         mode: file.file.mode & 0o777,
         holders,
         created: Some(file.file.mtime),

@@ -64,7 +64,7 @@ impl Scan {
     pub fn collect(root: &ProcRoot, opts: &ScanOptions) -> Result<Scan, ScanError> {
         let meminfo = root.meminfo()?;
         let mut coverage = Coverage::default();
-        let users = root.users().unwrap_or_default();
+        let users = crate::accounts::Accounts::of(root);
         let swap_total = meminfo.get("SwapTotal").unwrap_or(0);
 
         let pids = root.pids().unwrap_or_else(|e| {
@@ -235,7 +235,7 @@ impl Scan {
             // reached by its path from here: only through a holder.
             let path_reachable = mounts.iter().any(|m| m.dev == (id.0, id.1));
             let mut obj = hidden_object(id, kind, f, meta, &procs, path_reachable);
-            obj.user = users.name(obj.uid).map(str::to_string);
+            obj.user = users.user_name(obj.uid);
             if let Some((mount_point, _)) = known.shmem_devs.get(&(id.0, id.1)) {
                 obj.mount = Some(mount_point.clone());
             }

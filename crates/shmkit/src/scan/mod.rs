@@ -12,6 +12,38 @@
 //!
 //! Processes and objects vanish during a scan: they are skipped and counted in
 //! [`Coverage`], never an error. Only `/proc/meminfo` is required.
+//!
+//! A POSIX object that nobody maps or holds open is idle, with every resident byte counted:
+//!
+//! ```
+//! use shmkit::address::Address;
+//! use shmkit::scan::{ProcRoot, Scan, ScanOptions, Usage};
+//! use shmkit::segment::{self, CreateOptions};
+//! # struct RemoveOnDrop(shmkit::address::Address);
+//! # impl Drop for RemoveOnDrop {
+//! #     fn drop(&mut self) {
+//! #         let opts = shmkit::segment::OpenOptions::metadata();
+//! #         if let Ok(seg) = shmkit::segment::open(&self.0, &opts) {
+//! #             let _ = seg.remove();
+//! #         }
+//! #     }
+//! # }
+//!
+//! // Named for this process, so that runs in parallel never meet.
+//! let addr: Address = format!("posix:/shmkit-doc-scan-{}", std::process::id()).parse()?;
+//! let seg = segment::create(&addr, &CreateOptions::new(8192).exclusive(true))?;
+//! # let _cleanup = RemoveOnDrop(addr.clone());
+//! seg.write_at(0, &[7; 8192])?;
+//! drop(seg); // unmapped and closed: nobody holds it now
+//!
+//! let scan = Scan::collect(&ProcRoot::live(), &ScanOptions::default())?;
+//! let object = scan.objects.iter().find(|o| o.address == addr).expect("listed");
+//! assert_eq!(object.size, 8192);
+//! assert_eq!(object.resident, Some(8192));
+//! assert!(object.holders.is_empty());
+//! assert!(matches!(object.status.usage, Usage::Idle { .. }));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod classify;
 mod collect;

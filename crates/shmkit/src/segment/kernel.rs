@@ -36,8 +36,7 @@ pub(crate) fn sysv_segments() -> Vec<SysvShm> {
 
 /// `uid 1000 (alice)` or `uid 1000`.
 pub(crate) fn describe_uid(uid: u32) -> String {
-    let users = ProcRoot::live().users().unwrap_or_default();
-    match users.name(uid) {
+    match crate::accounts::Accounts::live().user_name(uid) {
         Some(name) => format!("uid {uid} ({name})"),
         None => format!("uid {uid}"),
     }

@@ -17,9 +17,19 @@
 //! use shmkit::address::Address;
 //! use shmkit::segment::{self, CreateOptions, OpenOptions};
 //!
+//! # struct RemoveOnDrop(Address);
+//! # impl Drop for RemoveOnDrop {
+//! #     fn drop(&mut self) {
+//! #         if let Ok(seg) = segment::open(&self.0, &OpenOptions::metadata()) {
+//! #             let _ = seg.remove();
+//! #         }
+//! #     }
+//! # }
+//! // Named for this process, so that runs in parallel never meet.
 //! let name = format!("posix:/shmkit-doc-{}", std::process::id());
 //! let addr: Address = name.parse()?;
 //! let seg = segment::create(&addr, &CreateOptions::new(27).exclusive(true))?;
+//! # let _cleanup = RemoveOnDrop(addr.clone());
 //! seg.write_at(0, b"abcdefghijklmnopqrstuvwxyz")?;
 //!
 //! let reader = segment::open(&addr, &OpenOptions::read_only())?;

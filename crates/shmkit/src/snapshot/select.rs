@@ -28,7 +28,7 @@ const FIX: &str = "use sysv:KEY, sysv:0xHEX, sysv:id=SHMID, sysv:ftok=PATH:PROJ,
                    sysv:user=NAME|UID, posix:/NAME, posix:all or all";
 
 /// Parses one selector; `users` resolves user names for `sysv:user=NAME`.
-pub fn parse(text: &str, users: &crate::procfs::NameTable) -> Result<Vec<Selector>> {
+pub fn parse(text: &str, users: &crate::accounts::Accounts) -> Result<Vec<Selector>> {
     let bad = |cause: String| Error::new(ErrorKind::InvalidInput, text, cause).with_fix(FIX);
     if text == "all" {
         return Ok(vec![Selector::SysvAll, Selector::PosixAll]);
@@ -42,8 +42,8 @@ pub fn parse(text: &str, users: &crate::procfs::NameTable) -> Result<Vec<Selecto
         let uid = match user.parse::<u32>() {
             Ok(uid) => uid,
             Err(_) => users
-                .id(user)
-                .ok_or_else(|| bad(format!("no user named {user:?} in /etc/passwd")))?,
+                .user_id(user)
+                .ok_or_else(|| bad(format!("no user named {user:?} (getent passwd)")))?,
         };
         return Ok(vec![Selector::SysvUser(uid)]);
     }
@@ -72,36 +72,13 @@ pub fn parse(text: &str, users: &crate::procfs::NameTable) -> Result<Vec<Selecto
     }
 }
 
-/// Parses a duration: `30s`, `5m`, `1h`, `250ms`, or bare seconds (`30`).
-pub fn parse_duration(text: &str) -> Result<std::time::Duration> {
-    let bad = || {
-        Error::new(ErrorKind::InvalidInput, text, "not a duration")
-            .with_fix("write it as 30s, 5m, 1h, 250ms or a number of seconds")
-    };
-    let (num, unit_ms) = if let Some(n) = text.strip_suffix("ms") {
-        (n, 1)
-    } else if let Some(n) = text.strip_suffix('s') {
-        (n, 1000)
-    } else if let Some(n) = text.strip_suffix('m') {
-        (n, 60_000)
-    } else if let Some(n) = text.strip_suffix('h') {
-        (n, 3_600_000)
-    } else {
-        (text, 1000)
-    };
-    let n: u64 = num.parse().map_err(|_| bad())?;
-    n.checked_mul(unit_ms)
-        .map(std::time::Duration::from_millis)
-        .ok_or_else(bad)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn selectors_parse_and_bad_ones_name_the_fix() {
-        let users = crate::procfs::NameTable::default();
+        let users = crate::accounts::Accounts::of(&crate::procfs::ProcRoot::new("/nonexistent"));
         assert_eq!(
             parse("sysv:5678", &users).unwrap(),
             vec![Selector::SysvKey(5678)]
@@ -144,16 +121,5 @@ mod tests {
             assert_eq!(e.kind(), ErrorKind::InvalidInput, "{bad}");
             assert!(e.to_string().contains("sysv:KEY"), "{e}");
         }
-    }
-
-    #[test]
-    fn durations() {
-        use std::time::Duration;
-        assert_eq!(parse_duration("30s").unwrap(), Duration::from_secs(30));
-        assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
-        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
-        assert_eq!(parse_duration("2").unwrap(), Duration::from_secs(2));
-        assert!(parse_duration("soon").is_err());
-        assert!(parse_duration("99999999999999999h").is_err());
     }
 }

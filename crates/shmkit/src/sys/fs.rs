@@ -6,7 +6,6 @@
 //! Only NUL-terminated paths and option strings cross into the kernel; `statfs` buffers are
 //! zero-initialised locals that the kernel fills.
 
-use super::{cstring, cvt};
 use std::io;
 use std::path::Path;
 
@@ -24,23 +23,11 @@ pub const RAMFS_MAGIC: i64 = 0x8584_58f6;
 /// - [Linux](https://man7.org/linux/man-pages/man2/mount.2.html)
 /// - [tmpfs](https://man7.org/linux/man-pages/man5/tmpfs.5.html)
 pub fn mount_tmpfs(target: &Path, size: u64) -> io::Result<()> {
-    let source = cstring(b"shmkit-lab")?;
-    let fstype = cstring(b"tmpfs")?;
-    let c_target = cstring(target.as_os_str().as_encoded_bytes())?;
-    let options = cstring(format!("size={size},mode=0700").as_bytes())?;
-    let flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
-    // SAFETY: every pointer is a NUL-terminated string that outlives the call; the data
-    // argument is the option string tmpfs parses as text.
-    cvt(unsafe {
-        libc::mount(
-            source.as_ptr(),
-            c_target.as_ptr(),
-            fstype.as_ptr(),
-            flags,
-            options.as_ptr().cast(),
-        )
-    })
-    .map(drop)
+    use rustix::mount::MountFlags;
+    let options = super::cstring(format!("size={size},mode=0700").as_bytes())?;
+    let flags = MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC;
+    rustix::mount::mount("shmkit-lab", target, "tmpfs", flags, options.as_c_str())?;
+    Ok(())
 }
 
 /// `umount2(target, 0)`—Unmounts the filesystem mounted on `target`; fails with `EBUSY` while
@@ -49,9 +36,8 @@ pub fn mount_tmpfs(target: &Path, size: u64) -> io::Result<()> {
 /// # References
 /// - [Linux](https://man7.org/linux/man-pages/man2/umount2.2.html)
 pub fn unmount(target: &Path) -> io::Result<()> {
-    let c_target = cstring(target.as_os_str().as_encoded_bytes())?;
-    // SAFETY: `c_target` is NUL-terminated and outlives the call.
-    cvt(unsafe { libc::umount2(c_target.as_ptr(), 0) }).map(drop)
+    rustix::mount::unmount(target, rustix::mount::UnmountFlags::empty())?;
+    Ok(())
 }
 
 /// `statfs(path).f_type`—The magic number of the filesystem that holds `path`
@@ -60,14 +46,7 @@ pub fn unmount(target: &Path) -> io::Result<()> {
 /// # References
 /// - [Linux](https://man7.org/linux/man-pages/man2/statfs.2.html)
 pub fn filesystem_magic(path: &Path) -> io::Result<i64> {
-    let c_path = cstring(path.as_os_str().as_encoded_bytes())?;
-    let mut buf = std::mem::MaybeUninit::<libc::statfs>::zeroed();
-    // SAFETY: `c_path` is NUL-terminated and lives across the call; `buf` is a writable
-    // `statfs` the kernel fills on success.
-    cvt(unsafe { libc::statfs(c_path.as_ptr(), buf.as_mut_ptr()) })?;
-    // SAFETY: statfs returned 0, so it initialised the struct (which was zeroed before).
-    let st = unsafe { buf.assume_init() };
-    Ok(st.f_type as i64)
+    Ok(rustix::fs::statfs(path)?.f_type as i64)
 }
 
 /// `sync()`—Schedules every dirty page and inode of every filesystem for write-back and, on
@@ -78,6 +57,5 @@ pub fn filesystem_magic(path: &Path) -> io::Result<i64> {
 /// - [POSIX](https://pubs.opengroup.org/onlinepubs/9799919799/functions/sync.html)
 /// - [Linux](https://man7.org/linux/man-pages/man2/sync.2.html)
 pub fn sync() {
-    // SAFETY: sync takes no arguments and cannot fail.
-    unsafe { libc::sync() }
+    rustix::fs::sync()
 }

@@ -7,8 +7,12 @@
 //! pointers and lengths handed to the kernel are valid. Nothing outside this module may use
 //! `unsafe`: the crate root denies it, and only this module allows it.
 //!
-//! rustix and nix do not cover System V shared memory, so the whole layer speaks `libc`
-//! directly, in one style: one documented function per call, with `# References`.
+//! Calls rustix has (open flags, statfs, mount, setns, memfd, fallocate, flock, kill,
+//! waitpid, ...) go through it and need no `unsafe` here. `libc` is used directly, in one
+//! style (one documented function per call, with `# References`), for what rustix lacks or
+//! words differently: System V shared memory, `PROCMAP_QUERY`, NSS lookups, `shm_open`
+//! (rustix's adds neither `O_NOFOLLOW` nor `O_NONBLOCK`), `mmap` and `shmat` mappings,
+//! `kcmp`, `sync_file_range`, `sigaction`, `malloc_trim` and the `getdents64` reader.
 #![allow(unsafe_code)]
 // Field widths of libc structs differ between architectures; casts that are no-ops on x86_64
 // are needed elsewhere.
@@ -20,6 +24,7 @@ pub mod malloc;
 pub mod mapping;
 pub mod memfd;
 pub mod ns;
+pub mod nss;
 pub mod posix;
 pub mod process;
 pub(crate) mod procmap;
@@ -41,9 +46,7 @@ pub(crate) fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
 
 /// The size of a page on this machine, in bytes.
 pub fn page_size() -> u64 {
-    // SAFETY: sysconf takes no pointers and is always safe to call.
-    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    u64::try_from(size).ok().filter(|&s| s > 0).unwrap_or(4096)
+    rustix::param::page_size() as u64
 }
 
 /// `statvfs(path)`—The size and free space of the filesystem that holds `path`.
@@ -52,20 +55,14 @@ pub fn page_size() -> u64 {
 /// - [POSIX](https://pubs.opengroup.org/onlinepubs/9799919799/functions/statvfs.html)
 /// - [Linux](https://man7.org/linux/man-pages/man3/statvfs.3.html)
 pub fn statvfs(path: &std::path::Path) -> io::Result<FsStat> {
-    let c_path = cstring(path.as_os_str().as_encoded_bytes())?;
-    let mut buf = std::mem::MaybeUninit::<libc::statvfs>::zeroed();
-    // SAFETY: `c_path` is a NUL-terminated string that lives across the call, and `buf` is a
-    // writable `statvfs` the kernel fills completely on success.
-    cvt(unsafe { libc::statvfs(c_path.as_ptr(), buf.as_mut_ptr()) })?;
-    // SAFETY: statvfs returned 0, so it initialised the whole struct.
-    let st = unsafe { buf.assume_init() };
-    let frsize = st.f_frsize as u64;
+    let st = rustix::fs::statvfs(path)?;
+    let frsize = st.f_frsize;
     Ok(FsStat {
-        total: st.f_blocks as u64 * frsize,
-        free: st.f_bfree as u64 * frsize,
-        available: st.f_bavail as u64 * frsize,
-        inodes: st.f_files as u64,
-        inodes_free: st.f_ffree as u64,
+        total: st.f_blocks * frsize,
+        free: st.f_bfree * frsize,
+        available: st.f_bavail * frsize,
+        inodes: st.f_files,
+        inodes_free: st.f_ffree,
     })
 }
 
@@ -97,30 +94,27 @@ pub(crate) fn cstring(bytes: &[u8]) -> io::Result<std::ffi::CString> {
 /// # References
 /// - [Linux](https://man7.org/linux/man-pages/man2/fallocate.2.html)
 pub fn fallocate(fd: std::os::fd::BorrowedFd<'_>, offset: u64, len: u64) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
-    let offset =
-        libc::off_t::try_from(offset).map_err(|_| io::Error::from_raw_os_error(libc::EFBIG))?;
-    let len = libc::off_t::try_from(len).map_err(|_| io::Error::from_raw_os_error(libc::EFBIG))?;
-    // SAFETY: fallocate takes no pointers; an invalid fd is reported as EBADF.
-    cvt(unsafe { libc::fallocate(fd.as_raw_fd(), 0, offset, len) }).map(drop)
+    // The kernel takes signed offsets: beyond i64 is EFBIG, as glibc's off_t would make it.
+    if i64::try_from(offset).is_err() || i64::try_from(len).is_err() {
+        return Err(io::Error::from_raw_os_error(libc::EFBIG));
+    }
+    rustix::fs::fallocate(fd, rustix::fs::FallocateFlags::empty(), offset, len)?;
+    Ok(())
 }
 
 /// `getuid()`—The real user id of this process.
 pub fn getuid() -> u32 {
-    // SAFETY: getuid takes no arguments and cannot fail.
-    unsafe { libc::getuid() }
+    rustix::process::getuid().as_raw()
 }
 
 /// `geteuid()`—The effective user id of this process.
 pub fn geteuid() -> u32 {
-    // SAFETY: geteuid takes no arguments and cannot fail.
-    unsafe { libc::geteuid() }
+    rustix::process::geteuid().as_raw()
 }
 
 /// `getegid()`—The effective group id of this process.
 pub fn getegid() -> u32 {
-    // SAFETY: getegid takes no arguments and cannot fail.
-    unsafe { libc::getegid() }
+    rustix::process::getegid().as_raw()
 }
 
 /// `sync_file_range(fd, offset, len, SYNC_FILE_RANGE_WRITE)`—Starts write-back of the dirty
@@ -153,19 +147,18 @@ pub fn start_writeback(fd: std::os::fd::BorrowedFd<'_>, offset: u64, len: u64) -
 /// # References
 /// - [Linux](https://man7.org/linux/man-pages/man2/flock.2.html)
 pub fn flock_exclusive(fd: std::os::fd::BorrowedFd<'_>, wait: bool) -> io::Result<bool> {
-    use std::os::fd::AsRawFd;
+    use rustix::fs::FlockOperation;
     let op = if wait {
-        libc::LOCK_EX
+        FlockOperation::LockExclusive
     } else {
-        libc::LOCK_EX | libc::LOCK_NB
+        FlockOperation::NonBlockingLockExclusive
     };
     loop {
-        // SAFETY: flock takes no pointers; an invalid fd is reported as EBADF.
-        match cvt(unsafe { libc::flock(fd.as_raw_fd(), op) }) {
-            Ok(_) => return Ok(true),
-            Err(e) if e.raw_os_error() == Some(libc::EWOULDBLOCK) => return Ok(false),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
+        match rustix::fs::flock(fd, op) {
+            Ok(()) => return Ok(true),
+            Err(rustix::io::Errno::WOULDBLOCK) => return Ok(false),
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
         }
     }
 }
@@ -180,18 +173,9 @@ pub fn flock_exclusive(fd: std::os::fd::BorrowedFd<'_>, wait: bool) -> io::Resul
 /// - [Linux](https://man7.org/linux/man-pages/man2/linkat.2.html)
 /// - [Linux](https://man7.org/linux/man-pages/man2/open.2.html) (`O_TMPFILE`)
 pub fn link_open_file(fd: std::os::fd::BorrowedFd<'_>, to: &std::path::Path) -> io::Result<()> {
+    use rustix::fs::{AtFlags, CWD};
     use std::os::fd::AsRawFd;
-    let from = cstring(format!("/proc/self/fd/{}", fd.as_raw_fd()).as_bytes())?;
-    let c_to = cstring(to.as_os_str().as_encoded_bytes())?;
-    // SAFETY: both paths are NUL-terminated and outlive the call.
-    cvt(unsafe {
-        libc::linkat(
-            libc::AT_FDCWD,
-            from.as_ptr(),
-            libc::AT_FDCWD,
-            c_to.as_ptr(),
-            libc::AT_SYMLINK_FOLLOW,
-        )
-    })
-    .map(drop)
+    let from = format!("/proc/self/fd/{}", fd.as_raw_fd());
+    rustix::fs::linkat(CWD, from.as_str(), CWD, to, AtFlags::SYMLINK_FOLLOW)?;
+    Ok(())
 }

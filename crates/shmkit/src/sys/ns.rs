@@ -19,7 +19,7 @@
 
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::Path;
 
 /// `unshare(CLONE_NEWIPC)`—Moves this process into a new, empty IPC namespace: no System V
@@ -39,8 +39,9 @@ pub fn unshare_ipc() -> io::Result<()> {
 /// # References
 /// - [Linux](https://man7.org/linux/man-pages/man2/setns.2.html)
 pub fn setns_ipc(fd: BorrowedFd<'_>) -> io::Result<()> {
-    // SAFETY: setns takes a descriptor and a flag; a wrong fd is reported as EBADF/EINVAL.
-    super::cvt(unsafe { libc::setns(fd.as_raw_fd(), libc::CLONE_NEWIPC) }).map(drop)
+    use rustix::thread::{move_into_link_name_space, LinkNameSpaceType};
+    move_into_link_name_space(fd, Some(LinkNameSpaceType::InterProcessCommunication))?;
+    Ok(())
 }
 
 /// `setns(fd, CLONE_NEWNS)`—Joins the mount namespace that `fd` (an open `/proc/PID/ns/mnt`)
@@ -50,8 +51,9 @@ pub fn setns_ipc(fd: BorrowedFd<'_>) -> io::Result<()> {
 /// # References
 /// - [Linux](https://man7.org/linux/man-pages/man2/setns.2.html)
 pub fn setns_mnt(fd: BorrowedFd<'_>) -> io::Result<()> {
-    // SAFETY: setns takes a descriptor and a flag; a wrong fd is reported as EBADF/EINVAL.
-    super::cvt(unsafe { libc::setns(fd.as_raw_fd(), libc::CLONE_NEWNS) }).map(drop)
+    use rustix::thread::{move_into_link_name_space, LinkNameSpaceType};
+    move_into_link_name_space(fd, Some(LinkNameSpaceType::Mount))?;
+    Ok(())
 }
 
 /// `unshare(CLONE_NEWNS)` then `mount(NULL, "/", NULL, MS_REC|MS_PRIVATE, NULL)`—Moves the
@@ -65,19 +67,12 @@ pub fn setns_mnt(fd: BorrowedFd<'_>) -> io::Result<()> {
 pub fn unshare_mount_private() -> io::Result<()> {
     // SAFETY: unshare takes a flag word, no pointers.
     super::cvt(unsafe { libc::unshare(libc::CLONE_NEWNS) })?;
-    let root = super::cstring(b"/")?;
-    // SAFETY: `root` is NUL-terminated and outlives the call; null source, type and data are
-    // what a propagation change takes.
-    super::cvt(unsafe {
-        libc::mount(
-            std::ptr::null(),
-            root.as_ptr(),
-            std::ptr::null(),
-            libc::MS_REC | libc::MS_PRIVATE,
-            std::ptr::null(),
-        )
-    })
-    .map(drop)
+    use rustix::mount::MountPropagationFlags;
+    rustix::mount::mount_change(
+        "/",
+        MountPropagationFlags::REC | MountPropagationFlags::PRIVATE,
+    )?;
+    Ok(())
 }
 
 /// `mount("proc", target, "proc", MS_NOSUID|MS_NODEV|MS_NOEXEC, NULL)`—Mounts a proc
@@ -86,21 +81,10 @@ pub fn unshare_mount_private() -> io::Result<()> {
 /// # References
 /// - [Linux](https://man7.org/linux/man-pages/man5/proc.5.html)
 pub fn mount_proc(target: &Path) -> io::Result<()> {
-    let source = super::cstring(b"proc")?;
-    let c_target = super::cstring(target.as_os_str().as_encoded_bytes())?;
-    let flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
-    // SAFETY: every pointer is a NUL-terminated string that outlives the call; proc takes no
-    // data.
-    super::cvt(unsafe {
-        libc::mount(
-            source.as_ptr(),
-            c_target.as_ptr(),
-            source.as_ptr(),
-            flags,
-            std::ptr::null(),
-        )
-    })
-    .map(drop)
+    use rustix::mount::MountFlags;
+    let flags = MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC;
+    rustix::mount::mount("proc", target, "proc", flags, None)?;
+    Ok(())
 }
 
 /// Runs `f` on a new thread that first joins the IPC namespace `ns` names (an open

@@ -5,14 +5,13 @@
 //!
 //! # Safety
 //!
-//! `kill`, `prctl(PR_SET_PDEATHSIG)`, `getppid`, `flock` and `kcmp` (with `KCMP_FILES`) take
-//! integers and no pointers.
-//! `waitpid` writes one `c_int` that we own. The `pre_exec` hook runs in the forked child
-//! before `exec`, where only async-signal-safe calls are allowed: it makes exactly two
-//! (`prctl`, `getppid`) and allocates nothing.
+//! `kill`, `waitpid` and `flock` go through rustix. `kcmp`, which rustix lacks, takes
+//! integers and no pointers. The `pre_exec` hook runs in the forked child before `exec`,
+//! where only async-signal-safe calls are allowed: it makes exactly two (`prctl`, `getppid`)
+//! and allocates nothing.
 
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::BorrowedFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, ExitStatus};
 
@@ -26,12 +25,14 @@ use std::process::{Child, Command, ExitStatus};
 /// - [POSIX](https://pubs.opengroup.org/onlinepubs/9799919799/functions/kill.html)
 /// - [Linux](https://man7.org/linux/man-pages/man2/kill.2.html)
 pub fn kill(pid: u32, signal: i32) -> io::Result<()> {
-    let pid = libc::pid_t::try_from(pid)
+    let einval = || io::Error::from_raw_os_error(libc::EINVAL);
+    let pid = i32::try_from(pid)
         .ok()
-        .filter(|&p| p > 0)
-        .ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
-    // SAFETY: kill takes plain integers; a bad pid or signal is reported as ESRCH/EINVAL.
-    super::cvt(unsafe { libc::kill(pid, signal) }).map(drop)
+        .and_then(rustix::process::Pid::from_raw)
+        .ok_or_else(einval)?;
+    let signal = rustix::process::Signal::from_named_raw(signal).ok_or_else(einval)?;
+    rustix::process::kill_process(pid, signal)?;
+    Ok(())
 }
 
 /// `kcmp(pid1, pid2, KCMP_FILES, 0, 0)`—Whether two tasks share one file descriptor table.
@@ -81,8 +82,7 @@ pub fn same_files(pid1: u32, pid2: u32) -> io::Result<bool> {
 /// # References
 /// - [Linux](https://man7.org/linux/man-pages/man2/PR_SET_PDEATHSIG.2const.html)
 pub fn spawn_dying_with_parent(command: &mut Command, signal: i32) -> io::Result<Child> {
-    // SAFETY: getpid takes no arguments and cannot fail.
-    let parent = unsafe { libc::getpid() };
+    let parent = rustix::process::getpid().as_raw_nonzero().get();
     let signal =
         libc::c_ulong::try_from(signal).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
     // SAFETY: the hook runs in the child after fork; it calls only prctl and getppid, both
@@ -112,24 +112,17 @@ pub fn spawn_dying_with_parent(command: &mut Command, signal: i32) -> io::Result
 /// - [POSIX](https://pubs.opengroup.org/onlinepubs/9799919799/functions/waitpid.html)
 /// - [Linux](https://man7.org/linux/man-pages/man2/waitpid.2.html)
 pub fn reap_any() -> io::Result<Option<(u32, ExitStatus)>> {
-    let mut status: libc::c_int = 0;
+    use rustix::io::Errno;
+    use rustix::process::{waitpid, WaitOptions};
     loop {
-        // SAFETY: status is a live c_int we own; -1 and WNOHANG are plain integers.
-        let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
-        match pid {
-            0 => return Ok(None),
-            p if p > 0 => {
-                let pid = u32::try_from(p).unwrap_or(0);
-                return Ok(Some((pid, ExitStatus::from_raw(status))));
+        match waitpid(None, WaitOptions::NOHANG) {
+            Ok(None) | Err(Errno::CHILD) => return Ok(None),
+            Ok(Some((pid, status))) => {
+                let pid = u32::try_from(pid.as_raw_nonzero().get()).unwrap_or(0);
+                return Ok(Some((pid, ExitStatus::from_raw(status.as_raw()))));
             }
-            _ => {
-                let err = io::Error::last_os_error();
-                match err.raw_os_error() {
-                    Some(libc::EINTR) => continue,
-                    Some(libc::ECHILD) => return Ok(None),
-                    _ => return Err(err),
-                }
-            }
+            Err(Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
         }
     }
 }
@@ -144,13 +137,5 @@ pub fn reap_any() -> io::Result<Option<(u32, ExitStatus)>> {
 /// # References
 /// - [Linux](https://man7.org/linux/man-pages/man2/flock.2.html)
 pub fn try_lock_exclusive(fd: BorrowedFd<'_>) -> io::Result<bool> {
-    loop {
-        // SAFETY: flock takes no pointers; an invalid fd is reported as EBADF.
-        match super::cvt(unsafe { libc::flock(fd.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) }) {
-            Ok(_) => return Ok(true),
-            Err(e) if e.raw_os_error() == Some(libc::EWOULDBLOCK) => return Ok(false),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        }
-    }
+    super::flock_exclusive(fd, false)
 }
