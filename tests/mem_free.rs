@@ -46,7 +46,7 @@ fn mem_header_equals_free_b() {
     let before = free_b();
     let mem = mem_json();
     let after = free_b();
-    assert_eq!(mem["schema"], "shmkit.mem/3");
+    assert_eq!(mem["schema"], "shmkit.mem/4");
     // Counters move between the reads: each of ours must lie within the two readings of
     // free, widened by 8 MiB of noise (the scan itself allocates a little).
     let slack = 8 << 20;

@@ -49,10 +49,7 @@ pub enum Control {
 
 /// The live scan `top` samples: `shmkit mem`'s options, so both tell the same story.
 pub fn live_scan() -> LiveScan {
-    LiveScan::new(ScanOptions {
-        top_files: 5,
-        ..ScanOptions::default()
-    })
+    LiveScan::new(ScanOptions::default().top_files(5))
 }
 
 /// Takes one sample.

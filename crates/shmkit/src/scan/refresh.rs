@@ -77,6 +77,7 @@ pub enum Stale {
 
 /// How the last sample was taken.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct Refresh {
     /// Why every process was walked (`None`: only new ones, the others' walks reused).
     pub full: Option<Stale>,
