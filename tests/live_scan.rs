@@ -323,15 +323,25 @@ fn holders_that_start_exit_or_are_killed_agree_with_a_full_scan() {
 fn a_new_file_that_a_running_process_holds_is_never_shown_idle() {
     let me = std::process::id();
     let mut live = signals_only();
+    // Two samples: the second is the first with /dev/shm watched throughout.
     sample(&mut live);
     sample(&mut live);
-    // Made and held by this process, walked long before: the file is new and no walk
-    // reused for it names a holder, so every process is walked again.
-    let object = posix_object("new", 1 << 16);
-    let fd = sys::posix::shm_open(&object.name, OpenMode::ReadWrite, 0).expect("shm_open");
+    sample(&mut live);
+    // Made and closed by this process (walked long before): every open of it released, as
+    // the directory's events show, so it is idle at once.
+    let closed = posix_object("closed", 1 << 16);
+    // Made and still held by this process: no walk reused for it names a holder, and its
+    // open is not released, so it reads in use until a full walk names the holder.
+    let held = posix_object("held", 1 << 16);
+    let fd = sys::posix::shm_open(&held.name, OpenMode::ReadWrite, 0).expect("shm_open");
     let now = sample(&mut live);
-    let seen = posix(&now, &object.name);
-    assert_eq!(seen.usage, "in use", "{:?}", live.last());
+    assert_eq!(posix(&now, &closed.name).usage, "idle", "{:?}", live.last());
+    assert_eq!(posix(&now, &held.name).usage, "in use", "{:?}", live.last());
+    live.walk_all_next();
+    let now = sample(&mut live);
+    let seen = posix(&now, &held.name);
+    assert_eq!(seen.usage, "in use");
     assert!(seen.holders.contains(&me), "{seen:?}");
+    assert_eq!(seen, posix(&full(), &held.name));
     drop(fd);
 }

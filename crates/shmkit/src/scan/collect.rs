@@ -108,6 +108,8 @@ pub(super) struct Findings {
     pub(super) attach_gap: HashMap<(Option<u64>, i32), i64>,
     /// Every file the mount walks found.
     pub(super) files: Vec<FileSeen>,
+    /// The top directory of every tmpfs and ramfs walked, as reachable from here.
+    pub(super) mount_dirs: Vec<std::path::PathBuf>,
     /// An object reached only through a holder whose reused walk no longer reaches it.
     pub(super) lost_holding: Option<String>,
 }
@@ -191,6 +193,15 @@ pub(super) fn collect_with(
         }
 
         let (mounts, mut files, hidden) = scan_mounts(root, opts, other_tables, &mut coverage);
+        findings.mount_dirs = mounts
+            .iter()
+            .map(|m| match m.location.pid {
+                Some(pid) if m.location.foreign => {
+                    root.path(format!("/proc/{pid}/root{}", m.mount_point))
+                }
+                _ => root.path(&m.mount_point),
+            })
+            .collect();
         let known = known(root, &mounts, &hidden);
         let alive: HashSet<u32> = pids.iter().copied().collect();
         let mounts_key = mounts_key(&known);

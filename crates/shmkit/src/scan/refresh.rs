@@ -15,11 +15,19 @@
 //! ([`Stale`]):
 //! - a System V segment's `nattch` moved by more than the new and exited processes explain
 //!   (someone already running attached or detached it);
-//! - a file appeared that no walked process holds (its creator may be one that runs on);
 //! - an idle file was opened (inotify `IN_OPEN` on its directory, watched before the walk
 //!   that judged it idle): a running process may hold it now;
 //! - an object reached only through a holder is no longer reached there;
 //! - the tmpfs mounts changed, or the caller asked ([`LiveScan::walk_all_next`]).
+//!
+//! A file that appeared since the last sample and that no walked process holds costs no
+//! walk: the top directory of every tmpfs and the directory of every listed file are watched
+//! for opens, releases (`IN_CLOSE` comes when the open file is freed, after its last
+//! descriptor and its last mapping) and renames. If the directory was watched before the
+//! file was made, it was not renamed in and every open of it was released, nobody holds it
+//! and it is idle; otherwise it reads "in use" until the next full walk names its holders or
+//! finds none. Files that come and go (logs, a writer that recreates its file every second)
+//! thus never force a full walk.
 //!
 //! So an object is never shown idle or leaked while a process that holds it lives, except
 //! through what no cheap signal sees: a descriptor received over a Unix socket by a process
@@ -31,7 +39,10 @@
 
 use super::collect::{collect_with, Carry, Findings};
 use super::{ProcRoot, Scan, ScanError, ScanOptions};
-use crate::sys::inotify::{Inotify, IN_IGNORED, IN_ISDIR, IN_OPEN, IN_Q_OVERFLOW};
+use super::{Status, Usage};
+use crate::sys::inotify::{
+    Inotify, IN_CLOSE, IN_IGNORED, IN_ISDIR, IN_MOVED_TO, IN_OPEN, IN_Q_OVERFLOW,
+};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 
@@ -54,11 +65,6 @@ pub enum Stale {
     Attachments {
         /// The segment's id.
         shmid: i32,
-    },
-    /// A file appeared that no walked process holds.
-    NewUnheld {
-        /// The file as shown.
-        name: String,
     },
     /// A file judged idle was opened since.
     Opened {
@@ -100,6 +106,11 @@ pub struct LiveScan {
     /// The previous sample's `nattch` gaps, and the files it saw.
     gaps: HashMap<(Option<u64>, i32), i64>,
     files: HashSet<(u32, u32, u64)>,
+    /// Files that appeared since the last full walk that no walk saw held and no event
+    /// proved unheld: shown in use until the next full walk says.
+    pending: HashSet<(u32, u32, u64)>,
+    /// Samples taken.
+    samples: u64,
     watch: Watch,
     last: Refresh,
 }
@@ -121,6 +132,8 @@ impl LiveScan {
             asked: false,
             gaps: HashMap::new(),
             files: HashSet::new(),
+            pending: HashSet::new(),
+            samples: 0,
             watch: Watch::new(),
             last: Refresh::default(),
         }
@@ -139,8 +152,14 @@ impl LiveScan {
 
     /// Takes one sample.
     pub fn sample(&mut self, root: &ProcRoot) -> Result<Scan, ScanError> {
-        let opened = self.watch.opened();
-        let before = before_walk(self.since_full, self.full_every, self.asked, opened);
+        self.samples += 1;
+        let events = self.watch.drain();
+        let before = before_walk(
+            self.since_full,
+            self.full_every,
+            self.asked,
+            events.opened.clone(),
+        );
         self.asked = false;
         self.carry.walk_all = before.is_some();
         let (mut scan, mut findings) = collect_with(root, &self.opts, &mut self.carry)?;
@@ -156,14 +175,36 @@ impl LiveScan {
                 full = Some(why);
             }
         }
+        if full.is_some() {
+            self.pending.clear();
+        } else {
+            // A new file nobody walked holds may be held by a process that was already
+            // running: unless its directory's events prove every open of it was released,
+            // it reads in use until the next full walk says.
+            for f in findings.files.iter().filter(|f| f.idle) {
+                if !self.files.contains(&f.id)
+                    && !self.watch.proves_unheld(&f.place, &events, self.samples)
+                {
+                    self.pending.insert(f.id);
+                }
+            }
+        }
+        let files: HashSet<_> = findings.files.iter().map(|f| f.id).collect();
+        self.pending.retain(|id| files.contains(id));
+        if !self.pending.is_empty() {
+            mark_in_use(&mut scan, &self.pending);
+            for f in &mut findings.files {
+                f.idle &= !self.pending.contains(&f.id);
+            }
+        }
         let since_full = match (&full, self.since_full) {
             (Some(_), _) | (None, None) => 0,
             (None, Some(n)) => n + 1,
         };
         self.since_full = Some(since_full);
         self.gaps = std::mem::take(&mut findings.attach_gap);
-        self.files = findings.files.iter().map(|f| f.id).collect();
-        if !self.watch.update(&findings) {
+        self.files = files;
+        if !self.watch.update(&findings, self.samples) {
             // An idle file's directory cannot be watched, or was not watched during this
             // sample's walk: only a full walk can vouch for its files.
             self.asked = true;
@@ -179,7 +220,7 @@ impl LiveScan {
 
     /// What says the walks this sample reused may be wrong.
     fn stale(&self, findings: &Findings) -> Option<Stale> {
-        after_walk(&self.gaps, &self.files, findings)
+        after_walk(&self.gaps, findings)
     }
 }
 
@@ -200,12 +241,8 @@ fn before_walk(
 }
 
 /// Whether what a sample that reused walks found says they may be wrong, given the previous
-/// sample's attachment gaps and files.
-fn after_walk(
-    gaps: &HashMap<(Option<u64>, i32), i64>,
-    files: &HashSet<(u32, u32, u64)>,
-    findings: &Findings,
-) -> Option<Stale> {
+/// sample's attachment gaps.
+fn after_walk(gaps: &HashMap<(Option<u64>, i32), i64>, findings: &Findings) -> Option<Stale> {
     let mut moved: Vec<i32> = findings
         .attach_gap
         .iter()
@@ -218,30 +255,47 @@ fn after_walk(
     if let Some(&shmid) = moved.first() {
         return Some(Stale::Attachments { shmid });
     }
-    let new_unheld = findings
-        .files
-        .iter()
-        .find(|f| f.idle && !files.contains(&f.id));
-    if let Some(f) = new_unheld {
-        return Some(Stale::NewUnheld {
-            name: f.name.clone(),
-        });
-    }
     if let Some(name) = &findings.lost_holding {
         return Some(Stale::LostHolding { name: name.clone() });
     }
     None
 }
 
-/// The directories of idle files, watched for opens.
+/// Every walked tmpfs's top directory and every listed file's directory, watched for opens,
+/// releases and renames.
 #[derive(Debug)]
 struct Watch {
     inotify: Option<Inotify>,
-    /// Watch descriptor → its directory and the idle files in it (name → as shown).
-    dirs: HashMap<i32, (PathBuf, BTreeMap<Vec<u8>, String>)>,
+    /// Watch descriptor → its directory, the idle files in it (name → as shown), and the
+    /// sample after which it was added.
+    dirs: HashMap<i32, (PathBuf, IdleNames, u64)>,
+}
+
+/// The idle files of one directory: name → as shown.
+type IdleNames = BTreeMap<Vec<u8>, String>;
+
+/// What the events since the previous sample said.
+#[derive(Debug, Default)]
+struct Events {
+    /// An idle file was opened, or events were lost.
+    opened: Option<Stale>,
+    /// Per directory and name: opens, releases, renamed in.
+    tally: HashMap<(i32, Vec<u8>), Tally>,
+    /// The queue overflowed: the tallies are incomplete.
+    lost: bool,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Tally {
+    opens: u64,
+    closes: u64,
+    moved_in: bool,
 }
 
 impl Watch {
+    /// Events the watches ask for.
+    const MASK: u32 = IN_OPEN | IN_CLOSE | IN_MOVED_TO;
+
     fn new() -> Watch {
         Watch {
             inotify: Inotify::new().ok(),
@@ -249,75 +303,137 @@ impl Watch {
         }
     }
 
-    /// Why the events since the last call say a walk may be wrong: an idle file was opened,
-    /// or events were lost.
-    fn opened(&mut self) -> Option<Stale> {
-        let inotify = self.inotify.as_ref()?;
+    /// Reads the events since the last call.
+    fn drain(&mut self) -> Events {
+        let mut out = Events::default();
+        let Some(inotify) = self.inotify.as_ref() else {
+            return out;
+        };
         let events = match inotify.drain() {
             Ok(events) => events,
-            Err(_) => return Some(Stale::Unwatched),
+            Err(_) => {
+                out.opened = Some(Stale::Unwatched);
+                out.lost = true;
+                return out;
+            }
         };
-        let mut why = None;
         for e in events {
             if e.mask & IN_Q_OVERFLOW != 0 {
-                why.get_or_insert(Stale::Unwatched);
+                out.opened.get_or_insert(Stale::Unwatched);
+                out.lost = true;
             }
             if e.mask & IN_IGNORED != 0 {
                 // Its directory was removed or unmounted: watched anew if it comes back.
                 self.dirs.remove(&e.wd);
                 continue;
             }
-            if e.mask & IN_OPEN == 0 || e.mask & IN_ISDIR != 0 {
+            if e.mask & IN_ISDIR != 0 || e.name.is_empty() {
                 continue;
             }
-            if let Some(name) = self.dirs.get(&e.wd).and_then(|(_, idle)| idle.get(&e.name)) {
-                why.get_or_insert(Stale::Opened { name: name.clone() });
+            if e.mask & IN_OPEN != 0 {
+                let idle = self
+                    .dirs
+                    .get(&e.wd)
+                    .and_then(|(_, idle, _)| idle.get(&e.name));
+                if let Some(name) = idle {
+                    out.opened
+                        .get_or_insert(Stale::Opened { name: name.clone() });
+                }
             }
+            let t = out.tally.entry((e.wd, e.name)).or_default();
+            t.opens += u64::from(e.mask & IN_OPEN != 0);
+            t.closes += u64::from(e.mask & IN_CLOSE != 0);
+            t.moved_in |= e.mask & IN_MOVED_TO != 0;
         }
-        why
+        out
     }
 
-    /// Watches the directories of this sample's idle files. `false` if one could not be
-    /// watched, or was not watched before this sample's walk (an open between the walk and
-    /// now would be missed). A directory stays watched once it is, so that a file that turns
-    /// idle again does not cost another full walk.
-    fn update(&mut self, findings: &Findings) -> bool {
+    /// Whether the events prove that nobody holds a file that appeared since the previous
+    /// sample: its directory was watched before that sample's mount walk (so the file was
+    /// made under watch), it was not renamed in, and every open of it was released (a
+    /// mapping keeps its open file alive, so a release means no mapping is left either).
+    fn proves_unheld(&self, place: &(PathBuf, Vec<u8>), events: &Events, sample: u64) -> bool {
+        if events.lost {
+            return false;
+        }
+        let watched_before = self.dirs.iter().find_map(|(wd, (dir, _, added))| {
+            (dir == &place.0 && added + 2 <= sample).then_some(*wd)
+        });
+        let Some(wd) = watched_before else {
+            return false;
+        };
+        events
+            .tally
+            .get(&(wd, place.1.clone()))
+            .is_some_and(|t| !t.moved_in && t.opens > 0 && t.closes >= t.opens)
+    }
+
+    /// Watches the walked mounts' top directories and the directories of this sample's
+    /// files, and notes which files are idle. `false` if the directory of an idle file could
+    /// not be watched, or was not watched before this sample's walk (an open between the walk
+    /// and now would be missed). A directory stays watched once it is, so that a file that
+    /// turns idle again does not cost another full walk.
+    fn update(&mut self, findings: &Findings, sample: u64) -> bool {
         let Some(inotify) = self.inotify.as_ref() else {
             return findings.files.iter().all(|f| !f.idle);
         };
-        let mut wanted: BTreeMap<&PathBuf, BTreeMap<Vec<u8>, String>> = BTreeMap::new();
-        for f in findings.files.iter().filter(|f| f.idle) {
-            wanted
-                .entry(&f.place.0)
-                .or_default()
-                .insert(f.place.1.clone(), f.name.clone());
+        let mut wanted: BTreeMap<&PathBuf, IdleNames> = findings
+            .mount_dirs
+            .iter()
+            .map(|d| (d, BTreeMap::new()))
+            .collect();
+        for f in &findings.files {
+            let names = wanted.entry(&f.place.0).or_default();
+            if f.idle {
+                names.insert(f.place.1.clone(), f.name.clone());
+            }
         }
-        for (_, names) in self.dirs.values_mut() {
+        for (_, names, _) in self.dirs.values_mut() {
             names.clear();
         }
         let mut ok = true;
         for (dir, names) in wanted {
-            // Watching a directory already watched returns its descriptor again, and opens
+            let idle = !names.is_empty();
+            // Watching a directory already watched returns its descriptor again, and events
             // since the previous call are already queued: nothing is missed in between.
-            match inotify.add_watch(dir, IN_OPEN) {
+            match inotify.add_watch(dir, Self::MASK) {
                 Ok(wd) => match self.dirs.get_mut(&wd) {
-                    Some((_, idle)) => *idle = names,
+                    Some((_, old, _)) => *old = names,
                     None => {
-                        ok = false;
-                        self.dirs.insert(wd, (dir.clone(), names));
+                        ok &= !idle;
+                        self.dirs.insert(wd, (dir.clone(), names, sample));
                     }
                 },
-                Err(_) => ok = false,
+                Err(_) => ok &= !idle,
             }
         }
         ok
     }
 }
 
+/// Shows these files in use: something may hold them that no walk has seen yet.
+fn mark_in_use(scan: &mut Scan, ids: &HashSet<(u32, u32, u64)>) {
+    for o in &mut scan.objects {
+        let id = o
+            .dev
+            .zip(o.inode)
+            .map(|((major, minor), ino)| (major, minor, ino));
+        if id.is_some_and(|id| ids.contains(&id)) && !matches!(o.status.usage, Usage::InUse) {
+            o.status = Status {
+                deleted: o.status.deleted,
+                ..Status::judged(Usage::InUse, None)
+            };
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::collect::FileSeen;
+    use super::super::Object;
     use super::*;
+    use crate::scan::ProcRoot;
+    use std::os::fd::AsFd;
 
     #[test]
     fn every_process_is_walked_first_then_every_nth_sample_or_when_asked() {
@@ -337,15 +453,6 @@ mod tests {
         assert_eq!(before_walk(Some(0), 1, false, None), Some(Stale::Periodic));
     }
 
-    fn file(inode: u64, idle: bool) -> FileSeen {
-        FileSeen {
-            id: (0, 42, inode),
-            name: format!("/f{inode}"),
-            idle,
-            place: (PathBuf::from("/dev/shm"), format!("f{inode}").into_bytes()),
-        }
-    }
-
     #[test]
     fn attachments_that_new_and_exited_processes_do_not_explain_make_the_walks_stale() {
         let gaps: HashMap<(Option<u64>, i32), i64> =
@@ -354,7 +461,7 @@ mod tests {
             attach_gap: gaps.clone(),
             ..Findings::default()
         };
-        assert_eq!(after_walk(&gaps, &HashSet::new(), &same), None);
+        assert_eq!(after_walk(&gaps, &same), None);
         // Segment 8 of ours: two attachments we never saw (an unreadable process, say)
         // and now three.
         let mut moved = same.attach_gap.clone();
@@ -364,7 +471,7 @@ mod tests {
             ..Findings::default()
         };
         assert_eq!(
-            after_walk(&gaps, &HashSet::new(), &moved),
+            after_walk(&gaps, &moved),
             Some(Stale::Attachments { shmid: 8 })
         );
         // A new segment nobody attached, and a new one attached by a new process that was
@@ -375,7 +482,7 @@ mod tests {
             attach_gap: new,
             ..Findings::default()
         };
-        assert_eq!(after_walk(&gaps, &HashSet::new(), &new), None);
+        assert_eq!(after_walk(&gaps, &new), None);
         // A new segment attached by a process already running.
         let mut by_old = same.attach_gap.clone();
         by_old.insert((None, 10), 1);
@@ -384,34 +491,8 @@ mod tests {
             ..Findings::default()
         };
         assert_eq!(
-            after_walk(&gaps, &HashSet::new(), &by_old),
+            after_walk(&gaps, &by_old),
             Some(Stale::Attachments { shmid: 10 })
-        );
-    }
-
-    #[test]
-    fn a_new_file_nobody_walked_holds_makes_the_walks_stale() {
-        let known: HashSet<(u32, u32, u64)> = [(0, 42, 1)].into();
-        let old_idle = Findings {
-            files: vec![file(1, true)],
-            ..Findings::default()
-        };
-        assert_eq!(after_walk(&HashMap::new(), &known, &old_idle), None);
-        // A new file a new process holds: its walk is fresh.
-        let new_held = Findings {
-            files: vec![file(1, true), file(2, false)],
-            ..Findings::default()
-        };
-        assert_eq!(after_walk(&HashMap::new(), &known, &new_held), None);
-        let new_idle = Findings {
-            files: vec![file(1, true), file(3, true)],
-            ..Findings::default()
-        };
-        assert_eq!(
-            after_walk(&HashMap::new(), &known, &new_idle),
-            Some(Stale::NewUnheld {
-                name: "/f3".to_string()
-            })
         );
     }
 
@@ -422,11 +503,20 @@ mod tests {
             ..Findings::default()
         };
         assert_eq!(
-            after_walk(&HashMap::new(), &HashSet::new(), &lost),
+            after_walk(&HashMap::new(), &lost),
             Some(Stale::LostHolding {
                 name: "memfd:x".to_string()
             })
         );
+    }
+
+    fn in_dir(dir: &std::path::Path, name: &str, idle: bool) -> FileSeen {
+        FileSeen {
+            id: (0, 0, name.len() as u64),
+            name: format!("file:{name}"),
+            idle,
+            place: (dir.to_path_buf(), name.as_bytes().to_vec()),
+        }
     }
 
     /// Opens of idle files in a watched directory are told by name; opens of other files,
@@ -438,30 +528,122 @@ mod tests {
             std::fs::write(dir.path().join(name), b"x").unwrap();
         }
         let mut watch = Watch::new();
-        let seen = |name: &str, idle: bool| FileSeen {
-            id: (0, 0, name.len() as u64),
-            name: format!("file:{name}"),
-            idle,
-            place: (dir.path().to_path_buf(), name.as_bytes().to_vec()),
-        };
         let findings = Findings {
-            files: vec![seen("idle", true), seen("busy", false)],
+            files: vec![
+                in_dir(dir.path(), "idle", true),
+                in_dir(dir.path(), "busy", false),
+            ],
             ..Findings::default()
         };
         // The first time, the directory was not watched during the walk.
-        assert!(!watch.update(&findings));
-        assert!(watch.update(&findings));
-        assert_eq!(watch.opened(), None);
+        assert!(!watch.update(&findings, 1));
+        assert!(watch.update(&findings, 2));
+        assert_eq!(watch.drain().opened, None);
         drop(std::fs::File::open(dir.path().join("busy")).unwrap());
         drop(std::fs::read_dir(dir.path()).unwrap());
-        assert_eq!(watch.opened(), None);
+        assert_eq!(watch.drain().opened, None);
         drop(std::fs::File::open(dir.path().join("idle")).unwrap());
         assert_eq!(
-            watch.opened(),
+            watch.drain().opened,
             Some(Stale::Opened {
                 name: "file:idle".to_string()
             })
         );
-        assert_eq!(watch.opened(), None, "events are read once");
+        assert_eq!(watch.drain().opened, None, "events are read once");
+    }
+
+    /// A file made under watch whose every open was released is proven unheld; one still
+    /// open, one mapped after its descriptor was closed (the mapping keeps the open file
+    /// alive: no release yet), one renamed in, or one in a directory watched only since, is
+    /// not.
+    #[test]
+    fn only_events_that_cover_a_new_files_whole_life_prove_it_unheld() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut watch = Watch::new();
+        let mounts = Findings {
+            mount_dirs: vec![dir.path().to_path_buf()],
+            ..Findings::default()
+        };
+        assert!(watch.update(&mounts, 1), "no idle file there yet");
+        watch.update(&mounts, 2);
+        let _ = watch.drain();
+        std::fs::write(dir.path().join("written"), b"x").unwrap();
+        let open = std::fs::File::create(dir.path().join("open")).unwrap();
+        let mapped = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(dir.path().join("mapped"))
+            .unwrap();
+        mapped.set_len(4096).unwrap();
+        let mapping = crate::sys::mapping::map_shared_fd(mapped.as_fd(), 4096, true).unwrap();
+        drop(mapped);
+        std::fs::write(dir.path().join(".tmp"), b"x").unwrap();
+        std::fs::rename(dir.path().join(".tmp"), dir.path().join("renamed")).unwrap();
+        let events = watch.drain();
+        let proves = |name: &str| {
+            watch.proves_unheld(
+                &(dir.path().to_path_buf(), name.as_bytes().to_vec()),
+                &events,
+                3,
+            )
+        };
+        assert!(proves("written"));
+        assert!(!proves("open"));
+        assert!(!proves("mapped"));
+        assert!(!proves("renamed"));
+        // The same events, had the directory been watched only since the last sample.
+        assert!(!watch.proves_unheld(&(dir.path().to_path_buf(), b"written".to_vec()), &events, 2));
+        drop(mapping);
+        drop(open);
+        let events = watch.drain();
+        let released = |name: &str| {
+            events
+                .tally
+                .get(&(*watch.dirs.keys().next().unwrap(), name.as_bytes().to_vec()))
+                .map(|t| t.closes)
+        };
+        assert_eq!(released("mapped"), Some(1), "released at the unmap");
+        assert_eq!(released("open"), Some(1));
+    }
+
+    #[test]
+    fn files_that_may_be_held_read_in_use() {
+        let name = format!("/shmkit-refresh-unit-{}", std::process::id());
+        let fd =
+            crate::sys::posix::shm_open(&name, crate::sys::posix::OpenMode::CreateExclusive, 0o600)
+                .unwrap();
+        drop(fd);
+        struct Unlink(String);
+        impl Drop for Unlink {
+            fn drop(&mut self) {
+                let _ = crate::sys::posix::shm_unlink(&self.0);
+            }
+        }
+        let _unlink = Unlink(name.clone());
+        let mut scan = Scan::collect(&ProcRoot::live(), &ScanOptions::default()).unwrap();
+        let ours = |scan: &Scan| -> Object {
+            scan.objects
+                .iter()
+                .find(|o| o.name == name)
+                .cloned()
+                .unwrap()
+        };
+        let o = ours(&scan);
+        assert!(matches!(o.status.usage, Usage::Idle { .. }), "{o:?}");
+        let id = (o.dev.unwrap().0, o.dev.unwrap().1, o.inode.unwrap());
+        let idle_before = scan
+            .objects
+            .iter()
+            .filter(|o| matches!(o.status.usage, Usage::Idle { .. }))
+            .count();
+        mark_in_use(&mut scan, &[id].into());
+        assert!(matches!(ours(&scan).status.usage, Usage::InUse));
+        let idle_after = scan
+            .objects
+            .iter()
+            .filter(|o| matches!(o.status.usage, Usage::Idle { .. }))
+            .count();
+        assert_eq!(idle_after, idle_before - 1, "only that one");
     }
 }

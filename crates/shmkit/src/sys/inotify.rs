@@ -14,6 +14,11 @@ use std::path::Path;
 
 /// `IN_OPEN`: a file (or the directory itself) was opened.
 pub const IN_OPEN: u32 = libc::IN_OPEN;
+/// `IN_CLOSE_WRITE | IN_CLOSE_NOWRITE`: an open file was released (its last descriptor
+/// closed and its last mapping gone: a mapping keeps the open file alive).
+pub const IN_CLOSE: u32 = libc::IN_CLOSE_WRITE | libc::IN_CLOSE_NOWRITE;
+/// `IN_MOVED_TO`: a file was renamed into the directory.
+pub const IN_MOVED_TO: u32 = libc::IN_MOVED_TO;
 /// `IN_Q_OVERFLOW`: events were lost because the queue was full.
 pub const IN_Q_OVERFLOW: u32 = libc::IN_Q_OVERFLOW;
 /// `IN_IGNORED`: the watch was removed (its directory was deleted or unmounted).
