@@ -15,8 +15,9 @@
 //! ([`Stale`]):
 //! - a System V segment's `nattch` moved by more than the new and exited processes explain
 //!   (someone already running attached or detached it);
-//! - an idle file was opened (inotify `IN_OPEN` on its directory, watched before the walk
-//!   that judged it idle): a running process may hold it now;
+//! - an idle file was opened and not released again, or renamed over (inotify on its
+//!   directory, watched before the walk that judged it idle): a running process may hold it
+//!   now;
 //! - an object reached only through a holder is no longer reached there;
 //! - the tmpfs mounts changed, or the caller asked ([`LiveScan::walk_all_next`]).
 //!
@@ -330,20 +331,21 @@ impl Watch {
             if e.mask & IN_ISDIR != 0 || e.name.is_empty() {
                 continue;
             }
-            if e.mask & IN_OPEN != 0 {
-                let idle = self
-                    .dirs
-                    .get(&e.wd)
-                    .and_then(|(_, idle, _)| idle.get(&e.name));
-                if let Some(name) = idle {
-                    out.opened
-                        .get_or_insert(Stale::Opened { name: name.clone() });
-                }
-            }
             let t = out.tally.entry((e.wd, e.name)).or_default();
             t.opens += u64::from(e.mask & IN_OPEN != 0);
             t.closes += u64::from(e.mask & IN_CLOSE != 0);
             t.moved_in |= e.mask & IN_MOVED_TO != 0;
+        }
+        // An idle file opened and released again (a writer that appends and closes, a
+        // reader that copies it) is still unheld; one opened and not released, or replaced
+        // by a rename, may be held now.
+        for ((wd, name), t) in &out.tally {
+            let idle = self.dirs.get(wd).and_then(|(_, idle, _)| idle.get(name));
+            if let Some(shown) = idle.filter(|_| t.moved_in || t.opens > t.closes) {
+                out.opened.get_or_insert(Stale::Opened {
+                    name: shown.clone(),
+                });
+            }
         }
         out
     }
@@ -519,8 +521,9 @@ mod tests {
         }
     }
 
-    /// Opens of idle files in a watched directory are told by name; opens of other files,
-    /// and of the directory itself (the mount walk lists it), are not.
+    /// Opens of idle files in a watched directory that are not released again are told by
+    /// name; opens of other files, of the directory itself (the mount walk lists it), and
+    /// opens released within the interval are not.
     #[test]
     fn an_open_of_an_idle_file_is_told_and_others_are_not() {
         let dir = tempfile::tempdir().unwrap();
@@ -542,7 +545,10 @@ mod tests {
         drop(std::fs::File::open(dir.path().join("busy")).unwrap());
         drop(std::fs::read_dir(dir.path()).unwrap());
         assert_eq!(watch.drain().opened, None);
+        // Opened and released again: still nobody holds it.
         drop(std::fs::File::open(dir.path().join("idle")).unwrap());
+        assert_eq!(watch.drain().opened, None);
+        let reader = std::fs::File::open(dir.path().join("idle")).unwrap();
         assert_eq!(
             watch.drain().opened,
             Some(Stale::Opened {
@@ -550,6 +556,7 @@ mod tests {
             })
         );
         assert_eq!(watch.drain().opened, None, "events are read once");
+        drop(reader);
     }
 
     /// A file made under watch whose every open was released is proven unheld; one still
