@@ -8,6 +8,7 @@
 //! Waits are bounded by a watchdog and poll the screen; no assertion is about time: "within
 //! two refreshes" counts the samples `top` numbers in its title.
 
+mod containers_support;
 mod lifecycle_support;
 use lifecycle_support::*;
 use std::path::{Path, PathBuf};
@@ -695,4 +696,80 @@ fn an_object_of_another_namespace_shows_its_place_and_is_removed_only_there() {
         ),
         "still there: top removed nothing"
     );
+}
+
+/// Whether a Docker Engine answers; if not, says on stderr (past the harness's capture) that
+/// `test` was skipped, so a skip is seen.
+fn docker_available(test: &str) -> bool {
+    let up = Command::new("docker")
+        .args(["info", "--format", "{{.ServerVersion}}"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !up {
+        let _ = std::io::Write::write_all(
+            &mut std::io::stderr(),
+            format!("skipped: {test} needs a Docker Engine (.ci/run starts dockerd)\n").as_bytes(),
+        );
+    }
+    up
+}
+
+/// A real container (its own IPC namespace and /dev/shm) with a segment its process holds
+/// and an idle /dev/shm file: `top -b` on the host shows both, in every sample (the first,
+/// which walks every process, and the next, which reuse those walks), with the container's
+/// name in the CONTAINER column and the status a full scan gives.
+#[test]
+fn top_on_the_host_shows_a_containers_segment_and_file_with_its_name() {
+    let test = "top_on_the_host_shows_a_containers_segment_and_file_with_its_name";
+    if !docker_available(test) {
+        return;
+    }
+    let image = containers_support::Image::build();
+    let ct = containers_support::Container::run(&image, &["--ipc", "private"]);
+    ct.hold("sysv 0x70c1 5242880");
+    ct.sh("head -c 3145728 /dev/zero > /dev/shm/top-in-container");
+    let out = shmkit(&[
+        "top",
+        "-b",
+        "3",
+        "--interval",
+        "0.5",
+        "--kind",
+        "sysv",
+        "--kind",
+        "posix",
+    ]);
+    let text = out.ok();
+    let samples: Vec<&str> = text.split("shmkit top - ").skip(1).collect();
+    assert_eq!(samples.len(), 3, "{text}");
+    for sample in samples {
+        let header = sample
+            .lines()
+            .find(|l| l.starts_with("KIND"))
+            .unwrap_or_else(|| panic!("no table: {sample}"));
+        assert!(header.contains("CONTAINER"), "{header}");
+        // The container's row of this kind (its segment is addressed by id: keys are per
+        // IPC namespace).
+        let cells = |kind: &str| -> Vec<String> {
+            let line = sample
+                .lines()
+                .find(|l| l.starts_with(kind) && l.contains(&ct.name))
+                .unwrap_or_else(|| panic!("no {kind} row of {} in:\n{sample}", ct.name));
+            line.split_whitespace().map(str::to_string).collect()
+        };
+        let seg = cells("sysv ");
+        assert_eq!(seg[2..5], [ct.name.as_str(), "5.0M", "5.0M"], "{sample}");
+        assert_eq!(seg[seg.len() - 2..], ["in", "use"], "{sample}");
+        assert!(
+            seg.iter().any(|c| c.ends_with("/hold")),
+            "held by hold: {sample}"
+        );
+        let file = cells("posix ");
+        assert_eq!(
+            file[1..5],
+            ["posix:/top-in-container", ct.name.as_str(), "3.0M", "3.0M"],
+            "{sample}"
+        );
+        assert_eq!(file.last().map(String::as_str), Some("idle"), "{sample}");
+    }
 }

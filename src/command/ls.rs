@@ -118,6 +118,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     if let Some(interval) = args.watch {
         let mut first = true;
+        // Each sample walks only new processes, all of them every few (see LiveScan).
+        let mut live = shmkit::scan::LiveScan::new(ScanOptions::default());
+        let collect = |root: &ProcRoot| Ok(live.sample(root).map_err(shmkit::Error::from)?);
         return crate::command::top::batch::watch(&root, interval, collect, |out, scan| {
             let objects = select(&args, scan, uid_filter)?;
             write_listing(out, &args, &objects, now())?;

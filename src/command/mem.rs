@@ -49,10 +49,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let opts = ScanOptions::default().top_files(args.top);
     if let Some(interval) = args.watch {
         let colour = output::colour_enabled();
+        // Each sample walks only new processes, all of them every few (see LiveScan).
+        let mut live = shmkit::scan::LiveScan::new(opts.clone());
         return crate::command::top::batch::watch(
             &root,
             interval,
-            |root| Ok(Scan::collect(root, &opts).map_err(shmkit::Error::from)?),
+            |root| Ok(live.sample(root).map_err(shmkit::Error::from)?),
             |out, scan| {
                 write_report(out, &MemReport::new(scan), args.bytes, args.top, colour)?;
                 Ok(scan.objects.clone())

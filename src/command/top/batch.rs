@@ -22,8 +22,9 @@ pub fn run(
     let mut tracker = Tracker::new();
     let mut previous: Option<Instant> = None;
     let mut n = 0;
+    let mut live = collector::live_scan();
     loop {
-        let sample = collector::sample(root)?;
+        let sample = collector::sample(root, &mut live)?;
         let elapsed = previous.map_or(Duration::ZERO, |p| sample.taken - p);
         previous = Some(sample.taken);
         let (growth, _) = tracker.update(&sample.scan.objects, elapsed);
@@ -198,7 +199,7 @@ pub fn seconds(d: Duration) -> String {
 pub fn watch(
     root: &ProcRoot,
     interval: Duration,
-    collect: impl Fn(&ProcRoot) -> anyhow::Result<Scan>,
+    mut collect: impl FnMut(&ProcRoot) -> anyhow::Result<Scan>,
     mut print: impl FnMut(&mut dyn Write, &Scan) -> anyhow::Result<Vec<Object>>,
 ) -> anyhow::Result<std::process::ExitCode> {
     let mut tracker = Tracker::new();

@@ -1,9 +1,10 @@
-//! The collector: a thread that scans the host every interval (the scan `shmkit mem` makes)
+//! The collector: a thread that scans the host every interval (the scan `shmkit mem` makes,
+//! kept between samples by a [`LiveScan`] so that only new processes are walked each time)
 //! and sends each whole sample over a channel, so the interface only ever draws a finished
 //! sample and never waits on `/proc` (bottom's design).
 
 use shmkit::report::MemReport;
-use shmkit::scan::{ProcRoot, Scan, ScanOptions};
+use shmkit::scan::{LiveScan, ProcRoot, Refresh, Scan, ScanOptions};
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
@@ -20,6 +21,8 @@ pub struct Sample {
     pub taken: Instant,
     /// The same moment, in unix seconds (for ages and the timestamp).
     pub unix: i64,
+    /// How the scan was taken: which processes were walked, and why all of them.
+    pub refresh: Refresh,
 }
 
 /// What the collector sends.
@@ -44,19 +47,23 @@ pub enum Control {
     Quit,
 }
 
+/// The live scan `top` samples: `shmkit mem`'s options, so both tell the same story.
+pub fn live_scan() -> LiveScan {
+    LiveScan::new(ScanOptions::default().top_files(5))
+}
+
 /// Takes one sample.
-pub fn sample(root: &ProcRoot) -> Result<Sample, shmkit::Error> {
+pub fn sample(root: &ProcRoot, live: &mut LiveScan) -> Result<Sample, shmkit::Error> {
     let taken = Instant::now();
     let unix = crate::command::ls::now();
-    // Like `shmkit mem`: the same options, so both tell the same story.
-    let opts = ScanOptions::default().top_files(5);
-    let scan = Scan::collect(root, &opts).map_err(shmkit::Error::from)?;
+    let scan: Scan = live.sample(root).map_err(shmkit::Error::from)?;
     let report = MemReport::new(&scan);
     Ok(Sample {
         scan,
         report,
         taken,
         unix,
+        refresh: live.last().clone(),
     })
 }
 
@@ -117,6 +124,7 @@ fn run<M>(
 ) {
     let mut paused = false;
     let mut taken = 0;
+    let mut live = live_scan();
     loop {
         let started = Instant::now();
         if panic_after.is_some_and(|n| taken >= n) {
@@ -124,7 +132,7 @@ fn run<M>(
         }
         if !paused {
             taken += 1;
-            let msg = match sample(root) {
+            let msg = match sample(root, &mut live) {
                 Ok(s) => Collected::Sample(Box::new(s)),
                 Err(e) => Collected::Failed(e.to_string()),
             };
@@ -143,7 +151,13 @@ fn run<M>(
             };
             match commands.recv_timeout(wait) {
                 Ok(Control::Pause) => paused = true,
-                Ok(Control::Resume) | Ok(Control::Now) => {
+                Ok(Control::Resume) => {
+                    paused = false;
+                    break;
+                }
+                Ok(Control::Now) => {
+                    // After a removal: every holder is asked again, not only new ones.
+                    live.walk_all_next();
                     paused = false;
                     break;
                 }

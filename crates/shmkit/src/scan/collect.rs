@@ -9,18 +9,21 @@ use super::classify::{
     file_object, hidden_object, hugetlb_resident, is_creator, rss_says_hugetlb, sysv_object,
     Creator, Sight,
 };
-use super::facts::{boot_time, dev_major, dev_minor, in_child_pid_namespace, Identity, Known};
+use super::facts::{
+    boot_time, dev_major, dev_minor, in_child_pid_namespace, Identity, Known, ProcInfo,
+};
 use super::merge::{holder, holders_of, merge, Found, Merged};
 use super::model::*;
 use super::mounts::{join_mount, scan_mounts, HiddenMount, MountTable};
-use super::namespaces::{foreign_mount_tables, foreign_segments, NsView};
-use super::process::{is_live, read_proc_info, scan_processes};
+use super::namespaces::{foreign_mount_tables, foreign_segments, NsCache, NsView};
+use super::process::{is_live, read_proc_info, scan_processes, ProcResult};
 use super::ScanOptions;
-use crate::address::Address;
+use crate::address::{Address, Handle};
 use crate::sys;
 use shmkit_procfs::{MemInfo, ProcRoot};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::os::fd::AsFd;
+use std::os::unix::fs::MetadataExt;
 
 /// The one thing a scan cannot do without: `/proc/meminfo`.
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +65,77 @@ pub struct Scan {
 impl Scan {
     /// Scans the host (or the fixture tree) under `root`.
     pub fn collect(root: &ProcRoot, opts: &ScanOptions) -> Result<Scan, ScanError> {
+        let mut carry = Carry {
+            walk_all: true,
+            ..Carry::default()
+        };
+        collect_with(root, opts, &mut carry).map(|(scan, _)| scan)
+    }
+}
+
+/// What one sample of a live scan carries to the next ([`super::refresh`]): each process's
+/// walk, the namespaces and containers learnt, the creators asked about. A one-shot scan
+/// starts from an empty one and walks everything.
+#[derive(Debug, Default)]
+pub(super) struct Carry {
+    /// Walk every process this time (else only those not in `procs`).
+    pub(super) walk_all: bool,
+    /// Each live process's last walk (its maps and descriptors).
+    pub(super) procs: HashMap<u32, ProcResult>,
+    /// Namespaces of processes, containers of namespace pairs, Docker's names.
+    pub(super) ns: NsCache,
+    /// What was read of System V creators and last attachers (`None`: gone).
+    pub(super) creators: HashMap<u32, Option<ProcInfo>>,
+    /// The mounts the walks in `procs` were judged against.
+    pub(super) mounts: Option<MountsKey>,
+}
+
+/// The shmem devices and descriptor prefixes a walk classifies against.
+pub(super) type MountsKey = (Vec<(u32, u32)>, Vec<(String, (u32, u32), bool)>);
+
+/// What a sample saw that tells a live scan whether the walks it reused still hold.
+#[derive(Debug, Default)]
+pub(super) struct Findings {
+    /// Processes walked in this sample.
+    pub(super) walked: usize,
+    /// Processes whose earlier walk was reused.
+    pub(super) reused: usize,
+    /// The mounts changed since the reused walks: every process was walked again.
+    pub(super) mounts_changed: bool,
+    /// Per System V segment (IPC namespace when not ours, shmid): `nattch` minus the
+    /// mappings of it the walks found. Processes we cannot read and other pid namespaces
+    /// make it non-zero for good; a change means an attachment the walks do not know.
+    pub(super) attach_gap: HashMap<(Option<u64>, i32), i64>,
+    /// Every file the mount walks found.
+    pub(super) files: Vec<FileSeen>,
+    /// The top directory of every tmpfs and ramfs walked, as reachable from here.
+    pub(super) mount_dirs: Vec<std::path::PathBuf>,
+    /// An object reached only through a holder whose reused walk no longer reaches it.
+    pub(super) lost_holding: Option<String>,
+}
+
+/// A file a mount walk found, as a live scan needs it.
+#[derive(Debug, Clone)]
+pub(super) struct FileSeen {
+    /// Its identity.
+    pub(super) id: Identity,
+    /// Its name as shown.
+    pub(super) name: String,
+    /// Judged idle: nobody was seen holding it.
+    pub(super) idle: bool,
+    /// The directory that holds it, as reachable from here, and its name in it.
+    pub(super) place: (std::path::PathBuf, Vec<u8>),
+}
+
+/// One sample: [`Scan::collect`] reusing what `carry` holds from earlier samples, and
+/// updating it.
+pub(super) fn collect_with(
+    root: &ProcRoot,
+    opts: &ScanOptions,
+    carry: &mut Carry,
+) -> Result<(Scan, Findings), ScanError> {
+    let mut findings = Findings::default();
+    {
         let meminfo = root.meminfo()?;
         let mut coverage = Coverage::default();
         let users = crate::accounts::Accounts::of(root);
@@ -76,7 +150,10 @@ impl Scan {
         let on_host = root.ns_link(None, "ipc").ok().flatten().map(|n| n.inode)
             == Some(crate::doctor::PROC_IPC_INIT_INO);
         let view = if opts.all_namespaces && on_host {
-            NsView::discover(root, &pids, opts.docker_socket.as_deref())
+            if carry.walk_all {
+                carry.ns = NsCache::default();
+            }
+            NsView::discover_with(root, &pids, opts.docker_socket.as_deref(), &mut carry.ns)
         } else {
             NsView::default()
         };
@@ -116,28 +193,78 @@ impl Scan {
         }
 
         let (mounts, mut files, hidden) = scan_mounts(root, opts, other_tables, &mut coverage);
+        findings.mount_dirs = mounts
+            .iter()
+            .map(|m| match m.location.pid {
+                Some(pid) if m.location.foreign => {
+                    root.path(format!("/proc/{pid}/root{}", m.mount_point))
+                }
+                _ => root.path(&m.mount_point),
+            })
+            .collect();
         let known = known(root, &mounts, &hidden);
         let alive: HashSet<u32> = pids.iter().copied().collect();
+        let mounts_key = mounts_key(&known);
+        if !carry.walk_all && carry.mounts.as_ref() != Some(&mounts_key) {
+            // The walks classified mappings and descriptors against other mounts.
+            carry.walk_all = true;
+            findings.mounts_changed = true;
+        }
+        carry.mounts = Some(mounts_key);
+        if carry.walk_all {
+            carry.procs.clear();
+            carry.creators.clear();
+        }
         let Merged {
             procs,
             mut found,
             mut sysv_holders,
             unseen,
         } = if opts.holders {
-            merge(root, scan_processes(root, &pids, &known), &mut coverage)
+            carry.procs.retain(|pid, _| alive.contains(pid));
+            let new: Vec<u32> = pids
+                .iter()
+                .copied()
+                .filter(|pid| !carry.procs.contains_key(pid))
+                .collect();
+            findings.walked = new.len();
+            findings.reused = carry.procs.len();
+            let mut vanished = Vec::new();
+            for r in scan_processes(root, &new, &known) {
+                match r.pid() {
+                    Some(pid) => {
+                        carry.procs.insert(pid, r);
+                    }
+                    None => vanished.push(r),
+                }
+            }
+            // In pid order, so a sample that reuses walks joins them as one that does not.
+            let results = pids
+                .iter()
+                .filter_map(|pid| carry.procs.get(pid).cloned())
+                .chain(vanished)
+                .collect();
+            merge(root, results, &mut coverage)
         } else {
             Merged::default()
         };
         // Everything else we know of a creator is whether it is alive and when it started.
-        let creator = |pid: u32, since: i64| -> (ProcessRef, Creator) {
+        carry.creators.retain(|pid, _| alive.contains(pid));
+        let mut creator = |pid: u32, since: i64| -> (ProcessRef, Creator) {
             if pid == 0 {
                 return (ProcessRef { pid, comm: None }, Creator::Unknown);
             }
             if !alive.contains(&pid) {
                 return (ProcessRef { pid, comm: None }, Creator::Exited);
             }
-            // Holders were read without their start time: read the creator's.
-            match read_proc_info(root, pid, known.boot_time) {
+            // Holders were read without their start time: read the creator's (once while it
+            // lives, in a live scan).
+            let info = carry
+                .creators
+                .entry(pid)
+                .or_insert_with(|| read_proc_info(root, pid, known.boot_time))
+                .clone();
+            match info {
                 Some(i) if is_creator(i.started, since) => (
                     ProcessRef {
                         pid,
@@ -158,6 +285,11 @@ impl Scan {
         let mut objects = Vec::new();
         for (ns, seg) in &segments {
             let holders = sysv_holders.remove(&(*ns, seg.shmid)).unwrap_or_default();
+            let vmas: u64 = holders.values().map(|h| h.vmas).sum();
+            findings.attach_gap.insert(
+                (*ns, seg.shmid),
+                i64::try_from(seg.nattch).unwrap_or(i64::MAX) - i64::try_from(vmas).unwrap_or(0),
+            );
             let mapped_huge = holders.values().any(|h| h.hugetlb);
             let holders = holders
                 .into_iter()
@@ -217,7 +349,14 @@ impl Scan {
             let id = (file.dev.0, file.dev.1, file.file.inode);
             let held = found.remove(&id);
             let ns = file.ns;
+            let dir_and_name = file.place.clone();
             let mut obj = file_object(file, held, &procs, &users, sight);
+            findings.files.push(FileSeen {
+                id,
+                name: obj.name.clone(),
+                idle: matches!(obj.status.usage, Usage::Idle { .. }),
+                place: dir_and_name,
+            });
             obj.location = place(&view, None, Some(ns.or(view.ours_mnt)), ns.is_some());
             objects.push(obj);
         }
@@ -227,9 +366,33 @@ impl Scan {
         rest.sort_by_key(|(id, _)| *id);
         for (id, f) in rest {
             let Some(kind) = f.kind else { continue };
-            let meta = f.stat_path.as_ref().and_then(|p| std::fs::metadata(p).ok());
-            if f.stat_path.is_some() && meta.is_none() && f.allocated.is_none() {
-                coverage.objects_vanished += u64::from(kind != Kind::File);
+            // Held by a descriptor only: stat it through the descriptor, so its size and
+            // resident bytes are fresh even when the walk that found it is not.
+            let fd_path = match (f.stat_path.is_none(), f.reach) {
+                (true, Some((pid, Handle::Fd(fd)))) if is_live(root) => {
+                    Some(root.path(format!("/proc/{pid}/fd/{fd}")))
+                }
+                _ => None,
+            };
+            let stat_path = f.stat_path.as_ref().or(fd_path.as_ref());
+            // A holder whose walk is reused may have put something else at that address or
+            // descriptor number since: only the same file counts. (Not for regular files,
+            // whose maps line names overlayfs's real inode and whose stat the overlay's.)
+            let same = |m: &std::fs::Metadata| {
+                let found = (dev_major(m.dev()), dev_minor(m.dev()), m.ino());
+                kind == Kind::File || !is_live(root) || found == id
+            };
+            let meta = stat_path
+                .and_then(|p| std::fs::metadata(p).ok())
+                .filter(same);
+            if stat_path.is_some() && meta.is_none() {
+                if f.allocated.is_none() {
+                    coverage.objects_vanished += u64::from(kind != Kind::File);
+                }
+                // The holder no longer maps or holds it where its walk said.
+                if kind != Kind::File {
+                    findings.lost_holding.get_or_insert_with(|| f.name.clone());
+                }
             }
             // A file of a mount that is hidden, or of another mount namespace, cannot be
             // reached by its path from here: only through a holder.
@@ -283,15 +446,24 @@ impl Scan {
                 .then(b.resident.unwrap_or(0).cmp(&a.resident.unwrap_or(0)))
                 .then(a.name.cmp(&b.name))
         });
-        Ok(Scan {
-            objects,
-            mounts,
-            meminfo,
-            swap_total,
-            coverage,
-            containers,
-        })
+        Ok((
+            Scan {
+                objects,
+                mounts,
+                meminfo,
+                swap_total,
+                coverage,
+                containers,
+            },
+            findings,
+        ))
     }
+}
+
+fn mounts_key(known: &Known) -> MountsKey {
+    let mut devs: Vec<(u32, u32)> = known.shmem_devs.keys().copied().collect();
+    devs.sort_unstable();
+    (devs, known.mounts_by_prefix.clone())
 }
 
 /// The location of an object in these namespaces (`None` = not known).

@@ -70,6 +70,8 @@ pub(super) struct SysvHold {
     pub(super) mapped: u64,
     /// Attached from the internal hugetlbfs (`SHM_HUGETLB`).
     pub(super) hugetlb: bool,
+    /// Its mappings of the segment: the kernel's `nattch` counts each one.
+    pub(super) vmas: u64,
 }
 
 /// Everything the per-process pass found, joined per object.
@@ -130,6 +132,7 @@ pub(super) fn merge(root: &ProcRoot, results: Vec<ProcResult>, coverage: &mut Co
                                 .or_default();
                             h.mapped += len;
                             h.hugetlb |= hugetlb;
+                            h.vmas += 1;
                         }
                         Seen::Shmem {
                             id,

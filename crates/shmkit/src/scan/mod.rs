@@ -55,9 +55,11 @@ pub mod model;
 mod mounts;
 pub mod namespaces;
 mod process;
+pub mod refresh;
 
 pub use collect::{holders_now, HoldersNow, Scan, ScanError};
 pub use model::*;
+pub use refresh::{LiveScan, Refresh, Stale, FULL_EVERY};
 
 pub use shmkit_procfs::ProcRoot;
 

@@ -34,6 +34,9 @@ pub(super) struct WalkedFile {
     pub(super) dev: (u32, u32),
     /// What the walk saw of it.
     pub(super) file: Entry,
+    /// The directory that holds it as reachable from here (through `/proc/PID/root` for
+    /// another mount namespace), and its name in it.
+    pub(super) place: (std::path::PathBuf, Vec<u8>),
 }
 
 /// One mount namespace's table: ours (`via` = `None`, paths under the root as they are), or
@@ -175,7 +178,13 @@ pub(super) fn scan_mounts(
             let raw_path = std::path::PathBuf::from(std::ffi::OsString::from_vec(
                 [join_mount(&mi.mount_point, "").as_bytes(), &w.rel].concat(),
             ));
+            let (parent, name) = match w.rel.iter().rposition(|&b| b == b'/') {
+                Some(i) => (&w.rel[..i], &w.rel[i + 1..]),
+                None => (&[][..], &w.rel[..]),
+            };
+            let place = (dir.join(std::ffi::OsStr::from_bytes(parent)), name.to_vec());
             files.push(WalkedFile {
+                place,
                 ns: table.ns,
                 kind,
                 posix_name: is_dev_shm.then(|| format!("/{rel}")),

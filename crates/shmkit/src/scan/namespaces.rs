@@ -72,22 +72,45 @@ impl NsView {
         pids: &[u32],
         docker_socket: Option<&std::path::Path>,
     ) -> NsView {
+        NsView::discover_with(root, pids, docker_socket, &mut NsCache::default())
+    }
+
+    /// [`NsView::discover`], reusing what `cache` learnt in earlier calls: the namespaces of
+    /// processes it saw before (read again only for new pids), the container of each
+    /// namespace pair, and Docker's names (asked again only for a container it has not
+    /// named). A live view calls this every sample and empties the cache every few.
+    pub fn discover_with(
+        root: &ProcRoot,
+        pids: &[u32],
+        docker_socket: Option<&std::path::Path>,
+        cache: &mut NsCache,
+    ) -> NsView {
         let mut view = NsView {
             ours_ipc: root.ns_link(None, "ipc").ok().flatten().map(|n| n.inode),
             ours_mnt: root.ns_link(None, "mnt").ok().flatten().map(|n| n.inode),
             ..NsView::default()
         };
+        let alive: std::collections::HashSet<u32> = pids.iter().copied().collect();
+        cache.links.retain(|pid, _| alive.contains(pid));
+        let new: Vec<u32> = pids
+            .iter()
+            .copied()
+            .filter(|pid| !cache.links.contains_key(pid))
+            .collect();
         // Two readlinks per process, on every core (the kernel checks ptrace access for
         // each).
-        let links = ns_links(root, pids);
+        for (pid, ipc, mnt) in ns_links(root, &new) {
+            // A process that vanished or may not be read is asked again next time.
+            if ipc.is_some() || mnt.is_some() {
+                cache.links.insert(pid, (ipc, mnt));
+            }
+        }
         // Processes of one container share both namespaces: one cgroup read per pair names
         // the container of all of them.
-        let mut pair_container: HashMap<(Option<u64>, Option<u64>), Option<String>> =
-            HashMap::new();
-        for (pid, ipc, mnt) in links {
-            if ipc.is_none() && mnt.is_none() {
+        for &pid in pids {
+            let Some(&(ipc, mnt)) = cache.links.get(&pid) else {
                 continue;
-            }
+            };
             view.of_pid.insert(pid, (ipc, mnt));
             if let Some(i) = ipc {
                 view.ipc.entry(i).or_default().pids.push(pid);
@@ -100,34 +123,51 @@ impl NsView {
             if !foreign {
                 continue;
             }
-            let id = match pair_container.get(&(ipc, mnt)) {
+            let id = match cache.pairs.get(&(ipc, mnt)) {
                 Some(known) => known.clone(),
                 None => {
                     let found = container::of_process(root, pid).map(|(c, lines)| {
-                        view.cgroups.entry(c.id.clone()).or_insert(lines);
                         let id = c.id.clone();
-                        view.containers.entry(c.id.clone()).or_insert(c);
+                        cache.containers.entry(id.clone()).or_insert((c, lines));
                         id
                     });
                     // A process that vanished says nothing of its neighbours: ask the next.
                     if found.is_some() || root.pid_stat(pid).ok().flatten().is_some() {
-                        pair_container.insert((ipc, mnt), found.clone());
+                        cache.pairs.insert((ipc, mnt), found.clone());
                     }
                     found
                 }
             };
             if let Some(id) = id {
+                if let Some((c, lines)) = cache.containers.get(&id) {
+                    view.cgroups
+                        .entry(id.clone())
+                        .or_insert_with(|| lines.clone());
+                    view.containers
+                        .entry(id.clone())
+                        .or_insert_with(|| c.clone());
+                }
                 view.container_of.insert(pid, id);
             }
         }
-        if let Some(socket) =
-            docker_socket.filter(|_| view.containers.values().any(|c| c.runtime == "docker"))
-        {
-            // No daemon, or one that does not answer in time: ids without names.
+        let unnamed = view
+            .containers
+            .values()
+            .any(|c| c.runtime == "docker" && !cache.docker_names.contains_key(&c.id));
+        if let Some(socket) = docker_socket.filter(|_| unnamed) {
+            // No daemon, or one that does not answer in time: ids without names, and the
+            // daemon is asked again next time.
             if let Ok(names) = container::docker_names(socket) {
-                for c in view.containers.values_mut() {
-                    c.name = names.get(&c.id).cloned();
+                for c in view.containers.values().filter(|c| c.runtime == "docker") {
+                    cache
+                        .docker_names
+                        .insert(c.id.clone(), names.get(&c.id).cloned());
                 }
+            }
+        }
+        for c in view.containers.values_mut() {
+            if let Some(name) = cache.docker_names.get(&c.id) {
+                c.name = name.clone();
             }
         }
         let ours = (view.ours_ipc, view.ours_mnt);
@@ -174,6 +214,19 @@ impl NsView {
             .filter(|(m, _)| Some(**m) != self.ours_mnt)
             .filter_map(|(m, g)| Some((*m, g.representative()?)))
     }
+}
+
+/// What [`NsView::discover_with`] keeps between calls.
+#[derive(Debug, Clone, Default)]
+pub struct NsCache {
+    /// Each process's (IPC, mount) namespace inodes.
+    links: HashMap<u32, (Option<u64>, Option<u64>)>,
+    /// The container of each namespace pair outside ours (`None`: no runtime made it).
+    pairs: HashMap<(Option<u64>, Option<u64>), Option<String>>,
+    /// Containers by id, with the cgroup lines of one of their processes.
+    containers: HashMap<String, (Container, Vec<shmkit_procfs::CgroupLine>)>,
+    /// Docker's name for each of its containers (`None`: it gave none).
+    docker_names: HashMap<String, Option<String>>,
 }
 
 /// Each process's IPC and mount namespace inodes, read on every core.

@@ -17,7 +17,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 /// One process's contribution.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) enum ProcResult {
     Vanished,
     Unreadable {
@@ -36,8 +36,18 @@ pub(super) enum ProcResult {
     },
 }
 
+impl ProcResult {
+    /// The process it is about (`None`: it vanished).
+    pub(super) fn pid(&self) -> Option<u32> {
+        match self {
+            ProcResult::Vanished => None,
+            ProcResult::Unreadable { pid, .. } | ProcResult::Seen { pid, .. } => Some(*pid),
+        }
+    }
+}
+
 /// A relevant mapping.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) enum Seen {
     Sysv {
         shmid: i32,
@@ -60,7 +70,7 @@ pub(super) enum Seen {
 }
 
 /// A relevant open descriptor.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) struct FdSeen {
     pub(super) id: Identity,
     pub(super) kind: Kind,

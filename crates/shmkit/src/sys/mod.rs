@@ -20,6 +20,7 @@
 
 pub(crate) mod dir;
 pub mod fs;
+pub mod inotify;
 pub mod malloc;
 pub mod mapping;
 pub mod memfd;

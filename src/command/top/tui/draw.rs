@@ -158,6 +158,12 @@ fn draw_title(f: &mut Frame, app: &App, area: Rect) {
     if let Some(s) = &app.sample {
         spans.push(Span::raw(format!("  {}", batch::clock(s.unix))));
     }
+    // Holders of processes that were already running are read again every few samples (or
+    // at once when a signal says they changed): say how old the oldest reading is.
+    let holders_age = app.sample.as_ref().map(|s| {
+        let age = app.interval.as_secs_f64() * f64::from(s.refresh.since_full);
+        format!("  holders read {}s ago", age.round())
+    });
     let shown = app
         .lines
         .iter()
@@ -172,6 +178,7 @@ fn draw_title(f: &mut Frame, app: &App, area: Rect) {
         app.view.sort.as_str(),
         if app.view.reverse { " (reversed)" } else { "" }
     )));
+    spans.extend(holders_age.map(Span::raw));
     let mut filters = Vec::new();
     if let [kind] = app.view.kinds.as_slice() {
         filters.push(format!("kind {kind}"));
