@@ -18,11 +18,13 @@
 
 pub(crate) mod child;
 mod experiments;
+mod meter;
 pub mod runner;
 pub mod sample;
 pub mod verdict;
 
 pub use child::{child_main, ChildCommand};
+pub use meter::{MEASURED_HOST_WIDE, MEASURED_IN_CGROUP};
 pub use runner::{LabOptions, StepReport};
 pub use sample::{Changes, Counter, Sample};
 pub use verdict::{tolerance_for, Expectation, Verdict};
