@@ -84,33 +84,82 @@ fn fill_inodes(root: &Path, dir: &Path) {
     }
 }
 
-/// Whether this test may run: true as root. Otherwise it says on stderr that `test` was
-/// skipped because it needs root, and returns false; with `SHMKIT_TEST_REQUIRE_ROOT=1` (CI,
-/// which runs as root and must skip nothing) it fails instead.
-pub fn needs_root(test: &str) -> bool {
-    let euid = std::fs::read_to_string("/proc/self/status")
+/// Says on stderr that `test` was skipped and why, and returns false, for `if !... { return }`.
+/// With `SHMKIT_TEST_REQUIRE_ROOT=1` (CI: root, every tool installed, a Docker Engine
+/// running) nothing may be skipped, so it fails instead.
+pub fn skip(test: &str, why: &str) -> bool {
+    assert!(
+        std::env::var_os("SHMKIT_TEST_REQUIRE_ROOT").is_none(),
+        "{test} cannot run here ({why}), and SHMKIT_TEST_REQUIRE_ROOT forbids skipping it"
+    );
+    // Written to the descriptor, not through eprintln!, which the test harness captures and
+    // shows only for failures: a skip must be seen.
+    let _ = std::io::Write::write_all(
+        &mut std::io::stderr(),
+        format!("skipped: {test}: {why}\n").as_bytes(),
+    );
+    false
+}
+
+/// Whether this process runs as root (effective uid 0).
+pub fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()
                 .find(|l| l.starts_with("Uid:"))
                 .and_then(|l| l.split_whitespace().nth(2).map(str::to_string))
         })
-        .and_then(|uid| uid.parse::<u32>().ok());
-    if euid == Some(0) {
-        return true;
-    }
-    assert!(
-        std::env::var_os("SHMKIT_TEST_REQUIRE_ROOT").is_none(),
-        "{test} needs root, and SHMKIT_TEST_REQUIRE_ROOT forbids skipping it"
-    );
-    // Written to the descriptor, not through eprintln!, which the test harness captures and
-    // shows only for failures: a skip must be seen.
-    let _ = std::io::Write::write_all(
-        &mut std::io::stderr(),
-        format!(
-            "skipped: {test} needs root (namespaces, mounts); run the tests as root to cover it\n"
+        .and_then(|uid| uid.parse::<u32>().ok())
+        == Some(0)
+}
+
+/// Whether this test may run: true as root, else a visible skip (see [`skip`]).
+pub fn needs_root(test: &str) -> bool {
+    is_root()
+        || skip(
+            test,
+            "needs root (real uids, mounts, namespaces, sysctls); run the tests as root to cover it",
         )
-        .as_bytes(),
-    );
-    false
+}
+
+/// Whether `program` is on PATH.
+pub fn has_program(program: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::metadata(dir.join(program))
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+    })
+}
+
+/// Whether this test may run: true when every program is installed, else a visible skip
+/// naming the missing ones and the Debian package (`.ci/run` installs them all).
+pub fn needs_programs(test: &str, programs: &[(&str, &str)]) -> bool {
+    let missing: Vec<String> = programs
+        .iter()
+        .filter(|(p, _)| !has_program(p))
+        .map(|(p, pkg)| format!("{p} (apt-get install {pkg})"))
+        .collect();
+    missing.is_empty() || skip(test, &format!("needs {}", missing.join(", ")))
+}
+
+/// Whether this test may run: true as root with a Docker Engine answering, else a visible
+/// skip.
+pub fn needs_docker(test: &str) -> bool {
+    if !needs_root(test) {
+        return false;
+    }
+    let answers = std::process::Command::new("docker")
+        .arg("info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    answers
+        || skip(
+            test,
+            "needs a running Docker Engine (`docker info` failed; .ci/run starts one)",
+        )
 }
