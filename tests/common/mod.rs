@@ -114,6 +114,20 @@ pub fn is_root() -> bool {
         == Some(0)
 }
 
+/// `shmkit`, to be run on a fixture tree. A fixture's files belong to root, and a copy's to
+/// whoever made it: off root, shmkit runs in a user namespace where that user is root
+/// (`unshare --map-root-user`), so it sees the owner the fixture describes.
+pub fn fixture_shmkit() -> std::process::Command {
+    let shmkit = env!("CARGO_BIN_EXE_shmkit");
+    if is_root() {
+        std::process::Command::new(shmkit)
+    } else {
+        let mut cmd = std::process::Command::new("unshare");
+        cmd.arg("--map-root-user").arg(shmkit);
+        cmd
+    }
+}
+
 /// Whether this test may run: true as root, else a visible skip (see [`skip`]).
 pub fn needs_root(test: &str) -> bool {
     is_root()
