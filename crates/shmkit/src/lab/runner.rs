@@ -1,4 +1,5 @@
-//! The runner: samples `/proc/meminfo` after every step, judges the step's expectations,
+//! The runner: samples `/proc/meminfo` after every step, judges the step's expectations on
+//! the experiment's own memory cgroup where it has one (see `meter`),
 //! hands each finished step to the caller as it happens, and removes what the experiment made
 //! on every way out (success, failure, error, Ctrl-C).
 
