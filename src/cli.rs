@@ -42,7 +42,7 @@ pub fn command() -> clap::Command {
         })
 }
 
-/// Parses the command line (with [`command`]'s help).
+/// Parses the command line (with [`command()`]'s help).
 pub fn parse() -> Result<Cli, clap::Error> {
     use clap::FromArgMatches;
     let matches = command().try_get_matches()?;

@@ -156,14 +156,17 @@ pub fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A document with a `schema` field (`NAME/VERSION`) beside its own fields.
+#[derive(Serialize, schemars::JsonSchema)]
+pub(crate) struct Versioned<T> {
+    /// `shmkit.NAME/VERSION`.
+    schema: &'static str,
+    #[serde(flatten)]
+    value: T,
+}
+
 /// Writes `value` as pretty JSON with a `schema` field (`NAME/VERSION`) beside its own fields.
 pub fn print_versioned<T: Serialize>(schema: &'static str, value: &T) -> anyhow::Result<()> {
-    #[derive(Serialize)]
-    struct Versioned<'a, T> {
-        schema: &'static str,
-        #[serde(flatten)]
-        value: &'a T,
-    }
     print_json(&Versioned { schema, value })
 }
 

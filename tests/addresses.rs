@@ -158,7 +158,7 @@ fn every_object_ls_lists_has_an_address_stat_accepts() {
     ]);
 
     let ls = json(&["ls", "--json"]);
-    assert_eq!(ls["schema"], "shmkit.ls/3");
+    assert_eq!(ls["schema"], "shmkit.ls/4");
     let mut ours = Vec::new();
     for listed in objects(&ls) {
         let address = listed["address"]
@@ -233,7 +233,7 @@ fn a_segment_has_one_address_in_mem_ls_stat_rm_and_snapshot_ls() {
     );
 
     let mem = json(&["mem", "--json"]);
-    assert_eq!(mem["schema"], "shmkit.mem/3");
+    assert_eq!(mem["schema"], "shmkit.mem/4");
     assert!(
         mem["pinned"]["items"]
             .as_array()
@@ -264,7 +264,7 @@ fn a_segment_has_one_address_in_mem_ls_stat_rm_and_snapshot_ls() {
     let snap = snap.to_str().unwrap();
     json(&["snapshot", "save", snap, address, "--json"]);
     let listed = json(&["snapshot", "ls", snap, "--json"]);
-    assert_eq!(listed["schema"], "shmkit.snapshot-ls/2");
+    assert_eq!(listed["schema"], "shmkit.snapshot-ls/3");
     assert_eq!(listed["objects"][0]["address"], address, "{listed}");
     // Checksums are hex strings: 64 bits do not fit a JSON reader's doubles.
     assert!(listed["checksum"].is_string(), "{listed}");

@@ -4,9 +4,10 @@
 
 mod common;
 
-use shmkit::doctor::{examine, Answer, PlaceKind, Report, PROC_IPC_INIT_INO};
+use shmkit::doctor::{examine, PlaceKind, Report, PROC_IPC_INIT_INO};
 use shmkit::procfs::ProcRoot;
 use shmkit::scan::Kind;
+use shmkit::survival::Answer;
 use shmkit::sys::FsStat;
 use std::path::PathBuf;
 use std::process::Command;
@@ -243,7 +244,7 @@ fn doctor_in_a_new_ipc_namespace_says_it_is_private_and_counts_its_segments() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["ipc_initial"], false);
     assert_eq!(v["sysv"]["segments"], 1);
-    assert_eq!(v["sysv"]["bytes"], 5000);
+    assert_eq!(v["sysv"]["size"], 5000);
     assert_eq!(v["verdicts"][0]["kind"], "sysv");
     assert_eq!(v["verdicts"][0]["container_restart"]["answer"], "no");
     assert!(v["warnings"]

@@ -46,21 +46,85 @@ fn shipped_schemas_are_up_to_date() {
 
 /// Runs `shmkit ARGS` and checks its stdout against `docs/schema/SCHEMA.schema.json`.
 fn validates(schema: &str, args: &[&str]) -> Value {
+    validates_exit(schema, args, None)
+}
+
+/// The documents a run of the test validated, to check that none was left out.
+static VALIDATED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// As [`validates`], for a command that ends with `exit` (any when `None`).
+fn validates_exit(schema: &str, args: &[&str], exit: Option<i32>) -> Value {
     let out = Command::new(SHMKIT).args(args).output().unwrap();
+    if let Some(code) = exit {
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
             "{args:?}: not JSON ({e}): {}",
             String::from_utf8_lossy(&out.stderr)
         )
     });
+    check(schema, &doc, args);
+    doc
+}
+
+fn check(schema: &str, doc: &Value, args: &[&str]) {
     let text = std::fs::read_to_string(shipped().join(format!("{schema}.schema.json"))).unwrap();
     let validator = jsonschema::validator_for(&serde_json::from_str(&text).unwrap()).unwrap();
     let errors: Vec<String> = validator
-        .iter_errors(&doc)
+        .iter_errors(doc)
         .map(|e| format!("{} at {}", e, e.instance_path))
         .collect();
     assert!(errors.is_empty(), "{args:?} against {schema}: {errors:#?}");
-    doc
+    if schema != "error" {
+        let name = doc["schema"].as_str().unwrap_or_default();
+        assert!(
+            name.starts_with(&format!("shmkit.{schema}/")),
+            "{args:?}: document {name} checked against {schema}"
+        );
+    }
+    VALIDATED.lock().unwrap().push(schema.to_string());
+}
+
+/// Every point in time is `*_unix` (an integer or null), every duration `*_seconds`; no key
+/// says `bytes` or `_ms`, and no integer is beyond 2^53 (those are strings).
+fn check_vocabulary(doc: &Value, at: &str) {
+    match doc {
+        Value::Object(map) => {
+            for (key, value) in map {
+                let here = format!("{at}.{key}");
+                assert!(
+                    !key.ends_with("_ms")
+                        && key != "bytes"
+                        && !["atime", "dtime", "ctime", "mtime", "since"].contains(&key.as_str()),
+                    "{here}: times are *_unix, durations *_seconds, sizes size/resident/swapped"
+                );
+                if key.ends_with("_unix") {
+                    assert!(value.is_i64() || value.is_null(), "{here}: {value}");
+                }
+                if key.ends_with("_seconds") {
+                    assert!(value.is_number() || value.is_null(), "{here}: {value}");
+                }
+                check_vocabulary(value, &here);
+            }
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                check_vocabulary(item, &format!("{at}[{i}]"));
+            }
+        }
+        Value::Number(n) => {
+            let exact = n.as_u64().is_none_or(|v| v <= 1 << 53)
+                && n.as_i64().is_none_or(|v| v.unsigned_abs() <= 1 << 53);
+            assert!(exact, "{at}: {n} is beyond 2^53; write it as a string");
+        }
+        _ => {}
+    }
 }
 
 /// A POSIX object removed at drop, also when the test fails.
@@ -76,14 +140,23 @@ impl Drop for Posix {
     }
 }
 
+/// Documents no run of this test prints: each needs what would disturb the machine.
+const NOT_RUN: [&str; 2] = [
+    // `reclaim --measure N` drops the host's caches (run with SHMKIT_TEST_DROP_CACHES=1).
+    "reclaim-measure",
+    // `lab run all` runs every experiment at 64 MiB or more; its experiments are `lab`.
+    "lab-all",
+];
+
 #[test]
 fn every_commands_json_validates_against_its_shipped_schema() {
     static NEXT: AtomicU32 = AtomicU32::new(0);
-    let addr = format!(
-        "posix:/shmkit-schema-{}-{}",
+    let unique = format!(
+        "{}-{}",
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)
     );
+    let addr = format!("posix:/shmkit-schema-{unique}");
     let created = validates(
         "create",
         &["create", &addr, "--size", "4K", "--exclusive", "--json"],
@@ -93,21 +166,99 @@ fn every_commands_json_validates_against_its_shipped_schema() {
     validates("write", &["write", &addr, "hello", "--json"]);
     let read = validates("read", &["read", &addr, "--len", "5", "--json"]);
     assert_eq!(read["text"], "hello");
-    validates("stat", &["stat", &addr, "--json"]);
+    let stat = validates("stat", &["stat", &addr, "--json"]);
+    assert_eq!(stat["address"], addr.as_str());
+    assert_eq!(stat["survives"]["reboot"]["answer"], "no");
+    assert_eq!(stat["survives"]["reboot"]["because"], "memory-only");
+    validates("chmod", &["chmod", &addr, "640", "--json"]);
+    validates("chown", &["chown", &addr, "0:0", "--json"]);
+    validates("resize", &["resize", &addr, "8K", "--json"]);
     validates("ls", &["ls", "--json"]);
     validates("mem", &["mem", "--json"]);
     validates("rm", &["rm", &addr, "--dry-run", "--json"]);
     let error = validates("error", &["stat", "posix:/shmkit-schema-none", "--json"]);
     assert_eq!(error["error"]["exit_code"], 3);
+    let doctor = validates("doctor", &["doctor", "--json"]);
+    assert!(["yes", "no", "depends"].contains(
+        &doctor["verdicts"][0]["container_restart"]["answer"]
+            .as_str()
+            .unwrap()
+    ));
+    validates("reclaim", &["reclaim", "--json"]);
+    validates("lab-list", &["lab", "list", "--json"]);
+    // The one experiment that needs neither root nor drop_caches.
+    validates(
+        "lab",
+        &["lab", "run", "ipc-namespace", "--size", "16M", "--json"],
+    );
+    if std::env::var_os("SHMKIT_TEST_DROP_CACHES").is_some() {
+        validates(
+            "reclaim-measure",
+            &["reclaim", "--measure", "1", "--yes", "--json"],
+        );
+    }
 
     let dir = tempfile::tempdir().unwrap();
     let snap = dir.path().join("s.snap");
     let snap = snap.to_str().unwrap();
-    let saved = Command::new(SHMKIT)
-        .args(["snapshot", "save", snap, &addr])
+    let saved = validates(
+        "snapshot-save",
+        &["snapshot", "save", snap, &addr, "--json"],
+    );
+    assert_eq!(saved["objects"][0]["shmid"], Value::Null, "{saved}");
+    assert!(saved["objects"][0]["checksum"].is_string(), "{saved}");
+    validates("snapshot-ls", &["snapshot", "ls", snap, "--json"]);
+    validates("snapshot-verify", &["snapshot", "verify", snap, "--json"]);
+    // The object exists: a dry run shows the conflict in its document and exits 4.
+    let conflict = validates_exit(
+        "snapshot-restore",
+        &["snapshot", "restore", snap, "--dry-run", "--json"],
+        Some(4),
+    );
+    assert_eq!(
+        conflict["objects"][0]["action"], "would-conflict",
+        "{conflict}"
+    );
+    let replace = validates_exit(
+        "snapshot-restore",
+        &["snapshot", "restore", snap, "--replace", "--json"],
+        Some(0),
+    );
+    assert_eq!(replace["objects"][0]["action"], "replaced", "{replace}");
+
+    let mut missing: Vec<String> = names(&shipped())
+        .into_iter()
+        .map(|f| f.trim_end_matches(".schema.json").to_string())
+        .filter(|n| !VALIDATED.lock().unwrap().contains(n) && !NOT_RUN.contains(&n.as_str()))
+        .collect();
+    missing.sort();
+    assert!(
+        missing.is_empty(),
+        "no real output checked against {missing:?}"
+    );
+}
+
+#[test]
+fn every_document_speaks_one_vocabulary_of_times_sizes_and_integers() {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let key =
+        0x5c00_0000 + (std::process::id() & 0xffff) * 16 + NEXT.fetch_add(1, Ordering::Relaxed);
+    let addr = format!("sysv:{key}");
+    let out = Command::new(SHMKIT)
+        .args(["create", &addr, "--size", "4K", "--exclusive"])
         .output()
         .unwrap();
-    assert!(saved.status.success(), "{saved:?}");
-    validates("snapshot-ls", &["snapshot", "ls", snap, "--json"]);
-    validates("snapshot-ls", &["snapshot", "verify", snap, "--json"]);
+    assert!(out.status.success(), "{out:?}");
+    let _segment = Posix(addr.clone());
+    let stat = validates("stat", &["stat", &addr, "--json"]);
+    for doc in [
+        stat,
+        validates("ls", &["ls", "--json"]),
+        validates("mem", &["mem", "--json"]),
+        validates("doctor", &["doctor", "--json"]),
+        validates("reclaim", &["reclaim", "--json"]),
+    ] {
+        let name = doc["schema"].as_str().unwrap_or_default().to_string();
+        check_vocabulary(&doc, &name);
+    }
 }

@@ -51,7 +51,7 @@ fn posix_object_full_life_cycle() {
     assert_eq!(read["hex"], "000048656c6c6f210000");
 
     let changed = json(&shmkit(&["chmod", &addr, "640", "--json"]));
-    assert_eq!(changed["schema"], "shmkit.chmod/1");
+    assert_eq!(changed["schema"], "shmkit.chmod/2");
     assert_eq!(changed["stat"]["mode"], 0o640);
     use std::os::unix::fs::MetadataExt;
     assert_eq!(
@@ -130,15 +130,25 @@ fn sysv_segment_full_life_cycle() {
     assert_eq!(stat["sysv"]["key"], key.0);
     assert!(stat["sysv"]["cpid"].as_u64().unwrap() > 0, "{stat}");
     assert_eq!(stat["sysv"]["nattch"], 0, "stat does not attach");
-    assert_eq!(stat["lifetime"]["process_exit"], true);
+    assert_eq!(stat["lifetime"]["process_exit"]["answer"], "yes");
+    assert_eq!(
+        stat["lifetime"]["container_restart"]["because"],
+        "ipc-namespace-lifetime"
+    );
+    // Here, on this host or in this container, the answer is yes or no, with its reason.
     for q in ["process_exit", "container_restart", "reboot"] {
         assert!(
-            stat["survives"][q]["why"]
+            stat["survives"][q]["because"]
                 .as_str()
                 .is_some_and(|w| !w.is_empty()),
             "{stat}"
         );
     }
+    assert_eq!(stat["survives"]["reboot"]["answer"], "no", "{stat}");
+    assert_eq!(
+        stat["survives"]["reboot"]["because"], "memory-only",
+        "{stat}"
+    );
 
     // 0666 only when asked, and with a warning.
     let out = shmkit(&["chmod", &addr, "666"]);

@@ -237,7 +237,7 @@ fn ls_json_parses_and_carries_every_object() {
     let tree = common::fixture_copy("scan-host");
     let out = stdout(&ls(tree.path(), &["--json"]));
     let doc: serde_json::Value = serde_json::from_str(&out).expect("valid JSON");
-    assert_eq!(doc["schema"], "shmkit.ls/3");
+    assert_eq!(doc["schema"], "shmkit.ls/4");
     let objects = doc["objects"].as_array().expect("objects");
     assert_eq!(objects.len(), 17);
     let kinds: std::collections::BTreeSet<&str> =

@@ -140,8 +140,8 @@ wait
             .iter()
             .filter(|l| l["address"] == format!("sysv:id={leaked}"));
         (
-            pinned.map(|i| i["bytes"].as_u64().unwrap()).collect(),
-            leaks.map(|l| l["bytes"].as_u64().unwrap()).collect(),
+            pinned.map(|i| i["resident"].as_u64().unwrap()).collect(),
+            leaks.map(|l| l["resident"].as_u64().unwrap()).collect(),
         )
     };
     let before = read_json(out, "mem_before.json");

@@ -336,11 +336,11 @@ NO_COLOR=1 "$SHMKIT" ls > ls.txt
     let segs = mem["huge_pages"]["segments"].as_array().unwrap();
     assert_eq!(segs.len(), 1, "{mem}");
     assert_eq!(
-        segs[0]["bytes"], huge,
+        segs[0]["resident"], huge,
         "its real size, not the kernel's 512-fold rss"
     );
     assert_eq!(mem["leaks"][0]["hugetlb"], true, "{mem}");
-    assert_eq!(mem["leaks"][0]["bytes"], huge, "{mem}");
+    assert_eq!(mem["leaks"][0]["resident"], huge, "{mem}");
     let text = read(out, "mem.txt");
     assert!(text.contains("huge pages"), "{text}");
     let row = read(out, "ls.txt")

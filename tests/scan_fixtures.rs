@@ -348,10 +348,7 @@ fn a_creator_that_seems_to_start_seconds_after_its_segment_is_still_its_creator(
 #[test]
 fn the_walk_limit_is_noted_only_for_mounts_it_cut() {
     let tree = fixture_copy("scan-host");
-    let opts = ScanOptions {
-        walk_limit: 3,
-        ..ScanOptions::default()
-    };
+    let opts = ScanOptions::default().walk_limit(3);
     let scan = Scan::collect(&ProcRoot::new(tree.path()), &opts).expect("scan");
     let notes = scan.coverage.notes.join("\n");
     assert!(

@@ -148,7 +148,7 @@ fn sysv_round_trip_keeps_key_mode_owner_size_and_content_and_stores_zero_pages_s
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["objects"].as_array().unwrap().len(), 2);
     // A third of the pages are zero and must not be stored.
-    let stored = report["stored_bytes"].as_u64().unwrap();
+    let stored = report["stored"].as_u64().unwrap();
     assert!(stored < content.len() as u64 * 3 / 4, "stored {stored}");
     // Snapshot files are private.
     assert_eq!(std::fs::metadata(&file).unwrap().mode() & 0o777, 0o600);
@@ -644,7 +644,7 @@ fn saving_a_sparse_segment_does_not_fault_in_its_holes() {
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(report["stored_bytes"], 4096);
+    assert_eq!(report["stored"], 4096);
     assert_eq!(segment_rss(6001), 4096, "the save faulted holes in");
 
     sysv::remove(id).unwrap();
@@ -1134,10 +1134,7 @@ fn a_huge_page_segment_round_trips_as_a_huge_page_segment_or_is_refused_clearly(
     assert!(out.status.success(), "{}", text(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["objects"][0]["hugetlb"], true);
-    assert!(
-        v["stored_bytes"].as_u64().unwrap() > size / 2,
-        "saved as zeros"
-    );
+    assert!(v["stored"].as_u64().unwrap() > size / 2, "saved as zeros");
     sysv::remove(id).unwrap();
     let free_before = HugePages::free();
     let out = shmkit(&["snapshot", "restore", file.to_str().unwrap()]);

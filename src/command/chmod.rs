@@ -36,7 +36,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     lifecycle::warn_if_world_writable(&args.address, args.mode);
     if args.json {
         crate::output::print_json(&lifecycle::Changed {
-            schema: "shmkit.chmod/1",
+            schema: "shmkit.chmod/2",
             stat: seg.stat()?,
         })?;
         return Ok(ExitCode::SUCCESS);

@@ -55,7 +55,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let st = seg.stat()?;
     if args.json {
         crate::output::print_json(&lifecycle::Changed {
-            schema: "shmkit.chown/1",
+            schema: "shmkit.chown/2",
             stat: st,
         })?;
         return Ok(ExitCode::SUCCESS);

@@ -73,7 +73,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     if args.json {
         output::print_json(&Created {
-            schema: "shmkit.create/1",
+            schema: "shmkit.create/2",
             created: seg.created(),
             stat,
         })?;

@@ -2,10 +2,12 @@
 //! what survives a process exit, a container restart and a reboot here.
 
 use crate::output::{colour_enabled, paint, print_versioned, Colour};
-use shmkit::doctor::{self, Answer, PlaceKind, Report};
+use shmkit::doctor::{self, PlaceKind, Report};
 use shmkit::procfs::ProcRoot;
 use shmkit::render::size::human;
 use shmkit::render::table::{sanitize, Align, Table};
+use shmkit::scan::Kind;
+use shmkit::survival::{Answer, Because, Survival};
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -40,7 +42,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         doctor::examine(&root, fs, shmkit::sys::page_size())
     };
     if args.json {
-        print_versioned("shmkit.doctor/1", &report)?;
+        print_versioned("shmkit.doctor/2", &report)?;
     } else {
         print_human(&report, &mut crate::output::stdout(), colour_enabled())?;
     }
@@ -101,11 +103,7 @@ fn examine_from_host(root: &ProcRoot, inside: &super::inside::Inside) -> anyhow:
                 .ok()
                 .and_then(|n| n.get(&c.id).cloned());
         }
-        doctor::ContainerSubject {
-            container: c,
-            pid,
-            docker,
-        }
+        doctor::ContainerSubject::new(c, pid, docker)
     });
     Ok(report)
 }
@@ -137,6 +135,7 @@ fn print_human(r: &Report, out: &mut dyn Write, colour: bool) -> std::io::Result
         (PlaceKind::Host, _) => "host".to_owned(),
         (PlaceKind::Container, Some(rt)) => format!("container ({})", sanitize(rt)),
         (PlaceKind::Container, None) => "container".to_owned(),
+        _ => "unknown".to_owned(),
     };
     writeln!(out, "{} {place}", bold("Where:"))?;
     if let Some(c) = &r.container {
@@ -291,7 +290,7 @@ fn print_human(r: &Report, out: &mut dyn Write, colour: bool) -> std::io::Result
             ("container restart", &v.container_restart),
         ] {
             if s.answer != Answer::Yes || v.kind.as_str() == "sysv" {
-                writeln!(out, "  {} / {when}: {}", v.kind, sanitize(&s.why))?;
+                writeln!(out, "  {} / {when}: {}", v.kind, because_words(v.kind, s))?;
             }
         }
     }
@@ -309,4 +308,56 @@ fn print_human(r: &Report, out: &mut dyn Write, colour: bool) -> std::io::Result
         }
     }
     Ok(())
+}
+
+/// Why an object of `kind` survives or not, in words; a "no" that a snapshot can undo says so.
+pub fn because_words(kind: Kind, survival: &Survival) -> String {
+    let persist = "; `shmkit run --persist FILE` on a volume brings it back";
+    let words: std::borrow::Cow<'static, str> = match survival.because {
+        Because::UntilRemoved => match kind {
+            Kind::Sysv => "it stays until IPC_RMID (`shmkit rm`), even with nattch 0".into(),
+            Kind::Posix => "it stays in /dev/shm until unlinked (`shmkit rm`)".into(),
+            _ => "a file stays until deleted".into(),
+        },
+        Because::ShmRmidForced => "kernel.shm_rmid_forced=1 destroys a segment once its creator exited and nobody is attached".into(),
+        Because::FreedWithLastHolder if kind == Kind::SharedAnon => "freed at the last unmap".into(),
+        Because::FreedWithLastHolder => "freed at the last close and unmap".into(),
+        Because::IsAFile => "it is a file".into(),
+        Because::IpcNamespaceLifetime => "only if the IPC namespace outlives the container (--ipc=host or shareable)".into(),
+        Because::PrivateIpcNamespace => format!("this IPC namespace is private: it ends with its last process{persist}").into(),
+        Because::SharesHostIpcNamespace => "this container shares the host's IPC namespace".into(),
+        Because::HostIpcNamespace => "the host's IPC namespace outlives any service restart".into(),
+        Because::IpcNamespaceUnreadable => "the IPC namespace could not be read".into(),
+        Because::DevShmLifetime => "only if that /dev/shm outlives the container".into(),
+        Because::ContainerDevShm => format!("this container's /dev/shm is its own tmpfs{persist}").into(),
+        Because::DevShmMaybeHosts => "only if /dev/shm is the host's (--ipc=host shares it)".into(),
+        Because::PrivateMountNsHostDevShm => "this private mount namespace still has the host's /dev/shm, which outlives it".into(),
+        Because::PrivateMountNsOwnDevShm => format!("this private mount namespace has a /dev/shm of its own: it ends with the namespace's last process{persist}").into(),
+        Because::PrivateMountNsDevShmUnknown => "this mount namespace is private and its /dev/shm could not be compared with the host's".into(),
+        Because::MountNamespaceUnreadable => "pid 1's mount namespace could not be read to tell whether /dev/shm is the host's".into(),
+        Because::HostDevShm => "the host's /dev/shm outlives any service restart".into(),
+        Because::MountLifetime => "only if the mount outlives the container".into(),
+        Because::ContainerTmpfs => "a tmpfs mounted in the container ends with it".into(),
+        Because::PrivateMountNsTmpfs => "this mount namespace is private: a tmpfs mounted in it ends with it; one mounted on the host outlives it".into(),
+        Because::HostTmpfs => "a host tmpfs outlives any service restart".into(),
+        Because::FreedWithProcesses => "freed with its processes".into(),
+        Because::FileSystemLifetime => "if the file's filesystem does (a volume, not the writable layer)".into(),
+        Because::WritableLayer => "the file is in a container's writable layer: it survives a restart but not `docker rm`; use a volume to keep it".into(),
+        Because::FileOnTmpfs => "the file is on a tmpfs, which is memory: it lives as long as that mount".into(),
+        Because::FileOnDisk => "the file is on a disk filesystem, which outlives containers".into(),
+        Because::FileSystemUnknown => "it is a file (its filesystem could not be determined)".into(),
+        Because::MemoryOnly => "shared memory is RAM (and swap); a reboot clears it".into(),
+        Because::WrittenBack => "it is on disk — what was written back (msync; `shmkit write` does it)".into(),
+        _ => "(no words for this reason yet)".into(),
+    };
+    words.into_owned()
+}
+
+/// `yes`, `no` or `depends`.
+pub fn answer_word(answer: Answer) -> &'static str {
+    match answer {
+        Answer::Yes => "yes",
+        Answer::No => "no",
+        Answer::Depends => "depends",
+    }
 }

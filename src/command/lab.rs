@@ -108,23 +108,49 @@ pub fn list_table() -> shmkit::render::table::Table {
     table
 }
 
+/// What `lab list --json` prints (`shmkit.lab-list/1`).
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct ListOut {
+    schema: &'static str,
+    experiments: Vec<ListedExperiment>,
+}
+
+/// One experiment of `lab list --json`.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+struct ListedExperiment {
+    /// What `lab run` takes.
+    name: &'static str,
+    /// What it shows.
+    title: &'static str,
+    /// What the seed did and claimed.
+    seed: &'static str,
+    /// Why it needs root, or null.
+    needs_root: Option<&'static str>,
+}
+
+/// What `lab run all --json` prints (`shmkit.lab-all/2`): every experiment's `shmkit.lab/2`
+/// document.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct AllOut {
+    schema: &'static str,
+    experiments: Vec<ExperimentReport>,
+}
+
 fn list(json: bool, args: &crate::output::TableArgs) -> anyhow::Result<ExitCode> {
     if json {
-        let items: Vec<serde_json::Value> = lab::experiments()
+        let experiments = lab::experiments()
             .iter()
-            .map(|e| {
-                serde_json::json!({
-                    "name": e.name,
-                    "title": e.title,
-                    "seed": e.seed,
-                    "needs_root": e.needs_root,
-                })
+            .map(|e| ListedExperiment {
+                name: e.name,
+                title: e.title,
+                seed: e.seed,
+                needs_root: e.needs_root,
             })
             .collect();
-        print_json(&serde_json::json!({
-            "schema": "shmkit.lab-list/1",
-            "experiments": items,
-        }))?;
+        print_json(&ListOut {
+            schema: "shmkit.lab-list/1",
+            experiments,
+        })?;
         return Ok(ExitCode::SUCCESS);
     }
     let mut out = crate::output::stdout();
@@ -198,10 +224,10 @@ fn run_experiments(args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     if args.json {
         if args.name == "all" {
-            print_json(&serde_json::json!({
-                "schema": "shmkit.lab-all/1",
-                "experiments": reports,
-            }))?;
+            print_json(&AllOut {
+                schema: "shmkit.lab-all/2",
+                experiments: reports.clone(),
+            })?;
         } else if let Some(report) = reports.first() {
             print_json(report)?;
         }
@@ -254,11 +280,12 @@ fn print_step(out: &mut dyn Write, step: &StepReport, colour: bool) -> std::io::
     if step.index == 0 {
         print_counter_names(out)?;
     }
-    if step.settled_ms > 0 {
+    if step.settled_seconds > 0.0 {
         writeln!(
             out,
             "[{}] {action}  (settled after {} ms)",
-            step.index, step.settled_ms
+            step.index,
+            (step.settled_seconds * 1000.0).round()
         )?;
     } else {
         writeln!(out, "[{}] {action}", step.index)?;
@@ -302,7 +329,8 @@ fn print_footer(
     report: &ExperimentReport,
     colour: bool,
 ) -> std::io::Result<()> {
-    let (held, total) = report.verdict_counts();
+    let counts = report.verdict_counts();
+    let (held, total) = (counts.held, counts.total);
     match report.status {
         Status::Held => writeln!(
             out,
@@ -315,7 +343,7 @@ fn print_footer(
             paint("result:", Colour::Bold, colour),
             paint("FAILED", Colour::Red, colour)
         )?,
-        Status::Skipped | Status::Unsupported => {
+        _ => {
             let word = if report.status == Status::Skipped {
                 "skipped"
             } else {
@@ -357,12 +385,14 @@ fn print_summary(
         ("VERDICTS", shmkit::render::table::Align::Right),
     ]);
     for r in reports {
-        let (held, total) = r.verdict_counts();
+        let counts = r.verdict_counts();
+        let (held, total) = (counts.held, counts.total);
         let result = match r.status {
             Status::Held => "held",
             Status::Failed => "FAILED",
             Status::Skipped => "skipped",
             Status::Unsupported => "not possible here",
+            _ => "?",
         };
         table.row(vec![
             r.name.to_string(),

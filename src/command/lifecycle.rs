@@ -111,114 +111,16 @@ pub fn object_holders(object: &Object) -> Vec<Holder> {
     shmkit::reap::object_holders(object)
 }
 
-/// One answer to "does it survive X here?".
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-pub struct Answer {
-    /// Yes or no (for "it depends", the likely answer here).
-    pub survives: bool,
-    /// Why, on this host.
-    pub why: String,
-}
-
-/// What an object survives on this host.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-pub struct Survival {
-    /// The exit of every process that uses it.
-    pub process_exit: Answer,
-    /// A restart of the container this runs in (or "no container here").
-    pub container_restart: Answer,
-    /// A reboot of the host.
-    pub reboot: Answer,
-}
-
-/// The filesystem type that holds `path` (longest mount point that is a prefix of it).
-fn fs_type(root: &ProcRoot, path: &str) -> Option<String> {
-    let canonical = std::fs::canonicalize(path).ok()?;
-    let mounts = root.mountinfo(None).ok()?;
-    mounts
-        .iter()
-        .filter(|m| canonical.starts_with(&m.mount_point))
-        .max_by_key(|m| m.mount_point.len())
-        .map(|m| m.fs_type.clone())
-}
-
-/// What `stat`'s object survives here, from its kind and this host's namespaces and mounts.
-pub fn survival(stat: &Stat) -> Survival {
+/// What `stat`'s object survives here: the judgement of this place that `shmkit doctor`
+/// shows, and for a file its filesystem.
+pub fn survival(stat: &Stat) -> shmkit::survival::Lifetime {
     let root = ProcRoot::live();
-    // One judgement of where this runs, the one `shmkit doctor` shows.
     let here = doctor::examine(
         &root,
         shmkit::sys::statvfs(std::path::Path::new("/dev/shm")).ok(),
         shmkit::sys::page_size(),
     );
-    let in_container = here.place.kind == doctor::PlaceKind::Container;
-    let verdict = here.verdicts.iter().find(|v| v.kind == stat.kind);
-    let lifetime = stat.kind.lifetime();
-    // A file outlives what its filesystem outlives.
-    let file_fs = match (stat.kind, &stat.file) {
-        (Kind::File, Some(file)) => file.path.as_deref().and_then(|p| fs_type(&root, p)),
-        _ => None,
-    };
-    let process_exit = Answer {
-        survives: lifetime.process_exit,
-        why: match stat.kind {
-            Kind::Sysv => "it stays until IPC_RMID (`shmkit rm`), even with nattch 0".into(),
-            Kind::Posix => "it stays in /dev/shm until unlinked (`shmkit rm`)".into(),
-            Kind::File => "it is a file".into(),
-            _ => "it is freed at the last close and unmap".into(),
-        },
-    };
-    let container_restart = match (stat.kind, verdict) {
-        (Kind::File, _) => {
-            match file_fs.as_deref() {
-                Some("tmpfs" | "ramfs") => Answer {
-                    survives: !in_container,
-                    why: "the file is on a tmpfs: it lives as long as that mount".into(),
-                },
-                Some("overlay") => Answer {
-                    survives: true,
-                    why: "the file is in a container's writable layer: it survives a restart but not `docker rm`; use a volume to keep it".into(),
-                },
-                Some(fs) => Answer {
-                    survives: true,
-                    why: format!("the file is on {fs}, which outlives containers"),
-                },
-                None => Answer {
-                    survives: true,
-                    why: "it is a file (its filesystem could not be determined)".into(),
-                },
-            }
-        }
-        (_, Some(v)) => Answer {
-            survives: v.container_restart.answer == doctor::Answer::Yes,
-            why: v.container_restart.why.clone(),
-        },
-        (_, None) => Answer {
-            survives: false,
-            why: "it dies with its last process".into(),
-        },
-    };
-    let reboot = match stat.kind {
-        Kind::File => match file_fs.as_deref() {
-            Some("tmpfs" | "ramfs") => Answer {
-                survives: false,
-                why: "the file is on a tmpfs, which is memory".into(),
-            },
-            _ => Answer {
-                survives: true,
-                why: "it is on disk — what was written back (msync, `shmkit write` does it)".into(),
-            },
-        },
-        _ => Answer {
-            survives: false,
-            why: "shared memory is RAM (and swap); a reboot clears it".into(),
-        },
-    };
-    Survival {
-        process_exit,
-        container_restart,
-        reboot,
-    }
+    doctor::survival(&here, &root, stat)
 }
 
 /// The name of a user or group id from the passwd or group table.

@@ -136,7 +136,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     if args.json {
         output::print_json(&LsJson {
-            schema: "shmkit.ls/3",
+            schema: "shmkit.ls/4",
             objects,
             coverage: &scan.coverage,
         })?;

@@ -46,10 +46,7 @@ pub struct Args {
 /// Runs `shmkit mem`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let root = ProcRoot::new(&args.root);
-    let opts = ScanOptions {
-        top_files: args.top,
-        ..ScanOptions::default()
-    };
+    let opts = ScanOptions::default().top_files(args.top);
     if let Some(interval) = args.watch {
         let colour = output::colour_enabled();
         return crate::command::top::batch::watch(

@@ -115,8 +115,8 @@ fn write_prediction(out: &mut dyn Write, p: &Prediction, exact: bool) -> std::io
         let stays: Vec<String> = field
             .stays
             .iter()
-            .filter(|(_, b)| *b > 0)
-            .map(|(why, b)| format!("{why} {}", size(*b)))
+            .filter(|s| s.size > 0)
+            .map(|s| format!("{} {}", s.what, size(s.size)))
             .collect();
         table.row(vec![
             field.field.to_string(),
@@ -157,7 +157,8 @@ fn write_measurement(out: &mut dyn Write, m: &Measurement, exact: bool) -> std::
     writeln!(
         out,
         "sync; echo {} > /proc/sys/vm/drop_caches  (the write took {} ms)\n",
-        m.level, m.drop_ms
+        m.level,
+        (m.drop_seconds * 1000.0).round()
     )?;
     let mut table = Table::new(&[
         ("FIELD", Align::Left),

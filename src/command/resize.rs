@@ -94,7 +94,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     crate::output::done(format!("resized {} to {} bytes", args.address, args.size));
     if args.json {
         crate::output::print_json(&lifecycle::Changed {
-            schema: "shmkit.resize/1",
+            schema: "shmkit.resize/2",
             stat: seg.stat()?,
         })?;
         return Ok(ExitCode::SUCCESS);

@@ -116,13 +116,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     // An unfinished restore (shmkit killed during one) is completed by `snapshot::restore`
     // itself, which recognises its own leftovers: nothing more to do here first.
     if file.exists() {
-        let report = snapshot::restore(
-            &file,
-            &RestoreOptions {
-                replace: args.replace,
-                dry_run: false,
-            },
-        )?;
+        let report = snapshot::restore(&file, &RestoreOptions::default().replace(args.replace))?;
         msg!(
             "shmkit run: restored {} from {}",
             count(report.objects.len(), "object", "objects"),
@@ -159,10 +153,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     // Reaped below with waitpid(-1), never through `child`: as pid 1 every orphan is ours too.
     drop(child);
 
-    let save_opts = SaveOptions {
-        selectors: selectors.clone(),
-        wait_detached: None,
-    };
+    let save_opts = SaveOptions::default().selectors(selectors.clone());
     let mut next_save = (!every.is_zero()).then(|| Instant::now() + every);
     let status = loop {
         if let Some(status) = reap_children(pid)? {
@@ -198,10 +189,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let _ = wake_rx.read(&mut buf);
     };
 
-    let final_opts = SaveOptions {
-        selectors,
-        wait_detached: final_wait,
-    };
+    let final_opts = SaveOptions::default()
+        .selectors(selectors)
+        .wait_detached(final_wait);
     let save_result = match snapshot::save(&root, &file, &final_opts) {
         // Still attached after the wait (processes other than CMD): a possibly torn copy is
         // better than none.

@@ -8,7 +8,8 @@ use std::process::ExitCode;
 /// Options of `shmkit schema`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The document (`ls`, `mem`, ...); all of them with --dir.
+    /// The document (`ls`, `mem`, `snapshot-save`, ...) or the command (`snapshot save`); all
+    /// of them with --dir.
     #[arg(required_unless_present = "dir")]
     pub name: Option<String>,
     /// Write `NAME.schema.json` for every document into DIR.
@@ -16,8 +17,33 @@ pub struct Args {
     pub dir: Option<PathBuf>,
 }
 
+/// Every command that prints JSON with `--json`, and the documents it may print (besides
+/// `error`, which every one prints when it fails). A test walks the command line and fails
+/// when a command takes `--json` and is not here.
+pub const COMMANDS: &[(&str, &[&str])] = &[
+    ("mem", &["mem"]),
+    ("ls", &["ls"]),
+    ("create", &["create"]),
+    ("write", &["write"]),
+    ("read", &["read"]),
+    ("stat", &["stat"]),
+    ("chmod", &["chmod"]),
+    ("chown", &["chown"]),
+    ("resize", &["resize"]),
+    ("rm", &["rm"]),
+    ("lab list", &["lab-list"]),
+    ("lab run", &["lab", "lab-all"]),
+    ("reclaim", &["reclaim", "reclaim-measure"]),
+    ("doctor", &["doctor"]),
+    ("snapshot save", &["snapshot-save"]),
+    ("snapshot restore", &["snapshot-restore"]),
+    ("snapshot verify", &["snapshot-verify"]),
+    ("snapshot ls", &["snapshot-ls"]),
+];
+
 /// Every document: its file name and its schema.
 pub fn all() -> Vec<(&'static str, schemars::Schema)> {
+    use crate::output::Versioned;
     use schemars::schema_for;
     vec![
         ("ls", schema_for!(super::ls::LsJson<'static>)),
@@ -26,8 +52,32 @@ pub fn all() -> Vec<(&'static str, schemars::Schema)> {
         ("create", schema_for!(super::create::Created)),
         ("read", schema_for!(super::read::ReadOut)),
         ("write", schema_for!(super::write::Written)),
+        ("chmod", schema_for!(super::lifecycle::Changed)),
+        ("chown", schema_for!(super::lifecycle::Changed)),
+        ("resize", schema_for!(super::lifecycle::Changed)),
         ("rm", schema_for!(super::rm::RmOut)),
-        ("snapshot-ls", schema_for!(super::snapshot::LsOut)),
+        ("lab-list", schema_for!(super::lab::ListOut)),
+        ("lab", schema_for!(shmkit::lab::ExperimentReport)),
+        ("lab-all", schema_for!(super::lab::AllOut)),
+        ("reclaim", schema_for!(shmkit::reclaim::Prediction)),
+        ("reclaim-measure", schema_for!(shmkit::reclaim::Measurement)),
+        ("doctor", schema_for!(Versioned<shmkit::doctor::Report>)),
+        (
+            "snapshot-save",
+            schema_for!(Versioned<super::snapshot::SaveOut>),
+        ),
+        (
+            "snapshot-restore",
+            schema_for!(Versioned<super::snapshot::RestoreOut>),
+        ),
+        (
+            "snapshot-verify",
+            schema_for!(Versioned<super::snapshot::LsOut>),
+        ),
+        (
+            "snapshot-ls",
+            schema_for!(Versioned<super::snapshot::LsOut>),
+        ),
         ("error", schema_for!(crate::output::ErrorDocument<'static>)),
     ]
 }
@@ -53,6 +103,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let name = args.name.unwrap_or_default();
+    // A command (`snapshot save`) names its first document.
+    let name = COMMANDS
+        .iter()
+        .find(|(command, _)| *command == name)
+        .map_or(name.as_str(), |(_, documents)| documents[0])
+        .to_string();
     let Some((_, schema)) = schemas.iter().find(|(n, _)| *n == name) else {
         let names: Vec<&str> = schemas.iter().map(|(n, _)| *n).collect();
         return Err(shmkit::Error::new(
@@ -65,4 +121,54 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     crate::output::stdout().write_all(text(schema).as_bytes())?;
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every command path (`snapshot save`) that takes `--json`.
+    fn json_commands(cmd: &clap::Command, path: &str, out: &mut Vec<String>) {
+        if cmd.get_arguments().any(|a| a.get_id() == "json") {
+            out.push(path.to_string());
+        }
+        for sub in cmd.get_subcommands() {
+            let name = sub.get_name();
+            let sub_path = if path.is_empty() {
+                name.to_string()
+            } else {
+                format!("{path} {name}")
+            };
+            json_commands(sub, &sub_path, out);
+        }
+    }
+
+    #[test]
+    fn every_command_that_takes_json_has_a_schema() {
+        let mut found = Vec::new();
+        json_commands(&crate::cli::command(), "", &mut found);
+        let schemas: Vec<&str> = all().iter().map(|(n, _)| *n).collect();
+        for command in &found {
+            let entry = COMMANDS.iter().find(|(c, _)| c == command);
+            let Some((_, documents)) = entry else {
+                panic!("`shmkit {command} --json` has no schema: add it to COMMANDS and all()");
+            };
+            for doc in *documents {
+                assert!(schemas.contains(doc), "{command}: no schema named {doc}");
+            }
+        }
+        for (command, _) in COMMANDS {
+            assert!(
+                found.iter().any(|f| f == command),
+                "COMMANDS names `{command}`, which takes no --json"
+            );
+        }
+        // Every schema belongs to a command (error to all of them).
+        for name in schemas {
+            assert!(
+                name == "error" || COMMANDS.iter().any(|(_, d)| d.contains(&name)),
+                "schema {name} belongs to no command"
+            );
+        }
+    }
 }

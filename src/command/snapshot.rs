@@ -115,34 +115,32 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.action {
         Action::Save(a) => {
             let root = ProcRoot::live();
-            let opts = SaveOptions {
-                selectors: parse_selectors(&root, &a.selectors)?,
-                wait_detached: a
-                    .wait_detached
-                    .as_deref()
-                    .map(snapshot::parse_duration)
-                    .transpose()?,
-            };
+            let opts = SaveOptions::default()
+                .selectors(parse_selectors(&root, &a.selectors)?)
+                .wait_detached(
+                    a.wait_detached
+                        .as_deref()
+                        .map(snapshot::parse_duration)
+                        .transpose()?,
+                );
             let report = snapshot::save(&root, &a.file, &opts)?;
             crate::output::done(format!(
                 "saved {} to {}",
                 count(report.objects.len(), "object", "objects"),
                 a.file.display()
             ));
-            let schema = "shmkit.snapshot-save/1";
             if a.json {
                 print_skipped(&report);
-                print_versioned(schema, &report)?;
+                print_versioned("shmkit.snapshot-save/2", &SaveOut::from(&report))?;
             } else {
                 print_save(&report, &mut crate::output::stdout())?;
             }
             Ok(ExitCode::SUCCESS)
         }
         Action::Restore(a) => {
-            let opts = RestoreOptions {
-                replace: a.replace,
-                dry_run: a.dry_run,
-            };
+            let opts = RestoreOptions::default()
+                .replace(a.replace)
+                .dry_run(a.dry_run);
             let report = snapshot::restore(&a.file, &opts)?;
             for note in &report.recovered {
                 crate::msg!("shmkit: note: {}: {note}", a.file.display());
@@ -178,9 +176,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     a.file.display()
                 ));
             }
-            let schema = "shmkit.snapshot-restore/1";
             if a.json {
-                print_versioned(schema, &report)?;
+                print_versioned(
+                    "shmkit.snapshot-restore/2",
+                    &RestoreOut::new(&report, a.dry_run),
+                )?;
             } else {
                 let mut out = crate::output::stdout();
                 for r in &report.objects {
@@ -193,6 +193,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                         snapshot::Action::WouldKeep => {
                             "would keep (completed by an earlier restore)"
                         }
+                        snapshot::Action::WouldConflict => "exists, so nothing would be restored:",
+                        _ => "would restore",
                     };
                     let id = r
                         .new_shmid
@@ -209,18 +211,24 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                         if r.meta.hugetlb { ", huge pages" } else { "" }
                     )?;
                 }
-                let n = report.objects.len();
-                let what = if a.dry_run {
-                    "would restore"
-                } else {
-                    "restored"
-                };
-                writeln!(
-                    out,
-                    "{what} {} from {}",
-                    count(n, "object", "objects"),
-                    report.path.display()
-                )?;
+                if report.conflict.is_none() {
+                    let n = report.objects.len();
+                    let what = if a.dry_run {
+                        "would restore"
+                    } else {
+                        "restored"
+                    };
+                    writeln!(
+                        out,
+                        "{what} {} from {}",
+                        count(n, "object", "objects"),
+                        report.path.display()
+                    )?;
+                }
+            }
+            if let Some(conflict) = &report.conflict {
+                crate::msg!("shmkit: {conflict}");
+                return Ok(ExitCode::from(conflict.kind().exit_code()));
             }
             if let Some(sig) = report.deferred_signal {
                 crate::msg!(
@@ -235,7 +243,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Action::Verify(a) => {
             let v = snapshot::verify_file(&a.file)?;
             if a.json {
-                print_versioned("shmkit.snapshot-verify/2", &LsOut::from(&v))?;
+                print_versioned("shmkit.snapshot-verify/3", &LsOut::from(&v))?;
             } else {
                 let bytes: u64 = v.objects.iter().map(|o| o.meta.size).sum();
                 writeln!(
@@ -252,7 +260,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Action::Ls(a) => {
             let v = snapshot::verify_file(&a.file)?;
             if a.json {
-                print_versioned("shmkit.snapshot-ls/2", &LsOut::from(&v))?;
+                print_versioned("shmkit.snapshot-ls/3", &LsOut::from(&v))?;
                 return Ok(ExitCode::SUCCESS);
             }
             print_ls(&a, &v, &mut crate::output::stdout())?;
@@ -261,36 +269,187 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// What `snapshot ls --json` prints (`shmkit.snapshot-ls/2`): each object with the address it
+/// What `snapshot ls --json` prints (`shmkit.snapshot-ls/3`): each object with the address it
 /// had when saved (the one `ls`, `mem`, `stat` and `rm` gave it) and the one a restore
 /// recreates; null where a field does not apply; 64-bit checksums as hex strings, which
 /// JSON numbers (doubles) cannot carry exactly.
 #[derive(Debug, serde::Serialize, schemars::JsonSchema)]
 pub(crate) struct LsOut {
-    created: i64,
+    /// When the snapshot was taken (unix seconds).
+    created_unix: i64,
     format_version: u16,
     objects: Vec<LsObject>,
     object_count: u64,
+    /// The file's checksum (XXH3-64, 16 hex digits).
     checksum: String,
 }
 
 #[derive(Debug, serde::Serialize, schemars::JsonSchema)]
 struct LsObject {
+    #[serde(flatten)]
+    record: Record,
+    /// Bytes of content the file holds for it (runs of zeros are not stored).
+    stored: u64,
+    /// Its content's checksum (XXH3-64, 16 hex digits).
+    checksum: String,
+}
+
+/// One object as a snapshot holds it, the same in `snapshot ls`, `save` and `restore`.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+struct Record {
     kind: shmkit::scan::Kind,
+    /// Its address when it was saved, as `ls` gave it.
     address: shmkit::address::Address,
+    /// The address a restore recreates (`sysv:KEY`, `sysv:private`, `posix:/NAME`).
     restores_to: String,
+    /// The System V key; null for a POSIX object.
     key: Option<i32>,
+    /// The segment id when it was saved; null for a POSIX object.
     shmid: Option<i32>,
+    /// The POSIX name (escaped as in `ls`); null for a segment.
     name: Option<String>,
     size: u64,
-    stored: u64,
     mode: u32,
     uid: u32,
     gid: u32,
     locked: bool,
     hugetlb: bool,
+    /// Attachments when it was saved: above 0, the copy may be torn.
     nattch: u64,
+}
+
+impl From<&snapshot::ObjectMeta> for Record {
+    fn from(m: &snapshot::ObjectMeta) -> Record {
+        let sysv = m.kind == shmkit::scan::Kind::Sysv;
+        Record {
+            kind: m.kind,
+            address: saved_address(m),
+            restores_to: m.address(),
+            key: sysv.then_some(m.key),
+            shmid: sysv.then_some(m.shmid),
+            name: (!sysv).then(|| snapshot::escape_name(&m.name)),
+            size: m.size,
+            mode: m.mode,
+            uid: m.uid,
+            gid: m.gid,
+            locked: m.locked,
+            hugetlb: m.hugetlb,
+            nattch: m.nattch,
+        }
+    }
+}
+
+/// What `snapshot save --json` prints (`shmkit.snapshot-save/2`).
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct SaveOut {
+    /// The snapshot file.
+    path: String,
+    objects: Vec<SavedOut>,
+    /// Objects selected but removed before they could be copied.
+    vanished: Vec<String>,
+    /// Objects left out, each with the reason.
+    skipped: Vec<SkippedOut>,
+    /// Bytes of content of all objects.
+    size: u64,
+    /// Bytes of content stored (the rest were all-zero pages).
+    stored: u64,
+    /// Size of the snapshot file in bytes.
+    file_size: u64,
+}
+
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+struct SavedOut {
+    #[serde(flatten)]
+    record: Record,
+    /// Its content's checksum (XXH3-64, 16 hex digits).
     checksum: String,
+}
+
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+struct SkippedOut {
+    object: String,
+    reason: String,
+}
+
+impl From<&SaveReport> for SaveOut {
+    fn from(r: &SaveReport) -> SaveOut {
+        SaveOut {
+            path: r.path.display().to_string(),
+            objects: r
+                .objects
+                .iter()
+                .map(|o| SavedOut {
+                    record: Record::from(&o.meta),
+                    checksum: format!("{:016x}", o.checksum),
+                })
+                .collect(),
+            vanished: r.vanished.clone(),
+            skipped: r
+                .skipped
+                .iter()
+                .map(|s| SkippedOut {
+                    object: s.object.clone(),
+                    reason: s.reason.clone(),
+                })
+                .collect(),
+            size: r.content_bytes,
+            stored: r.stored_bytes,
+            file_size: r.file_bytes,
+        }
+    }
+}
+
+/// What `snapshot restore --json` prints (`shmkit.snapshot-restore/2`), also for a dry run
+/// that meets a conflict.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct RestoreOut {
+    /// The snapshot file.
+    path: String,
+    /// When the snapshot was taken (unix seconds).
+    created_unix: i64,
+    dry_run: bool,
+    objects: Vec<RestoredOut>,
+    /// What was found of an earlier restore that did not finish, and what was done with it.
+    recovered: Vec<String>,
+    /// A signal that arrived while the restore committed (it finished first), or null.
+    deferred_signal: Option<i32>,
+}
+
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+struct RestoredOut {
+    #[serde(flatten)]
+    record: Record,
+    /// What was done, or with --dry-run what would be.
+    action: snapshot::Action,
+    /// The segment's new id (System V; null for a dry run and POSIX objects).
+    new_shmid: Option<i32>,
+    /// The owner it has now (or would get).
+    set_uid: u32,
+    /// The group it has now (or would get).
+    set_gid: u32,
+}
+
+impl RestoreOut {
+    fn new(r: &snapshot::RestoreReport, dry_run: bool) -> RestoreOut {
+        RestoreOut {
+            path: r.path.display().to_string(),
+            created_unix: r.created,
+            dry_run,
+            objects: r
+                .objects
+                .iter()
+                .map(|o| RestoredOut {
+                    record: Record::from(&o.meta),
+                    action: o.action,
+                    new_shmid: o.new_shmid,
+                    set_uid: o.set_uid,
+                    set_gid: o.set_gid,
+                })
+                .collect(),
+            recovered: r.recovered.clone(),
+            deferred_signal: r.deferred_signal,
+        }
+    }
 }
 
 /// The address the object had when saved, as `ls` gave it: a segment by id, a POSIX object by
@@ -314,30 +473,14 @@ impl From<&snapshot::Verified> for LsOut {
         let objects = v
             .objects
             .iter()
-            .map(|o| {
-                let m = &o.meta;
-                let sysv = m.kind == shmkit::scan::Kind::Sysv;
-                LsObject {
-                    kind: m.kind,
-                    address: saved_address(m),
-                    restores_to: m.address(),
-                    key: sysv.then_some(m.key),
-                    shmid: sysv.then_some(m.shmid),
-                    name: (!sysv).then(|| snapshot::escape_name(&m.name)),
-                    size: m.size,
-                    stored: o.stored_bytes,
-                    mode: m.mode,
-                    uid: m.uid,
-                    gid: m.gid,
-                    locked: m.locked,
-                    hugetlb: m.hugetlb,
-                    nattch: m.nattch,
-                    checksum: format!("{:016x}", o.checksum),
-                }
+            .map(|o| LsObject {
+                record: Record::from(&o.meta),
+                stored: o.stored_bytes,
+                checksum: format!("{:016x}", o.checksum),
             })
             .collect();
         LsOut {
-            created: v.header.created,
+            created_unix: v.header.created,
             format_version: v.header.version,
             objects,
             object_count: v.footer.object_count,

@@ -1,7 +1,7 @@
 //! `shmkit stat`: everything the kernel knows of one object, who holds it, and what it
 //! survives here.
 
-use super::lifecycle::{self, parse_address, Survival};
+use super::lifecycle::{self, parse_address};
 use crate::output::{self, TimeFormatArg};
 use serde::Serialize;
 use shmkit::address::Address;
@@ -52,12 +52,13 @@ pub(crate) struct StatOut {
     resident: Option<u64>,
     swapped: Option<u64>,
     /// Why the scan calls it a leak, if it does.
-    orphan: Option<String>,
+    orphan_reason: Option<shmkit::scan::LeakReason>,
     /// In use, idle or leaked, as the scan judges it.
     usage: Option<shmkit::scan::Usage>,
     /// Why the scan is not sure nobody holds it, when it is not.
     uncertain: Option<shmkit::scan::Blindness>,
-    survives: Survival,
+    /// What it survives here.
+    survives: shmkit::survival::Lifetime,
 }
 
 fn time(secs: i64, format: TimeFormatArg) -> String {
@@ -95,13 +96,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let out = StatOut {
         resident: scanned.and_then(|o| o.resident),
         swapped: scanned.and_then(|o| o.swapped),
-        orphan: scanned.and_then(|o| match o.status.usage {
-            shmkit::scan::Usage::Leaked { reason } => Some(super::ls::leak_words(&reason)),
+        orphan_reason: scanned.and_then(|o| match o.status.usage {
+            shmkit::scan::Usage::Leaked { reason } => Some(reason),
             _ => None,
         }),
         usage: scanned.map(|o| o.status.usage),
         uncertain: scanned.and_then(|o| o.status.uncertain),
-        schema: "shmkit.stat/1",
+        schema: "shmkit.stat/2",
         user: lifecycle::user_name(stat.uid),
         group: lifecycle::group_name(stat.gid),
         holders,
@@ -213,35 +214,28 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(usage) = &out.usage {
         lines.push(("use", super::ls::usage_words(usage, out.uncertain.as_ref())));
     }
-    if let Some(reason) = &out.orphan {
+    if let Some(reason) = &out.orphan_reason {
         lines.push((
             "orphan",
             format!(
                 "{}; free it with `shmkit rm {}`",
-                shmkit::render::table::sanitize(reason),
+                shmkit::render::table::sanitize(&super::ls::leak_words(reason)),
                 args.address
             ),
         ));
     }
-    let yes = |b: bool| if b { "yes" } else { "no" };
     let sv = &out.survives;
+    let answer = |s: &shmkit::survival::Survival| {
+        format!(
+            "{}: {}",
+            super::doctor::answer_word(s.answer),
+            super::doctor::because_words(out.stat.kind, s)
+        )
+    };
     lines.extend([
-        (
-            "process exit",
-            format!("{}: {}", yes(sv.process_exit.survives), sv.process_exit.why),
-        ),
-        (
-            "container restart",
-            format!(
-                "{}: {}",
-                yes(sv.container_restart.survives),
-                sv.container_restart.why
-            ),
-        ),
-        (
-            "reboot",
-            format!("{}: {}", yes(sv.reboot.survives), sv.reboot.why),
-        ),
+        ("process exit", answer(&sv.process_exit)),
+        ("container restart", answer(&sv.container_restart)),
+        ("reboot", answer(&sv.reboot)),
     ]);
     let width = lines.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
     let mut stdout = output::stdout();

@@ -15,6 +15,8 @@
 
 use crate::procfs::{CgroupLine, MountInfo, ProcRoot};
 use crate::scan::Kind;
+use crate::segment::Stat;
+use crate::survival::{Lifetime, Survival};
 use crate::sys::FsStat;
 use serde::Serialize;
 
@@ -22,7 +24,7 @@ use serde::Serialize;
 pub const PROC_IPC_INIT_INO: u64 = 0xEFFF_FFFF;
 
 /// The fixed inodes of the initial namespaces, by kind.
-pub const INITIAL_NS_INODES: [(&str, u64); 6] = [
+pub(crate) const INITIAL_NS_INODES: [(&str, u64); 6] = [
     ("ipc", 0xEFFF_FFFF),
     ("uts", 0xEFFF_FFFE),
     ("user", 0xEFFF_FFFD),
@@ -32,15 +34,16 @@ pub const INITIAL_NS_INODES: [(&str, u64); 6] = [
 ];
 
 /// Docker's default /dev/shm size.
-pub const DOCKER_DEFAULT_SHM: u64 = 64 << 20;
+pub(crate) const DOCKER_DEFAULT_SHM: u64 = 64 << 20;
 
 /// cgroup v1's "no limit" is any value at or above this (it is `PAGE_COUNTER_MAX * page`,
 /// which depends on the page size; all of them are far above 2^62).
 const CGROUP_V1_UNLIMITED_FROM: u64 = 1 << 62;
 
 /// Host or container.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum PlaceKind {
     /// The host itself (or a VM): the initial namespaces.
     Host,
@@ -49,7 +52,8 @@ pub enum PlaceKind {
 }
 
 /// Where this runs, and why shmkit thinks so.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct Place {
     /// The verdict.
     pub kind: PlaceKind,
@@ -60,7 +64,8 @@ pub struct Place {
 }
 
 /// One namespace of this process compared with pid 1's and with the initial one.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct NsCompare {
     /// `ipc`, `pid`, `mnt`, `net`, `uts`, `user`, `cgroup`.
     pub kind: String,
@@ -73,7 +78,8 @@ pub struct NsCompare {
 }
 
 /// /dev/shm as mounted here.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct DevShm {
     /// Filesystem type from mountinfo (`tmpfs`), `None` if /dev/shm is not a mount point.
     pub fs_type: Option<String>,
@@ -99,10 +105,11 @@ pub struct DevShm {
 }
 
 /// How many of the largest `/dev/shm` files the doctor lists.
-pub const LARGEST_FILES: usize = 5;
+pub(crate) const LARGEST_FILES: usize = 5;
 
 /// A file in `/dev/shm`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct ShmFile {
     /// Its name below `/dev/shm`.
     pub name: String,
@@ -113,7 +120,8 @@ pub struct ShmFile {
 }
 
 /// The container examined from the host by [`examine_process`], as its runtime describes it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct ContainerSubject {
     /// Runtime, id, name, pod.
     pub container: crate::scan::Container,
@@ -123,14 +131,37 @@ pub struct ContainerSubject {
     pub docker: Option<crate::scan::container::DockerIpc>,
 }
 
+impl ContainerSubject {
+    /// Container `container`, examined through its process `pid`, with what Docker says of
+    /// it (if it is Docker's and its socket answered).
+    pub fn new(
+        container: crate::scan::Container,
+        pid: u32,
+        docker: Option<crate::scan::container::DockerIpc>,
+    ) -> Self {
+        ContainerSubject {
+            container,
+            pid,
+            docker,
+        }
+    }
+}
+
 /// System V limits and usage of this IPC namespace.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct SysvLimits {
     /// `kernel.shmmax`, bytes (largest segment).
+    #[serde(serialize_with = "crate::json::u64_as_string")]
+    #[schemars(with = "Option<String>")]
     pub shmmax: Option<u64>,
     /// `kernel.shmall`, pages (all segments together).
+    #[serde(serialize_with = "crate::json::u64_as_string")]
+    #[schemars(with = "Option<String>")]
     pub shmall_pages: Option<u64>,
     /// `kernel.shmall` in bytes.
+    #[serde(serialize_with = "crate::json::u64_as_string")]
+    #[schemars(with = "Option<String>")]
     pub shmall_bytes: Option<u64>,
     /// `kernel.shmmni`, segments.
     pub shmmni: Option<u64>,
@@ -139,6 +170,7 @@ pub struct SysvLimits {
     /// Segments now.
     pub segments: u64,
     /// Bytes of all segments.
+    #[serde(rename = "size")]
     pub bytes: u64,
     /// Pages of all segments (what `shmall` limits).
     pub pages: u64,
@@ -147,7 +179,8 @@ pub struct SysvLimits {
 }
 
 /// The memory cgroup of this process.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct CgroupMemory {
     /// 1 or 2.
     pub version: u8,
@@ -164,7 +197,8 @@ pub struct CgroupMemory {
 }
 
 /// systemd-logind's RemoveIPC, where logind's configuration is visible.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct RemoveIpc {
     /// Whether logind removes a user's IPC objects when their last session ends.
     pub enabled: bool,
@@ -175,48 +209,9 @@ pub struct RemoveIpc {
     pub systemd_running: bool,
 }
 
-/// Yes, no, or it depends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Answer {
-    /// It survives.
-    Yes,
-    /// It does not.
-    No,
-    /// Only under a condition (see the reason).
-    Depends,
-}
-
-/// One cell of the verdict table.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Survival {
-    /// The answer.
-    pub answer: Answer,
-    /// Why, here.
-    pub why: String,
-}
-
-fn yes(why: impl Into<String>) -> Survival {
-    Survival {
-        answer: Answer::Yes,
-        why: why.into(),
-    }
-}
-fn no(why: impl Into<String>) -> Survival {
-    Survival {
-        answer: Answer::No,
-        why: why.into(),
-    }
-}
-fn depends(why: impl Into<String>) -> Survival {
-    Survival {
-        answer: Answer::Depends,
-        why: why.into(),
-    }
-}
-
 /// What survives what, here, for one kind.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct Verdict {
     /// The kind of object.
     pub kind: Kind,
@@ -229,7 +224,8 @@ pub struct Verdict {
 }
 
 /// A problem, with what to do about it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct Warning {
     /// A stable identifier (`private-ipc`, `small-dev-shm`, …).
     pub id: &'static str,
@@ -240,7 +236,8 @@ pub struct Warning {
 }
 
 /// Everything the doctor found.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct Report {
     /// Host or container.
     pub place: Place,
@@ -709,87 +706,128 @@ fn remove_ipc(root: &ProcRoot, prefix: &str) -> Option<RemoveIpc> {
     Some(result)
 }
 
+/// What `stat`'s object survives here, as `here` judged this place (a System V segment, a
+/// POSIX object, memory held by processes), and for a file from the filesystem that holds it
+/// (found through `root`'s mount table).
+pub fn survival(here: &Report, root: &ProcRoot, stat: &Stat) -> Lifetime {
+    use crate::survival::Because as B;
+    let in_container = here.place.kind == PlaceKind::Container;
+    let verdict = here.verdicts.iter().find(|v| v.kind == stat.kind);
+    let process_exit = verdict.map_or(stat.kind.lifetime().process_exit, |v| v.process_exit);
+    let file_path = match (stat.kind, &stat.file) {
+        (Kind::File, Some(file)) => file.path.as_deref(),
+        _ => None,
+    };
+    let (container_restart, reboot) = match file_path {
+        // A file outlives what its filesystem outlives.
+        Some(path) => match fs_type(root, path).as_deref() {
+            Some("tmpfs" | "ramfs") if in_container => {
+                (Survival::no(B::FileOnTmpfs), Survival::no(B::FileOnTmpfs))
+            }
+            Some("tmpfs" | "ramfs") => {
+                (Survival::yes(B::FileOnTmpfs), Survival::no(B::FileOnTmpfs))
+            }
+            Some("overlay") => (
+                Survival::depends(B::WritableLayer),
+                Survival::yes(B::WrittenBack),
+            ),
+            Some(_) => (Survival::yes(B::FileOnDisk), Survival::yes(B::WrittenBack)),
+            None => (
+                Survival::yes(B::FileSystemUnknown),
+                Survival::yes(B::WrittenBack),
+            ),
+        },
+        None => (
+            verdict.map_or(Survival::no(B::FreedWithProcesses), |v| v.container_restart),
+            stat.kind.lifetime().reboot,
+        ),
+    };
+    Lifetime::new(process_exit, container_restart, reboot)
+}
+
+/// The filesystem type that holds `path` (the longest mount point that is a prefix of it).
+fn fs_type(root: &ProcRoot, path: &str) -> Option<String> {
+    let canonical = std::fs::canonicalize(path).ok()?;
+    let mounts = root.mountinfo(None).ok()?;
+    mounts
+        .iter()
+        .filter(|m| canonical.starts_with(&m.mount_point))
+        .max_by_key(|m| m.mount_point.len())
+        .map(|m| m.fs_type.clone())
+}
+
 fn verdicts(
     place: &Place,
     ipc_initial: Option<bool>,
     dev_shm: &DevShm,
     sysv: &SysvLimits,
 ) -> Vec<Verdict> {
+    use crate::survival::Because as B;
     let in_container = place.kind == PlaceKind::Container;
-    let persist = "; `shmkit run --persist FILE` on a volume brings it back";
+    let (yes, no, depends) = (Survival::yes, Survival::no, Survival::depends);
     Kind::ALL
         .into_iter()
         .map(|kind| {
             let (process_exit, container_restart, reboot) = match kind {
                 Kind::Sysv => (
                     if sysv.shm_rmid_forced == Some(true) {
-                        no("kernel.shm_rmid_forced=1 destroys a segment once its creator exited and nobody is attached")
+                        no(B::ShmRmidForced)
                     } else {
-                        yes("it stays until IPC_RMID")
+                        yes(B::UntilRemoved)
                     },
                     match (in_container, ipc_initial) {
-                        (_, Some(false)) => no(format!(
-                            "this IPC namespace is private: it ends with its last process{persist}"
-                        )),
-                        (true, Some(true)) => yes("this container shares the host's IPC namespace"),
-                        (false, Some(true)) => yes("the host's IPC namespace outlives any service restart"),
-                        (_, None) => depends("the IPC namespace could not be read"),
+                        (_, Some(false)) => no(B::PrivateIpcNamespace),
+                        (true, Some(true)) => yes(B::SharesHostIpcNamespace),
+                        (false, Some(true)) => yes(B::HostIpcNamespace),
+                        (_, None) => depends(B::IpcNamespaceUnreadable),
                     },
-                    no(format!("System V segments live in memory only{persist}")),
+                    no(B::MemoryOnly),
                 ),
                 Kind::Posix => (
-                    yes("it stays in /dev/shm until unlinked"),
+                    yes(B::UntilRemoved),
                     if in_container && ipc_initial != Some(true) {
-                        no(format!("this container's /dev/shm is its own tmpfs{persist}"))
+                        no(B::ContainerDevShm)
                     } else if in_container {
-                        depends("only if /dev/shm is the host's (--ipc=host shares it)")
+                        depends(B::DevShmMaybeHosts)
                     } else if dev_shm.private_mount_ns == Some(true) {
                         // `unshare --mount`: /dev/shm is the host's only if it is the same
                         // filesystem; a tmpfs mounted here ends with the namespace.
                         match dev_shm.hosts {
-                            Some(true) => yes("this private mount namespace still has the host's /dev/shm, which outlives it"),
-                            Some(false) => no(format!("this private mount namespace has a /dev/shm of its own: it ends with the namespace's last process{persist}")),
-                            None => depends("this mount namespace is private and its /dev/shm could not be compared with the host's"),
+                            Some(true) => yes(B::PrivateMountNsHostDevShm),
+                            Some(false) => no(B::PrivateMountNsOwnDevShm),
+                            None => depends(B::PrivateMountNsDevShmUnknown),
                         }
                     } else if dev_shm.private_mount_ns.is_none() && dev_shm.hosts.is_none() {
-                        depends("pid 1's mount namespace could not be read to tell whether /dev/shm is the host's")
+                        depends(B::MountNamespaceUnreadable)
                     } else {
-                        yes("the host's /dev/shm outlives any service restart")
+                        yes(B::HostDevShm)
                     },
-                    no(format!(
-                        "/dev/shm is {}: memory only{persist}",
-                        dev_shm.fs_type.as_deref().unwrap_or("tmpfs")
-                    )),
+                    no(B::MemoryOnly),
                 ),
                 Kind::Tmpfs => (
-                    yes("a file stays until deleted"),
+                    yes(B::UntilRemoved),
                     if in_container {
-                        no("a tmpfs mounted in the container ends with it")
+                        no(B::ContainerTmpfs)
                     } else if dev_shm.private_mount_ns == Some(true) {
-                        depends("this mount namespace is private: a tmpfs mounted in it ends with it; one mounted on the host outlives it")
+                        depends(B::PrivateMountNsTmpfs)
                     } else {
-                        yes("a host tmpfs outlives any service restart")
+                        yes(B::HostTmpfs)
                     },
-                    no("tmpfs is memory only"),
+                    no(B::MemoryOnly),
                 ),
-                Kind::SharedAnon => (
-                    no("freed at the last unmap"),
-                    no("freed with its processes"),
-                    no("memory only"),
-                ),
-                Kind::Memfd => (
-                    no("freed at the last close and unmap"),
-                    no("freed with its processes"),
-                    no("memory only"),
+                Kind::SharedAnon | Kind::Memfd => (
+                    no(B::FreedWithLastHolder),
+                    no(B::FreedWithProcesses),
+                    no(B::MemoryOnly),
                 ),
                 Kind::File => (
-                    yes("it is a file"),
+                    yes(B::IsAFile),
                     if in_container {
-                        depends("the writable layer survives `docker restart` but not `docker rm`; a volume survives both")
+                        depends(B::WritableLayer)
                     } else {
-                        yes("it is a file")
+                        yes(B::IsAFile)
                     },
-                    yes("after msync (a volume or host disk; not tmpfs)"),
+                    yes(B::WrittenBack),
                 ),
             };
             Verdict {

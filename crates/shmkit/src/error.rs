@@ -10,6 +10,7 @@ use std::io;
 /// The category of a failure; each has its own documented exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum ErrorKind {
     /// Something went wrong that has no category of its own (exit 1).
     Other,

@@ -28,6 +28,7 @@
 pub mod address;
 pub mod doctor;
 pub mod error;
+mod json;
 pub mod lab;
 pub mod reap;
 pub mod reclaim;
@@ -36,6 +37,7 @@ pub mod report;
 pub mod scan;
 pub mod segment;
 pub mod snapshot;
+pub mod survival;
 pub mod sys;
 
 pub use error::{Error, ErrorKind, Result};

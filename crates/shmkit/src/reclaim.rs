@@ -25,7 +25,8 @@ use serde::Serialize;
 use shmkit_procfs::ProcRoot;
 
 /// What the prediction needs besides `shmkit mem`'s model.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct Inputs {
     /// `Cached`.
     pub cached: u64,
@@ -52,13 +53,41 @@ pub struct Inputs {
     /// Processes skipped (gone, or not readable by this user).
     pub processes_skipped: usize,
     /// `/proc/sys/fs/dentry-state`: all dentries and unused ones.
-    pub dentries: Option<(u64, u64)>,
+    pub dentries: Option<DentryState>,
     /// Reclaimable slab by kind, from `/sys/kernel/slab` (SLUB; readable by root).
     pub slab: Option<SlabParts>,
 }
 
+/// The first two numbers of `/proc/sys/fs/dentry-state`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
+pub struct DentryState {
+    /// Every dentry the kernel holds.
+    pub all: u64,
+    /// The unused ones, which level 2 frees.
+    pub unused: u64,
+}
+
+/// What stays of a counter after a drop, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
+pub struct Stays {
+    /// What it is (`Shmem`, `dirty + writeback`, ...).
+    pub what: String,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
+fn stays(what: &str, size: u64) -> Stays {
+    Stays {
+        what: what.to_string(),
+        size,
+    }
+}
+
 /// Reclaimable slab (`SReclaimable`) split by what frees it, in bytes.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct SlabParts {
     /// The dentry and inode caches: level 2 frees the unused ones.
     pub dentries_inodes: u64,
@@ -71,11 +100,11 @@ pub struct SlabParts {
 
 impl Inputs {
     /// The inputs from `shmkit mem`'s report plus the extra counts.
-    pub fn from_report(
+    pub(crate) fn from_report(
         report: &MemReport,
         meminfo: &shmkit_procfs::MemInfo,
         mapped_file_pss: Option<(u64, usize, usize)>,
-        dentries: Option<(u64, u64)>,
+        dentries: Option<DentryState>,
         slab: Option<SlabParts>,
     ) -> Inputs {
         let bc = &report.buff_cache;
@@ -132,14 +161,15 @@ impl Inputs {
     /// The share of reclaimable slab that level 2 frees: unused / all dentries.
     pub fn unused_dentry_fraction(&self) -> f64 {
         match self.dentries {
-            Some((all, unused)) if all > 0 => (unused.min(all)) as f64 / all as f64,
+            Some(DentryState { all, unused }) if all > 0 => (unused.min(all)) as f64 / all as f64,
             _ => 0.0,
         }
     }
 }
 
 /// One field of `/proc/meminfo` at one level.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct FieldPrediction {
     /// `Cached`, `Buffers` or `SReclaimable`.
     pub field: &'static str,
@@ -148,11 +178,12 @@ pub struct FieldPrediction {
     /// What the level frees of it.
     pub frees: u64,
     /// What stays, and why, part by part.
-    pub stays: Vec<(String, u64)>,
+    pub stays: Vec<Stays>,
 }
 
 /// What one drop_caches level frees.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct LevelPrediction {
     /// 1, 2 or 3.
     pub level: u8,
@@ -163,12 +194,13 @@ pub struct LevelPrediction {
 }
 
 /// The version of the JSON document `shmkit reclaim --json` prints.
-pub const SCHEMA: &str = "shmkit.reclaim/1";
+pub const SCHEMA: &str = "shmkit.reclaim/2";
 /// The version of the JSON document `shmkit reclaim --measure N --json` prints.
-pub const MEASURE_SCHEMA: &str = "shmkit.reclaim-measure/1";
+pub const MEASURE_SCHEMA: &str = "shmkit.reclaim-measure/2";
 
 /// The whole prediction: the three levels, the assumptions behind them, and the cost.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct Prediction {
     /// [`SCHEMA`].
     pub schema: &'static str,
@@ -186,16 +218,16 @@ pub struct Prediction {
 pub const COST: &str = "Dropping is not free memory for nothing: every file page dropped is read from disk again the next time a program needs it (slower starts, an I/O burst), and every dentry and inode dropped is looked up again. The kernel reclaims this memory by itself when it needs it; drop_caches is for measuring, not for tuning.";
 
 /// Predicts what level `level` (1, 2 or 3) frees.
-pub fn predict_level(inputs: &Inputs, level: u8) -> LevelPrediction {
+pub(crate) fn predict_level(inputs: &Inputs, level: u8) -> LevelPrediction {
     let pages = level == 1 || level == 3;
     let slab = level == 2 || level == 3;
     let mapped = inputs.mapped_file();
     let droppable_cache = inputs.clean_file_cache().saturating_sub(mapped);
     let cached_stays = vec![
-        ("Shmem".to_string(), inputs.shmem),
-        ("ramfs".to_string(), inputs.ramfs),
-        ("dirty + writeback".to_string(), inputs.dirty_writeback),
-        ("mapped file pages".to_string(), mapped),
+        stays("Shmem", inputs.shmem),
+        stays("ramfs", inputs.ramfs),
+        stays("dirty + writeback", inputs.dirty_writeback),
+        stays("mapped file pages", mapped),
     ];
     let cached = FieldPrediction {
         field: "Cached",
@@ -204,7 +236,7 @@ pub fn predict_level(inputs: &Inputs, level: u8) -> LevelPrediction {
         stays: if pages {
             cached_stays
         } else {
-            vec![("not touched by level 2".to_string(), inputs.cached)]
+            vec![stays("not touched by level 2", inputs.cached)]
         },
     };
     let buffers = FieldPrediction {
@@ -214,7 +246,7 @@ pub fn predict_level(inputs: &Inputs, level: u8) -> LevelPrediction {
         stays: if pages {
             Vec::new()
         } else {
-            vec![("not touched by level 2".to_string(), inputs.buffers)]
+            vec![stays("not touched by level 2", inputs.buffers)]
         },
     };
     let (slab_frees, slab_stays) = slab_prediction(inputs, pages, slab, droppable_cache);
@@ -239,7 +271,7 @@ fn slab_prediction(
     pages: bool,
     slab: bool,
     droppable_cache: u64,
-) -> (u64, Vec<(String, u64)>) {
+) -> (u64, Vec<Stays>) {
     let unused = inputs.unused_dentry_fraction();
     let Some(parts) = inputs.slab else {
         // Without the breakdown: the unused share of all of it, at level 2 and 3.
@@ -253,7 +285,7 @@ fn slab_prediction(
         } else {
             "not touched by level 1"
         };
-        return (frees, vec![(why.to_string(), inputs.sreclaimable - frees)]);
+        return (frees, vec![stays(why, inputs.sreclaimable - frees)]);
     };
     let dentries = if slab {
         ((parts.dentries_inodes as f64 * unused) as u64).min(parts.dentries_inodes)
@@ -269,15 +301,12 @@ fn slab_prediction(
     };
     let frees = (dentries + index).min(inputs.sreclaimable);
     let stays = vec![
-        (
-            "dentries and inodes in use".to_string(),
+        stays(
+            "dentries and inodes in use",
             parts.dentries_inodes - dentries,
         ),
-        (
-            "index of pages that stay".to_string(),
-            parts.page_cache_index - index,
-        ),
-        ("other reclaimable slab".to_string(), parts.other),
+        stays("index of pages that stay", parts.page_cache_index - index),
+        stays("other reclaimable slab", parts.other),
     ];
     (frees, stays)
 }
@@ -299,7 +328,7 @@ pub fn predict(inputs: &Inputs) -> Prediction {
         ),
     };
     let dentries = match inputs.dentries {
-        Some((all, unused)) => format!("{unused} of {all} dentries unused"),
+        Some(DentryState { all, unused }) => format!("{unused} of {all} dentries unused"),
         None => "dentry-state not readable: no slab predicted".to_string(),
     };
     let assumptions = vec![
@@ -335,7 +364,8 @@ pub fn predict(inputs: &Inputs) -> Prediction {
 }
 
 /// One field, predicted against what a real drop freed.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct FieldOutcome {
     /// `Cached`, `Buffers`, `SReclaimable`, or `total`.
     pub field: &'static str,
@@ -352,7 +382,8 @@ pub struct FieldOutcome {
 }
 
 /// The outcome of a real drop.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct Measurement {
     /// [`MEASURE_SCHEMA`].
     pub schema: &'static str,
@@ -368,8 +399,8 @@ pub struct Measurement {
     pub shmem_before: u64,
     /// `Shmem` after.
     pub shmem_after: u64,
-    /// How long the write to drop_caches took, in milliseconds.
-    pub drop_ms: u64,
+    /// How long the write to drop_caches took, in seconds.
+    pub drop_seconds: f64,
     /// What dropping costs.
     pub cost: &'static str,
 }
@@ -392,7 +423,7 @@ pub fn compare(
     prediction: &LevelPrediction,
     before: &Sample,
     after: &Sample,
-    drop_ms: u64,
+    drop_seconds: f64,
 ) -> Measurement {
     let predicted = |name: &str| {
         prediction
@@ -427,13 +458,13 @@ pub fn compare(
         mem_free_gain: signed_difference(after.mem_free, before.mem_free),
         shmem_before: before.shmem,
         shmem_after: after.shmem,
-        drop_ms,
+        drop_seconds,
         cost: COST,
     }
 }
 
 /// Σ `Pss_File` over every process's `smaps_rollup`: (bytes, processes read, skipped).
-pub fn mapped_file_pss(root: &ProcRoot) -> Option<(u64, usize, usize)> {
+pub(crate) fn mapped_file_pss(root: &ProcRoot) -> Option<(u64, usize, usize)> {
     let pids = root.pids().ok()?;
     let (mut total, mut read, mut skipped) = (0u64, 0usize, 0usize);
     for pid in pids {
@@ -467,17 +498,20 @@ fn rollup_field(text: &str, name: &str) -> Option<u64> {
     })
 }
 
-/// `/proc/sys/fs/dentry-state`: (all dentries, unused dentries).
-pub fn dentry_state(root: &ProcRoot) -> Option<(u64, u64)> {
+/// `/proc/sys/fs/dentry-state`: all dentries and unused ones.
+pub(crate) fn dentry_state(root: &ProcRoot) -> Option<DentryState> {
     let text = root.read_to_string("/proc/sys/fs/dentry-state").ok()??;
     let mut numbers = text.split_whitespace().map(|w| w.parse::<u64>().ok());
-    Some((numbers.next()??, numbers.next()??))
+    Some(DentryState {
+        all: numbers.next()??,
+        unused: numbers.next()??,
+    })
 }
 
 /// Reclaimable slab by kind from `/sys/kernel/slab` (SLUB): every cache directory whose
 /// `reclaim_account` is 1, sized as `slabs × (page << order)`, named by itself and by the
 /// aliases (symlinks) that point to it. `None` where the directory cannot be read.
-pub fn slab_parts(root: &ProcRoot) -> Option<SlabParts> {
+pub(crate) fn slab_parts(root: &ProcRoot) -> Option<SlabParts> {
     let dir = root.path("/sys/kernel/slab");
     let mut aliases: std::collections::HashMap<String, Vec<String>> = Default::default();
     let mut caches = Vec::new();
@@ -588,9 +622,9 @@ pub fn measure(root: &ProcRoot, level: u8) -> Result<Measurement> {
     let prediction = predict_level(&inputs, level);
     let started = std::time::Instant::now();
     crate::lab::runner::drop_caches(root, level)?;
-    let drop_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let drop_seconds = started.elapsed().as_secs_f64();
     let after = crate::lab::runner::read_sample(root)?;
-    Ok(compare(&prediction, &before, &after, drop_ms))
+    Ok(compare(&prediction, &before, &after, drop_seconds))
 }
 
 #[cfg(test)]
@@ -613,7 +647,10 @@ mod tests {
             mapped_file_pss: Some(100 * M),
             processes_read: 50,
             processes_skipped: 0,
-            dentries: Some((1000, 900)),
+            dentries: Some(DentryState {
+                all: 1000,
+                unused: 900,
+            }),
             slab: None,
         }
     }
@@ -625,7 +662,7 @@ mod tests {
         // 1000 − 200 shmem − 10 ramfs − 40 dirty − 100 mapped = 650
         assert_eq!(cached.frees, 650 * M);
         assert_eq!(
-            cached.stays.iter().map(|(_, b)| b).sum::<u64>() + cached.frees,
+            cached.stays.iter().map(|s| s.size).sum::<u64>() + cached.frees,
             cached.now
         );
         assert_eq!(p.fields[1].frees, 20 * M);
@@ -664,7 +701,7 @@ mod tests {
         // Level 2: 90% of the dentries and inodes; the index and the rest stay.
         let l2 = predict_level(&i, 2);
         assert_eq!(l2.fields[2].frees, 45 * M);
-        let stays: u64 = l2.fields[2].stays.iter().map(|(_, b)| b).sum();
+        let stays: u64 = l2.fields[2].stays.iter().map(|s| s.size).sum();
         assert_eq!(stays + l2.fields[2].frees, 100 * M);
         let l3 = predict_level(&i, 3);
         assert_eq!(l3.fields[2].frees, l1.fields[2].frees + l2.fields[2].frees);

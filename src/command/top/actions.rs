@@ -123,7 +123,7 @@ fn describe(o: &Object) -> String {
     }
     lines.push(format!(
         "lifetime  {}",
-        if o.kind.lifetime().process_exit {
+        if o.kind.lifetime().process_exit.answer == shmkit::survival::Answer::Yes {
             "survives its processes"
         } else {
             "freed at its last unmap and close"

@@ -49,10 +49,7 @@ pub fn sample(root: &ProcRoot) -> Result<Sample, shmkit::Error> {
     let taken = Instant::now();
     let unix = crate::command::ls::now();
     // Like `shmkit mem`: the same options, so both tell the same story.
-    let opts = ScanOptions {
-        top_files: 5,
-        ..ScanOptions::default()
-    };
+    let opts = ScanOptions::default().top_files(5);
     let scan = Scan::collect(root, &opts).map_err(shmkit::Error::from)?;
     let report = MemReport::new(&scan);
     Ok(Sample {

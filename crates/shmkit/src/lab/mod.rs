@@ -39,11 +39,12 @@ use serde::Serialize;
 
 /// The smallest SIZE an experiment accepts: below it the memory other processes use in a
 /// second is as large as the effect to be seen.
-pub const MIN_SIZE: u64 = 16 << 20;
+pub(crate) const MIN_SIZE: u64 = 16 << 20;
 
 /// How an experiment ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Status {
     /// Every verdict held.
     Held,
@@ -108,10 +109,11 @@ pub fn find(name: &str) -> Result<&'static Experiment> {
 }
 
 /// The version of the JSON document `shmkit lab run NAME --json` prints.
-pub const SCHEMA: &str = "shmkit.lab/1";
+pub const SCHEMA: &str = "shmkit.lab/2";
 
 /// The result of one experiment.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct ExperimentReport {
     /// [`SCHEMA`].
     pub schema: &'static str,
@@ -141,15 +143,28 @@ pub struct ExperimentReport {
 
 impl ExperimentReport {
     /// How many verdicts held and how many there were.
-    pub fn verdict_counts(&self) -> (usize, usize) {
+    pub fn verdict_counts(&self) -> VerdictCounts {
         let all = self.steps.iter().flat_map(|s| &s.verdicts);
         let total = all.clone().count();
-        (all.filter(|v| v.held).count(), total)
+        VerdictCounts {
+            held: all.filter(|v| v.held).count(),
+            total,
+        }
     }
 }
 
+/// How many verdicts of an experiment held, of how many.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct VerdictCounts {
+    /// The verdicts that held.
+    pub held: usize,
+    /// Every verdict.
+    pub total: usize,
+}
+
 /// Checks SIZE against the floor and against what the machine has.
-pub fn check_size(size: u64, mem_available: u64) -> Result<()> {
+pub(crate) fn check_size(size: u64, mem_available: u64) -> Result<()> {
     if size < MIN_SIZE {
         return Err(Error::new(
             ErrorKind::InvalidInput,

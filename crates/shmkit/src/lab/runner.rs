@@ -13,8 +13,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// How to run an experiment.
+/// How to run an experiment: [`LabOptions::new`], then set the fields to change.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct LabOptions {
     /// SIZE: how much memory the experiment pins, in bytes.
     pub size: u64,
@@ -43,7 +44,8 @@ impl LabOptions {
 }
 
 /// One step of an experiment, as it was measured.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct StepReport {
     /// 0 for the baseline, then 1, 2, ...
     pub index: usize,
@@ -59,8 +61,9 @@ pub struct StepReport {
     pub since_baseline: super::sample::Changes,
     /// The verdicts of this step's expectations.
     pub verdicts: Vec<Verdict>,
-    /// How long the runner waited for an asynchronous kernel action to show (0 for most).
-    pub settled_ms: u64,
+    /// How long the runner waited for an asynchronous kernel action to show, in seconds (0
+    /// for most).
+    pub settled_seconds: f64,
 }
 
 type CleanupFn = Box<dyn FnOnce() -> std::io::Result<()>>;
@@ -288,7 +291,7 @@ impl<'a> Lab<'a> {
             buff_cache: sample.buff_cache(),
             since_baseline,
             verdicts,
-            settled_ms,
+            settled_seconds: settled_ms as f64 / 1000.0,
         };
         (self.on_step)(&report);
         self.steps.push(report);

@@ -6,7 +6,8 @@ use serde::Serialize;
 use shmkit_procfs::MemInfo;
 
 /// One reading of the `/proc/meminfo` counters the lab watches, in bytes.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct Sample {
     /// `Cached`: page cache, including every shmem page (tmpfs, System V, POSIX, shared
     /// anonymous, memfd).
@@ -33,7 +34,8 @@ pub struct Sample {
 }
 
 /// The counters an expectation can be about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub enum Counter {
     /// `Cached`.
     Cached,
@@ -151,7 +153,8 @@ impl Sample {
 }
 
 /// The change of every watched counter between two samples, in bytes.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct Changes {
     /// `Cached`.
     pub cached: i64,

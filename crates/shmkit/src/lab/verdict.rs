@@ -18,7 +18,7 @@ pub fn tolerance_for(size: u64) -> u64 {
 }
 
 /// Which earlier sample a change is measured from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Since {
     /// The sample taken after the step before this one.
@@ -136,7 +136,8 @@ impl Expectation {
 }
 
 /// The judgement of one expectation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct Verdict {
     /// What is judged, in words: `Shmem since the step before`.
     pub claim: String,

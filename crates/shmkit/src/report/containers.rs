@@ -19,6 +19,7 @@ pub const DEV_SHM_WARNING: &str = "the next writes get SIGBUS/ENOSPC; raise --sh
 
 /// A container's `/dev/shm`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct DevShmUse {
     /// Its size (`--shm-size`); `None` for a ramfs (no limit).
     pub size: Option<u64>,
@@ -34,6 +35,7 @@ pub struct DevShmUse {
 
 /// One container's shared memory.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct ContainerReport {
     /// Runtime, id, name, pod.
     pub container: Container,

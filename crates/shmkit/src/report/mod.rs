@@ -27,10 +27,11 @@ pub use containers::{
 };
 
 /// The version of the JSON document `shmkit mem --json` prints.
-pub const SCHEMA: &str = "shmkit.mem/3";
+pub const SCHEMA: &str = "shmkit.mem/4";
 
 /// The header `free -b` prints, field for field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct FreeHeader {
     /// `MemTotal`.
     pub total: u64,
@@ -59,6 +60,7 @@ pub struct FreeHeader {
 
 /// buff/cache, part by part; the parts add up to [`FreeHeader::buff_cache`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct BuffCache {
     /// Clean file pages: `echo 1 > drop_caches` frees them now, except pages mapped by
     /// running processes, which stay until memory pressure reclaims them.
@@ -82,6 +84,7 @@ pub struct BuffCache {
 
 /// One line of the pinned-memory itemisation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct PinnedItem {
     /// What it is: `tmpfs-mount`, `sysv`, `shared-anon`, `memfd`, `unattributed`.
     pub kind: String,
@@ -94,6 +97,7 @@ pub struct PinnedItem {
     /// here.
     pub location: Option<String>,
     /// Bytes of `Shmem` it accounts for.
+    #[serde(rename = "resident")]
     pub bytes: u64,
     /// Who holds it, if anyone.
     pub holders: Vec<Holder>,
@@ -113,6 +117,7 @@ pub struct PinnedItem {
 
 /// A file inside a pinned tmpfs mount.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct PinnedFile {
     /// `posix` or `tmpfs`.
     pub kind: Kind,
@@ -121,6 +126,7 @@ pub struct PinnedFile {
     /// Its address, as `ls` and `stat` give it.
     pub address: Address,
     /// Allocated bytes.
+    #[serde(rename = "resident")]
     pub bytes: u64,
     /// Who maps it or holds it open.
     pub holders: Vec<Holder>,
@@ -136,6 +142,7 @@ pub struct PinnedFile {
 
 /// `Shmem`, itemised; the items add up to `total`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct Pinned {
     /// meminfo `Shmem`.
     pub total: u64,
@@ -153,6 +160,7 @@ pub struct Pinned {
 
 /// A leaked object and the command that frees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct Leak {
     /// The container it lives in (name or short id), `pid:N` for another namespace; `None`
     /// here.
@@ -162,6 +170,7 @@ pub struct Leak {
     /// Its address (`sysv:id=5`), as `ls` and `stat` give it.
     pub address: Address,
     /// Resident bytes it pins.
+    #[serde(rename = "resident")]
     pub bytes: u64,
     /// Why it is a leak.
     pub reason: LeakReason,
@@ -178,6 +187,7 @@ pub struct Leak {
 /// Huge pages (hugetlbfs, `SHM_HUGETLB` segments): a pool of its own, counted in
 /// `HugePages_*` and `Hugetlb`, never in `Shmem` or buff/cache.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct HugePages {
     /// meminfo `Hugetlb`: bytes of every huge page size in the pool.
     pub pool: u64,
@@ -191,6 +201,7 @@ pub struct HugePages {
 
 /// Everything `shmkit mem` says.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct MemReport {
     /// [`SCHEMA`].
     pub schema: &'static str,

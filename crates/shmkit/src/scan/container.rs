@@ -27,6 +27,7 @@ const MAX_ANSWER: u64 = 64 << 20;
 
 /// A container, as JSON shows it (`container: {runtime, id, name, pod}`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct Container {
     /// `docker`, `containerd`, `cri-o`, `podman` or `kubernetes`.
     pub runtime: String,
@@ -143,6 +144,7 @@ pub fn find(
 
 /// A memory cgroup's view of shared memory.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct CgroupShmem {
     /// The directory read, as an absolute path (below the root in tests).
     pub dir: String,
@@ -203,6 +205,7 @@ pub fn docker_names(socket: &Path) -> std::io::Result<HashMap<String, String>> {
 
 /// What Docker says of one container's shared-memory settings.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct DockerIpc {
     /// `HostConfig.IpcMode`: `private`, `shareable`, `container:ID`, `host`, `none`.
     pub ipc_mode: Option<String>,

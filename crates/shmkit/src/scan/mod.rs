@@ -29,8 +29,10 @@ pub use model::*;
 
 pub use shmkit_procfs::ProcRoot;
 
-/// What to collect.
+/// What to collect: `ScanOptions::default()`, changed by its builder methods
+/// (`ScanOptions::default().top_files(5)`).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ScanOptions {
     /// How many of the largest files to list per tmpfs mount other than `/dev/shm` (every
     /// `/dev/shm` file is listed: those are the POSIX objects).
@@ -55,5 +57,37 @@ impl Default for ScanOptions {
             all_namespaces: true,
             docker_socket: Some(container::DOCKER_SOCKET.into()),
         }
+    }
+}
+
+impl ScanOptions {
+    /// Lists this many of the largest files of each tmpfs mount other than `/dev/shm`.
+    pub fn top_files(mut self, n: usize) -> Self {
+        self.top_files = n;
+        self
+    }
+
+    /// Reads every process's maps and descriptors for holders, or not.
+    pub fn holders(mut self, holders: bool) -> Self {
+        self.holders = holders;
+        self
+    }
+
+    /// Stops walking a mount after this many directory entries.
+    pub fn walk_limit(mut self, entries: usize) -> Self {
+        self.walk_limit = entries;
+        self
+    }
+
+    /// Looks into every IPC and mount namespace of the host, or only ours.
+    pub fn all_namespaces(mut self, all: bool) -> Self {
+        self.all_namespaces = all;
+        self
+    }
+
+    /// Asks Docker's Engine API at this socket for container names (`None`: ids only).
+    pub fn docker_socket(mut self, socket: Option<std::path::PathBuf>) -> Self {
+        self.docker_socket = socket;
+        self
     }
 }

@@ -4,12 +4,14 @@
 //! `/dev/shm`), the memory report, the life-cycle commands and the renderers.
 
 use crate::address::Address;
+use crate::survival::Lifetime;
 use serde::Serialize;
 
 pub use super::container::Container;
 
 /// Where an object lives: its namespaces and, when a runtime made them, its container.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct Location {
     /// The inodes of its namespaces (`/proc/PID/ns/{ipc,mnt}`).
     pub namespaces: Namespaces,
@@ -24,6 +26,7 @@ pub struct Location {
 
 /// Namespace inodes; `None` where a kind does not apply or could not be read.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct Namespaces {
     /// The IPC namespace (System V objects; for other kinds, their first holder's).
     pub ipc: Option<u64>,
@@ -99,36 +102,36 @@ impl Kind {
         self != Kind::File
     }
 
-    /// How long objects of this kind live (PRODUCT.md's table).
+    /// What objects of this kind survive anywhere (PRODUCT.md's table); "depends" names what
+    /// it depends on. [`crate::doctor::survival`] answers for this host.
     pub fn lifetime(self) -> Lifetime {
+        use crate::survival::{Because as B, Survival as S};
         match self {
-            Kind::Sysv => Lifetime {
-                process_exit: true,
-                container_restart:
-                    "only if the IPC namespace outlives the container (--ipc=host or shareable)",
-                reboot: false,
-            },
-            Kind::Posix => Lifetime {
-                process_exit: true,
-                container_restart: "only if that /dev/shm outlives the container",
-                reboot: false,
-            },
-            Kind::Tmpfs => Lifetime {
-                process_exit: true,
-                container_restart: "only if the mount outlives the container",
-                reboot: false,
-            },
-            Kind::SharedAnon | Kind::Memfd => Lifetime {
-                process_exit: false,
-                container_restart: "no",
-                reboot: false,
-            },
-            Kind::File => Lifetime {
-                process_exit: true,
-                container_restart:
-                    "if the file's filesystem does (a volume, not the writable layer)",
-                reboot: true,
-            },
+            Kind::Sysv => Lifetime::new(
+                S::yes(B::UntilRemoved),
+                S::depends(B::IpcNamespaceLifetime),
+                S::no(B::MemoryOnly),
+            ),
+            Kind::Posix => Lifetime::new(
+                S::yes(B::UntilRemoved),
+                S::depends(B::DevShmLifetime),
+                S::no(B::MemoryOnly),
+            ),
+            Kind::Tmpfs => Lifetime::new(
+                S::yes(B::UntilRemoved),
+                S::depends(B::MountLifetime),
+                S::no(B::MemoryOnly),
+            ),
+            Kind::SharedAnon | Kind::Memfd => Lifetime::new(
+                S::no(B::FreedWithLastHolder),
+                S::no(B::FreedWithProcesses),
+                S::no(B::MemoryOnly),
+            ),
+            Kind::File => Lifetime::new(
+                S::yes(B::IsAFile),
+                S::depends(B::FileSystemLifetime),
+                S::yes(B::WrittenBack),
+            ),
         }
     }
 }
@@ -137,17 +140,6 @@ impl std::fmt::Display for Kind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
-}
-
-/// What outlives what, for one kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
-pub struct Lifetime {
-    /// Survives the exit of every process that used it.
-    pub process_exit: bool,
-    /// When it survives a container restart.
-    pub container_restart: &'static str,
-    /// Survives a reboot (only files on disk do, after `msync`).
-    pub reboot: bool,
 }
 
 /// How a process holds an object.
@@ -205,6 +197,7 @@ pub enum Usage {
     Idle {
         /// Since when nobody has used it (unix seconds): System V the last detach, else its
         /// creation; a file its last access or modification. `None` if the kernel keeps none.
+        #[serde(rename = "since_unix")]
         since: Option<i64>,
     },
     /// Nobody can reach or use it any more: a leak, which `rm --orphans` collects.
@@ -266,6 +259,7 @@ pub enum Blindness {
 
 /// The status of an object: whether it is used, and its kernel flags.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct Status {
     /// In use, idle or leaked.
     pub usage: Usage,
@@ -320,11 +314,16 @@ pub struct SysvDetails {
     pub cuid: u32,
     /// Creator gid.
     pub cgid: u32,
-    /// Last attach, detach, change (unix seconds; 0 = never).
+    /// Last attach (unix seconds; 0 = never, null in JSON).
+    #[serde(rename = "atime_unix", serialize_with = "crate::json::unix_or_never")]
+    #[schemars(with = "Option<i64>")]
     pub atime: i64,
-    /// Last detach.
+    /// Last detach (unix seconds; 0 = never, null in JSON).
+    #[serde(rename = "dtime_unix", serialize_with = "crate::json::unix_or_never")]
+    #[schemars(with = "Option<i64>")]
     pub dtime: i64,
-    /// Creation or last `IPC_SET`.
+    /// Creation or last `IPC_SET` (unix seconds).
+    #[serde(rename = "ctime_unix")]
     pub ctime: i64,
 }
 
@@ -362,6 +361,7 @@ pub struct Object {
     pub holders: Vec<Holder>,
     /// Creation time, or the closest the kernel keeps (System V ctime, a file's mtime)
     /// (unix seconds).
+    #[serde(rename = "created_unix")]
     pub created: Option<i64>,
     /// The tmpfs mount point that holds it (tmpfs and POSIX objects).
     pub mount: Option<String>,
@@ -380,6 +380,7 @@ pub struct Object {
 
 /// A tmpfs or ramfs mount and what it holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct TmpfsMount {
     /// Where it is mounted.
     pub mount_point: String,
@@ -403,6 +404,7 @@ pub struct TmpfsMount {
 
 /// A container the scan found processes of, and the namespaces they are in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct ContainerInfo {
     /// Runtime, id, name, pod.
     pub container: Container,
@@ -423,6 +425,7 @@ pub struct ContainerInfo {
 
 /// What the scan could not see, so the report can say how much stays unattributed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct Coverage {
     /// Processes examined.
     pub processes: u64,

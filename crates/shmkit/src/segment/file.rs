@@ -180,7 +180,7 @@ impl Segment for FileSegment {
     fn stat(&self) -> Result<Stat> {
         file_stat(
             Kind::File,
-            self.address.to_string(),
+            self.address.clone(),
             Some(self.path.display().to_string()),
             &self.file,
         )

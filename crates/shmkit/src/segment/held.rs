@@ -154,7 +154,7 @@ impl Segment for HeldSegment {
     }
 
     fn stat(&self) -> Result<Stat> {
-        file_stat(self.kind(), self.address.to_string(), None, &self.file)
+        file_stat(self.kind(), self.address.clone(), None, &self.file)
     }
 
     fn resize(&mut self, size: u64) -> Result<()> {

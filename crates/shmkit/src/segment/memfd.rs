@@ -85,7 +85,7 @@ impl Segment for MemfdSegment {
     }
 
     fn stat(&self) -> Result<Stat> {
-        file_stat(Kind::Memfd, self.address.to_string(), None, &self.file)
+        file_stat(Kind::Memfd, self.address.clone(), None, &self.file)
     }
 
     fn resize(&mut self, size: u64) -> Result<()> {

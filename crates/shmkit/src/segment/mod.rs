@@ -47,7 +47,8 @@ pub use sysv::SysvSegment;
 
 use crate::address::Address;
 use crate::error::{Error, ErrorKind, Result};
-use crate::scan::{Kind, Lifetime};
+use crate::scan::Kind;
+use crate::survival::Lifetime;
 use crate::sys::Mapping;
 use serde::Serialize;
 use std::fmt;
@@ -55,8 +56,9 @@ use std::fmt;
 /// The default mode of new objects: owner read and write only.
 pub const DEFAULT_MODE: u32 = 0o600;
 
-/// How to create an object.
+/// How to create an object: [`CreateOptions::new`] and its builder methods.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct CreateOptions {
     /// Size in bytes (System V: at least 1 and at most `kernel.shmmax`).
     pub size: u64,
@@ -175,11 +177,12 @@ impl OpenOptions {
 
 /// Everything the kernel knows about an object (`IPC_STAT` or `fstat`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct Stat {
     /// Its kind.
     pub kind: Kind,
     /// Its address, as shmkit commands take it (System V: by id, which is exact).
-    pub address: String,
+    pub address: Address,
     /// Size in bytes.
     pub size: u64,
     /// Owner uid.
@@ -198,6 +201,7 @@ pub struct Stat {
 
 /// The `IPC_STAT` fields of a segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct SysvStat {
     /// Its key (0 = `IPC_PRIVATE`, also after `IPC_RMID`).
     pub key: i32,
@@ -213,11 +217,16 @@ pub struct SysvStat {
     pub lpid: u32,
     /// Current attachments.
     pub nattch: u64,
-    /// Last attach (unix seconds; 0 = never).
+    /// Last attach (unix seconds; 0 = never, null in JSON).
+    #[serde(rename = "atime_unix", serialize_with = "crate::json::unix_or_never")]
+    #[schemars(with = "Option<i64>")]
     pub atime: i64,
-    /// Last detach (unix seconds; 0 = never).
+    /// Last detach (unix seconds; 0 = never, null in JSON).
+    #[serde(rename = "dtime_unix", serialize_with = "crate::json::unix_or_never")]
+    #[schemars(with = "Option<i64>")]
     pub dtime: i64,
     /// Creation or last `IPC_SET` (unix seconds).
+    #[serde(rename = "ctime_unix")]
     pub ctime: i64,
     /// `IPC_RMID` was called; it goes at the last detach (`SHM_DEST`).
     pub marked_for_destruction: bool,
@@ -227,6 +236,7 @@ pub struct SysvStat {
 
 /// The `fstat` fields of a file-like object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct FileStat {
     /// Its path (`/dev/shm/NAME` for POSIX; `None` for a memfd).
     pub path: Option<String>,
@@ -238,11 +248,14 @@ pub struct FileStat {
     pub nlink: u64,
     /// Bytes allocated (`st_blocks * 512`): for tmpfs, the memory it takes.
     pub allocated: u64,
-    /// Last access, modification, status change (unix seconds).
+    /// Last access (unix seconds).
+    #[serde(rename = "atime_unix")]
     pub atime: i64,
-    /// Last modification.
+    /// Last modification (unix seconds).
+    #[serde(rename = "mtime_unix")]
     pub mtime: i64,
-    /// Last status change.
+    /// Last status change (unix seconds).
+    #[serde(rename = "ctime_unix")]
     pub ctime: i64,
 }
 
@@ -474,13 +487,17 @@ fn check_mode(addr: &Address, mode: u32) -> Result<()> {
 /// File-like objects share their stat, chmod and chown code.
 fn file_stat(
     kind: Kind,
-    address: String,
+    address: Address,
     path: Option<String>,
     file: &std::fs::File,
 ) -> Result<Stat> {
     use std::os::unix::fs::MetadataExt;
     let meta = file.metadata().map_err(|e| {
-        errno::explain(errno::Call::Fstat, &errno::Context::new(address.clone()), e)
+        errno::explain(
+            errno::Call::Fstat,
+            &errno::Context::new(address.to_string()),
+            e,
+        )
     })?;
     let dev = meta.dev();
     Ok(Stat {

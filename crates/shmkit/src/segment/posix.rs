@@ -149,7 +149,7 @@ impl Segment for PosixSegment {
     fn stat(&self) -> Result<Stat> {
         file_stat(
             Kind::Posix,
-            self.address.to_string(),
+            self.address.clone(),
             Some(Address::posix_path(&self.name).display().to_string()),
             &self.file,
         )

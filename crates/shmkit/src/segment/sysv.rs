@@ -239,7 +239,7 @@ impl Segment for SysvSegment {
         };
         Ok(Stat {
             kind: Kind::Sysv,
-            address: Address::Sysv(SysvAddress::Id(self.id)).to_string(),
+            address: Address::Sysv(SysvAddress::Id(self.id)),
             size: st.size,
             uid: st.uid,
             gid: st.gid,

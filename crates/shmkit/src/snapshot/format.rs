@@ -28,59 +28,57 @@
 use crate::scan::Kind;
 
 /// The first eight bytes of every snapshot file.
-pub const MAGIC: [u8; 8] = *b"SHMKSNAP";
+pub(crate) const MAGIC: [u8; 8] = *b"SHMKSNAP";
 /// The format version this code writes.
 pub const VERSION: u16 = 2;
 /// The oldest format version this code still reads.
-pub const OLDEST_READABLE: u16 = 1;
+pub(crate) const OLDEST_READABLE: u16 = 1;
 /// Bytes of the file header.
-pub const HEADER_LEN: u64 = 24;
+pub(crate) const HEADER_LEN: u64 = 24;
 /// The tag that starts an object record.
-pub const OBJECT_TAG: [u8; 4] = *b"OBJ1";
+pub(crate) const OBJECT_TAG: [u8; 4] = *b"OBJ1";
 /// The tag that starts the footer.
-pub const FOOTER_TAG: [u8; 4] = *b"END1";
+pub(crate) const FOOTER_TAG: [u8; 4] = *b"END1";
 /// Bytes of an object record's fixed part (before the name).
-pub const OBJECT_FIXED_LEN: u64 = 48;
+pub(crate) const OBJECT_FIXED_LEN: u64 = 48;
 /// Bytes of a run header.
-pub const RUN_HEADER_LEN: u64 = 8;
+pub(crate) const RUN_HEADER_LEN: u64 = 8;
 /// Bytes of the footer, after its tag.
-pub const FOOTER_BODY_LEN: u64 = 20;
-/// The smallest possible object record: fixed part, end run, checksum.
-pub const MIN_OBJECT_LEN: u64 = OBJECT_FIXED_LEN + RUN_HEADER_LEN + 8;
+pub(crate) const FOOTER_BODY_LEN: u64 = 20;
 
 /// Run tag: `len` bytes of content follow.
-pub const RUN_DATA: u8 = b'D';
+pub(crate) const RUN_DATA: u8 = b'D';
 /// Run tag: `len` zero bytes of content, not stored.
-pub const RUN_ZEROS: u8 = b'Z';
+pub(crate) const RUN_ZEROS: u8 = b'Z';
 /// Run tag: the object's content is complete; its checksum follows.
-pub const RUN_END: u8 = b'E';
+pub(crate) const RUN_END: u8 = b'E';
 
 /// The longest data run a reader accepts (the writer emits at most [`CHUNK`]).
-pub const MAX_DATA_RUN: u64 = 16 << 20;
+pub(crate) const MAX_DATA_RUN: u64 = 16 << 20;
 /// The granularity of sparse detection: an all-zero page is stored as a zero run.
-pub const SPARSE_BLOCK: usize = 4096;
+pub(crate) const SPARSE_BLOCK: usize = 4096;
 /// The unit the writer reads objects in and the reader hands content out in.
 pub const CHUNK: usize = 1 << 20;
 /// The largest object size a reader accepts (64 TiB): more than any real segment, far less
 /// than lengths that overflow.
-pub const MAX_OBJECT_SIZE: u64 = 1 << 46;
+pub(crate) const MAX_OBJECT_SIZE: u64 = 1 << 46;
 /// The longest POSIX name after its leading `/` (NAME_MAX, the longest file name in
 /// `/dev/shm`). The record stores the `/` too, so its `name_len` is at most 256.
-pub const MAX_NAME_LEN: u16 = 255;
+pub(crate) const MAX_NAME_LEN: u16 = 255;
 
 /// Flag bit: the System V segment was locked in memory (`SHM_LOCK`) when saved.
-pub const FLAG_LOCKED: u8 = 0b01;
+pub(crate) const FLAG_LOCKED: u8 = 0b01;
 /// Flag bit: processes were attached (System V) while it was saved: the content may be torn.
-pub const FLAG_ATTACHED: u8 = 0b10;
+pub(crate) const FLAG_ATTACHED: u8 = 0b10;
 /// Flag bit (version 2): a System V segment backed by huge pages (`SHM_HUGETLB`).
-pub const FLAG_HUGETLB: u8 = 0b100;
+pub(crate) const FLAG_HUGETLB: u8 = 0b100;
 /// Every flag bit this version knows; others make the file corrupt (or from a newer writer).
-pub const KNOWN_FLAGS: u8 = FLAG_LOCKED | FLAG_ATTACHED | FLAG_HUGETLB;
+pub(crate) const KNOWN_FLAGS: u8 = FLAG_LOCKED | FLAG_ATTACHED | FLAG_HUGETLB;
 
 /// The kind byte of a System V segment.
-pub const KIND_SYSV: u8 = 1;
+pub(crate) const KIND_SYSV: u8 = 1;
 /// The kind byte of a POSIX shared memory object.
-pub const KIND_POSIX: u8 = 2;
+pub(crate) const KIND_POSIX: u8 = 2;
 
 /// One saved object, as described by its record (without its content).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -180,7 +178,7 @@ pub fn escape_name(name: &[u8]) -> String {
 
 /// Checks a POSIX name as stored: a leading `/`, then 1 to 255 bytes with no `/` and no NUL,
 /// and not `.` or `..`. The writer and the reader both call it, so they agree on every limit.
-pub fn validate_posix_name(name: &[u8]) -> Result<(), String> {
+pub(crate) fn validate_posix_name(name: &[u8]) -> Result<(), String> {
     let shown = escape_name(name);
     let Some(rest) = name.strip_prefix(b"/") else {
         return Err(format!("{shown:?} does not start with '/'"));
@@ -200,7 +198,7 @@ pub fn validate_posix_name(name: &[u8]) -> Result<(), String> {
 /// Checks a record against every rule of the format that is not about bytes: the writer
 /// refuses to write what the reader would refuse to read, through this one function.
 /// Returns the offset of the field in the record and what is wrong.
-pub fn validate_record(meta: &ObjectMeta) -> Result<(), (u64, String)> {
+pub(crate) fn validate_record(meta: &ObjectMeta) -> Result<(), (u64, String)> {
     if meta.mode & !0o777 != 0 {
         return Err((12, format!("mode {:o} has bits beyond 0o777", meta.mode)));
     }

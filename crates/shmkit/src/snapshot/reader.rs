@@ -53,7 +53,7 @@ pub trait ContentSink {
 
 /// A sink that discards content: for `verify` and `ls`.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct DiscardSink;
+pub(crate) struct DiscardSink;
 
 impl ContentSink for DiscardSink {
     fn begin(&mut self, _: &ObjectMeta) -> crate::Result<()> {
@@ -72,6 +72,7 @@ impl ContentSink for DiscardSink {
 
 /// The file header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
 pub struct Header {
     /// Format version.
     pub version: u16,
@@ -81,6 +82,7 @@ pub struct Header {
 
 /// One object as read from a snapshot.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
 pub struct SavedObject {
     /// Its record.
     #[serde(flatten)]
@@ -96,6 +98,7 @@ pub struct SavedObject {
 
 /// The file footer, verified.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
 pub struct Footer {
     /// Objects in the file.
     pub object_count: u64,
@@ -482,6 +485,7 @@ impl<R: Read> SnapshotReader<R> {
 
 /// A whole snapshot, verified: header, objects (without content), footer.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
 pub struct Verified {
     /// The header.
     pub header: Header,
@@ -503,8 +507,8 @@ pub fn read_all<R: Read>(
     sink: &mut dyn ContentSink,
 ) -> Result<Verified, ReadError> {
     let (mut reader, header) = SnapshotReader::new(src, len)?;
-    // Grows one entry per object actually read, each at least MIN_OBJECT_LEN bytes of file,
-    // so its size is bounded by the file, never by a count field.
+    // Grows one entry per object actually read, each at least a fixed part, an end run and a
+    // checksum of file, so its size is bounded by the file, never by a count field.
     let mut objects = Vec::new();
     while let Some(obj) = reader.next_object(sink)? {
         objects.push(obj);

@@ -52,8 +52,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-/// How to restore.
+/// How to restore: `RestoreOptions::default()` (create, refuse what exists), changed by its
+/// builder methods.
 #[derive(Debug, Clone, Copy, Default)]
+#[non_exhaustive]
 pub struct RestoreOptions {
     /// Replace objects that already exist with the same key or name.
     pub replace: bool,
@@ -61,9 +63,24 @@ pub struct RestoreOptions {
     pub dry_run: bool,
 }
 
+impl RestoreOptions {
+    /// Replaces objects that already exist with the same key or name.
+    pub fn replace(mut self, replace: bool) -> Self {
+        self.replace = replace;
+        self
+    }
+
+    /// Checks everything and creates nothing.
+    pub fn dry_run(mut self, dry_run: bool) -> Self {
+        self.dry_run = dry_run;
+        self
+    }
+}
+
 /// What happened (or would happen) to one object.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Action {
     /// Created; nothing had its key or name.
     Created,
@@ -78,10 +95,14 @@ pub enum Action {
     WouldReplace,
     /// `--dry-run`: already restored by an earlier, unfinished restore; would be kept.
     WouldKeep,
+    /// `--dry-run` without `--replace`: an object has its key or name, so the restore would
+    /// create nothing ([`RestoreReport::conflict`] says so).
+    WouldConflict,
 }
 
 /// One restored object.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
 pub struct Restored {
     /// Its record from the snapshot.
     #[serde(flatten)]
@@ -98,7 +119,8 @@ pub struct Restored {
 }
 
 /// What a restore did.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, serde::Serialize)]
+#[non_exhaustive]
 pub struct RestoreReport {
     /// The snapshot file.
     pub path: PathBuf,
@@ -111,6 +133,11 @@ pub struct RestoreReport {
     /// A signal that arrived during the commit: the restore finished first. The caller may
     /// now act on it (the command exits 128 + signal).
     pub deferred_signal: Option<i32>,
+    /// `--dry-run` without `--replace`: why the restore would create nothing (objects that
+    /// exist, each [`Action::WouldConflict`]); a restore that is not a dry run returns it as
+    /// its error instead.
+    #[serde(skip)]
+    pub conflict: Option<Error>,
 }
 
 /// Turns a reader failure into the command's error.
@@ -684,17 +711,23 @@ pub fn restore(path: &Path, opts: &RestoreOptions) -> Result<RestoreReport> {
         }
         plan.push(if exists { Plan::Replace } else { Plan::Create });
     }
+    let mut conflict = None;
     if !conflicts.is_empty() && !opts.replace {
         let more = match conflicts.len() {
             1 => String::new(),
             n => format!(" (and {} more)", n - 1),
         };
-        return Err(Error::new(
+        let error = Error::new(
             ErrorKind::AlreadyExists,
             format!("{}{more}", verified.objects[conflicts[0]].meta.address()),
             "already exists, so the restore created nothing",
         )
-        .with_fix("remove it (`ipcrm`, `shmkit rm`) or restore with --replace"));
+        .with_fix("remove it (`ipcrm`, `shmkit rm`) or restore with --replace");
+        if !opts.dry_run {
+            return Err(error);
+        }
+        // A dry run shows every object, each conflict among them, and says why.
+        conflict = Some(error);
     }
     check_room(&room(&root, &segments), &verified, &plan)?;
     let egid = sys::getegid();
@@ -713,6 +746,7 @@ pub fn restore(path: &Path, opts: &RestoreOptions) -> Result<RestoreReport> {
             Restored {
                 meta: o.meta.clone(),
                 action: match (opts.dry_run, p) {
+                    (true, Plan::Replace) if conflict.is_some() => Action::WouldConflict,
                     (true, Plan::Create) => Action::WouldCreate,
                     (true, Plan::Replace) => Action::WouldReplace,
                     (true, Plan::Keep(_)) => Action::WouldKeep,
@@ -736,6 +770,7 @@ pub fn restore(path: &Path, opts: &RestoreOptions) -> Result<RestoreReport> {
             objects,
             recovered,
             deferred_signal: None,
+            conflict,
         });
     }
     let (ipc_ns, dev_shm) = namespace_ids();
@@ -809,6 +844,7 @@ pub fn restore(path: &Path, opts: &RestoreOptions) -> Result<RestoreReport> {
         objects,
         recovered,
         deferred_signal,
+        conflict: None,
     })
 }
 

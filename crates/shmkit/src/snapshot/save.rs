@@ -22,8 +22,10 @@ use std::time::{Duration, Instant};
 /// Where POSIX shared memory objects live (glibc's `shm_open` prefix).
 pub const DEV_SHM: &str = "/dev/shm";
 
-/// What to save and how.
+/// What to save and how: `SaveOptions::default()` (everything, at once), changed by its
+/// builder methods.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct SaveOptions {
     /// The objects to take; empty means everything (`all`).
     pub selectors: Vec<Selector>,
@@ -32,8 +34,23 @@ pub struct SaveOptions {
     pub wait_detached: Option<Duration>,
 }
 
+impl SaveOptions {
+    /// Takes the objects these selectors choose (none: everything).
+    pub fn selectors(mut self, selectors: Vec<Selector>) -> Self {
+        self.selectors = selectors;
+        self
+    }
+
+    /// Waits up to `wait` for the selected segments to have no attachments.
+    pub fn wait_detached(mut self, wait: Option<Duration>) -> Self {
+        self.wait_detached = wait;
+        self
+    }
+}
+
 /// An object that was saved.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
 pub struct SavedSummary {
     /// Its record.
     #[serde(flatten)]
@@ -44,6 +61,7 @@ pub struct SavedSummary {
 
 /// What a save did.
 #[derive(Debug, Clone, serde::Serialize)]
+#[non_exhaustive]
 pub struct SaveReport {
     /// The snapshot file.
     pub path: PathBuf,
@@ -78,6 +96,7 @@ enum Chosen {
 
 /// An object a save left out, and why.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
 pub struct Skipped {
     /// The object (`posix:/name` escaped, `sysv:KEY`).
     pub object: String,

@@ -46,6 +46,7 @@ impl ContentSource for std::fs::File {
 
 /// Counts of what a writer stored.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct WriteStats {
     /// Objects written.
     pub objects: u64,
