@@ -142,7 +142,7 @@ fn mem_parts_add_up() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|i| i["bytes"].as_u64().unwrap())
+        .map(|i| i["resident"].as_u64().unwrap())
         .sum();
     let total = p["total"].as_u64().unwrap();
     let over = p["overcounted"].as_u64().unwrap();
