@@ -453,7 +453,8 @@ fn bad_input_gets_one_line_and_a_documented_exit_code() {
         "{err}"
     );
 
-    let out = shmkit(&["lab", "run", "tmpfs", "--size", "1M"]);
+    // ipc-namespace needs no root, so its SIZE is checked as root and off root alike.
+    let out = shmkit(&["lab", "run", "ipc-namespace", "--size", "1M"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--size 1.0M: is too small"), "{err}");
