@@ -627,8 +627,8 @@ fn reclaim_measure_3_matches_the_prediction_on_a_known_load() {
             cached["actual"].as_i64().unwrap() as f64 - shmem_fall,
         );
         let line = format!(
-            "total: predicted {predicted}, freed {actual} besides shmem; Cached: predicted {cp}, freed {ca} besides shmem (Shmem fell by {shmem_fall}, drop {} ms)",
-            m["drop_ms"]
+            "total: predicted {predicted}, freed {actual} besides shmem; Cached: predicted {cp}, freed {ca} besides shmem (Shmem fell by {shmem_fall}, drop took {} s)",
+            m["drop_seconds"]
         );
         eprintln!("reclaim --measure 3, attempt {attempt}: {line}");
         attempts.push(line);

@@ -740,7 +740,7 @@ mod tests {
             mem_free: 1748 * M,
             ..Sample::default()
         };
-        let m = compare(&p, &before, &after, 5);
+        let m = compare(&p, &before, &after, 0.005);
         assert_eq!(m.fields[0].actual, 650 * 1024 * 1024);
         assert_eq!(m.fields[0].difference_percent, Some(0.0));
         let total = m.fields.last().unwrap();
