@@ -16,6 +16,7 @@ use shmkit::address::{Address, SysvAddress};
 use shmkit::scan::Kind;
 use shmkit::segment::{self, CreateOptions, OpenOptions, Segment};
 use shmkit::ErrorKind;
+use std::path::PathBuf;
 
 mod common;
 mod lifecycle_support;
@@ -51,7 +52,8 @@ struct File;
 impl Backend for File {
     const KIND: Kind = Kind::File;
     fn fresh(test: &str) -> Address {
-        Address::File(std::env::temp_dir().join(format!("shmkit-conf-{:x}", unique(test))))
+        // A disk filesystem: a file on tmpfs (a tmpfs /tmp) is shared memory of kind tmpfs.
+        Address::File(PathBuf::from("/var/tmp").join(format!("shmkit-conf-{:x}", unique(test))))
     }
 }
 

@@ -178,8 +178,13 @@ impl Segment for FileSegment {
     }
 
     fn stat(&self) -> Result<Stat> {
+        // A file on tmpfs or ramfs is shared memory, and the scan (`ls`) calls it tmpfs:
+        // `stat` of the same file says the same, with that kind's lifetime.
+        let on_shmem_fs = crate::sys::fs::filesystem_magic(&self.path).is_ok_and(|magic| {
+            magic == crate::sys::fs::TMPFS_MAGIC || magic == crate::sys::fs::RAMFS_MAGIC
+        });
         file_stat(
-            Kind::File,
+            if on_shmem_fs { Kind::Tmpfs } else { Kind::File },
             self.address.clone(),
             Some(self.path.display().to_string()),
             &self.file,
