@@ -605,9 +605,12 @@ kill $LS $MEM
             ["-4.0M posix:/old gone"],
             "{name}: {text}"
         );
+        // free's "shared" moves with the 24 MiB the scene made, but other work on the machine
+        // (a tmpfs file written and deleted in a loop) can outweigh it either way: the
+        // watch must report the change, in whichever direction it went.
         assert!(
-            text.lines()
-                .any(|l| l.starts_with("changes in ") && l.contains("shared +")),
+            text.lines().any(|l| l.starts_with("changes in ")
+                && (l.contains("shared +") || l.contains("shared -"))),
             "free's numbers change too: {name}: {text}"
         );
     }

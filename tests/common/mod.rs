@@ -6,7 +6,9 @@
 //! - a `maps` line names a file of the tree's own mounts by `{ino:REL}` (REL relative to the
 //!   tree): the scan matches mappings to walked files by inode, and a checkout gives files
 //!   whatever inodes its filesystem picks;
-//! - every file's mtime and atime are set to [`FIXTURE_MTIME`], so ages are stable.
+//! - every file's mtime and atime are set to [`FIXTURE_MTIME`], so ages are stable;
+//! - every file's mode is set to [`FIXTURE_MODE`]: git keeps no modes but the executable bit,
+//!   and a checkout gives files whatever its umask makes (0664 under umask 002).
 
 #![allow(dead_code)]
 
@@ -16,6 +18,9 @@ use std::time::{Duration, UNIX_EPOCH};
 
 /// The mtime every file of a fixture copy gets.
 pub const FIXTURE_MTIME: i64 = 1_795_620_000;
+
+/// The mode every file of a fixture copy gets.
+pub const FIXTURE_MODE: u32 = 0o644;
 
 /// The fixture tree `tests/fixtures/NAME`.
 pub fn fixture(name: &str) -> PathBuf {
@@ -49,6 +54,11 @@ fn copy_tree(from: &Path, to: &Path) {
             copy_tree(&src, &dst);
         } else if entry.file_name() != ".keep" {
             std::fs::copy(&src, &dst).expect("copy");
+            std::fs::set_permissions(
+                &dst,
+                std::os::unix::fs::PermissionsExt::from_mode(FIXTURE_MODE),
+            )
+            .expect("chmod");
             std::fs::File::options()
                 .write(true)
                 .open(&dst)
