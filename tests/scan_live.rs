@@ -18,6 +18,17 @@ use std::time::{Duration, Instant};
 const PAGE: u64 = 4096;
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
+/// Taken by the tests that make a mount namespace and by the test that hides a tmpfs under
+/// another mount: a namespace made in between copies the lower mount without the upper one,
+/// and through it the hidden file is reachable by its path again.
+static MOUNT_NAMESPACES: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn mount_namespaces() -> std::sync::MutexGuard<'static, ()> {
+    MOUNT_NAMESPACES
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// A name no other test (here or in another process) uses: our pid and a counter.
 fn unique(tag: &str) -> String {
     format!(
@@ -588,6 +599,7 @@ fn a_file_of_a_tmpfs_hidden_under_another_mount_is_still_tmpfs() {
     if !common::needs_root("a_file_of_a_tmpfs_hidden_under_another_mount_is_still_tmpfs") {
         return;
     }
+    let _mounts = mount_namespaces();
     let lower = TmpfsGuard::mount();
     let file = lower.path().join("under");
     std::fs::write(&file, vec![3u8; 512 * 1024]).expect("write");
@@ -625,6 +637,7 @@ fn a_file_of_a_tmpfs_in_another_mount_namespace_is_still_tmpfs() {
     if !common::needs_root("a_file_of_a_tmpfs_in_another_mount_namespace_is_still_tmpfs") {
         return;
     }
+    let _mounts = mount_namespaces();
     let dir = tempfile::Builder::new()
         .prefix("shmkit-live-mntns-")
         .tempdir()
