@@ -284,3 +284,20 @@ fn a_segment_has_one_address_in_mem_ls_stat_rm_and_snapshot_ls() {
     // Checksums are hex strings: 64 bits do not fit a JSON reader's doubles.
     assert!(listed["checksum"].is_string(), "{listed}");
 }
+
+/// A path that is not UTF-8 keeps its bytes: `stat --json` gives its address and its path
+/// escaped the same way (`\xNN`), and the escaped address reaches the file again.
+#[test]
+fn a_file_whose_name_is_not_utf8_keeps_its_bytes_in_stat() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let name = std::ffi::OsStr::from_bytes(b"caf\xe9");
+    let path = dir.path().join(name);
+    std::fs::write(&path, b"x").unwrap();
+    let escaped = format!("{}/caf\\xe9", dir.path().display());
+    let address = format!("file:{escaped}");
+    let stat = json(&["stat", &address, "--json"]);
+    assert_eq!(stat["address"], address.as_str(), "{stat}");
+    assert_eq!(stat["file"]["path"], escaped.as_str(), "{stat}");
+    assert_eq!(stat["size"], 1, "{stat}");
+}

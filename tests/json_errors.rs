@@ -77,8 +77,8 @@ fn a_bad_address_on_the_command_line_is_a_json_error_too() {
 }
 
 #[test]
-fn a_conflict_under_snapshot_restore_dry_run_is_a_json_error() {
-    if !common::needs_root("a_conflict_under_snapshot_restore_dry_run_is_a_json_error") {
+fn a_conflict_under_snapshot_restore_dry_run_is_told_in_its_json() {
+    if !common::needs_root("a_conflict_under_snapshot_restore_dry_run_is_told_in_its_json") {
         return;
     }
     struct Removed(String);
@@ -99,7 +99,17 @@ fn a_conflict_under_snapshot_restore_dry_run_is_a_json_error() {
     let snap = dir.path().join("s.snap");
     let snap = snap.to_str().unwrap();
     assert!(shmkit(&["snapshot", "save", snap, &addr]).status.success());
-    // The segment is still there, so restoring it would overwrite it.
-    let doc = error_document(&["snapshot", "restore", snap, "--dry-run", "--json"]);
-    assert_eq!(doc["error"]["exit_code"], 4, "{doc}");
+    // The segment is still there, so restoring it would overwrite it: the dry run's document
+    // shows it as a conflict and says why, and the command exits 4 as the restore would.
+    let out = shmkit(&["snapshot", "restore", snap, "--dry-run", "--json"]);
+    assert_eq!(out.status.code(), Some(4), "{out:?}");
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["schema"], "shmkit.snapshot-restore/2", "{doc}");
+    assert_eq!(doc["objects"][0]["action"], "would-conflict", "{doc}");
+    assert_eq!(doc["conflict"]["exit_code"], 4, "{doc}");
+    assert_eq!(doc["conflict"]["object"], addr.as_str(), "{doc}");
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).is_empty(),
+        "stderr says it too"
+    );
 }

@@ -84,13 +84,12 @@ wait
     assert_eq!(listed.len(), 1, "{dry}");
     assert_eq!(listed[0]["address"], format!("sysv:id={leaked}"));
     assert_eq!(listed[0]["size"], 67108864);
-    assert!(
-        listed[0]["reason"]
-            .as_str()
-            .unwrap()
-            .starts_with("an IPC_PRIVATE segment with no attachment (nattch 0) whose creator"),
+    assert_eq!(listed[0]["why"]["why"], "leaked", "{dry}");
+    assert_eq!(
+        listed[0]["why"]["reason"], "private-segment-creator-exited",
         "{dry}"
     );
+    assert_eq!(listed[0]["forced"], false, "{dry}");
     assert!(
         listed[0]["freed"].as_u64().unwrap() >= 60 << 20,
         "its touched pages: {dry}"

@@ -1626,7 +1626,7 @@ fn a_dry_run_of_60000_records_is_linear_and_names_them_all() {
         };
         w.add_object(&meta, &mut One).unwrap();
     }
-    let (mut out, _) = w.finish().unwrap();
+    let mut out = w.finish().unwrap().output;
     std::io::Write::flush(&mut out).unwrap();
     drop(out);
     let t0 = Instant::now();

@@ -64,7 +64,7 @@ pub fn warn_if_world_writable(addr: &Address, mode: u32) {
 /// What `chmod`, `chown` and `resize` print with `--json`: the object after the change.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Changed {
-    /// `shmkit.chmod/1`, `shmkit.chown/1`, `shmkit.resize/1`.
+    /// `shmkit.chmod/2`, `shmkit.chown/2`, `shmkit.resize/2`.
     pub schema: &'static str,
     /// What the kernel says of it now.
     pub stat: Stat,

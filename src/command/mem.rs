@@ -3,7 +3,7 @@
 use crate::output::{self, Colour};
 use shmkit::render::size;
 use shmkit::render::table::{sanitize, Align, Table};
-use shmkit::report::MemReport;
+use shmkit::report::{MemReport, PinnedKind};
 use shmkit::scan::{ProcRoot, Scan, ScanOptions, Usage};
 use std::io::Write;
 use std::process::ExitCode;
@@ -20,7 +20,7 @@ use std::process::ExitCode;
 
 Notes on what the scan could not see go to stderr.")]
 pub struct Args {
-    /// Print JSON (schema `shmkit.mem/3`, documented in docs/json.md).
+    /// Print JSON (schema `shmkit.mem/4`, documented in docs/json.md).
     #[arg(long)]
     pub json: bool,
     /// Print sizes in bytes.
@@ -164,11 +164,11 @@ pub fn write_report(
             idle
         } else if !item.holders.is_empty() {
             held_by(&item.holders)
-        } else if item.kind == "unattributed" {
+        } else if item.kind == PinnedKind::Unattributed {
             "GPU buffers, other mount namespaces, unreadable processes".to_string()
         } else if let Some(n @ 1..) = item.nattch {
             format!("attached {n}x by processes this user cannot read")
-        } else if item.kind == "sysv" {
+        } else if item.kind == PinnedKind::Sysv {
             "nobody attached; lives until ipcrm".to_string()
         } else {
             String::new()

@@ -102,19 +102,26 @@ pub fn parse_duration(text: &str) -> Result<u64, String> {
 /// One object removed (or that would be, with --dry-run).
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 struct RemovedOut {
-    address: String,
+    address: Address,
+    /// The container (or `pid:N`) it lived in, when that is another namespace; null here.
+    location: Option<String>,
     kind: Kind,
     size: u64,
     /// Memory that came back at once (0 if holders keep it until they detach or unmap).
     freed: u64,
-    /// Why it went, in words.
-    reason: String,
+    /// Why it went.
+    why: reap::Why,
+    /// Processes the scan could not see might have held it: removed because of --force.
+    forced: bool,
 }
 
 /// One object not removed.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 struct Failed {
-    address: String,
+    address: Address,
+    /// The container (or `pid:N`) it lives in, when that is another namespace; null here.
+    location: Option<String>,
+    /// The one-line error.
     error: String,
     exit_code: u8,
 }
@@ -161,17 +168,20 @@ fn placed(address: &Address, location: Option<&str>) -> String {
 
 fn removed_out(r: &Removed, forced: bool) -> RemovedOut {
     RemovedOut {
-        address: placed(&r.address, r.location.as_deref()),
+        address: r.address.clone(),
+        location: r.location.clone(),
         kind: r.kind,
         size: r.size,
         freed: r.freed,
-        reason: reason(&r.why, forced),
+        why: r.why,
+        forced,
     }
 }
 
-fn failed(address: &str, e: &Error) -> Failed {
+fn failed(address: &Address, location: Option<&str>, e: &Error) -> Failed {
     Failed {
-        address: address.to_string(),
+        address: address.clone(),
+        location: location.map(str::to_string),
         exit_code: e.kind().exit_code(),
         error: e.to_string(),
     }
@@ -198,7 +208,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .into());
     }
     let mut out = RmOut {
-        schema: "shmkit.rm/1",
+        schema: "shmkit.rm/2",
         dry_run: args.dry_run,
         removed: vec![],
         failed: vec![],
@@ -224,8 +234,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     .here_only(args.inside.is_set()),
             );
             for refused in &plan.refused {
-                let at = placed(&refused.address, refused.location.as_deref());
-                out.failed.push(failed(&at, &refused.to_error()));
+                out.failed.push(failed(
+                    &refused.address,
+                    refused.location.as_deref(),
+                    &refused.to_error(),
+                ));
             }
             let results = reap::remove_all(&plan.candidates, args.dry_run);
             for (candidate, result) in plan.candidates.iter().zip(results) {
@@ -235,8 +248,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                         .push(removed_out(&r, candidate.forced.is_some())),
                     Err(e) => {
                         let label = candidate.inside.as_ref().map(|i| i.label.as_str());
-                        out.failed
-                            .push(failed(&placed(&candidate.address, label), &e))
+                        out.failed.push(failed(&candidate.address, label, &e))
                     }
                 }
             }
@@ -247,7 +259,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     .and_then(|()| reap::remove_address(addr, args.force, args.dry_run));
                 match done {
                     Ok(r) => out.removed.push(removed_out(&r, false)),
-                    Err(e) => out.failed.push(failed(&addr.to_string(), &e)),
+                    Err(e) => out.failed.push(failed(addr, None, &e)),
                 }
             }
         }
@@ -260,7 +272,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     if !args.dry_run {
         for r in &out.removed {
-            output::done(format!("removed {}", r.address));
+            output::done(format!(
+                "removed {}",
+                placed(&r.address, r.location.as_deref())
+            ));
         }
     }
     let mut stdout = output::stdout();
@@ -279,10 +294,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             writeln!(
                 stdout,
                 "{verb} {} ({}, {}): {}",
-                sanitize(&r.address),
+                sanitize(&placed(&r.address, r.location.as_deref())),
                 r.kind,
                 size::human(r.size),
-                sanitize(&r.reason)
+                sanitize(&reason(&r.why, r.forced))
             )?;
         }
         for f in &out.failed {

@@ -413,6 +413,21 @@ pub(crate) struct RestoreOut {
     recovered: Vec<String>,
     /// A signal that arrived while the restore committed (it finished first), or null.
     deferred_signal: Option<i32>,
+    /// A dry run without --replace that meets objects that exist: why the restore would
+    /// create nothing (the objects are `would-conflict`), as `shmkit.error/1` tells an error;
+    /// null otherwise.
+    conflict: Option<Conflict>,
+}
+
+/// Why a restore would create nothing.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+struct Conflict {
+    /// The object (and how many more).
+    object: String,
+    cause: String,
+    fix: Option<String>,
+    /// The exit code the command ends with.
+    exit_code: u8,
 }
 
 #[derive(Debug, serde::Serialize, schemars::JsonSchema)]
@@ -448,6 +463,12 @@ impl RestoreOut {
                 .collect(),
             recovered: r.recovered.clone(),
             deferred_signal: r.deferred_signal,
+            conflict: r.conflict.as_ref().map(|e| Conflict {
+                object: e.object().to_string(),
+                cause: e.cause().to_string(),
+                fix: e.fix().map(str::to_string),
+                exit_code: e.kind().exit_code(),
+            }),
         }
     }
 }

@@ -164,7 +164,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     if let Some(f) = &s.file {
         if let Some(path) = &f.path {
-            lines.push(("path", shmkit::render::table::sanitize(path)));
+            use std::os::unix::ffi::OsStrExt;
+            lines.push((
+                "path",
+                shmkit::address::escape_bytes(path.as_os_str().as_bytes()),
+            ));
         }
         lines.extend([
             ("device", format!("{}:{}", f.dev.0, f.dev.1)),

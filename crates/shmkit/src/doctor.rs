@@ -97,7 +97,7 @@ pub struct DevShm {
     /// Whether this `/dev/shm` is the same filesystem as pid 1's (the host's); `None` if
     /// unknown.
     pub hosts: Option<bool>,
-    /// Its largest files, largest first (at most [`LARGEST_FILES`]).
+    /// Its largest files, largest first (at most five).
     pub largest: Vec<ShmFile>,
     /// Bytes its sparse files can still grow into without a write (size beyond what is
     /// allocated): what touching their mapped pages would need.
@@ -746,7 +746,7 @@ pub fn survival(here: &Report, root: &ProcRoot, stat: &Stat) -> Lifetime {
 }
 
 /// The filesystem type that holds `path` (the longest mount point that is a prefix of it).
-fn fs_type(root: &ProcRoot, path: &str) -> Option<String> {
+fn fs_type(root: &ProcRoot, path: &std::path::Path) -> Option<String> {
     let canonical = std::fs::canonicalize(path).ok()?;
     let mounts = root.mountinfo(None).ok()?;
     mounts

@@ -20,3 +20,16 @@ pub(crate) fn u64_as_string<S: Serializer>(v: &Option<u64>, s: S) -> Result<S::O
         None => s.serialize_none(),
     }
 }
+
+/// A path as the bytes the kernel holds, escaped as addresses are (`\\xNN` for bytes that are
+/// not printable UTF-8), so nothing is lost on the way to JSON.
+pub(crate) fn path_escaped<S: Serializer>(
+    path: &Option<std::path::PathBuf>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    use std::os::unix::ffi::OsStrExt;
+    match path {
+        Some(p) => s.serialize_str(&crate::address::escape_bytes(p.as_os_str().as_bytes())),
+        None => s.serialize_none(),
+    }
+}

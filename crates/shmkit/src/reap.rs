@@ -161,8 +161,10 @@ pub enum Identity {
     },
 }
 
-/// Why a candidate goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Why a candidate goes. In JSON `{"why": "leaked", "reason": ...}` (the leak's reason as
+/// `ls` gives it), `{"why": "idle", "since_unix": T}` or `{"why": "named", "in_use": B}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+#[serde(tag = "why", rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum Why {
     /// It is a leak.
@@ -170,6 +172,7 @@ pub enum Why {
     /// It is idle, since then (unix seconds).
     Idle {
         /// Last use.
+        #[serde(rename = "since_unix")]
         since: Option<i64>,
     },
     /// It was named on the command line.

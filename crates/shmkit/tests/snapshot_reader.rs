@@ -88,7 +88,7 @@ fn write(objects: &[(ObjectMeta, Vec<u8>)]) -> Vec<u8> {
     for (m, c) in objects {
         w.add_object(m, &mut Bytes(c)).unwrap();
     }
-    w.finish().unwrap().0
+    w.finish().unwrap().output
 }
 
 fn objects_strategy() -> impl Strategy<Value = Vec<(ObjectMeta, Vec<u8>)>> {
@@ -314,7 +314,7 @@ fn duplicates_and_size_0_segments_are_refused_by_the_reader_itself() {
     let mut w = SnapshotWriter::new(Vec::new(), 0).unwrap();
     w.add_object(&a, &mut Bytes(&[1; 10])).unwrap();
     w.add_object(&b, &mut Bytes(&[2; 10])).unwrap();
-    let dup = w.finish().unwrap().0;
+    let dup = w.finish().unwrap().output;
     let e = verify(&dup[..], dup.len() as u64).unwrap_err();
     assert!(e.to_string().contains("sysv:1000 appears twice"), "{e}");
     assert!(verify(&file[..], file.len() as u64).is_ok());
@@ -324,7 +324,7 @@ fn duplicates_and_size_0_segments_are_refused_by_the_reader_itself() {
     let mut w = SnapshotWriter::new(Vec::new(), 0).unwrap();
     w.add_object(&p, &mut Bytes(&[1; 10])).unwrap();
     w.add_object(&p, &mut Bytes(&[2; 10])).unwrap();
-    let two = w.finish().unwrap().0;
+    let two = w.finish().unwrap().output;
     assert!(verify(&two[..], two.len() as u64).is_ok());
     // The writer will not write a size-0 segment; a crafted one is refused.
     let mut w = SnapshotWriter::new(Vec::new(), 0).unwrap();

@@ -82,12 +82,71 @@ pub struct BuffCache {
     pub total: u64,
 }
 
+/// What a line of the pinned-memory itemisation is: an object of a [`Kind`], a whole tmpfs
+/// mount, or the Shmem no object found accounts for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum PinnedKind {
+    /// A tmpfs mount, with its files.
+    TmpfsMount,
+    /// A System V segment.
+    Sysv,
+    /// A POSIX object.
+    Posix,
+    /// A file on a tmpfs.
+    Tmpfs,
+    /// Shared anonymous memory.
+    SharedAnon,
+    /// A memfd.
+    Memfd,
+    /// A mapped file (not Shmem; never itemised, named for completeness).
+    File,
+    /// Shmem that no object found accounts for.
+    Unattributed,
+}
+
+impl PinnedKind {
+    /// The name JSON and the tables use (`tmpfs-mount`, `sysv`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PinnedKind::TmpfsMount => "tmpfs-mount",
+            PinnedKind::Unattributed => "unattributed",
+            PinnedKind::Sysv => Kind::Sysv.as_str(),
+            PinnedKind::Posix => Kind::Posix.as_str(),
+            PinnedKind::Tmpfs => Kind::Tmpfs.as_str(),
+            PinnedKind::SharedAnon => Kind::SharedAnon.as_str(),
+            PinnedKind::Memfd => Kind::Memfd.as_str(),
+            PinnedKind::File => Kind::File.as_str(),
+        }
+    }
+}
+
+impl From<Kind> for PinnedKind {
+    fn from(kind: Kind) -> Self {
+        match kind {
+            Kind::Sysv => PinnedKind::Sysv,
+            Kind::Posix => PinnedKind::Posix,
+            Kind::Tmpfs => PinnedKind::Tmpfs,
+            Kind::SharedAnon => PinnedKind::SharedAnon,
+            Kind::Memfd => PinnedKind::Memfd,
+            Kind::File => PinnedKind::File,
+        }
+    }
+}
+
+impl std::fmt::Display for PinnedKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One line of the pinned-memory itemisation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[non_exhaustive]
 pub struct PinnedItem {
     /// What it is: `tmpfs-mount`, `sysv`, `shared-anon`, `memfd`, `unattributed`.
-    pub kind: String,
+    pub kind: PinnedKind,
     /// Its name: a mount point, a key and id, a memfd name.
     pub name: String,
     /// The object's address, as `ls` and `stat` give it (`None` for a mount or the
@@ -374,7 +433,7 @@ fn pinned_item(o: &Object) -> PinnedItem {
         None => o.name.clone(),
     };
     PinnedItem {
-        kind: o.kind.as_str().to_string(),
+        kind: PinnedKind::from(o.kind),
         name,
         address: Some(o.address.clone()),
         location: label(&o.location),
@@ -442,7 +501,7 @@ fn pinned(scan: &Scan) -> Pinned {
             continue;
         }
         items.push(PinnedItem {
-            kind: "tmpfs-mount".to_string(),
+            kind: PinnedKind::TmpfsMount,
             name: mount.mount_point.clone(),
             address: None,
             location: label(&mount.location),
@@ -474,7 +533,7 @@ fn pinned(scan: &Scan) -> Pinned {
     let overcounted = attributed.saturating_sub(total);
     if unattributed > 0 {
         items.push(PinnedItem {
-            kind: "unattributed".to_string(),
+            kind: PinnedKind::Unattributed,
             name: "no object found accounts for it".to_string(),
             address: None,
             location: None,
@@ -674,7 +733,11 @@ mod tests {
         let r = MemReport::new(&s);
         assert_eq!(r.pinned.unattributed, 0);
         assert_eq!(r.pinned.overcounted, 10 * MIB);
-        assert!(r.pinned.items.iter().all(|i| i.kind != "unattributed"));
+        assert!(r
+            .pinned
+            .items
+            .iter()
+            .all(|i| i.kind != PinnedKind::Unattributed));
     }
 
     #[test]

@@ -178,15 +178,10 @@ impl Segment for FileSegment {
     }
 
     fn stat(&self) -> Result<Stat> {
-        // A file on tmpfs or ramfs is shared memory, and the scan (`ls`) calls it tmpfs:
-        // `stat` of the same file says the same, with that kind's lifetime.
-        let on_shmem_fs = crate::sys::fs::filesystem_magic(&self.path).is_ok_and(|magic| {
-            magic == crate::sys::fs::TMPFS_MAGIC || magic == crate::sys::fs::RAMFS_MAGIC
-        });
         file_stat(
-            if on_shmem_fs { Kind::Tmpfs } else { Kind::File },
+            kind_of_file(&self.path),
             self.address.clone(),
-            Some(self.path.display().to_string()),
+            Some(self.path.clone()),
             &self.file,
         )
     }
@@ -208,5 +203,21 @@ impl Segment for FileSegment {
 
     fn remove(&self) -> Result<()> {
         std::fs::remove_file(&self.path).map_err(|e| explain(Call::Unlink, &context(&self.path), e))
+    }
+}
+
+/// The kind the scan gives a file: a POSIX object in `/dev/shm`, a tmpfs file on a tmpfs (or
+/// ramfs) elsewhere, else a file, so that `stat file:PATH` and `ls` agree on its kind.
+fn kind_of_file(path: &std::path::Path) -> Kind {
+    use crate::sys::fs::{filesystem_magic, RAMFS_MAGIC, TMPFS_MAGIC};
+    let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    match filesystem_magic(&canonical) {
+        Ok(TMPFS_MAGIC | RAMFS_MAGIC)
+            if canonical.parent() == Some(std::path::Path::new("/dev/shm")) =>
+        {
+            Kind::Posix
+        }
+        Ok(TMPFS_MAGIC | RAMFS_MAGIC) => Kind::Tmpfs,
+        _ => Kind::File,
     }
 }

@@ -238,8 +238,11 @@ pub struct SysvStat {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[non_exhaustive]
 pub struct FileStat {
-    /// Its path (`/dev/shm/NAME` for POSIX; `None` for a memfd).
-    pub path: Option<String>,
+    /// Its path (`/dev/shm/NAME` for POSIX; `None` for a memfd), as the kernel's bytes; JSON
+    /// escapes it as addresses are.
+    #[serde(serialize_with = "crate::json::path_escaped")]
+    #[schemars(with = "Option<String>")]
+    pub path: Option<std::path::PathBuf>,
     /// Device (major, minor).
     pub dev: (u32, u32),
     /// Inode number.
@@ -488,7 +491,7 @@ fn check_mode(addr: &Address, mode: u32) -> Result<()> {
 fn file_stat(
     kind: Kind,
     address: Address,
-    path: Option<String>,
+    path: Option<std::path::PathBuf>,
     file: &std::fs::File,
 ) -> Result<Stat> {
     use std::os::unix::fs::MetadataExt;

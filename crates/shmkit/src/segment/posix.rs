@@ -150,7 +150,7 @@ impl Segment for PosixSegment {
         file_stat(
             Kind::Posix,
             self.address.clone(),
-            Some(Address::posix_path(&self.name).display().to_string()),
+            Some(Address::posix_path(&self.name)),
             &self.file,
         )
     }

@@ -29,4 +29,4 @@ pub use reader::{verify, FormatError, ReadError, SavedObject, SnapshotReader, Ve
 pub use restore::{restore, verify_file, Action, RestoreOptions, RestoreReport, Restored};
 pub use save::{save, SaveOptions, SaveReport, SavedSummary, Skipped};
 pub use select::{parse_duration, Selector};
-pub use writer::{ContentSource, SnapshotWriter, WriteStats};
+pub use writer::{ContentSource, Finished, SnapshotWriter, WriteStats};

@@ -27,6 +27,7 @@ pub struct FormatError {
 
 /// A failure while reading a snapshot.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ReadError {
     /// The file is not a valid snapshot (damaged, truncated, or not a snapshot at all).
     #[error("{0}")]
@@ -116,6 +117,7 @@ pub struct SnapshotReader<R: Read> {
     buf: Vec<u8>,
     objects: u64,
     footer: Option<Footer>,
+    header: Header,
     version: u16,
     /// Keys and names read so far: a second record for one would make a restore fail half-way.
     seen_keys: std::collections::HashSet<i32>,
@@ -142,8 +144,8 @@ fn le_u64(b: &[u8], at: usize) -> u64 {
 }
 
 impl<R: Read> SnapshotReader<R> {
-    /// Reads and checks the header of a `len`-byte snapshot.
-    pub fn new(src: R, len: u64) -> Result<(Self, Header), ReadError> {
+    /// Reads and checks the header of a `len`-byte snapshot ([`Self::header`]).
+    pub fn new(src: R, len: u64) -> Result<Self, ReadError> {
         let mut r = SnapshotReader {
             src,
             pos: 0,
@@ -153,6 +155,10 @@ impl<R: Read> SnapshotReader<R> {
             buf: vec![0; usize::try_from(len).unwrap_or(CHUNK).min(CHUNK)],
             objects: 0,
             footer: None,
+            header: Header {
+                version: VERSION,
+                created: 0,
+            },
             version: VERSION,
             seen_keys: Default::default(),
             seen_names: Default::default(),
@@ -185,7 +191,13 @@ impl<R: Read> SnapshotReader<R> {
             return Err(corrupt(10, "reserved header bytes are not zero"));
         }
         let created = i64::from_le_bytes(b[16..24].try_into().unwrap_or([0; 8]));
-        Ok((r, Header { version, created }))
+        r.header = Header { version, created };
+        Ok(r)
+    }
+
+    /// The file's header.
+    pub fn header(&self) -> Header {
+        self.header
     }
 
     /// Reads exactly `n <= CHUNK` bytes into `self.buf[..n]`, hashing them into the file hash
@@ -506,7 +518,8 @@ pub fn read_all<R: Read>(
     len: u64,
     sink: &mut dyn ContentSink,
 ) -> Result<Verified, ReadError> {
-    let (mut reader, header) = SnapshotReader::new(src, len)?;
+    let mut reader = SnapshotReader::new(src, len)?;
+    let header = reader.header();
     // Grows one entry per object actually read, each at least a fixed part, an end run and a
     // checksum of file, so its size is bounded by the file, never by a count field.
     let mut objects = Vec::new();

@@ -673,7 +673,8 @@ pub fn save(root: &ProcRoot, path: &Path, opts: &SaveOptions) -> Result<SaveRepo
             }
         }
     }
-    let (out, stats): (_, WriteStats) = writer.finish().map_err(|e| io_err("write", e))?;
+    let finished = writer.finish().map_err(|e| io_err("write", e))?;
+    let (out, stats): (_, WriteStats) = (finished.output, finished.stats);
     let file = out
         .into_inner()
         .map_err(|e| io_err("write", e.into_error()))?

@@ -6,6 +6,7 @@ use crate::error::{Error, ErrorKind, Result};
 
 /// One selector.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Selector {
     /// The System V segment with this key.
     SysvKey(i32),

@@ -1,7 +1,7 @@
 //! [`SnapshotWriter`]: streams objects into a snapshot, one reused chunk buffer at a time.
 //!
 //! Content is pulled from a [`ContentSource`] in [`CHUNK`]-sized pieces, so a 1 GiB segment
-//! costs 1 MiB of buffer. All-zero [`SPARSE_BLOCK`]s become zero runs that take 8 bytes.
+//! costs 1 MiB of buffer. All-zero 4 KiB blocks become zero runs that take 8 bytes.
 
 use super::format::Checksum as Xxh3Default;
 use super::format::{
@@ -272,7 +272,7 @@ impl<W: Write + Send> SnapshotWriter<W> {
 
     /// Writes the footer (object count, file checksum) and returns the output and the counts.
     /// The caller still has to flush and sync it.
-    pub fn finish(mut self) -> io::Result<(W, WriteStats)> {
+    pub fn finish(mut self) -> io::Result<Finished<W>> {
         let mut footer = Vec::with_capacity(16);
         footer.extend_from_slice(&FOOTER_TAG);
         footer.extend_from_slice(&0u32.to_le_bytes());
@@ -281,8 +281,21 @@ impl<W: Write + Send> SnapshotWriter<W> {
         let sum = self.file_hash.digest();
         self.out.write_all(&sum.to_le_bytes())?;
         self.stats.file_bytes += 8;
-        Ok((self.out, self.stats))
+        Ok(Finished {
+            output: self.out,
+            stats: self.stats,
+        })
     }
+}
+
+/// A written snapshot: the output, still to be flushed and synced, and its counts.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Finished<W> {
+    /// Where the snapshot was written.
+    pub output: W,
+    /// What was written.
+    pub stats: WriteStats,
 }
 
 /// One piece of an object's encoded content.
