@@ -36,7 +36,7 @@ fn find<'a>(objects: &'a [Value], kind: &str, name: &str) -> &'a Value {
 /// spares everything else.
 #[test]
 fn a_private_ipc_containers_objects_are_attributed_read_and_collected_from_the_host() {
-    if !common::needs_root(
+    if !common::needs_docker(
         "a_private_ipc_containers_objects_are_attributed_read_and_collected_from_the_host",
     ) {
         return;
@@ -175,7 +175,8 @@ fn a_private_ipc_containers_objects_are_attributed_read_and_collected_from_the_h
 /// owned by the shareable container; the joined one lists it as its owner.
 #[test]
 fn a_shareable_ipc_namespace_belongs_to_its_owner_and_lists_who_joined() {
-    if !common::needs_root("a_shareable_ipc_namespace_belongs_to_its_owner_and_lists_who_joined") {
+    if !common::needs_docker("a_shareable_ipc_namespace_belongs_to_its_owner_and_lists_who_joined")
+    {
         return;
     }
     let image = Image::build();
@@ -218,7 +219,8 @@ fn a_shareable_ipc_namespace_belongs_to_its_owner_and_lists_who_joined() {
 /// `--shm-size=16m` filled to 90%: the host's `mem` shows it 90% full, with the warning.
 #[test]
 fn a_16m_dev_shm_filled_to_90_percent_is_shown_with_the_sigbus_warning() {
-    if !common::needs_root("a_16m_dev_shm_filled_to_90_percent_is_shown_with_the_sigbus_warning") {
+    if !common::needs_docker("a_16m_dev_shm_filled_to_90_percent_is_shown_with_the_sigbus_warning")
+    {
         return;
     }
     let image = Image::build();
@@ -376,8 +378,9 @@ fn an_unknown_container_is_a_one_line_error_with_exit_3() {
 /// memory limit.
 #[test]
 fn doctor_judges_a_container_from_the_host_and_warns_of_the_coming_sigbus() {
-    if !common::needs_root("doctor_judges_a_container_from_the_host_and_warns_of_the_coming_sigbus")
-    {
+    if !common::needs_docker(
+        "doctor_judges_a_container_from_the_host_and_warns_of_the_coming_sigbus",
+    ) {
         return;
     }
     let image = Image::build();
@@ -467,8 +470,9 @@ fn in_a_private_mount_namespace_posix_objects_do_not_outlive_it() {
 /// container, where the reader finds the writer's letters.
 #[test]
 fn a_containers_segments_are_saved_to_the_host_and_restored_into_another() {
-    if !common::needs_root("a_containers_segments_are_saved_to_the_host_and_restored_into_another")
-    {
+    if !common::needs_docker(
+        "a_containers_segments_are_saved_to_the_host_and_restored_into_another",
+    ) {
         return;
     }
     let image = Image::build();

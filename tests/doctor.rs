@@ -2,6 +2,8 @@
 //! Podman-like container on cgroup v2; see tests/fixtures/README.md) and on the live system,
 //! cross-checked with what the kernel and `df` say.
 
+mod common;
+
 use shmkit::doctor::{examine, PlaceKind, Report, PROC_IPC_INIT_INO};
 use shmkit::procfs::ProcRoot;
 use shmkit::scan::Kind;
@@ -220,6 +222,11 @@ fn live_doctor_agrees_with_the_kernel_and_df() {
 
 #[test]
 fn doctor_in_a_new_ipc_namespace_says_it_is_private_and_counts_its_segments() {
+    if !common::needs_root(
+        "doctor_in_a_new_ipc_namespace_says_it_is_private_and_counts_its_segments",
+    ) {
+        return;
+    }
     // unshare --ipc: a fresh namespace with one 5000-byte segment made by ipcmk.
     let out = Command::new("unshare")
         .args(["--ipc", "sh", "-c"])

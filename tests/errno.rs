@@ -7,6 +7,8 @@
 //! `setpriv`. EIDRM is a race no test can force; its table line is unit-tested in
 //! `crates/shmkit/src/segment/errno.rs`.
 
+mod common;
+
 mod lifecycle_support;
 use lifecycle_support::*;
 
@@ -128,6 +130,9 @@ fn enoent_missing_objects_are_not_created_by_reading() {
 
 #[test]
 fn eacces_nobody_may_not_read_roots_0600_segment() {
+    if !common::needs_root("eacces_nobody_may_not_read_roots_0600_segment") {
+        return;
+    }
     let nobody = Nobody::new();
     let key = SysvKey::new("eacces_sysv");
     shmkit(&["create", &key.addr(), "--size", "16"]).ok();
@@ -150,6 +155,9 @@ fn eacces_nobody_may_not_read_roots_0600_segment() {
 
 #[test]
 fn eacces_nobody_may_not_write_roots_posix_object() {
+    if !common::needs_root("eacces_nobody_may_not_write_roots_posix_object") {
+        return;
+    }
     let nobody = Nobody::new();
     let name = PosixName::new("eacces_posix");
     shmkit(&["create", &name.addr(), "--size", "16", "--mode", "644"]).ok();
@@ -172,6 +180,11 @@ fn eacces_nobody_may_not_write_roots_posix_object() {
 
 #[test]
 fn eacces_nobody_may_not_create_a_file_in_roots_directory_and_nothing_is_left() {
+    if !common::needs_root(
+        "eacces_nobody_may_not_create_a_file_in_roots_directory_and_nothing_is_left",
+    ) {
+        return;
+    }
     let nobody = Nobody::new();
     let dir = tempfile::tempdir().unwrap();
     use std::os::unix::fs::PermissionsExt;
@@ -189,6 +202,11 @@ fn eacces_nobody_may_not_create_a_file_in_roots_directory_and_nothing_is_left() 
 
 #[test]
 fn a_segment_planted_by_another_user_is_refused_even_after_it_was_given_to_root() {
+    if !common::needs_root(
+        "a_segment_planted_by_another_user_is_refused_even_after_it_was_given_to_root",
+    ) {
+        return;
+    }
     // The creator of a System V segment may set its owner to anyone with IPC_SET, root
     // included, and keeps the creator's rights: owner root does not mean root made it.
     let nobody = Nobody::new();
@@ -216,6 +234,9 @@ fn a_segment_planted_by_another_user_is_refused_even_after_it_was_given_to_root(
 
 #[test]
 fn eperm_only_owner_creator_or_root_may_remove_or_chmod() {
+    if !common::needs_root("eperm_only_owner_creator_or_root_may_remove_or_chmod") {
+        return;
+    }
     let nobody = Nobody::new();
     let key = SysvKey::new("eperm_sysv");
     shmkit(&["create", &key.addr(), "--size", "16", "--mode", "666"]).ok();
@@ -255,6 +276,9 @@ fn in_private_ipc(script: &str) -> Run {
 
 #[test]
 fn einval_size_above_kernel_shmmax_names_the_limit_and_the_sysctl() {
+    if !common::needs_root("einval_size_above_kernel_shmmax_names_the_limit_and_the_sysctl") {
+        return;
+    }
     let out = in_private_ipc(
         r#"echo 4096 > /proc/sys/kernel/shmmax
            "$SHMKIT" create sysv:77 --size 8192; echo "rc=$?"
@@ -273,6 +297,9 @@ fn einval_size_above_kernel_shmmax_names_the_limit_and_the_sysctl() {
 
 #[test]
 fn einval_size_below_shmmin_or_above_the_existing_segment() {
+    if !common::needs_root("einval_size_below_shmmin_or_above_the_existing_segment") {
+        return;
+    }
     let out = in_private_ipc(
         r#""$SHMKIT" create sysv:78 --size 0; echo "rc=$?"
            "$SHMKIT" create sysv:79 --size 27 >/dev/null
@@ -296,6 +323,9 @@ fn einval_size_below_shmmin_or_above_the_existing_segment() {
 
 #[test]
 fn enospc_shmmni_exhausted_shows_usage() {
+    if !common::needs_root("enospc_shmmni_exhausted_shows_usage") {
+        return;
+    }
     let out = in_private_ipc(
         r#"echo 1 > /proc/sys/kernel/shmmni
            "$SHMKIT" create sysv:1 --size 1 >/dev/null; echo "rc=$?"
@@ -320,6 +350,9 @@ fn enospc_shmmni_exhausted_shows_usage() {
 
 #[test]
 fn enospc_shmall_exhausted_shows_pages_used() {
+    if !common::needs_root("enospc_shmall_exhausted_shows_pages_used") {
+        return;
+    }
     let page = shmkit::sys::page_size();
     let out = in_private_ipc(&format!(
         r#""$SHMKIT" create sysv:1 --size {page} >/dev/null
@@ -341,6 +374,9 @@ fn enospc_shmall_exhausted_shows_pages_used() {
 
 #[test]
 fn enospc_shmall_exhausted_by_huge_noreserve_segments_does_not_overflow() {
+    if !common::needs_root("enospc_shmall_exhausted_by_huge_noreserve_segments_does_not_overflow") {
+        return;
+    }
     // Four segments of 2^62 bytes are 2^64 bytes in use: more than a u64 counts.
     let dir = tempfile::tempdir().unwrap();
     let noreserve = compile_c("noreserve", dir.path());
@@ -365,6 +401,9 @@ fn enospc_shmall_exhausted_by_huge_noreserve_segments_does_not_overflow() {
 
 #[test]
 fn enospc_full_dev_shm_fails_at_create_and_resize_not_later_with_sigbus() {
+    if !common::needs_root("enospc_full_dev_shm_fails_at_create_and_resize_not_later_with_sigbus") {
+        return;
+    }
     // POSIX shm always lives in /dev/shm: put a 64 KiB tmpfs over it in a private mount
     // namespace.
     let out = sh(
@@ -407,6 +446,9 @@ fn enospc_full_dev_shm_fails_at_create_and_resize_not_later_with_sigbus() {
 
 #[test]
 fn enospc_on_a_disk_filesystem_leaves_the_file_as_it_was() {
+    if !common::needs_root("enospc_on_a_disk_filesystem_leaves_the_file_as_it_was") {
+        return;
+    }
     // Unlike tmpfs, ext4 keeps what a failed fallocate allocated, and the size it reached: a
     // failed grow must give it back, or the file keeps megabytes (of a full disk) it never had.
     let dir = tempfile::tempdir().unwrap();
@@ -450,6 +492,9 @@ fn enospc_on_a_disk_filesystem_leaves_the_file_as_it_was() {
 
 #[test]
 fn enospc_no_inode_left_in_dev_shm_says_so() {
+    if !common::needs_root("enospc_no_inode_left_in_dev_shm_says_so") {
+        return;
+    }
     // A tmpfs with nr_inodes=2 has room for its root and one object: the next shm_open fails
     // with ENOSPC though every byte is free.
     let out = sh(
@@ -470,6 +515,9 @@ fn enospc_no_inode_left_in_dev_shm_says_so() {
 
 #[test]
 fn enomem_segment_larger_than_memory() {
+    if !common::needs_root("enomem_segment_larger_than_memory") {
+        return;
+    }
     // With vm.overcommit_memory=1 the kernel promises any size, so there is no ENOMEM to see.
     let overcommit = std::fs::read_to_string("/proc/sys/vm/overcommit_memory").unwrap();
     if overcommit.trim() == "1" {
@@ -491,6 +539,9 @@ fn enomem_segment_larger_than_memory() {
 
 #[test]
 fn enomem_huge_pages_not_reserved_names_vm_nr_hugepages() {
+    if !common::needs_root("enomem_huge_pages_not_reserved_names_vm_nr_hugepages") {
+        return;
+    }
     let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap();
     let field = |name: &str| {
         meminfo
@@ -521,6 +572,9 @@ fn enomem_huge_pages_not_reserved_names_vm_nr_hugepages() {
 
 #[test]
 fn the_owner_may_chmod_and_chown_its_object_at_mode_0000() {
+    if !common::needs_root("the_owner_may_chmod_and_chown_its_object_at_mode_0000") {
+        return;
+    }
     // The owner may not open a 0000 object for reading, so stat, chmod and chown work through
     // an O_PATH handle — on which fchmod and fchown fail with EBADF.
     let nobody = Nobody::new();

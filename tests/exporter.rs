@@ -8,6 +8,8 @@
 //! guard drops (also when a test fails). Segments are made inside a private IPC namespace that
 //! the exporter runs in, so they vanish with it.
 
+mod common;
+
 mod containers_support;
 mod lifecycle_support;
 use lifecycle_support::*;
@@ -250,6 +252,15 @@ fn leak_program(dir: &Path) -> PathBuf {
 
 #[test]
 fn prometheus_scrapes_the_leaked_segment_and_shmem() {
+    if !common::needs_root("prometheus_scrapes_the_leaked_segment_and_shmem") {
+        return;
+    }
+    if !common::needs_programs(
+        "prometheus_scrapes_the_leaked_segment_and_shmem",
+        &[("prometheus", "prometheus")],
+    ) {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let leak = leak_program(dir.path());
     let out = dir.path();
@@ -324,6 +335,15 @@ fn prometheus_scrapes_the_leaked_segment_and_shmem() {
 
 #[test]
 fn promtool_accepts_the_output_in_both_formats() {
+    if !common::needs_root("promtool_accepts_the_output_in_both_formats") {
+        return;
+    }
+    if !common::needs_programs(
+        "promtool_accepts_the_output_in_both_formats",
+        &[("promtool", "prometheus")],
+    ) {
+        return;
+    }
     let (_exp, addr) = exporter("true", "", &[]);
     let index = get(addr, "/", None);
     assert_eq!(index.status, 200);
@@ -405,6 +425,12 @@ fn promtool_accepts_the_output_in_both_formats() {
 
 #[test]
 fn alert_rules_pass_promtool_check_and_unit_tests() {
+    if !common::needs_programs(
+        "alert_rules_pass_promtool_check_and_unit_tests",
+        &[("promtool", "prometheus")],
+    ) {
+        return;
+    }
     let deploy = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/prometheus");
     for args in [
         ["check", "rules", "shmkit-alerts.yml"],
@@ -426,6 +452,9 @@ fn alert_rules_pass_promtool_check_and_unit_tests() {
 
 #[test]
 fn concurrent_scrapes_share_one_scan_and_min_interval_zero_rescans() {
+    if !common::needs_root("concurrent_scrapes_share_one_scan_and_min_interval_zero_rescans") {
+        return;
+    }
     let (_exp, addr) = exporter("true", "--min-interval 1h", &[]);
     let stamps: Vec<f64> = (0..8)
         .map(|_| std::thread::spawn(move || scrape_timestamp(addr)))
@@ -447,6 +476,9 @@ fn concurrent_scrapes_share_one_scan_and_min_interval_zero_rescans() {
 
 #[test]
 fn idle_and_excess_connections_are_refused_or_dropped_and_scrapes_go_on() {
+    if !common::needs_root("idle_and_excess_connections_are_refused_or_dropped_and_scrapes_go_on") {
+        return;
+    }
     let (mut exp, addr) = exporter("true", "--min-interval 0", &[]);
     // A few clients that connect and send nothing: a scrape is still answered at once.
     let idle: Vec<TcpStream> = (0..8).map(|_| TcpStream::connect(addr).unwrap()).collect();
@@ -477,6 +509,9 @@ fn idle_and_excess_connections_are_refused_or_dropped_and_scrapes_go_on() {
 
 #[test]
 fn max_objects_folds_the_smaller_segments_into_other() {
+    if !common::needs_root("max_objects_folds_the_smaller_segments_into_other") {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let leak = leak_program(dir.path());
     let out = dir.path();
@@ -520,6 +555,12 @@ fn max_objects_folds_the_smaller_segments_into_other() {
 
 #[test]
 fn node_exporter_serves_the_textfile() {
+    if !common::needs_programs(
+        "node_exporter_serves_the_textfile",
+        &[("prometheus-node-exporter", "prometheus-node-exporter")],
+    ) {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("shmkit.prom");
     shmkit(&["exporter", "--textfile", file.to_str().unwrap()]).ok();
@@ -609,6 +650,10 @@ fn a_missing_textfile_directory_is_exit_3_and_nothing_is_made() {
 
 #[test]
 fn a_read_only_textfile_directory_is_exit_5_and_the_old_file_stays_whole() {
+    if !common::needs_root("a_read_only_textfile_directory_is_exit_5_and_the_old_file_stays_whole")
+    {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let mnt = dir.path().join("ro");
     std::fs::create_dir(&mnt).unwrap();
@@ -756,6 +801,9 @@ impl Drop for DockerContainer {
 /// maps it. The host network only so that it can listen on the host's loopback.
 #[test]
 fn the_deployed_container_sees_the_hosts_objects_and_holders() {
+    if !common::needs_docker("the_deployed_container_sees_the_hosts_objects_and_holders") {
+        return;
+    }
     let name = PosixName::new("exporter-docker");
     // hold maps an existing object: make it, 1 MiB, every page touched.
     std::fs::write(name.path(), vec![7u8; 1 << 20]).unwrap();
@@ -847,6 +895,15 @@ fn the_deployed_container_sees_the_hosts_objects_and_holders() {
 /// leak inside its private IPC namespace, seen by prometheus through the exporter on the host.
 #[test]
 fn prometheus_sees_a_containers_dev_shm_use_and_size_and_its_leak() {
+    if !common::needs_docker("prometheus_sees_a_containers_dev_shm_use_and_size_and_its_leak") {
+        return;
+    }
+    if !common::needs_programs(
+        "prometheus_sees_a_containers_dev_shm_use_and_size_and_its_leak",
+        &[("prometheus", "prometheus")],
+    ) {
+        return;
+    }
     let image = containers_support::Image::build();
     let ct = containers_support::Container::run(&image, &["--ipc", "private", "--shm-size", "16m"]);
     ct.sh("head -c 12582912 /dev/zero > /dev/shm/fill");

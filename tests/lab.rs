@@ -1,8 +1,14 @@
 //! `shmkit lab` and `shmkit reclaim` on this machine, for real, as root.
 //!
-//! Every test here reads or moves the global meminfo counters (Shmem, Cached) or drops the
-//! caches, so they all take [`LOCK`] and run one at a time; cargo runs test binaries one after
-//! another, so nothing else in the suite runs meanwhile.
+//! Every test here moves the global meminfo counters (Shmem, Cached) or drops the caches, so
+//! they all take [`LOCK`] and run one at a time. Other work on the machine goes on meanwhile
+//! (other test binaries, builds, a loop writing and deleting a tmpfs file): the lab judges
+//! its verdicts in each experiment's own memory cgroup, which that work cannot move, and the
+//! reclaim test compares what it can tell apart from that work (page cache other than shmem,
+//! and its own objects' resident pages). Where the lab cannot make a cgroup it measures
+//! host-wide, and the tests that judge its verdicts skip rather than flake.
+
+mod common;
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
@@ -134,8 +140,23 @@ impl Drop for NobodyShmkit {
     }
 }
 
+/// Runs shmkit as an ordinary user: as `nobody` (through a copy it can run) when the tests
+/// run as root, else as the user the tests run as.
+fn as_ordinary_user(args: &[&str]) -> Output {
+    if common::is_root() {
+        NobodyShmkit::new().run(args)
+    } else {
+        shmkit(args)
+    }
+}
+
 /// Runs one experiment at 64 MiB with --json and checks that everything it made is gone.
-fn run_experiment(name: &str) -> (Value, Output) {
+/// `None` (a visible skip) when the test cannot judge it here: not root, or no memory cgroup
+/// could be made, so the verdicts were measured host-wide, where other work moves them.
+fn run_experiment(test: &str, name: &str) -> Option<(Value, Output)> {
+    if !common::needs_root(test) {
+        return None;
+    }
     let segments_before = segment_ids();
     let out = shmkit(&["lab", "run", name, "--size", "64M", "--json"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -148,7 +169,18 @@ fn run_experiment(name: &str) -> (Value, Output) {
         new_segments.is_empty(),
         "{name} left segments {new_segments:?}"
     );
-    (report, out)
+    if let Some(baseline) = report["steps"].as_array().and_then(|s| s.first()) {
+        let note = baseline["notes"][0].as_str().unwrap_or_default();
+        if !note.starts_with(shmkit::lab::MEASURED_IN_CGROUP) {
+            assert!(note.starts_with(shmkit::lab::MEASURED_HOST_WIDE), "{note}");
+            common::skip(
+                test,
+                &format!("the lab could not make a memory cgroup: {note}"),
+            );
+            return None;
+        }
+    }
+    Some((report, out))
 }
 
 /// Asserts that every verdict held, and that there were verdicts at all.
@@ -185,7 +217,9 @@ fn verdict<'a>(report: &'a Value, claim_prefix: &str) -> Vec<&'a Value> {
 #[test]
 fn tmpfs_file_is_shmem_until_deleted() {
     let _lock = serial();
-    let (report, out) = run_experiment("tmpfs");
+    let Some((report, out)) = run_experiment("tmpfs_file_is_shmem_until_deleted", "tmpfs") else {
+        return;
+    };
     assert_all_held("tmpfs", &report, &out);
     // The write step: Shmem rose by about 64 MiB; the delete step gave it back.
     let steps = report["steps"].as_array().unwrap();
@@ -202,7 +236,12 @@ fn tmpfs_file_is_shmem_until_deleted() {
 #[test]
 fn sysv_segment_outlives_creator_and_ipc_set_cannot_resize_it() {
     let _lock = serial();
-    let (report, out) = run_experiment("sysv");
+    let Some((report, out)) = run_experiment(
+        "sysv_segment_outlives_creator_and_ipc_set_cannot_resize_it",
+        "sysv",
+    ) else {
+        return;
+    };
     assert_all_held("sysv", &report, &out);
     let resized = verdict(&report, "size after IPC_SET");
     assert_eq!(resized.len(), 1);
@@ -217,14 +256,24 @@ fn sysv_segment_outlives_creator_and_ipc_set_cannot_resize_it() {
 #[test]
 fn shared_anonymous_memory_is_pinned_while_mapped() {
     let _lock = serial();
-    let (report, out) = run_experiment("shared-anon");
+    let Some((report, out)) = run_experiment(
+        "shared_anonymous_memory_is_pinned_while_mapped",
+        "shared-anon",
+    ) else {
+        return;
+    };
     assert_all_held("shared-anon", &report, &out);
 }
 
 #[test]
 fn file_mapping_is_reclaimable_page_cache_not_shmem() {
     let _lock = serial();
-    let (report, out) = run_experiment("file-mapped");
+    let Some((report, out)) = run_experiment(
+        "file_mapping_is_reclaimable_page_cache_not_shmem",
+        "file-mapped",
+    ) else {
+        return;
+    };
     assert_all_held("file-mapped", &report, &out);
     let resident = verdict(&report, "file pages in the page cache");
     assert_eq!(resident.len(), 2);
@@ -238,7 +287,12 @@ fn file_mapping_is_reclaimable_page_cache_not_shmem() {
 #[test]
 fn ipc_namespace_end_takes_segments_but_not_files() {
     let _lock = serial();
-    let (report, out) = run_experiment("ipc-namespace");
+    let Some((report, out)) = run_experiment(
+        "ipc_namespace_end_takes_segments_but_not_files",
+        "ipc-namespace",
+    ) else {
+        return;
+    };
     assert_all_held("ipc-namespace", &report, &out);
     // The last claim about sysv:5678 is the fresh namespace's: the key is gone.
     let about_key = verdict(&report, "sysv:5678");
@@ -255,7 +309,12 @@ fn ipc_namespace_end_takes_segments_but_not_files() {
 #[test]
 fn swap_experiment_runs_where_swap_is_on_and_skips_clearly_where_it_is_off() {
     let _lock = serial();
-    let (report, out) = run_experiment("swap");
+    let Some((report, out)) = run_experiment(
+        "swap_experiment_runs_where_swap_is_on_and_skips_clearly_where_it_is_off",
+        "swap",
+    ) else {
+        return;
+    };
     if meminfo("SwapTotal") == 0 {
         assert_eq!(report["status"], "skipped");
         assert!(report["reason"]
@@ -274,6 +333,9 @@ fn swap_experiment_runs_where_swap_is_on_and_skips_clearly_where_it_is_off() {
 
 #[test]
 fn run_all_prints_every_experiment_and_a_summary() {
+    if !common::needs_root("run_all_prints_every_experiment_and_a_summary") {
+        return;
+    }
     let _lock = serial();
     let out = shmkit(&["lab", "run", "all", "--size", "64M"]);
     let text = String::from_utf8_lossy(&out.stdout);
@@ -303,6 +365,9 @@ fn run_all_prints_every_experiment_and_a_summary() {
 
 #[test]
 fn keep_leaves_the_orphan_segment_and_says_how_to_remove_it() {
+    if !common::needs_root("keep_leaves_the_orphan_segment_and_says_how_to_remove_it") {
+        return;
+    }
     let _lock = serial();
     struct Segment(i64);
     impl Drop for Segment {
@@ -338,6 +403,9 @@ fn keep_leaves_the_orphan_segment_and_says_how_to_remove_it() {
 
 #[test]
 fn sigint_mid_experiment_removes_everything() {
+    if !common::needs_root("sigint_mid_experiment_removes_everything") {
+        return;
+    }
     let _lock = serial();
     let segments_before = segment_ids();
     for name in ["tmpfs", "sysv", "shared-anon", "file-mapped"] {
@@ -385,12 +453,13 @@ fn bad_input_gets_one_line_and_a_documented_exit_code() {
         "{err}"
     );
 
-    let out = shmkit(&["lab", "run", "tmpfs", "--size", "1M"]);
+    // ipc-namespace needs no root, so its SIZE is checked as root and off root alike.
+    let out = shmkit(&["lab", "run", "ipc-namespace", "--size", "1M"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--size 1.0M: is too small"), "{err}");
 
-    let out = shmkit(&["lab", "run", "tmpfs", "--size", "100T"]);
+    let out = shmkit(&["lab", "run", "ipc-namespace", "--size", "100T"]);
     assert_eq!(out.status.code(), Some(6));
     assert!(String::from_utf8_lossy(&out.stderr).contains("more than half of MemAvailable"));
     assert!(lab_leftovers().is_empty());
@@ -399,7 +468,7 @@ fn bad_input_gets_one_line_and_a_documented_exit_code() {
 #[test]
 fn an_experiment_that_needs_root_says_so_and_exits_10() {
     let _lock = serial();
-    let out = NobodyShmkit::new().run(&["lab", "run", "tmpfs", "--size", "64M"]);
+    let out = as_ordinary_user(&["lab", "run", "tmpfs", "--size", "64M"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(10), "{err}");
     assert!(err.contains("lab tmpfs: needs root: it mounts a tmpfs and writes /proc/sys/vm/drop_caches; run it as root"), "{err}");
@@ -469,6 +538,9 @@ fn write_file(path: &std::path::Path, size: usize, byte: u8) {
 
 #[test]
 fn reclaim_measure_3_matches_the_prediction_on_a_known_load() {
+    if !common::needs_root("reclaim_measure_3_matches_the_prediction_on_a_known_load") {
+        return;
+    }
     let _lock = serial();
     const M: u64 = 1 << 20;
     let pid = std::process::id();
@@ -521,44 +593,113 @@ fn reclaim_measure_3_matches_the_prediction_on_a_known_load() {
 
     let shmem_load = 192 * M;
     assert!(meminfo("Shmem") >= shmem_load, "the load is not pinned");
-    let out = shmkit(&["reclaim", "--measure", "3", "--yes", "--json"]);
+    // Other work may write and delete tmpfs files while the caches drop: that moves Shmem,
+    // and with it Cached and the total, by its size. drop_caches never frees shmem, so what
+    // it freed is the fall of everything else: the fall minus Shmem's fall, which such work
+    // cannot disturb. (The prediction leaves Shmem out too.) Builds next door still add file
+    // cache during the drop; a measurement they spoil is taken again, at most three times in
+    // all: a wrong prediction misses every time.
+    let mut attempts = Vec::new();
+    for attempt in 0..3 {
+        if attempt > 0 {
+            // The drop took the file: read it into the page cache again.
+            assert_eq!(std::fs::read(&disk_file.0).unwrap().len(), 256 << 20);
+        }
+        let out = shmkit(&["reclaim", "--measure", "3", "--yes", "--json"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let m: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let fields = m["fields"].as_array().unwrap();
+        let field = |name: &str| fields.iter().find(|f| f["field"] == name).unwrap();
+        let shmem_before = m["shmem_before"].as_u64().unwrap();
+        let shmem_after = m["shmem_after"].as_u64().unwrap();
+        assert!(shmem_before >= shmem_load);
+        let shmem_fall = shmem_before as f64 - shmem_after as f64;
+        let total = field("total");
+        let predicted = total["predicted"].as_u64().unwrap() as f64;
+        let actual = total["actual"].as_i64().unwrap() as f64 - shmem_fall;
+        let cached = field("Cached");
+        let (cp, ca) = (
+            cached["predicted"].as_u64().unwrap() as f64,
+            cached["actual"].as_i64().unwrap() as f64 - shmem_fall,
+        );
+        let line = format!(
+            "total: predicted {predicted}, freed {actual} besides shmem; Cached: predicted {cp}, freed {ca} besides shmem (Shmem fell by {shmem_fall}, drop took {} s)",
+            m["drop_seconds"]
+        );
+        eprintln!("reclaim --measure 3, attempt {attempt}: {line}");
+        attempts.push(line);
+        // The 256 MiB file was dropped, whatever else happened.
+        assert!(ca >= (256 - 8) as f64 * M as f64, "Cached freed only {ca}");
+        // Predicted and actual freed within 10% of each other, in total and for Cached.
+        if (actual - predicted).abs() <= 0.10 * predicted.max(actual)
+            && (ca - cp).abs() <= 0.10 * cp.max(ca)
+        {
+            break;
+        }
+        assert!(
+            attempt < 2,
+            "the prediction missed by more than 10% three times:\n{}",
+            attempts.join("\n")
+        );
+    }
+    // ... and the pinned memory was not: each of the three objects still has all its pages
+    // (per-object figures, which other work cannot move).
+    let segment_rss = segment_rss(id).expect("the segment is still there");
+    assert_eq!(segment_rss, 64 << 20, "the segment's rss after drop_caches");
+    let file_resident = fincore_bytes(&tmpfs_file.0);
+    assert_eq!(
+        file_resident,
+        64 << 20,
+        "the tmpfs file's resident bytes after drop_caches"
+    );
+    let anon_resident = rss_shmem(_holder.0.id());
+    assert!(
+        anon_resident >= 64 << 20,
+        "the holder's RssShmem after drop_caches: {anon_resident}"
+    );
+}
+
+/// The `rss` of System V segment `id` in `/proc/sysvipc/shm`, in bytes.
+fn segment_rss(id: i64) -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/sysvipc/shm").unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next()?.split_whitespace().collect();
+    let at = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let (shmid, rss) = (at("shmid"), at("rss"));
+    lines.find_map(|l| {
+        let cols: Vec<&str> = l.split_whitespace().collect();
+        (cols[shmid].parse::<i64>().ok()? == id).then(|| cols[rss].parse().ok())?
+    })
+}
+
+/// How many bytes of `path` are in the page cache, by `fincore` (util-linux).
+fn fincore_bytes(path: &std::path::Path) -> u64 {
+    let out = Command::new("fincore")
+        .args(["--bytes", "--noheadings", "--output", "RES"])
+        .arg(path)
+        .output()
+        .expect("fincore (util-linux) is installed");
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let m: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let fields = m["fields"].as_array().unwrap();
-    let field = |name: &str| fields.iter().find(|f| f["field"] == name).unwrap();
-    let total = field("total");
-    let predicted = total["predicted"].as_u64().unwrap() as f64;
-    let actual = total["actual"].as_i64().unwrap() as f64;
-    eprintln!("reclaim --measure 3: predicted {predicted}, actual {actual}; {m:#}");
-    // Predicted and actual freed within 10% of each other, in total and for Cached.
-    assert!(
-        (actual - predicted).abs() <= 0.10 * predicted.max(actual),
-        "total: predicted {predicted}, actual {actual}"
-    );
-    let cached = field("Cached");
-    let (cp, ca) = (
-        cached["predicted"].as_u64().unwrap() as f64,
-        cached["actual"].as_i64().unwrap() as f64,
-    );
-    assert!(
-        (ca - cp).abs() <= 0.10 * cp.max(ca),
-        "Cached: predicted {cp}, actual {ca}"
-    );
-    // The 256 MiB file was dropped ...
-    assert!(ca >= (256 - 8) as f64 * M as f64, "Cached freed only {ca}");
-    // ... and the pinned memory was not: Shmem unchanged within max(8 MiB, 5%) of the load.
-    let before = m["shmem_before"].as_u64().unwrap() as i64;
-    let after = m["shmem_after"].as_u64().unwrap() as i64;
-    let tolerance = (8 * M).max(shmem_load / 20) as i64;
-    assert!(before >= shmem_load as i64);
-    assert!(
-        (after - before).abs() <= tolerance,
-        "Shmem {before} -> {after}"
-    );
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
+
+/// `RssShmem` of process `pid` (its resident shared memory), in bytes.
+fn rss_shmem(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("RssShmem:"))
+        .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+        .expect("RssShmem in /proc/PID/status")
+        * 1024
 }
 
 #[test]
@@ -581,15 +722,14 @@ fn reclaim_predicts_without_root_and_refuses_to_drop_without_a_terminal_or_yes()
     let out = shmkit(&["reclaim", "--measure", "4", "--yes"]);
     assert_eq!(out.status.code(), Some(2));
 
-    let nobody = NobodyShmkit::new();
-    let out = nobody.run(&["reclaim", "--measure", "1", "--yes"]);
+    let out = as_ordinary_user(&["reclaim", "--measure", "1", "--yes"]);
     assert_eq!(
         out.status.code(),
         Some(10),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let out = nobody.run(&["reclaim"]);
+    let out = as_ordinary_user(&["reclaim"]);
     assert!(
         out.status.success(),
         "{}",
@@ -600,8 +740,8 @@ fn reclaim_predicts_without_root_and_refuses_to_drop_without_a_terminal_or_yes()
 #[test]
 fn ipc_namespace_says_why_when_unshare_is_not_permitted() {
     let _lock = serial();
-    // As nobody, unshare(CLONE_NEWIPC) fails with EPERM (no CAP_SYS_ADMIN).
-    let out = NobodyShmkit::new().run(&["lab", "run", "ipc-namespace", "--size", "16M", "--json"]);
+    // As an ordinary user, unshare(CLONE_NEWIPC) fails with EPERM (no CAP_SYS_ADMIN).
+    let out = as_ordinary_user(&["lab", "run", "ipc-namespace", "--size", "16M", "--json"]);
     assert_eq!(
         out.status.code(),
         Some(10),

@@ -3,14 +3,14 @@
 
 mod common;
 
-use std::process::{Command, Output};
+use std::process::Output;
 
 /// `FIXTURE_MTIME` plus 3 days and a bit: every walked file is "3d" old; the segments'
 /// ctime (1795629348) a few hours less.
 const NOW: &str = "1795880000";
 
 fn ls(tree: &std::path::Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_shmkit"))
+    common::fixture_shmkit()
         .arg("ls")
         .arg("--root")
         .arg(tree)
@@ -135,7 +135,7 @@ fn output_noheadings_raw_prints_exactly_the_columns_asked_for() {
 fn created_is_local_time_in_the_format_asked_for() {
     let tree = common::fixture_copy("scan-host");
     let run = |tz: &str, format: &str| {
-        let out = Command::new(env!("CARGO_BIN_EXE_shmkit"))
+        let out = common::fixture_shmkit()
             .args(["ls", "--root"])
             .arg(tree.path())
             .args(["--now", NOW, "-o", "CREATED", "-n", "--kind", "memfd"])
@@ -155,7 +155,7 @@ fn created_is_local_time_in_the_format_asked_for() {
 #[test]
 fn a_narrow_terminal_gets_lines_that_fit() {
     let tree = common::fixture_copy("scan-host");
-    let out = Command::new(env!("CARGO_BIN_EXE_shmkit"))
+    let out = common::fixture_shmkit()
         .args(["ls", "--root"])
         .arg(tree.path())
         .args(["--now", NOW, "--kind", "tmpfs"])
@@ -338,7 +338,7 @@ fn color_always_paints_leaks_even_into_a_pipe_and_never_does_not() {
     let always = stdout(&ls(tree.path(), &["--orphans", "--color", "always"]));
     assert!(always.contains("\x1b[31msysv"), "{always}");
     // The option is global: before the subcommand it works the same.
-    let out = Command::new(env!("CARGO_BIN_EXE_shmkit"))
+    let out = common::fixture_shmkit()
         .args(["--color", "always", "ls", "--orphans", "--root"])
         .arg(tree.path())
         .args(["--now", NOW])

@@ -7,6 +7,8 @@
 //! its own: from a child pid namespace the processes outside are invisible, so the scan would
 //! (rightly) call every file uncertain; the sidecar test does that on purpose.
 
+mod common;
+
 mod lifecycle_support;
 use lifecycle_support::*;
 use serde_json::Value;
@@ -48,6 +50,9 @@ while ! grep -q ready "$OUT/hold.out" 2>/dev/null; do sleep 0.05; done
 
 #[test]
 fn dry_run_lists_exactly_the_leak_and_rm_frees_it() {
+    if !common::needs_root("dry_run_lists_exactly_the_leak_and_rm_frees_it") {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let leak = compile_c("leak", dir.path());
     let out = dir.path();
@@ -158,6 +163,9 @@ wait
 
 #[test]
 fn older_than_and_user_narrow_the_collection() {
+    if !common::needs_root("older_than_and_user_narrow_the_collection") {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let leak = compile_c("leak", dir.path());
     let out = dir.path();
@@ -225,6 +233,11 @@ exec 4<&-
 
 #[test]
 fn a_posix_object_nobody_holds_is_idle_and_only_rm_idle_takes_it_never_a_held_one() {
+    if !common::needs_root(
+        "a_posix_object_nobody_holds_is_idle_and_only_rm_idle_takes_it_never_a_held_one",
+    ) {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let leak = compile_c("leak", dir.path());
     let out = dir.path();
@@ -265,6 +278,9 @@ wait
 
 #[test]
 fn a_segment_attached_from_another_ipc_namespace_is_never_collected() {
+    if !common::needs_root("a_segment_attached_from_another_ipc_namespace_is_never_collected") {
+        return;
+    }
     // A process that attached the segment and then moved to another IPC namespace holds it: the
     // kernel counts it in nattch, though no mapping in this namespace's scan matches it.
     let dir = tempfile::tempdir().unwrap();
@@ -321,6 +337,9 @@ wait
 
 #[test]
 fn a_hostile_object_name_cannot_forge_lines_or_drive_the_terminal() {
+    if !common::needs_root("a_hostile_object_name_cannot_forge_lines_or_drive_the_terminal") {
+        return;
+    }
     // Any user may name a file in /dev/shm with escape sequences and newlines; `rm --idle`
     // prints the names it removes to root's terminal.
     let dir = tempfile::tempdir().unwrap();
@@ -346,6 +365,11 @@ fn a_hostile_object_name_cannot_forge_lines_or_drive_the_terminal() {
 
 #[test]
 fn a_posix_object_is_not_collected_when_processes_that_may_hold_it_cannot_be_read() {
+    if !common::needs_root(
+        "a_posix_object_is_not_collected_when_processes_that_may_hold_it_cannot_be_read",
+    ) {
+        return;
+    }
     // nobody cannot read root's processes: its object, held open by root's shell, looks
     // unheld to nobody's scan. Not seeing a holder is not knowing there is none.
     let dir = tempfile::tempdir().unwrap();

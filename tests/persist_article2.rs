@@ -5,6 +5,8 @@
 //! Every shmkit run here is in its own new IPC namespace (`unshare --ipc`), so key 5678 never
 //! collides with other tests or with the host.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -41,6 +43,10 @@ fn text(b: &[u8]) -> String {
 
 #[test]
 fn sysv_segment_survives_the_end_of_its_ipc_namespace_through_run_persist() {
+    if !common::needs_root("sysv_segment_survives_the_end_of_its_ipc_namespace_through_run_persist")
+    {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let writer = compile(dir.path(), "persist_writer");
     let reader = compile(dir.path(), "persist_reader");
@@ -133,6 +139,9 @@ fn sysv_segment_survives_the_end_of_its_ipc_namespace_through_run_persist() {
 
 #[test]
 fn sigterm_is_forwarded_then_saved_and_the_exit_status_is_the_commands() {
+    if !common::needs_root("sigterm_is_forwarded_then_saved_and_the_exit_status_is_the_commands") {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let writer = compile(dir.path(), "persist_writer");
     let reader = compile(dir.path(), "persist_reader");
@@ -201,6 +210,9 @@ fn sigterm_is_forwarded_then_saved_and_the_exit_status_is_the_commands() {
 
 #[test]
 fn a_missing_command_fails_before_anything_runs() {
+    if !common::needs_root("a_missing_command_fails_before_anything_runs") {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let snap = dir.path().join("shm.snap");
     let out = in_new_ipc_ns(&[

@@ -6,6 +6,8 @@
 //! nothing of the host or of other tests is seen or touched; the host's processes stay
 //! visible (a child pid namespace is what the sidecar test is about).
 
+mod common;
+
 mod lifecycle_support;
 use lifecycle_support::*;
 use serde_json::Value;
@@ -53,6 +55,9 @@ start_holder() {
 /// two the segment is idle, not leaked: `rm --orphans` leaves it, and the reader reads.
 #[test]
 fn article2s_segment_survives_rm_orphans_and_its_reader_still_reads() {
+    if !common::needs_root("article2s_segment_survives_rm_orphans_and_its_reader_still_reads") {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path();
     let script = r#"
@@ -106,6 +111,10 @@ NO_COLOR=1 "$SHMKIT" mem > mem.txt
 /// its id any more: a leak, which `rm --orphans` frees; `rm --idle` would not take it.
 #[test]
 fn a_private_segment_whose_creator_exited_is_a_leak_that_rm_orphans_frees() {
+    if !common::needs_root("a_private_segment_whose_creator_exited_is_a_leak_that_rm_orphans_frees")
+    {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path();
     let script = r#"
@@ -141,6 +150,9 @@ cat /proc/sysvipc/shm > after.txt
 /// empty (the zombie leader has no memory of its own) while another thread maps the object.
 #[test]
 fn an_object_mapped_by_a_thread_after_its_leader_exited_is_held() {
+    if !common::needs_root("an_object_mapped_by_a_thread_after_its_leader_exited_is_held") {
+        return;
+    }
     thread_held(
         "exit-leader",
         "while [ -s /proc/$HOLDER/maps ]; do sleep 0.05; done",
@@ -151,6 +163,9 @@ fn an_object_mapped_by_a_thread_after_its_leader_exited_is_held() {
 /// which `/proc/PID/fd` does not show.
 #[test]
 fn an_object_open_in_a_threads_own_descriptor_table_is_held() {
+    if !common::needs_root("an_object_open_in_a_threads_own_descriptor_table_is_held") {
+        return;
+    }
     thread_held(
         "unshare-files",
         "! ls -l /proc/$HOLDER/fd | grep -q /dev/shm/held",
@@ -204,6 +219,9 @@ wait
 /// may go without --force, and pid 0 is "unknown", never "exited".
 #[test]
 fn a_sidecar_in_a_child_pid_namespace_removes_nothing_without_force() {
+    if !common::needs_root("a_sidecar_in_a_child_pid_namespace_removes_nothing_without_force") {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path();
     let script = format!(
@@ -279,6 +297,9 @@ wait
 /// neither in the Shmem itemisation nor at the 512-fold size the kernel's rss reports.
 #[test]
 fn a_hugetlb_segment_is_not_counted_as_shmem() {
+    if !common::needs_root("a_hugetlb_segment_is_not_counted_as_shmem") {
+        return;
+    }
     let huge = 2 << 20;
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path();
@@ -340,6 +361,9 @@ NO_COLOR=1 "$SHMKIT" ls > ls.txt
 /// and a `sem.`-prefixed name is listed like any other.
 #[test]
 fn a_name_that_is_not_utf8_is_listed_escaped_and_removed_exactly() {
+    if !common::needs_root("a_name_that_is_not_utf8_is_listed_escaped_and_removed_exactly") {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path();
     let script = r#"

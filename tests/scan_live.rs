@@ -4,6 +4,8 @@
 //! fails, and every key and name is derived from our pid and a counter, so these tests run in
 //! parallel with each other and with other test binaries.
 
+mod common;
+
 use shmkit::scan::{HoldVia, Kind, LeakReason, Object, ProcRoot, Scan, ScanOptions, Usage};
 use shmkit::sys::{self, posix::OpenMode, sysv::GetFlags};
 use std::io::{BufRead, BufReader, Write};
@@ -15,6 +17,17 @@ use std::time::{Duration, Instant};
 
 const PAGE: u64 = 4096;
 static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// Taken by the tests that make a mount namespace and by the test that hides a tmpfs under
+/// another mount: a namespace made in between copies the lower mount without the upper one,
+/// and through it the hidden file is reachable by its path again.
+static MOUNT_NAMESPACES: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn mount_namespaces() -> std::sync::MutexGuard<'static, ()> {
+    MOUNT_NAMESPACES
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 /// A name no other test (here or in another process) uses: our pid and a counter.
 fn unique(tag: &str) -> String {
@@ -230,6 +243,9 @@ fn assert_held_only_by(o: &Object, pid: u32, via: HoldVia, mapped: u64) {
 
 #[test]
 fn every_kind_is_found_with_size_resident_and_holder() {
+    if !common::needs_root("every_kind_is_found_with_size_resident_and_holder") {
+        return;
+    }
     let sysv_size = 2 * 1024 * 1024 + 5;
     let (key, seg) = sysv_with_unique_key(sysv_size);
     let posix_size = 1024 * 1024 + 123;
@@ -440,6 +456,11 @@ fn an_unattached_private_segment_whose_creator_exited_is_an_orphan() {
 
 #[test]
 fn a_deleted_tmpfs_file_still_mapped_is_flagged_with_its_holder_and_in_use() {
+    if !common::needs_root(
+        "a_deleted_tmpfs_file_still_mapped_is_flagged_with_its_holder_and_in_use",
+    ) {
+        return;
+    }
     let tmpfs = TmpfsGuard::mount();
     let file = tmpfs.path().join(unique("gone"));
     std::fs::write(&file, vec![7u8; 256 * 1024]).expect("write");
@@ -527,6 +548,11 @@ fn objects_and_processes_vanishing_mid_scan_never_fail_it() {
 /// same id as ours.
 #[test]
 fn a_holder_in_another_ipc_namespace_does_not_hold_our_segment_of_the_same_id() {
+    if !common::needs_root(
+        "a_holder_in_another_ipc_namespace_does_not_hold_our_segment_of_the_same_id",
+    ) {
+        return;
+    }
     let (_, ours) = sysv_with_unique_key(64 * 1024);
     let script = format!(
         "echo {id} > /proc/sys/kernel/shm_next_id && ipcmk -M 65536 >/dev/null && exec \"$0\" hold --sysv-id {id}",
@@ -570,6 +596,10 @@ fn a_holder_in_another_ipc_namespace_does_not_hold_our_segment_of_the_same_id() 
 /// still map them: they stay shmem (kind tmpfs), not ordinary page cache.
 #[test]
 fn a_file_of_a_tmpfs_hidden_under_another_mount_is_still_tmpfs() {
+    if !common::needs_root("a_file_of_a_tmpfs_hidden_under_another_mount_is_still_tmpfs") {
+        return;
+    }
+    let _mounts = mount_namespaces();
     let lower = TmpfsGuard::mount();
     let file = lower.path().join("under");
     std::fs::write(&file, vec![3u8; 512 * 1024]).expect("write");
@@ -604,6 +634,10 @@ fn a_file_of_a_tmpfs_hidden_under_another_mount_is_still_tmpfs() {
 /// (kind tmpfs), with its holder, located in that namespace.
 #[test]
 fn a_file_of_a_tmpfs_in_another_mount_namespace_is_still_tmpfs() {
+    if !common::needs_root("a_file_of_a_tmpfs_in_another_mount_namespace_is_still_tmpfs") {
+        return;
+    }
+    let _mounts = mount_namespaces();
     let dir = tempfile::Builder::new()
         .prefix("shmkit-live-mntns-")
         .tempdir()
@@ -653,6 +687,9 @@ fn a_file_of_a_tmpfs_in_another_mount_namespace_is_still_tmpfs() {
 /// (so that `rm --orphans` keeps it).
 #[test]
 fn without_root_what_unreadable_processes_may_hold_says_so() {
+    if !common::needs_root("without_root_what_unreadable_processes_may_hold_says_so") {
+        return;
+    }
     let posix = posix_object(64 * 1024);
     let (_, seg) = sysv_with_unique_key(64 * 1024);
     let child = HoldChild::start(&[

@@ -7,6 +7,8 @@
 //! collide. POSIX objects live in the shared /dev/shm, so their names carry the pid, a counter
 //! and the test name, and a guard unlinks them.
 
+mod common;
+
 use shmkit::snapshot::{self, RestoreOptions};
 use shmkit::sys::{self, posix, sysv};
 use shmkit::ErrorKind;
@@ -124,6 +126,11 @@ impl Drop for PosixName {
 
 #[test]
 fn sysv_round_trip_keeps_key_mode_owner_size_and_content_and_stores_zero_pages_sparse() {
+    if !common::needs_root(
+        "sysv_round_trip_keeps_key_mode_owner_size_and_content_and_stores_zero_pages_sparse",
+    ) {
+        return;
+    }
     private_ipc_namespace();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("s.snap");
@@ -168,6 +175,9 @@ fn sysv_round_trip_keeps_key_mode_owner_size_and_content_and_stores_zero_pages_s
 
 #[test]
 fn posix_round_trip_keeps_name_mode_owner_and_content() {
+    if !common::needs_root("posix_round_trip_keeps_name_mode_owner_and_content") {
+        return;
+    }
     private_ipc_namespace();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("p.snap");
@@ -199,6 +209,11 @@ fn posix_round_trip_keeps_name_mode_owner_and_content() {
 
 #[test]
 fn restore_where_one_key_exists_creates_nothing_without_replace_and_replaces_with_it() {
+    if !common::needs_root(
+        "restore_where_one_key_exists_creates_nothing_without_replace_and_replaces_with_it",
+    ) {
+        return;
+    }
     private_ipc_namespace();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("c.snap");
@@ -251,6 +266,9 @@ fn restore_where_one_key_exists_creates_nothing_without_replace_and_replaces_wit
 
 #[test]
 fn restore_of_a_segment_above_shmmax_creates_nothing() {
+    if !common::needs_root("restore_of_a_segment_above_shmmax_creates_nothing") {
+        return;
+    }
     private_ipc_namespace();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("h.snap");
@@ -305,6 +323,11 @@ fn small_snapshot(dir: &Path, posix_name: &PosixName) -> Vec<u8> {
 
 #[test]
 fn flipped_bytes_and_truncations_are_refused_as_corrupt_and_create_nothing() {
+    if !common::needs_root(
+        "flipped_bytes_and_truncations_are_refused_as_corrupt_and_create_nothing",
+    ) {
+        return;
+    }
     private_ipc_namespace();
     let dir = tempfile::tempdir().unwrap();
     let name = PosixName::new("corrupt");
@@ -368,6 +391,11 @@ fn flipped_bytes_and_truncations_are_refused_as_corrupt_and_create_nothing() {
 
 #[test]
 fn attached_segments_are_reported_as_possibly_torn_and_wait_detached_waits() {
+    if !common::needs_root(
+        "attached_segments_are_reported_as_possibly_torn_and_wait_detached_waits",
+    ) {
+        return;
+    }
     private_ipc_namespace();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("t.snap");
@@ -435,6 +463,10 @@ impl XorShift {
 
 #[test]
 fn killing_the_saver_at_random_moments_leaves_the_old_or_the_new_snapshot() {
+    if !common::needs_root("killing_the_saver_at_random_moments_leaves_the_old_or_the_new_snapshot")
+    {
+        return;
+    }
     private_ipc_namespace();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("big.snap");
@@ -522,6 +554,11 @@ fn killing_the_saver_at_random_moments_leaves_the_old_or_the_new_snapshot() {
 
 #[test]
 fn bad_selectors_missing_objects_and_missing_files_fail_with_documented_codes() {
+    if !common::needs_root(
+        "bad_selectors_missing_objects_and_missing_files_fail_with_documented_codes",
+    ) {
+        return;
+    }
     private_ipc_namespace();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("x.snap");
@@ -578,6 +615,9 @@ fn segment_rss(key: i32) -> u64 {
 
 #[test]
 fn saving_a_sparse_segment_does_not_fault_in_its_holes() {
+    if !common::needs_root("saving_a_sparse_segment_does_not_fault_in_its_holes") {
+        return;
+    }
     // Kernel quirk: a read fault on a never-written shmem page allocates a page, so a naive
     // copy of a 64 MiB segment holding one page would make it take 64 MiB. With nothing in
     // swap, save asks mincore which pages exist and reads only those.
@@ -621,6 +661,9 @@ fn saving_a_sparse_segment_does_not_fault_in_its_holes() {
 
 #[test]
 fn ipc_private_segments_saved_by_id_come_back_as_new_private_segments() {
+    if !common::needs_root("ipc_private_segments_saved_by_id_come_back_as_new_private_segments") {
+        return;
+    }
     private_ipc_namespace();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("private.snap");
@@ -774,6 +817,9 @@ fn temp_objects_of(tag: &str) -> Vec<String> {
 
 #[test]
 fn killing_restore_at_random_moments_is_completed_by_the_next_restore() {
+    if !common::needs_root("killing_restore_at_random_moments_is_completed_by_the_next_restore") {
+        return;
+    }
     private_ipc_namespace();
     let dir = tempfile::tempdir().unwrap();
     let (pa, pb) = (PosixName::new("kill-a"), PosixName::new("kill-b"));
@@ -823,6 +869,9 @@ fn killing_restore_at_random_moments_is_completed_by_the_next_restore() {
 
 #[test]
 fn sigterm_during_restore_rolls_back_or_finishes_with_a_message() {
+    if !common::needs_root("sigterm_during_restore_rolls_back_or_finishes_with_a_message") {
+        return;
+    }
     private_ipc_namespace();
     let dir = tempfile::tempdir().unwrap();
     let (pa, pb) = (PosixName::new("term-a"), PosixName::new("term-b"));
@@ -869,6 +918,11 @@ fn sigterm_during_restore_rolls_back_or_finishes_with_a_message() {
 
 #[test]
 fn replace_under_a_low_shmmax_is_refused_first_and_leaves_the_live_objects_intact() {
+    if !common::needs_root(
+        "replace_under_a_low_shmmax_is_refused_first_and_leaves_the_live_objects_intact",
+    ) {
+        return;
+    }
     private_ipc_namespace();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("r.snap");
@@ -939,6 +993,9 @@ fn replace_under_a_low_shmmax_is_refused_first_and_leaves_the_live_objects_intac
 
 #[test]
 fn a_directory_at_a_posix_name_is_refused_before_anything_is_created() {
+    if !common::needs_root("a_directory_at_a_posix_name_is_refused_before_anything_is_created") {
+        return;
+    }
     private_ipc_namespace();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("d.snap");
@@ -970,6 +1027,9 @@ fn a_directory_at_a_posix_name_is_refused_before_anything_is_created() {
 
 #[test]
 fn two_savers_as_pid_1_in_two_pid_namespaces_serialise_on_one_file() {
+    if !common::needs_root("two_savers_as_pid_1_in_two_pid_namespaces_serialise_on_one_file") {
+        return;
+    }
     // Two containers running shmkit as pid 1 on one volume once shared the temporary name
     // (it held the pid) and tore the snapshot.
     private_ipc_namespace();
@@ -1036,6 +1096,11 @@ impl Drop for HugePages {
 
 #[test]
 fn a_huge_page_segment_round_trips_as_a_huge_page_segment_or_is_refused_clearly() {
+    if !common::needs_root(
+        "a_huge_page_segment_round_trips_as_a_huge_page_segment_or_is_refused_clearly",
+    ) {
+        return;
+    }
     // mincore sees the saver's empty page tables for a SHM_HUGETLB segment: the old save
     // stored zeros and restored an ordinary segment.
     private_ipc_namespace();
@@ -1104,6 +1169,9 @@ fn a_huge_page_segment_round_trips_as_a_huge_page_segment_or_is_refused_clearly(
 
 #[test]
 fn only_regular_files_are_read_or_replaced() {
+    if !common::needs_root("only_regular_files_are_read_or_replaced") {
+        return;
+    }
     private_ipc_namespace();
     let dir = tempfile::tempdir().unwrap();
     make_segment(9201, &pattern(4096, 1), 0o600, 0, 0);
@@ -1189,6 +1257,9 @@ fn raw_shm_path(name: &[u8]) -> std::path::PathBuf {
 
 #[test]
 fn names_are_bytes_semaphores_are_saved_and_nothing_is_skipped_silently() {
+    if !common::needs_root("names_are_bytes_semaphores_are_saved_and_nothing_is_skipped_silently") {
+        return;
+    }
     private_ipc_namespace();
     private_dev_shm(64 << 20);
     let dir = tempfile::tempdir().unwrap();
@@ -1281,6 +1352,10 @@ fn names_are_bytes_semaphores_are_saved_and_nothing_is_skipped_silently() {
 
 #[test]
 fn sparse_posix_objects_restore_sparse_and_dev_shm_space_is_checked_first() {
+    if !common::needs_root("sparse_posix_objects_restore_sparse_and_dev_shm_space_is_checked_first")
+    {
+        return;
+    }
     private_ipc_namespace();
     private_dev_shm(64 << 20);
     let dir = tempfile::tempdir().unwrap();
@@ -1340,6 +1415,9 @@ fn sparse_posix_objects_restore_sparse_and_dev_shm_space_is_checked_first() {
 
 #[test]
 fn a_snapshot_kept_in_dev_shm_never_saves_itself() {
+    if !common::needs_root("a_snapshot_kept_in_dev_shm_never_saves_itself") {
+        return;
+    }
     private_ipc_namespace();
     private_dev_shm(64 << 20);
     std::fs::write("/dev/shm/obj", pattern(100_000, 1)).unwrap();
@@ -1362,6 +1440,9 @@ fn a_snapshot_kept_in_dev_shm_never_saves_itself() {
 
 #[test]
 fn a_fifo_swapped_into_dev_shm_cannot_hang_save() {
+    if !common::needs_root("a_fifo_swapped_into_dev_shm_cannot_hang_save") {
+        return;
+    }
     // An unprivileged user may rename files in the world-writable /dev/shm: swapping a FIFO
     // in under a listed name once blocked root's save in open().
     private_ipc_namespace();
@@ -1424,6 +1505,11 @@ fn shmkit_as_nobody(args: &[&str]) -> Output {
 
 #[test]
 fn as_non_root_a_foreign_segment_is_skipped_by_name_and_a_dry_run_predicts_eperm() {
+    if !common::needs_root(
+        "as_non_root_a_foreign_segment_is_skipped_by_name_and_a_dry_run_predicts_eperm",
+    ) {
+        return;
+    }
     private_ipc_namespace();
     private_dev_shm(16 << 20);
     let dir = tempfile::tempdir().unwrap();
@@ -1469,6 +1555,11 @@ fn as_non_root_a_foreign_segment_is_skipped_by_name_and_a_dry_run_predicts_eperm
 
 #[test]
 fn a_non_root_restore_reports_the_owner_it_set_and_warns_of_world_writable_objects() {
+    if !common::needs_root(
+        "a_non_root_restore_reports_the_owner_it_set_and_warns_of_world_writable_objects",
+    ) {
+        return;
+    }
     private_ipc_namespace();
     private_dev_shm(16 << 20);
     let dir = tempfile::tempdir().unwrap();
@@ -1502,6 +1593,9 @@ fn a_non_root_restore_reports_the_owner_it_set_and_warns_of_world_writable_objec
 
 #[test]
 fn a_dry_run_of_60000_records_is_linear_and_names_them_all() {
+    if !common::needs_root("a_dry_run_of_60000_records_is_linear_and_names_them_all") {
+        return;
+    }
     // Restore once compared every record with every earlier one: 153 s for 60,000.
     private_ipc_namespace();
     private_dev_shm(1 << 30);
@@ -1558,6 +1652,9 @@ fn a_dry_run_of_60000_records_is_linear_and_names_them_all() {
 
 #[test]
 fn verify_ls_and_restore_refuse_the_same_duplicate_records() {
+    if !common::needs_root("verify_ls_and_restore_refuse_the_same_duplicate_records") {
+        return;
+    }
     private_ipc_namespace();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("dup.snap");
@@ -1596,6 +1693,10 @@ fn verify_ls_and_restore_refuse_the_same_duplicate_records() {
 
 #[test]
 fn a_snapshot_on_a_read_only_volume_restores_with_its_journal_in_dev_shm() {
+    if !common::needs_root("a_snapshot_on_a_read_only_volume_restores_with_its_journal_in_dev_shm")
+    {
+        return;
+    }
     private_ipc_namespace();
     private_dev_shm(16 << 20);
     let dir = tempfile::tempdir().unwrap();
@@ -1631,6 +1732,10 @@ fn a_snapshot_on_a_read_only_volume_restores_with_its_journal_in_dev_shm() {
 
 #[test]
 fn temporary_objects_of_a_killed_restore_are_removed_by_any_later_restore() {
+    if !common::needs_root("temporary_objects_of_a_killed_restore_are_removed_by_any_later_restore")
+    {
+        return;
+    }
     private_ipc_namespace();
     private_dev_shm(256 << 20);
     let dir = tempfile::tempdir().unwrap();

@@ -221,3 +221,22 @@ impl Drop for Holder {
         let _ = self.child.wait();
     }
 }
+
+/// How a create line names the user running the tests: `owner root (uid 0), group root
+/// (gid 0)` as root, the same with the user's own names and ids otherwise.
+pub fn owner_words() -> String {
+    let id = |flag: &str| {
+        let out = Command::new("id")
+            .arg(flag)
+            .output()
+            .expect("id (coreutils)");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    format!(
+        "owner {} (uid {}), group {} (gid {})",
+        id("-un"),
+        id("-u"),
+        id("-gn"),
+        id("-g")
+    )
+}

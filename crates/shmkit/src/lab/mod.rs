@@ -4,7 +4,10 @@
 //! Each [`Experiment`] is a sequence of steps. The [`runner`] samples `/proc/meminfo` after
 //! each one (Cached, Shmem, MemFree, MemAvailable, Buffers, SReclaimable, and `buff/cache` as
 //! procps-ng 4's `free` computes it), judges the step's expectations with the pure functions of
-//! [`verdict`], and removes everything the experiment made on every way out. Children that
+//! [`verdict`] on the same counters read from a memory cgroup of the experiment's own, where
+//! other work on the machine cannot move them (host-wide where no cgroup can be made; the
+//! baseline's first note says which, beginning [`MEASURED_IN_CGROUP`] or
+//! [`MEASURED_HOST_WIDE`]), and removes everything the experiment made on every way out. Children that
 //! create, fill or hold objects are fresh processes (this binary run again), never `fork()`s.
 //!
 //! ```no_run
@@ -18,11 +21,13 @@
 
 pub(crate) mod child;
 mod experiments;
+mod meter;
 pub mod runner;
 pub mod sample;
 pub mod verdict;
 
 pub use child::{child_main, ChildCommand};
+pub use meter::{MEASURED_HOST_WIDE, MEASURED_IN_CGROUP};
 pub use runner::{LabOptions, StepReport};
 pub use sample::{Changes, Counter, Sample};
 pub use verdict::{tolerance_for, Expectation, Verdict};

@@ -1,7 +1,9 @@
-//! The runner: samples `/proc/meminfo` after every step, judges the step's expectations,
+//! The runner: samples `/proc/meminfo` after every step, judges the step's expectations on
+//! the experiment's own memory cgroup where it has one (see `meter`),
 //! hands each finished step to the caller as it happens, and removes what the experiment made
 //! on every way out (success, failure, error, Ctrl-C).
 
+use super::meter::Meter;
 use super::sample::Sample;
 use super::verdict::{judge, Expectation, Verdict};
 use super::ChildCommand;
@@ -80,8 +82,13 @@ pub struct CleanupId(usize);
 pub struct Lab<'a> {
     options: &'a LabOptions,
     tolerance: u64,
+    meter: Meter,
+    /// The baseline as the verdicts see it (see [`Meter`]).
     baseline: Sample,
+    /// The last step as the verdicts see it.
     previous: Sample,
+    /// The last step's `/proc/meminfo`.
+    previous_host: Sample,
     steps: Vec<StepReport>,
     on_step: &'a mut dyn FnMut(&StepReport),
     cleanups: Vec<Cleanup>,
@@ -107,12 +114,17 @@ impl<'a> Lab<'a> {
         tolerance: u64,
         on_step: &'a mut dyn FnMut(&StepReport),
     ) -> Result<Self> {
-        let baseline = read_sample(&options.proc)?;
+        let meter = Meter::start(&options.proc);
+        let host = read_sample(&options.proc)?;
+        let baseline = meter.measure(&host)?;
+        let note = meter.note();
         let mut lab = Lab {
             options,
             tolerance,
+            meter,
             baseline,
             previous: baseline,
+            previous_host: host,
             steps: Vec::new(),
             on_step,
             cleanups: Vec::new(),
@@ -122,7 +134,8 @@ impl<'a> Lab<'a> {
         };
         lab.record(
             "baseline: nothing made yet".to_string(),
-            Vec::new(),
+            vec![note],
+            host,
             baseline,
             Vec::new(),
             0,
@@ -145,9 +158,9 @@ impl<'a> Lab<'a> {
         self.tolerance
     }
 
-    /// The sample after the last step.
+    /// `/proc/meminfo` after the last step.
     pub fn last_sample(&self) -> Sample {
-        self.previous
+        self.previous_host
     }
 
     /// Fails with an "interrupted" error if Ctrl-C (SIGINT) or SIGTERM arrived.
@@ -213,9 +226,9 @@ impl<'a> Lab<'a> {
         expectations: Vec<Expectation>,
     ) -> Result<()> {
         self.check_interrupted()?;
-        let now = read_sample(&self.options.proc)?;
+        let (host, now) = self.read_both()?;
         let verdicts = self.judge_all(&expectations, &now);
-        self.record(action.into(), notes, now, verdicts, 0);
+        self.record(action.into(), notes, host, now, verdicts, 0);
         self.check_interrupted()
     }
 
@@ -233,16 +246,23 @@ impl<'a> Lab<'a> {
         let started = Instant::now();
         loop {
             self.check_interrupted()?;
-            let now = read_sample(&self.options.proc)?;
+            let (host, now) = self.read_both()?;
             let verdicts = self.judge_all(&expectations, &now);
             let waited = started.elapsed();
             if verdicts.iter().all(|v| v.held) || waited >= patience {
                 let ms = u64::try_from(waited.as_millis()).unwrap_or(u64::MAX);
-                self.record(action.into(), notes, now, verdicts, ms);
+                self.record(action.into(), notes, host, now, verdicts, ms);
                 return self.check_interrupted();
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// `/proc/meminfo` now, and the sample the verdicts judge.
+    fn read_both(&self) -> Result<(Sample, Sample)> {
+        let host = read_sample(&self.options.proc)?;
+        let measured = self.meter.measure(&host)?;
+        Ok((host, measured))
     }
 
     fn judge_all(&self, expectations: &[Expectation], now: &Sample) -> Vec<Verdict> {
@@ -257,10 +277,12 @@ impl<'a> Lab<'a> {
         action: String,
         notes: Vec<String>,
         sample: Sample,
+        measured: Sample,
         verdicts: Vec<Verdict>,
         settled_ms: u64,
     ) {
-        let since_baseline = super::sample::Changes::between(&self.baseline, &sample);
+        let baseline_host = self.steps.first().map_or(sample, |s| s.sample);
+        let since_baseline = super::sample::Changes::between(&baseline_host, &sample);
         let report = StepReport {
             index: self.steps.len(),
             action,
@@ -273,7 +295,8 @@ impl<'a> Lab<'a> {
         };
         (self.on_step)(&report);
         self.steps.push(report);
-        self.previous = sample;
+        self.previous = measured;
+        self.previous_host = sample;
     }
 
     /// `sync`, then `echo 3 > /proc/sys/vm/drop_caches`.
@@ -293,6 +316,14 @@ impl<'a> Lab<'a> {
     }
 
     fn run_cleanups(&mut self) {
+        self.run_object_cleanups();
+        // Last: the experiment's processes are gone by now, so its cgroup can go too.
+        if let Some(line) = self.meter.finish() {
+            self.cleanup_errors.push(line);
+        }
+    }
+
+    fn run_object_cleanups(&mut self) {
         while let Some(cleanup) = self.cleanups.pop() {
             if let Err(e) = (cleanup.run)() {
                 self.cleanup_errors.push(format!(

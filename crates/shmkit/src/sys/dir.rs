@@ -343,8 +343,10 @@ mod tests {
 
     #[test]
     fn a_proc_fd_listing_of_several_batches_misses_nothing() {
-        // Enough descriptors that /proc/self/fd needs more than one 16 KiB batch.
-        let files: Vec<std::fs::File> = (0..1200)
+        // Enough descriptors that /proc/self/fd needs more than one 16 KiB batch (an entry
+        // of a 3- or 4-digit name takes 24 bytes: 682 per batch), and few enough for the
+        // soft limit of 1024 descriptors an ordinary user gets.
+        let files: Vec<std::fs::File> = (0..900)
             .map(|_| std::fs::File::open("/dev/null").unwrap())
             .collect();
         let proc_self = open_dir(Path::new("/proc/self")).unwrap();
