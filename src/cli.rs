@@ -192,6 +192,11 @@ pub enum Command {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_command_that_takes_json_has_a_schema() {
+        command::schema::tests::check_every_json_command_has_a_schema(&command());
+    }
     use std::ffi::OsString;
 
     fn words(line: &str) -> Vec<OsString> {

@@ -1,10 +1,12 @@
 //! The `shmkit` command: parses the command line, runs one subcommand, maps errors to exit
-//! codes. Each subcommand lives in `command/<name>.rs` with one `run` function.
+//! codes. Each subcommand lives in `command/<name>.rs` with one `run` function; `dispatch`
+//! calls it. Imports point down: main → dispatch → cli → command → the library.
 
 #[macro_use]
 mod output;
 mod cli;
 mod command;
+mod dispatch;
 
 use output::StdoutFailure;
 use std::process::ExitCode;
@@ -15,7 +17,7 @@ fn main() -> ExitCode {
         Err(err) => return clap_exit(&err),
     };
     output::set_colour(cli.global.color);
-    let result = command::run(cli);
+    let result = dispatch::run(cli);
     output::flush();
     match (output::stdout_failure(), result) {
         (None, Ok(code)) => code,

@@ -17,8 +17,8 @@ pub struct Args {
     pub shell: String,
 }
 
-/// Runs `shmkit completions`.
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+/// Runs `shmkit completions` on `cmd`, the whole command line definition.
+pub fn run(args: Args, cmd: clap::Command) -> anyhow::Result<ExitCode> {
     let shell = match args.shell.as_str() {
         "bash" => Shell::Bash,
         "zsh" => Shell::Zsh,
@@ -26,7 +26,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     // clap_complete panics on a failed write: render into memory, then write what can fail.
     let mut script = Vec::new();
-    let mut cmd = without_hidden(crate::cli::command());
+    let mut cmd = without_hidden(cmd);
     clap_complete::generate(shell, &mut cmd, "shmkit", &mut script);
     crate::output::stdout().write_all(&script)?;
     Ok(ExitCode::SUCCESS)

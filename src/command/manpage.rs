@@ -17,10 +17,10 @@ pub struct Args {
     pub dir: Option<PathBuf>,
 }
 
-/// Runs `shmkit manpage`.
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+/// Runs `shmkit manpage` on `cmd`, the whole command line definition.
+pub fn run(args: Args, cmd: clap::Command) -> anyhow::Result<ExitCode> {
     // `shmkit help` is the same as --help: no page of its own, and not listed.
-    let cmd = crate::cli::command().disable_help_subcommand(true);
+    let cmd = cmd.disable_help_subcommand(true);
     match args.dir {
         Some(dir) => {
             clap_mangen::generate_to(cmd, &dir).map_err(|e| {
