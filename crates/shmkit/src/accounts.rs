@@ -1,7 +1,7 @@
 //! The names of the user and group ids the kernel reports, and the ids of names given on a
 //! command line.
 //!
-//! On the live root they come from NSS (`getpwuid_r` and friends, [`crate::sys::nss`]), so
+//! On the live root they come from NSS (`getpwuid_r` and friends, `sys::nss`), so
 //! LDAP, SSSD and systemd DynamicUser accounts have names too. Under a fixture root
 //! (`ProcRoot::new(dir)`) they come from that tree's `etc/passwd` and `etc/group`, so a
 //! captured host shows its own users, not this machine's. Each id is asked once per

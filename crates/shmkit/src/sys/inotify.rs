@@ -3,7 +3,7 @@
 //!
 //! # Safety
 //!
-//! `inotify_init1` and `inotify_rm_watch` take integers; `inotify_add_watch` takes a
+//! `inotify_init1` takes integers; `inotify_add_watch` takes a
 //! NUL-terminated path that lives across the call; `read` fills a local byte buffer whose
 //! length is passed with it, and the events are decoded from the bytes the kernel reported
 //! written, each header copied out with an unaligned read after checking it fits.
@@ -72,15 +72,6 @@ impl Inotify {
                 mask | libc::IN_ONLYDIR,
             )
         })
-    }
-
-    /// `inotify_rm_watch(fd, wd)`—Stops watching.
-    ///
-    /// # References
-    /// - [Linux](https://man7.org/linux/man-pages/man2/inotify_rm_watch.2.html)
-    pub fn rm_watch(&self, wd: i32) -> io::Result<()> {
-        // SAFETY: plain integers; an unknown watch is reported as EINVAL.
-        super::cvt(unsafe { libc::inotify_rm_watch(self.fd.as_raw_fd(), wd) }).map(drop)
     }
 
     /// Reads every event queued now, without waiting.
@@ -164,7 +155,6 @@ mod tests {
                 .any(|e| e.wd == wd && e.mask & IN_OPEN != 0 && e.name == b"watched"),
             "{events:?}"
         );
-        ino.rm_watch(wd).unwrap();
         assert!(
             ino.add_watch(&dir.join("watched"), IN_OPEN).is_err(),
             "not a directory"

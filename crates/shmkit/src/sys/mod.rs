@@ -20,12 +20,12 @@
 
 pub(crate) mod dir;
 pub mod fs;
-pub mod inotify;
+pub(crate) mod inotify;
 pub mod malloc;
 pub mod mapping;
 pub mod memfd;
 pub mod ns;
-pub mod nss;
+pub(crate) mod nss;
 pub mod posix;
 pub mod process;
 pub(crate) mod procmap;
