@@ -5,11 +5,10 @@
 
 mod common;
 
+use common::kernel::Holder;
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
 
 const SHMKIT: &str = env!("CARGO_BIN_EXE_shmkit");
 
@@ -69,50 +68,6 @@ impl Drop for Posix {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();
-    }
-}
-
-/// `shmkit hold ARGS`, ended (stdin closed, then killed) at drop.
-struct Holder {
-    child: Child,
-    pid: u32,
-}
-
-impl Holder {
-    fn start(args: &[&str]) -> Holder {
-        let mut child = Command::new(SHMKIT)
-            .arg("hold")
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("spawn shmkit hold");
-        let mut line = String::new();
-        let stdout = child.stdout.take().expect("stdout");
-        let read = BufReader::new(stdout).read_line(&mut line);
-        let mut guard = Holder { child, pid: 0 };
-        read.expect("read the ready line");
-        guard.pid = line
-            .trim()
-            .strip_prefix("ready ")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("hold did not get ready: {line:?}"));
-        guard
-    }
-}
-
-impl Drop for Holder {
-    fn drop(&mut self) {
-        drop(self.child.stdin.take());
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while let Ok(None) = self.child.try_wait() {
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
     }
 }
 
@@ -211,13 +166,13 @@ fn every_object_ls_lists_has_an_address_stat_accepts() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|h| h["pid"] == holder.pid)
+            .any(|h| h["pid"] == holder.pid())
         {
             ours.push(address.to_string());
         }
     }
     ours.sort();
-    let pid = holder.pid;
+    let pid = holder.pid();
     let by_holder: Vec<&String> = ours
         .iter()
         .filter(|a| {

@@ -14,119 +14,15 @@
 //! signal alone was enough.
 
 use shmkit::scan::{LiveScan, Object, ProcRoot, Scan, ScanOptions, Stale, Usage};
-use shmkit::sys::{self, posix::OpenMode, sysv::GetFlags};
-use std::io::{BufRead, BufReader};
+mod common;
+
+use common::kernel::{posix_object, sysv_with_unique_key, Holder, SysvGuard};
+use shmkit::sys::{self, posix::OpenMode};
 use std::os::fd::AsFd;
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
-
-static COUNTER: AtomicU32 = AtomicU32::new(0);
-
-/// Removes a System V segment on drop.
-struct SysvGuard {
-    shmid: i32,
-}
-
-impl Drop for SysvGuard {
-    fn drop(&mut self) {
-        let _ = sys::sysv::remove(self.shmid);
-    }
-}
 
 /// A keyed segment (so nobody attached means idle, not leaked) with a key of our own.
 fn keyed_segment(size: u64) -> SysvGuard {
-    let flags = GetFlags {
-        create: true,
-        exclusive: true,
-        ..GetFlags::default()
-    };
-    for _ in 0..64 {
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let key =
-            0x5400_0000_i32 | (((std::process::id() & 0x3fff) as i32) << 10) | (n & 0x3ff) as i32;
-        match sys::sysv::shmget(key, size, flags, 0o600) {
-            Ok(shmid) => return SysvGuard { shmid },
-            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => continue,
-            Err(e) => panic!("shmget(0x{key:x}): {e}"),
-        }
-    }
-    panic!("no free System V key");
-}
-
-/// Unlinks a POSIX object on drop.
-struct PosixGuard {
-    name: String,
-}
-
-impl Drop for PosixGuard {
-    fn drop(&mut self) {
-        let _ = sys::posix::shm_unlink(&self.name);
-    }
-}
-
-/// `/NAME` of `size` bytes, closed: only holders we start keep it.
-fn posix_object(tag: &str, size: u64) -> PosixGuard {
-    let name = format!(
-        "/shmkit-live-scan-{tag}-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    );
-    let fd = sys::posix::shm_open(&name, OpenMode::CreateExclusive, 0o600).expect("shm_open");
-    let guard = PosixGuard { name };
-    std::fs::File::from(fd).set_len(size).expect("ftruncate");
-    guard
-}
-
-/// A `shmkit hold` child; Drop closes its stdin and reaps it (killing it if it lingers).
-struct Holder {
-    child: Child,
-}
-
-impl Holder {
-    fn start(args: &[&str]) -> Holder {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_shmkit"))
-            .arg("hold")
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn shmkit hold");
-        let mut line = String::new();
-        let stdout = child.stdout.take().expect("stdout");
-        let holder = Holder { child };
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("ready line");
-        assert!(line.starts_with("ready "), "hold {args:?}: {line:?}");
-        holder
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// SIGKILL, and wait until it is gone.
-    fn kill(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Holder {
-    fn drop(&mut self) {
-        drop(self.child.stdin.take());
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while let Ok(None) = self.child.try_wait() {
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
+    sysv_with_unique_key(0x5400_0000, size).1
 }
 
 /// What a test compares of one object: how it is judged and who holds it.
@@ -212,7 +108,7 @@ fn a_running_process_that_attaches_or_detaches_a_segment_is_seen_at_the_next_sam
 
 #[test]
 fn a_running_process_that_maps_an_idle_posix_object_is_seen_at_the_next_sample() {
-    let object = posix_object("opened", 1 << 20);
+    let object = posix_object("live-scan-opened", 1 << 20);
     let me = std::process::id();
     let mut live = signals_only();
     // The first sample judges it idle and starts watching its directory; the next confirms
@@ -247,7 +143,7 @@ fn a_running_process_that_maps_an_idle_posix_object_is_seen_at_the_next_sample()
 
 #[test]
 fn an_unmapped_object_reads_idle_within_the_documented_bound() {
-    let object = posix_object("bound", 1 << 16);
+    let object = posix_object("live-scan-bound", 1 << 16);
     let every = 3;
     let mut live = LiveScan::every(ScanOptions::default(), every);
     let fd = sys::posix::shm_open(&object.name, OpenMode::ReadWrite, 0).expect("shm_open");
@@ -271,7 +167,7 @@ fn an_unmapped_object_reads_idle_within_the_documented_bound() {
 #[test]
 fn holders_that_start_exit_or_are_killed_agree_with_a_full_scan() {
     let seg = keyed_segment(1 << 20);
-    let object = posix_object("holders", 1 << 20);
+    let object = posix_object("live-scan-holders", 1 << 20);
     let mut live = signals_only();
     sample(&mut live);
 
@@ -329,10 +225,10 @@ fn a_new_file_that_a_running_process_holds_is_never_shown_idle() {
     sample(&mut live);
     // Made and closed by this process (walked long before): every open of it released, as
     // the directory's events show, so it is idle at once.
-    let closed = posix_object("closed", 1 << 16);
+    let closed = posix_object("live-scan-closed", 1 << 16);
     // Made and still held by this process: no walk reused for it names a holder, and its
     // open is not released, so it reads in use until a full walk names the holder.
-    let held = posix_object("held", 1 << 16);
+    let held = posix_object("live-scan-held", 1 << 16);
     let fd = sys::posix::shm_open(&held.name, OpenMode::ReadWrite, 0).expect("shm_open");
     let now = sample(&mut live);
     assert_eq!(posix(&now, &closed.name).usage, "idle", "{:?}", live.last());

@@ -6,8 +6,10 @@
 
 mod common;
 
+use common::kernel::{posix_object, sysv_with_unique_key, SysvGuard};
+
 use shmkit::scan::{HoldVia, Kind, LeakReason, Object, ProcRoot, Scan, ScanOptions, Usage};
-use shmkit::sys::{self, posix::OpenMode, sysv::GetFlags};
+use shmkit::sys::{self, sysv::GetFlags};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -36,58 +38,6 @@ fn unique(tag: &str) -> String {
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
     )
-}
-
-/// Removes a System V segment on drop.
-struct SysvGuard {
-    shmid: i32,
-}
-
-impl Drop for SysvGuard {
-    fn drop(&mut self) {
-        let _ = sys::sysv::remove(self.shmid);
-    }
-}
-
-/// Creates a segment with a fresh key made of our pid and a counter (retrying past keys some
-/// other program already uses).
-fn sysv_with_unique_key(size: u64) -> (i32, SysvGuard) {
-    let flags = GetFlags {
-        create: true,
-        exclusive: true,
-        ..GetFlags::default()
-    };
-    for _ in 0..64 {
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let key =
-            0x5300_0000_i32 | (((std::process::id() & 0x3fff) as i32) << 10) | (n & 0x3ff) as i32;
-        match sys::sysv::shmget(key, size, flags, 0o600) {
-            Ok(shmid) => return (key, SysvGuard { shmid }),
-            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => continue,
-            Err(e) => panic!("shmget(0x{key:x}): {e}"),
-        }
-    }
-    panic!("no free System V key");
-}
-
-/// Unlinks a POSIX object on drop.
-struct PosixGuard {
-    name: String,
-}
-
-impl Drop for PosixGuard {
-    fn drop(&mut self) {
-        let _ = sys::posix::shm_unlink(&self.name);
-    }
-}
-
-/// Creates `/NAME` of `size` bytes (mode 0600) and closes it: only holders we start keep it.
-fn posix_object(size: u64) -> PosixGuard {
-    let name = format!("/{}", unique("posix"));
-    let fd = sys::posix::shm_open(&name, OpenMode::CreateExclusive, 0o600).expect("shm_open");
-    let guard = PosixGuard { name };
-    std::fs::File::from(fd).set_len(size).expect("ftruncate");
-    guard
 }
 
 /// A small tmpfs of our own, unmounted (lazily, in case a holder is still alive) on drop.
@@ -247,9 +197,9 @@ fn every_kind_is_found_with_size_resident_and_holder() {
         return;
     }
     let sysv_size = 2 * 1024 * 1024 + 5;
-    let (key, seg) = sysv_with_unique_key(sysv_size);
+    let (key, seg) = sysv_with_unique_key(0x5300_0000, sysv_size);
     let posix_size = 1024 * 1024 + 123;
-    let posix = posix_object(posix_size);
+    let posix = posix_object("live-posix", posix_size);
     let tmpfs = TmpfsGuard::mount();
     let file = tmpfs.path().join("data file");
     let file_size = 3 * 1024 * 1024 + 7;
@@ -412,7 +362,7 @@ fn an_unattached_private_segment_whose_creator_exited_is_an_orphan() {
     let leaked = private_segment_of_an_exited_creator(64 * 1024);
     let keyed = ipcmk(64 * 1024);
     let attached = ipcmk(64 * 1024);
-    let (_, ours) = sysv_with_unique_key(64 * 1024);
+    let (_, ours) = sysv_with_unique_key(0x5300_0000, 64 * 1024);
     let child = HoldChild::start(&["--sysv-id".into(), attached.shmid.to_string()]);
 
     let scan = scan_live();
@@ -503,7 +453,7 @@ fn objects_and_processes_vanishing_mid_scan_never_fail_it() {
                 let id = sys::sysv::shmget(sys::sysv::IPC_PRIVATE, 64 * 1024, flags, 0o600)
                     .expect("shmget");
                 let guard = SysvGuard { shmid: id };
-                let posix = posix_object(8192);
+                let posix = posix_object("live-posix", 8192);
                 let path: PathBuf = tmp.path().join("f");
                 std::fs::write(&path, b"x").expect("write");
                 let mut child = Command::new(env!("CARGO_BIN_EXE_shmkit"))
@@ -553,7 +503,7 @@ fn a_holder_in_another_ipc_namespace_does_not_hold_our_segment_of_the_same_id() 
     ) {
         return;
     }
-    let (_, ours) = sysv_with_unique_key(64 * 1024);
+    let (_, ours) = sysv_with_unique_key(0x5300_0000, 64 * 1024);
     let script = format!(
         "echo {id} > /proc/sys/kernel/shm_next_id && ipcmk -M 65536 >/dev/null && exec \"$0\" hold --sysv-id {id}",
         id = ours.shmid
@@ -690,8 +640,8 @@ fn without_root_what_unreadable_processes_may_hold_says_so() {
     if !common::needs_root("without_root_what_unreadable_processes_may_hold_says_so") {
         return;
     }
-    let posix = posix_object(64 * 1024);
-    let (_, seg) = sysv_with_unique_key(64 * 1024);
+    let posix = posix_object("live-posix", 64 * 1024);
+    let (_, seg) = sysv_with_unique_key(0x5300_0000, 64 * 1024);
     let child = HoldChild::start(&[
         "--posix".into(),
         posix.name.clone(),
@@ -801,7 +751,7 @@ fn a_private_mapping_after_close_is_a_holder() {
         .status()
         .expect("run cc (gcc)");
     assert!(cc.success(), "cc failed");
-    let posix = posix_object(4096);
+    let posix = posix_object("live-posix", 4096);
     let memfd_name = unique("private-memfd");
     let mut cmd = Command::new(&exe);
     cmd.arg(format!("/dev/shm{}", posix.name)).arg(&memfd_name);

@@ -12,6 +12,8 @@
 
 #![allow(dead_code)]
 
+pub mod kernel;
+
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};
