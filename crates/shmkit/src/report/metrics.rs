@@ -76,6 +76,7 @@ impl Format {
 
 /// One sample: its labels and its value.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Sample {
     /// Label names and values, in the order they are written.
     pub labels: Vec<(&'static str, String)>,
@@ -105,6 +106,7 @@ impl Value {
 
 /// One metric family: a name, its help text and its samples (all gauges).
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Family {
     /// The metric name (`shmkit_shmem_bytes`).
     pub name: &'static str,

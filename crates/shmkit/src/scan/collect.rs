@@ -47,6 +47,7 @@ impl From<ScanError> for crate::Error {
 
 /// Every shared-memory object on the host at one moment, and what could not be seen.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Scan {
     /// The objects, System V first, then POSIX, tmpfs, shared anonymous, memfd, file.
     pub objects: Vec<Object>,
@@ -612,6 +613,7 @@ fn known(root: &ProcRoot, mounts: &[TmpfsMount], hidden: &[HiddenMount]) -> Know
 
 /// Who holds some files now, asked again right before removing them.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct HoldersNow {
     /// For each (device major, minor, inode) asked about that some process maps or holds
     /// open: those processes (any of their threads).

@@ -159,6 +159,7 @@ pub enum HoldVia {
 
 /// A process that maps or holds an object open.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct Holder {
     /// Its pid.
     pub pid: u32,
@@ -172,13 +173,35 @@ pub struct Holder {
     pub mapped: u64,
 }
 
+impl Holder {
+    /// A holder: `pid` and its command, its real uid, how it holds the object and how many
+    /// bytes of it it maps.
+    pub fn new(pid: u32, comm: impl Into<String>, uid: u32, via: HoldVia, mapped: u64) -> Holder {
+        Holder {
+            pid,
+            comm: comm.into(),
+            uid,
+            via,
+            mapped,
+        }
+    }
+}
+
 /// A process named by a kernel field (a System V creator or last user), alive or not.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct ProcessRef {
     /// The pid the kernel recorded.
     pub pid: u32,
     /// Its command if the process is still alive, `None` if it exited.
     pub comm: Option<String>,
+}
+
+impl ProcessRef {
+    /// The process the kernel recorded as `pid`, with its command if it is still alive.
+    pub fn new(pid: u32, comm: Option<String>) -> ProcessRef {
+        ProcessRef { pid, comm }
+    }
 }
 
 /// Whether anyone uses an object, as far as the scan can tell (PRODUCT.md, "Leaked, idle, in
@@ -299,6 +322,7 @@ impl Status {
 
 /// System V details of an object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct SysvDetails {
     /// The key (`0` is `IPC_PRIVATE`).
     pub key: i32,
@@ -327,8 +351,29 @@ pub struct SysvDetails {
     pub ctime: i64,
 }
 
+impl SysvDetails {
+    /// The details of segment `shmid` with `key`, created by `creator` who was also its last
+    /// user; no attachment, creator ids 0, never attached or detached, changed at time 0.
+    /// The scan fills every field from the kernel; callers set the rest by field.
+    pub fn new(key: i32, shmid: i32, creator: ProcessRef) -> SysvDetails {
+        SysvDetails {
+            key,
+            shmid,
+            nattch: 0,
+            last: creator.clone(),
+            creator,
+            cuid: 0,
+            cgid: 0,
+            atime: 0,
+            dtime: 0,
+            ctime: 0,
+        }
+    }
+}
+
 /// One shared-memory object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct Object {
     /// Its kind.
     pub kind: Kind,
@@ -376,6 +421,47 @@ pub struct Object {
     /// Where it lives: host or container, and its namespaces.
     #[serde(flatten)]
     pub location: Location,
+}
+
+impl Object {
+    /// An object of `kind` at `address` called `name`, with nothing else known: size 0, owned
+    /// by root with mode 0, no holders, in use, on the host. The scan fills every field from
+    /// the kernel; callers set the rest by field.
+    ///
+    /// ```
+    /// use shmkit::scan::{HoldVia, Holder, Kind, Object};
+    ///
+    /// let mut o = Object::new(Kind::Posix, "posix:/orders".parse()?, "/orders");
+    /// o.size = 4096;
+    /// o.holders.push(Holder::new(42, "db", 1000, HoldVia::Map, 4096));
+    /// assert_eq!(o.address.to_string(), "posix:/orders");
+    /// assert!(!o.status.usage.is_leaked());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn new(kind: Kind, address: Address, name: impl Into<String>) -> Object {
+        Object {
+            kind,
+            address,
+            name: name.into(),
+            dev: None,
+            inode: None,
+            size: 0,
+            resident: None,
+            swapped: None,
+            uid: 0,
+            gid: 0,
+            user: None,
+            mode: 0,
+            holders: Vec::new(),
+            created: None,
+            mount: None,
+            status: Status::default(),
+            orphan_reason: None,
+            free_command: None,
+            sysv: None,
+            location: Location::default(),
+        }
+    }
 }
 
 /// A tmpfs or ramfs mount and what it holds.

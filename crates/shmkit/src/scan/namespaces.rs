@@ -25,6 +25,7 @@ use std::fs::File;
 
 /// The processes of one namespace and the containers they belong to.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct NsGroup {
     /// Its processes, lowest pid first.
     pub pids: Vec<u32>,
@@ -44,6 +45,7 @@ impl NsGroup {
 
 /// What the scan knows of namespaces and containers.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct NsView {
     /// The scan's own IPC namespace.
     pub ours_ipc: Option<u64>,
