@@ -133,7 +133,10 @@ fn mountinfo_octal_escape_names_the_mount_and_its_files() {
         .iter()
         .find(|m| m.mount_point == "/mnt/my ram")
         .expect("mount with a space");
-    assert_eq!((m.fs_type.as_str(), m.dev, m.files), ("tmpfs", (0, 40), 3));
+    assert_eq!(
+        (m.fs_type.as_str(), m.dev, m.files),
+        ("tmpfs", shmkit::DeviceId::new(0, 40), 3)
+    );
     let o = find(&scan, Kind::Tmpfs, "/mnt/my ram/sub/nested");
     assert_eq!(o.mount.as_deref(), Some("/mnt/my ram"));
     assert_eq!(o.created, Some(FIXTURE_MTIME));
@@ -261,7 +264,7 @@ fn shared_anonymous_memory_is_counted_once_for_all_its_holders() {
 fn a_file_of_a_hidden_dev_shm_stays_posix_and_is_reached_through_its_holder() {
     let (_tree, scan) = scan("scan-host");
     let o = find(&scan, Kind::Posix, "/dev/shm/old");
-    assert_eq!(o.dev, Some((0, 23)));
+    assert_eq!(o.dev, Some(shmkit::DeviceId::new(0, 23)));
     assert_eq!(o.address.to_string(), "posix:302@0x7f0000100000", "{o:?}");
     assert_eq!(o.mount.as_deref(), Some("/dev/shm"));
     assert!(scan

@@ -29,7 +29,7 @@ pub enum Identity {
         /// The kind (a file and a mapping of it are different rows).
         kind: Kind,
         /// Device (major, minor).
-        dev: (u32, u32),
+        dev: shmkit::DeviceId,
         /// Inode number.
         inode: u64,
     },
@@ -410,7 +410,7 @@ mod tests {
             .parse()
             .unwrap_or_else(|_| shmkit::address::Address::File(name.into()));
         let mut o = Object::new(kind, address, name);
-        o.dev = Some((0, 1));
+        o.dev = Some(shmkit::DeviceId::new(0, 1));
         o.inode = Some(inode);
         o.size = resident;
         o.resident = Some(resident);

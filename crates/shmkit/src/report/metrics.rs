@@ -680,7 +680,7 @@ mod tests {
                 .parse()
                 .expect("a valid address"),
             name: name.to_string(),
-            dev: Some((0, 1)),
+            dev: Some(crate::DeviceId::new(0, 1)),
             inode: Some(77),
             size: resident * 2,
             resident: Some(resident),
@@ -708,7 +708,7 @@ mod tests {
             mounts: vec![TmpfsMount {
                 mount_point: "/dev/shm".into(),
                 fs_type: "tmpfs".into(),
-                dev: (0, 23),
+                dev: crate::DeviceId::new(0, 23),
                 size_limit: Some(64 * MIB),
                 used: 3 * MIB,
                 files: 1,
@@ -954,7 +954,7 @@ mod tests {
         s.mounts.push(TmpfsMount {
             mount_point: "/dev/shm".into(),
             fs_type: "tmpfs".into(),
-            dev: (0, 77),
+            dev: crate::DeviceId::new(0, 77),
             size_limit: Some(16 * MIB),
             used: 12 * MIB,
             files: 1,
@@ -973,7 +973,7 @@ mod tests {
                 limit: Some(64 * MIB),
                 usage: None,
             }),
-            dev_shm: Some((0, 77)),
+            dev_shm: Some(crate::DeviceId::new(0, 77)),
         });
         let m = metrics(&s, 10);
         let db = [("container", "db")];

@@ -624,7 +624,7 @@ mod tests {
             mounts: vec![TmpfsMount {
                 mount_point: "/dev/shm".into(),
                 fs_type: "tmpfs".into(),
-                dev: (0, 23),
+                dev: crate::DeviceId::new(0, 23),
                 size_limit: Some(1024 * MIB),
                 used: 30 * MIB,
                 files: 1,

@@ -22,6 +22,7 @@ use super::model::*;
 use super::mounts::WalkedFile;
 use crate::accounts::Accounts;
 use crate::address::{Address, HeldAddress, SysvAddress};
+use crate::DeviceId;
 use shmkit_procfs::SysvShm;
 use std::collections::HashMap;
 use std::os::unix::ffi::OsStrExt;
@@ -47,7 +48,7 @@ pub(super) struct Sight<'a> {
 /// that has the file's filesystem mounted and the right to open it (root, the owner, or
 /// anyone the mode lets in; group membership is not resolved, so any group bit counts as a
 /// way in).
-pub(super) fn could_open_count(unseen: &Unseen, owner: u32, mode: u32, dev: (u32, u32)) -> usize {
+pub(super) fn could_open_count(unseen: &Unseen, owner: u32, mode: u32, dev: DeviceId) -> usize {
     unseen
         .0
         .iter()
@@ -121,7 +122,7 @@ pub(super) fn file_usage(
     mtime: i64,
     owner: u32,
     mode: u32,
-    dev: (u32, u32),
+    dev: DeviceId,
     sight: Sight<'_>,
 ) -> (Usage, Option<Blindness>) {
     if held {
@@ -329,8 +330,8 @@ pub(super) fn hidden_object(
         kind,
         address: hidden_address(kind, &f, deleted, path_reachable),
         name,
-        dev: Some((id.0, id.1)),
-        inode: Some(id.2),
+        dev: Some(id.dev),
+        inode: Some(id.inode),
         size,
         resident,
         swapped: None,
@@ -490,7 +491,7 @@ mod tests {
                 CTIME,
                 1000,
                 0o600,
-                (0, 23),
+                DeviceId::new(0, 23),
                 sight(&none, false)
             ),
             (
@@ -507,7 +508,7 @@ mod tests {
                 CTIME,
                 1000,
                 0o600,
-                (0, 23),
+                DeviceId::new(0, 23),
                 sight(&none, false)
             ),
             (Usage::InUse, None)
@@ -525,7 +526,7 @@ mod tests {
                 CTIME,
                 1000,
                 0o600,
-                (0, 23),
+                DeviceId::new(0, 23),
                 sight(&none, true)
             )
             .1,
@@ -534,7 +535,7 @@ mod tests {
         // An unreadable process that mounts the file's filesystem and may open it.
         let owner_elsewhere = Unseen(vec![UnseenProc {
             uid: Some(1000),
-            devs: Some([(0, 23)].into()),
+            devs: Some([DeviceId::new(0, 23)].into()),
         }]);
         assert_eq!(
             file_usage(
@@ -543,7 +544,7 @@ mod tests {
                 CTIME,
                 1000,
                 0o600,
-                (0, 23),
+                DeviceId::new(0, 23),
                 sight(&owner_elsewhere, false)
             )
             .1,
@@ -558,7 +559,7 @@ mod tests {
                 CTIME,
                 1000,
                 0o600,
-                (0, 99),
+                DeviceId::new(0, 99),
                 sight(&owner_elsewhere, false)
             )
             .1,
@@ -575,7 +576,7 @@ mod tests {
                 CTIME,
                 1000,
                 0o600,
-                (0, 23),
+                DeviceId::new(0, 23),
                 sight(&stranger, false)
             )
             .1,
@@ -588,7 +589,7 @@ mod tests {
                 CTIME,
                 1000,
                 0o644,
-                (0, 23),
+                DeviceId::new(0, 23),
                 sight(&stranger, false)
             )
             .1,
@@ -600,7 +601,16 @@ mod tests {
             child_pid_ns: false,
         };
         assert_eq!(
-            file_usage(false, CTIME, CTIME, 1000, 0o600, (0, 23), blind).1,
+            file_usage(
+                false,
+                CTIME,
+                CTIME,
+                1000,
+                0o600,
+                DeviceId::new(0, 23),
+                blind
+            )
+            .1,
             Some(Blindness::HoldersNotScanned)
         );
     }

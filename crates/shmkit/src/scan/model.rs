@@ -384,8 +384,8 @@ pub struct Object {
     pub address: Address,
     /// What a person calls it: a key (`0x0000162e`), a name (`/orders`), a path, a memfd name.
     pub name: String,
-    /// Device (major, minor) and inode, the identity that maps and fds share.
-    pub dev: Option<(u32, u32)>,
+    /// Device (major, minor): with the inode, the identity that maps and fds share.
+    pub dev: Option<crate::DeviceId>,
     /// Inode number (for System V the kernel sets it to the shmid).
     pub inode: Option<u64>,
     /// Size in bytes.
@@ -464,6 +464,14 @@ impl Object {
     }
 }
 
+impl Object {
+    /// Its device and inode, when it is file-like and both are known: what its holders'
+    /// mappings and descriptors name.
+    pub fn file_id(&self) -> Option<crate::FileId> {
+        Some(crate::FileId::new(self.dev?, self.inode?))
+    }
+}
+
 /// A tmpfs or ramfs mount and what it holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[non_exhaustive]
@@ -473,7 +481,7 @@ pub struct TmpfsMount {
     /// `tmpfs` or `ramfs`.
     pub fs_type: String,
     /// Device (major, minor).
-    pub dev: (u32, u32),
+    pub dev: crate::DeviceId,
     /// Its `size=` limit in bytes (`None` for ramfs: unlimited).
     pub size_limit: Option<u64>,
     /// Bytes allocated in it (files, including deleted files still held).
@@ -506,7 +514,7 @@ pub struct ContainerInfo {
     /// Its memory cgroup: shmem charged to it and its limit.
     pub cgroup: Option<super::container::CgroupShmem>,
     /// The device of the tmpfs at `/dev/shm` in its mount namespace.
-    pub dev_shm: Option<(u32, u32)>,
+    pub dev_shm: Option<crate::DeviceId>,
 }
 
 /// What the scan could not see, so the report can say how much stays unattributed.

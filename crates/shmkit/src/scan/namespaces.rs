@@ -18,6 +18,7 @@
 //!   longest: the one that made it (the pod's sandbox, the shareable container).
 
 use super::container::{self, Container};
+use super::model::Namespaces;
 use crate::sys;
 use shmkit_procfs::{MountInfo, ProcRoot, SysvShm};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -51,8 +52,8 @@ pub struct NsView {
     pub ours_ipc: Option<u64>,
     /// The scan's own mount namespace.
     pub ours_mnt: Option<u64>,
-    /// Each process's (IPC, mount) namespace inodes.
-    pub of_pid: HashMap<u32, (Option<u64>, Option<u64>)>,
+    /// Each process's IPC and mount namespace inodes.
+    pub of_pid: HashMap<u32, Namespaces>,
     /// IPC namespaces by inode.
     pub ipc: BTreeMap<u64, NsGroup>,
     /// Mount namespaces by inode.
@@ -113,7 +114,7 @@ impl NsView {
             let Some(&(ipc, mnt)) = cache.links.get(&pid) else {
                 continue;
             };
-            view.of_pid.insert(pid, (ipc, mnt));
+            view.of_pid.insert(pid, Namespaces { ipc, mnt });
             if let Some(i) = ipc {
                 view.ipc.entry(i).or_default().pids.push(pid);
             }
@@ -221,7 +222,7 @@ impl NsView {
 /// What [`NsView::discover_with`] keeps between calls.
 #[derive(Debug, Clone, Default)]
 pub struct NsCache {
-    /// Each process's (IPC, mount) namespace inodes.
+    /// Each process's IPC and mount namespace inodes.
     links: HashMap<u32, (Option<u64>, Option<u64>)>,
     /// The container of each namespace pair outside ours (`None`: no runtime made it).
     pairs: HashMap<(Option<u64>, Option<u64>), Option<String>>,
