@@ -189,7 +189,7 @@ mod tests {
             mount: None,
             status: Status::default(),
             orphan_reason: None,
-            free_command: None,
+            remedy: None,
             sysv: None,
             location: Location {
                 namespaces: Namespaces {

@@ -496,24 +496,26 @@ fn place(
     }
 }
 
-/// An object in another namespace is freed from inside it: its free command says how.
+/// An object in another namespace is freed from inside it: its remedy says how.
 fn reach_inside(obj: &mut Object) {
     if !obj.location.foreign {
         return;
     }
-    if obj.free_command.is_none() || matches!(obj.address, Address::Held(_)) {
+    if obj.remedy.is_none() || matches!(obj.address, Address::Held(_)) {
         return;
     }
-    let address = &obj.address;
+    let address = obj.address.clone();
     if obj.status.deleted {
         return;
     }
-    let target = match (&obj.location.container, obj.location.pid) {
-        (Some(c), _) => format!("--container {}", c.label()),
-        (None, Some(pid)) => format!("--target {pid}"),
+    obj.remedy = match (&obj.location.container, obj.location.pid) {
+        (Some(c), _) => Some(Remedy::RemoveInContainer {
+            container: c.label().to_string(),
+            address,
+        }),
+        (None, Some(pid)) => Some(Remedy::RemoveInNamespace { pid, address }),
         (None, None) => return,
     };
-    obj.free_command = Some(format!("shmkit rm {target} {address}"));
 }
 
 /// Each container's processes, namespaces, neighbours and memory cgroup.

@@ -320,6 +320,49 @@ impl Status {
     }
 }
 
+/// What frees an object's memory. The renderers word it as the command that does it; JSON
+/// gives it as `{"action": "...", ...}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(tag = "action", rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Remedy {
+    /// Remove the System V segment (`ipcrm -m SHMID`): freed at once with nobody attached,
+    /// else at its last detach.
+    RemoveSegment {
+        /// Its id.
+        shmid: i32,
+    },
+    /// Unlink the file (`rm PATH`): freed once nobody maps or holds it open.
+    UnlinkFile {
+        /// Its path, as the kernel's bytes; JSON escapes it as addresses are.
+        #[serde(serialize_with = "crate::json::path_escaped_always")]
+        #[schemars(with = "String")]
+        path: std::path::PathBuf,
+    },
+    /// End the processes that hold it (`kill PIDS`): an unlinked file, memory no name
+    /// reaches, frees itself when they let go.
+    EndHolders {
+        /// Their pids, lowest first.
+        pids: Vec<u32>,
+    },
+    /// Remove it from inside the container whose namespace holds it
+    /// (`shmkit rm --container NAME ADDRESS`).
+    RemoveInContainer {
+        /// The container's name or short id.
+        container: String,
+        /// The object's address inside it.
+        address: Address,
+    },
+    /// Remove it from inside the namespace of a process no runtime made
+    /// (`shmkit rm --target PID ADDRESS`).
+    RemoveInNamespace {
+        /// A process in that namespace.
+        pid: u32,
+        /// The object's address inside it.
+        address: Address,
+    },
+}
+
 /// System V details of an object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[non_exhaustive]
@@ -414,8 +457,9 @@ pub struct Object {
     pub status: Status,
     /// Why it is a leak, when it is one (the same as in [`Usage::Leaked`]).
     pub orphan_reason: Option<LeakReason>,
-    /// The command that frees it (`ipcrm -m 294918`, `rm /dev/shm/x`), when one can.
-    pub free_command: Option<String>,
+    /// What frees it (remove the segment, unlink the file, end its holders), when something
+    /// can. The command line renderers word it into (`ipcrm -m 294918`, `rm /dev/shm/x`).
+    pub remedy: Option<Remedy>,
     /// System V details.
     pub sysv: Option<SysvDetails>,
     /// Where it lives: host or container, and its namespaces.
@@ -457,7 +501,7 @@ impl Object {
             mount: None,
             status: Status::default(),
             orphan_reason: None,
-            free_command: None,
+            remedy: None,
             sysv: None,
             location: Location::default(),
         }
