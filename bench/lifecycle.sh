@@ -3,11 +3,15 @@
 # created, then removed, in a private IPC namespace (nothing else is touched). Prints the time
 # per call and shmkit's ratio to the peer. The two tools take turns, call by call, so that load
 # from the rest of the machine falls on both alike. Run as root: bench/lifecycle.sh [N]
+# (SHMKIT=PATH measures that binary instead of building this tree's.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-500}
-cargo build --release --quiet
-export SHMKIT=$PWD/target/release/shmkit N
+if [ -z "${SHMKIT:-}" ]; then
+  cargo build --release --quiet
+  SHMKIT=$PWD/target/release/shmkit
+fi
+export SHMKIT N
 exec unshare --ipc bash -c '
 ms() { date +%s%N; }
 load0=$(cut -d" " -f1 /proc/loadavg)
