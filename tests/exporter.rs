@@ -472,6 +472,30 @@ fn concurrent_scrapes_share_one_scan_and_min_interval_zero_rescans() {
     let first = scrape_timestamp(addr);
     let second = scrape_timestamp(addr);
     assert!(second > first, "a new scan per scrape: {first} {second}");
+
+    // Scrapes sent together share scans rather than each running its own, also when every
+    // scan walks every process. (Which of them share which scan depends on when each
+    // arrives: a scrape that comes while a scan runs takes its result.)
+    let (_exp, addr) = exporter("true", "--min-interval 0 --full-walk-interval 0", &[]);
+    let together = std::sync::Arc::new(std::sync::Barrier::new(8));
+    let mut stamps: Vec<f64> = (0..8)
+        .map(|_| {
+            let together = std::sync::Arc::clone(&together);
+            std::thread::spawn(move || {
+                together.wait();
+                scrape_timestamp(addr)
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|t| t.join().unwrap())
+        .collect();
+    stamps.sort_by(f64::total_cmp);
+    stamps.dedup();
+    assert!(
+        stamps.len() < 8,
+        "scrapes sent together shared scans: {stamps:?}"
+    );
 }
 
 #[test]
