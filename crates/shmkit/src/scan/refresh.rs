@@ -181,8 +181,17 @@ impl LiveScan {
         &self.last
     }
 
-    /// Takes one sample.
+    /// Takes one sample. After a failed one the next walks every process: the failure may
+    /// have come halfway through the walks, and the file events it drained are gone.
     pub fn sample(&mut self, root: &ProcRoot) -> Result<Scan, ScanError> {
+        let sampled = self.try_sample(root);
+        if sampled.is_err() {
+            self.asked = true;
+        }
+        sampled
+    }
+
+    fn try_sample(&mut self, root: &ProcRoot) -> Result<Scan, ScanError> {
         let started = Instant::now();
         self.samples += 1;
         let events = self.watch.drain();
@@ -571,6 +580,16 @@ mod tests {
                 name: "memfd:x".to_string()
             })
         );
+    }
+
+    #[test]
+    fn the_sample_after_a_failed_one_walks_every_process() {
+        let mut live = LiveScan::every(ScanOptions::default(), u32::MAX);
+        live.sample(&ProcRoot::live()).expect("a live scan");
+        let gone = tempfile::tempdir().unwrap();
+        assert!(live.sample(&ProcRoot::new(gone.path())).is_err());
+        live.sample(&ProcRoot::live()).expect("a live scan");
+        assert_eq!(live.last().full, Some(Stale::Asked));
     }
 
     fn in_dir(dir: &std::path::Path, name: &str, idle: bool) -> FileSeen {
