@@ -203,7 +203,7 @@ impl NsView {
     }
 
     /// The other IPC namespaces, with a process of each.
-    pub fn foreign_ipc(&self) -> impl Iterator<Item = (u64, u32)> + '_ {
+    pub(crate) fn foreign_ipc(&self) -> impl Iterator<Item = (u64, u32)> + '_ {
         self.ipc
             .iter()
             .filter(|(i, _)| Some(**i) != self.ours_ipc)
@@ -211,7 +211,7 @@ impl NsView {
     }
 
     /// The other mount namespaces, with a process of each.
-    pub fn foreign_mnt(&self) -> impl Iterator<Item = (u64, u32)> + '_ {
+    pub(crate) fn foreign_mnt(&self) -> impl Iterator<Item = (u64, u32)> + '_ {
         self.mnt
             .iter()
             .filter(|(m, _)| Some(**m) != self.ours_mnt)
