@@ -112,11 +112,20 @@ pub fn read_at(dir: BorrowedFd<'_>, name: &CStr, buf: &mut Vec<u8>) -> io::Resul
 /// # References
 /// - [Linux](https://man7.org/linux/man-pages/man2/readlinkat.2.html)
 pub fn readlink_at(dir: BorrowedFd<'_>, name: &CStr, buf: &mut Vec<u8>) -> io::Result<()> {
-    // rustix grows the buffer until the target fits and hands it back with a NUL added in
-    // its spare room; taking the NUL off again keeps the allocation for the next call.
-    let target = rustix::fs::readlinkat(dir, name, std::mem::take(buf))?;
-    *buf = target.into_bytes();
-    Ok(())
+    buf.clear();
+    if buf.capacity() < 256 {
+        buf.reserve(256);
+    }
+    loop {
+        let room = buf.capacity();
+        let n = rustix::fs::readlinkat_raw(dir, name, rustix::buffer::spare_capacity(buf))?;
+        if n < room {
+            return Ok(());
+        }
+        // The target may have been cut to the buffer: grow and ask again.
+        buf.clear();
+        buf.reserve(room * 2);
+    }
 }
 
 /// `fstatat(dir, name, &st, 0)`—Stats what `name` names, following a symbolic link (through
@@ -228,6 +237,13 @@ mod tests {
         let mut buf = Vec::new();
         read_at(fd.as_fd(), c"f", &mut buf).unwrap();
         assert_eq!(buf, big);
+        readlink_at(fd.as_fd(), c"l", &mut buf).unwrap();
+        assert_eq!(buf, b"f");
+        // A target longer than the first buffer comes back whole, not cut.
+        let long = "d/".repeat(1500) + "end";
+        std::os::unix::fs::symlink(&long, dir.path().join("long")).unwrap();
+        readlink_at(fd.as_fd(), c"long", &mut buf).unwrap();
+        assert_eq!(buf, long.as_bytes());
         readlink_at(fd.as_fd(), c"l", &mut buf).unwrap();
         assert_eq!(buf, b"f");
         let st = stat_at(fd.as_fd(), c"l").unwrap();
