@@ -14,8 +14,8 @@
 //!
 //! # Safety
 //!
-//! Every call takes plain integers, a borrowed descriptor, or NUL-terminated strings that
-//! outlive the call.
+//! Every call goes through rustix. Its `unshare` is `unsafe` because of `CLONE_FILES`, which
+//! this module never passes.
 
 use std::fs::File;
 use std::io;
@@ -29,8 +29,11 @@ use std::path::Path;
 /// # References
 /// - [Linux](https://man7.org/linux/man-pages/man2/unshare.2.html)
 pub fn unshare_ipc() -> io::Result<()> {
-    // SAFETY: unshare takes a flag word, no pointers.
-    super::cvt(unsafe { libc::unshare(libc::CLONE_NEWIPC) }).map(drop)
+    use rustix::thread::{unshare_unsafe, UnshareFlags};
+    // SAFETY: rustix marks unshare unsafe for CLONE_FILES only (a thread would lose the
+    // descriptors others hold); a new IPC namespace leaves the descriptor table alone.
+    unsafe { unshare_unsafe(UnshareFlags::NEWIPC) }?;
+    Ok(())
 }
 
 /// `setns(fd, CLONE_NEWIPC)`—Joins the IPC namespace that `fd` (an open
@@ -65,9 +68,11 @@ pub fn setns_mnt(fd: BorrowedFd<'_>) -> io::Result<()> {
 /// - [Linux](https://man7.org/linux/man-pages/man2/unshare.2.html)
 /// - [Linux](https://man7.org/linux/man-pages/man7/mount_namespaces.7.html)
 pub fn unshare_mount_private() -> io::Result<()> {
-    // SAFETY: unshare takes a flag word, no pointers.
-    super::cvt(unsafe { libc::unshare(libc::CLONE_NEWNS) })?;
     use rustix::mount::MountPropagationFlags;
+    use rustix::thread::{unshare_unsafe, UnshareFlags};
+    // SAFETY: rustix marks unshare unsafe for CLONE_FILES only (a thread would lose the
+    // descriptors others hold); a new mount namespace leaves the descriptor table alone.
+    unsafe { unshare_unsafe(UnshareFlags::NEWNS) }?;
     rustix::mount::mount_change(
         "/",
         MountPropagationFlags::REC | MountPropagationFlags::PRIVATE,
