@@ -370,8 +370,87 @@ fn own_mmap(ptr: *mut std::ffi::c_void, len: usize, writable: bool) -> io::Resul
     Ok(unsafe { Mapping::from_raw(ptr, len, writable, false) })
 }
 
+/// A mapping of nothing: it owns no memory, so it needs no `mmap` behind it (every access is
+/// bounds-checked against length 0, and `Drop` unmaps nothing of length 0).
 fn empty(writable: bool) -> Mapping {
-    // SAFETY: a zero-length mapping is never dereferenced (every access is bounds-checked
-    // against len 0) and never unmapped (Drop skips len 0).
-    unsafe { Mapping::from_raw(NonNull::dangling(), 0, writable, false) }
+    Mapping {
+        ptr: NonNull::dangling(),
+        len: 0,
+        writable,
+        release: Release::Munmap,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsFd;
+
+    #[test]
+    fn two_mappings_of_one_memfd_share_their_bytes_and_bounds_hold() {
+        let page = super::super::page_size();
+        let fd = super::super::memfd::memfd_create("shmkit-mapping-test", false, false).unwrap();
+        rustix::fs::ftruncate(&fd, 4 * page).unwrap();
+        let writer = map_shared_fd(fd.as_fd(), 4 * page, true).unwrap();
+        let reader = map_shared_fd(fd.as_fd(), 4 * page, false).unwrap();
+        assert_eq!(reader.resident_bytes().unwrap(), 0, "nothing written yet");
+        writer.write_at(page + 3, b"shared").unwrap();
+        let mut got = [0u8; 6];
+        reader.read_at(page + 3, &mut got).unwrap();
+        assert_eq!(&got, b"shared");
+        assert_eq!(reader.resident_bytes().unwrap(), page, "one page touched");
+        let mut pages = Vec::new();
+        reader.residency(0, 4 * page, &mut pages).unwrap();
+        assert_eq!(
+            pages.iter().map(|p| p & 1).collect::<Vec<_>>(),
+            [0, 1, 0, 0]
+        );
+        writer.prefault_range(2 * page, 1).unwrap();
+        assert_eq!(reader.resident_bytes().unwrap(), 2 * page);
+        writer.prefault().unwrap();
+        assert_eq!(reader.resident_bytes().unwrap(), 4 * page);
+        writer.fill(0, 2, b'z').unwrap();
+        reader.read_at(0, &mut got[..2]).unwrap();
+        assert_eq!(&got[..2], b"zz");
+        writer.flush().unwrap();
+        writer.pageout().unwrap();
+
+        let past = reader.read_at(4 * page - 2, &mut got).unwrap_err();
+        assert_eq!(
+            (past.offset, past.len, past.size),
+            (4 * page - 2, 6, 4 * page)
+        );
+        assert!(reader.read_at(u64::MAX, &mut got).is_err());
+        let e = writer.write_at(4 * page, b"x").unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+        let e = reader.write_at(0, b"x").unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::EACCES), "read-only mapping");
+        let e = reader.fill(0, 1, 0).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::EACCES));
+    }
+
+    #[test]
+    fn empty_and_anonymous_mappings() {
+        let fd = super::super::memfd::memfd_create("shmkit-mapping-empty", false, false).unwrap();
+        let empty = map_shared_fd(fd.as_fd(), 0, true).unwrap();
+        assert!(empty.is_empty());
+        assert_eq!(empty.resident_bytes().unwrap(), 0);
+        empty.prefault().unwrap();
+        empty.flush().unwrap();
+        assert!(empty.write_at(0, b"x").is_err());
+        empty.write_at(0, b"").unwrap();
+
+        let e = map_shared_anonymous(0).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::EINVAL));
+        let anon = map_shared_anonymous(8192).unwrap();
+        assert!(anon.is_writable());
+        anon.write_at(8000, b"end").unwrap();
+        let mut got = [0u8; 3];
+        anon.read_at(8000, &mut got).unwrap();
+        assert_eq!(&got, b"end");
+        // What cannot be mapped (a directory) is an error from the kernel, not a bad pointer.
+        let dir = std::fs::File::open("/").unwrap();
+        let e = map_shared_fd(dir.as_fd(), 4096, false).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::ENODEV));
+    }
 }
