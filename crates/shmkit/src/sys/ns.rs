@@ -159,6 +159,35 @@ pub fn ns_inode(link: &Path) -> io::Result<u64> {
 mod tests {
     use super::*;
 
+    /// `unshare(CLONE_NEWIPC)` on a helper thread gives that thread an empty IPC namespace of
+    /// its own; the process's stays as it was.
+    #[test]
+    fn unshare_ipc_on_a_thread_moves_that_thread_only() {
+        if super::super::geteuid() != 0 {
+            assert!(
+                std::env::var_os("SHMKIT_TEST_REQUIRE_ROOT").is_none(),
+                "unshare(CLONE_NEWIPC) needs root, and SHMKIT_TEST_REQUIRE_ROOT forbids skipping"
+            );
+            let _ = std::io::Write::write_all(
+                &mut std::io::stderr(),
+                b"skipped sys::ns unshare test: unshare(CLONE_NEWIPC) needs root\n",
+            );
+            return;
+        }
+        let ours = ns_inode(Path::new("/proc/self/ns/ipc")).unwrap();
+        let (theirs, segments) = std::thread::spawn(|| {
+            unshare_ipc().unwrap();
+            let theirs = ns_inode(Path::new("/proc/thread-self/ns/ipc")).unwrap();
+            let table = std::fs::read_to_string("/proc/sysvipc/shm").unwrap();
+            (theirs, table.lines().skip(1).count())
+        })
+        .join()
+        .unwrap();
+        assert_ne!(theirs, ours);
+        assert_eq!(segments, 0, "a new IPC namespace holds no segments");
+        assert_eq!(ns_inode(Path::new("/proc/self/ns/ipc")).unwrap(), ours);
+    }
+
     /// A helper thread joins another IPC namespace and sees its segments, while the rest of
     /// the process stays in its own: IPC setns is per thread.
     #[test]
