@@ -5,6 +5,7 @@ use super::facts::{Identity, ProcInfo, Unseen, UnseenProc};
 use super::model::*;
 use super::process::{ProcResult, Seen};
 use crate::address::Handle;
+use crate::DeviceId;
 use shmkit_procfs::ProcRoot;
 use std::collections::{BTreeMap, HashMap};
 
@@ -107,7 +108,7 @@ pub(super) fn merge(root: &ProcRoot, results: Vec<ProcResult>, coverage: &mut Co
                 let devs = root
                     .mountinfo(Some(pid))
                     .ok()
-                    .map(|ms| ms.iter().map(|m| (m.major, m.minor)).collect());
+                    .map(|ms| ms.iter().map(|m| DeviceId::new(m.major, m.minor)).collect());
                 unseen.0.push(UnseenProc { uid, devs });
             }
             ProcResult::Seen {
