@@ -403,7 +403,7 @@ fn doctor_judges_a_container_from_the_host_and_warns_of_the_coming_sigbus() {
         .as_array()
         .expect("warnings")
         .iter()
-        .filter_map(|w| w["id"].as_str())
+        .filter_map(|w| w["code"].as_str())
         .collect();
     assert!(ids.contains(&"sigbus-sparse-dev-shm"), "{ids:?}");
     assert!(ids.contains(&"private-ipc"), "{ids:?}");
