@@ -140,13 +140,167 @@ pub fn fixture_shmkit() -> std::process::Command {
     }
 }
 
-/// Whether this test may run: true as root, else a visible skip (see [`skip`]).
-pub fn needs_root(test: &str) -> bool {
+/// Whether this process is root of the whole machine: uid 0 in the initial user namespace,
+/// whose uid map is the identity over every uid. Root of a user namespace (see [`as_root`])
+/// has a map of one line and only the powers that namespace gives.
+pub fn is_host_root() -> bool {
     is_root()
+        && std::fs::read_to_string("/proc/self/uid_map")
+            .is_ok_and(|map| map.split_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"])
+}
+
+/// Whether this test may run: true as root of the machine, else a visible skip (see
+/// [`skip`]). For a test whose body works as root of a private user namespace, use
+/// [`as_root`] instead; for one that needs the machine, say why with [`needs_host_root`].
+pub fn needs_root(test: &str) -> bool {
+    is_host_root()
         || skip(
             test,
             "needs root (real uids, mounts, namespaces, sysctls); run the tests as root to cover it",
         )
+}
+
+/// Whether this test may run: true as root of the machine, else a visible skip saying `why`
+/// root of a private user namespace ([`as_root`]) is not enough.
+pub fn needs_host_root(test: &str, why: &str) -> bool {
+    is_host_root()
+        || skip(
+            test,
+            &format!("needs root of the machine ({why}); run the tests as root to cover it"),
+        )
+}
+
+/// Why a test needs root of the machine: it runs shmkit as, or gives objects to, uids other
+/// than its own, and a user namespace maps only one (the test's own user, as root).
+pub const OTHER_UIDS: &str =
+    "it uses uids other than its own, which a user namespace of one uid cannot map";
+
+/// Why a test needs root of the machine: huge pages (`vm.nr_hugepages`, and `CAP_IPC_LOCK`
+/// for `SHM_HUGETLB`) belong to the machine, not to a user namespace.
+pub const HUGE_PAGES: &str = "huge pages: vm.nr_hugepages and CAP_IPC_LOCK belong to the machine";
+
+/// Why a test needs root of the machine: opening `/proc/PID/map_files/` needs
+/// `CAP_SYS_ADMIN` (or `CAP_CHECKPOINT_RESTORE`) in the initial user namespace.
+pub const MAP_FILES: &str =
+    "it opens /proc/PID/map_files, which needs CAP_SYS_ADMIN of the machine";
+
+/// Why a test needs root of the machine: the scan looks into other IPC and mount namespaces
+/// only from the host's IPC namespace (from a private one, the host's would be "other" too).
+pub const OTHER_NAMESPACES: &str =
+    "a scan looks into other namespaces only from the host's IPC namespace";
+
+/// Set in the environment of a test re-run by [`as_root`] inside its private namespaces.
+const IN_USER_NAMESPACE: &str = "SHMKIT_TEST_IN_USER_NAMESPACE";
+
+/// The size of the tmpfs a re-run test gets over `/dev/shm`: room for the largest object a
+/// test makes, and a bound on what a runaway one can pin.
+const PRIVATE_DEV_SHM_SIZE: &str = "size=1g";
+
+/// Whether this test's body runs in this process, for `if !common::as_root(TEST) { return }`.
+///
+/// As root of the machine, and inside the re-run below, it does. Off root, `test` (its full
+/// path in this binary, as `--exact` takes it) is run again from this test binary as root of
+/// a private user namespace: `unshare --user --map-root-user --ipc --mount --pid --fork
+/// --mount-proc`, with a tmpfs of its own over `/dev/shm`. There the test's System V segments
+/// and POSIX objects are private, `/proc` shows only its own processes, and it may mount tmpfs
+/// and set the IPC namespace's sysctls; it may not touch other users' processes or files,
+/// machine-wide sysctls, or uids other than its own. This test then passes if and only if that
+/// run ran this one test and it passed, and returns false; the run's output is in the failure
+/// message and a skip inside it is shown here. Where user namespaces are refused, a visible
+/// skip.
+pub fn as_root(test: &str) -> bool {
+    if is_host_root() {
+        return true;
+    }
+    if std::env::var_os(IN_USER_NAMESPACE).is_some() {
+        assert!(
+            is_root(),
+            "{IN_USER_NAMESPACE} is set but this is not root of a user namespace"
+        );
+        return true;
+    }
+    if let Err(why) = user_namespaces_work() {
+        return skip(
+            test,
+            &format!("needs root, or user namespaces for an ordinary user ({why})"),
+        );
+    }
+    let exe = std::env::current_exe().expect("the path of this test binary");
+    // tmux keeps its sockets in /tmp/tmux-UID: root's of the machine, where uid 0 is, belongs
+    // to someone else in the user namespace, and tmux refuses it.
+    let tmux_dir = tempfile::Builder::new()
+        .prefix("shmkit-test-tmux-")
+        .tempdir()
+        .expect("tempdir");
+    // sh stays pid 1 of the new pid namespace (the test is not its last command, so it is not
+    // exec'd): a pid 1 ignores signals it has no handler for, and adopts orphans, which the
+    // shell reaps and a test binary would not.
+    let script = format!(
+        r#"mount -t tmpfs -o mode=1777,{PRIVATE_DEV_SHM_SIZE} shmkit-test-dev-shm /dev/shm || exit 97
+"$0" "$@"
+exit $?"#
+    );
+    let out = std::process::Command::new("unshare")
+        .args(UNSHARE_ARGS)
+        .args(["sh", "-c", &script])
+        .arg(&exe)
+        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env(IN_USER_NAMESPACE, "1")
+        .env("TMUX_TMPDIR", tmux_dir.path())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run unshare");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for line in stderr.lines().filter(|l| l.starts_with("skipped: ")) {
+        let _ = std::io::Write::write_all(&mut std::io::stderr(), format!("{line}\n").as_bytes());
+    }
+    assert!(
+        out.status.success(),
+        "{test}, run as root of a private user namespace, failed ({}):\n{stdout}\n{stderr}",
+        out.status
+    );
+    assert!(
+        stdout.contains("test result: ok. 1 passed"),
+        "{test} is not a test of {} (pass its full path): {stdout}",
+        exe.display()
+    );
+    false
+}
+
+/// What [`as_root`] puts a re-run test in.
+const UNSHARE_ARGS: [&str; 7] = [
+    "--user",
+    "--map-root-user",
+    "--ipc",
+    "--mount",
+    "--fork",
+    // If the outer test dies, so does everything inside.
+    "--kill-child",
+    "--propagation=private",
+];
+
+/// Whether this user may make the namespaces [`as_root`] needs; asked once.
+fn user_namespaces_work() -> Result<(), String> {
+    static ANSWER: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    ANSWER
+        .get_or_init(|| {
+            let out = std::process::Command::new("unshare")
+                .args(UNSHARE_ARGS)
+                .args(["mount", "-t", "tmpfs", "shmkit-test-dev-shm", "/dev/shm"])
+                .stdin(std::process::Stdio::null())
+                .output()
+                .map_err(|e| format!("unshare: {e}"))?;
+            if out.status.success() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "`unshare --user --map-root-user ...` failed: {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ))
+            }
+        })
+        .clone()
 }
 
 /// Whether `program` is on PATH.
