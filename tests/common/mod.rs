@@ -1,4 +1,7 @@
-//! Helpers shared by the fixture tests: a private copy of a fixture tree, made ready to scan.
+//! Helpers shared by the tests: a private copy of a fixture tree, made ready to scan, and the
+//! tiers of privilege a test may need, each a visible skip where it is missing (see [`skip`]):
+//! root of its own namespaces ([`as_root`]: off root, the test runs again in a private user
+//! namespace), root of the machine ([`needs_host_root`], saying why), Docker, programs.
 //!
 //! Fixture trees (`tests/fixtures/scan-*`) hold `proc/`, `etc/` and the directories of their
 //! tmpfs mounts (`dev/shm/`, `mnt/…`). Two things in them cannot be fixed in the repository,
@@ -200,14 +203,18 @@ const PRIVATE_DEV_SHM_SIZE: &str = "size=1g";
 ///
 /// As root of the machine, and inside the re-run below, it does. Off root, `test` (its full
 /// path in this binary, as `--exact` takes it) is run again from this test binary as root of
-/// a private user namespace: `unshare --user --map-root-user --ipc --mount --pid --fork
-/// --mount-proc`, with a tmpfs of its own over `/dev/shm`. There the test's System V segments
-/// and POSIX objects are private, `/proc` shows only its own processes, and it may mount tmpfs
-/// and set the IPC namespace's sysctls; it may not touch other users' processes or files,
-/// machine-wide sysctls, or uids other than its own. This test then passes if and only if that
-/// run ran this one test and it passed, and returns false; the run's output is in the failure
-/// message and a skip inside it is shown here. Where user namespaces are refused, a visible
-/// skip.
+/// a private user namespace: `unshare --user --map-root-user --ipc --mount --fork`, with a
+/// tmpfs of its own over `/dev/shm`. There the test's System V segments and POSIX objects are
+/// its own, and it may mount tmpfs and set the IPC namespace's sysctls (`kernel.shm*`); it may
+/// not read other users' processes, set the machine's sysctls, or use uids other than its own.
+/// This test then passes if and only if that run ran this one test and it passed, and returns
+/// false; the run's output is in the failure message, and a skip inside it is shown here.
+/// Where user namespaces are refused, a visible skip.
+///
+/// No pid namespace: from a child one, the scan rightly calls nothing idle or leaked, since
+/// processes outside it, unseen, may hold it. In the host's, the processes it cannot read
+/// are other users', and it weighs what they may reach (their mounts, an object's mode) as
+/// it does for any user.
 pub fn as_root(test: &str) -> bool {
     if is_host_root() {
         return true;
@@ -226,19 +233,15 @@ pub fn as_root(test: &str) -> bool {
         );
     }
     let exe = std::env::current_exe().expect("the path of this test binary");
-    // tmux keeps its sockets in /tmp/tmux-UID: root's of the machine, where uid 0 is, belongs
-    // to someone else in the user namespace, and tmux refuses it.
+    // tmux keeps its sockets in /tmp/tmux-UID and refuses a directory it does not own:
+    // /tmp/tmux-0 is the machine root's, an unmapped uid in the user namespace.
     let tmux_dir = tempfile::Builder::new()
         .prefix("shmkit-test-tmux-")
         .tempdir()
         .expect("tempdir");
-    // sh stays pid 1 of the new pid namespace (the test is not its last command, so it is not
-    // exec'd): a pid 1 ignores signals it has no handler for, and adopts orphans, which the
-    // shell reaps and a test binary would not.
     let script = format!(
         r#"mount -t tmpfs -o mode=1777,{PRIVATE_DEV_SHM_SIZE} shmkit-test-dev-shm /dev/shm || exit 97
-"$0" "$@"
-exit $?"#
+exec "$0" "$@""#
     );
     let out = std::process::Command::new("unshare")
         .args(UNSHARE_ARGS)
@@ -275,7 +278,7 @@ const UNSHARE_ARGS: [&str; 7] = [
     "--ipc",
     "--mount",
     "--fork",
-    // If the outer test dies, so does everything inside.
+    // If unshare is killed, so is the test it runs.
     "--kill-child",
     "--propagation=private",
 ];
