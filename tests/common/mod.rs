@@ -192,6 +192,10 @@ pub const MAP_FILES: &str =
 pub const OTHER_NAMESPACES: &str =
     "a scan looks into other namespaces only from the host's IPC namespace";
 
+/// Why a test needs root of the machine: it asks the Docker Engine, whose socket is root's,
+/// and looks into containers' namespaces from the host.
+pub const DOCKER: &str = "it asks the Docker Engine and looks into containers from the host";
+
 /// Set in the environment of a test re-run by [`as_root`] inside its private namespaces.
 const IN_USER_NAMESPACE: &str = "SHMKIT_TEST_IN_USER_NAMESPACE";
 
@@ -331,7 +335,7 @@ pub fn needs_programs(test: &str, programs: &[(&str, &str)]) -> bool {
 /// Whether this test may run: true as root with a Docker Engine answering, else a visible
 /// skip.
 pub fn needs_docker(test: &str) -> bool {
-    if !needs_root(test) {
+    if !needs_host_root(test, DOCKER) {
         return false;
     }
     let answers = std::process::Command::new("docker")
