@@ -472,6 +472,30 @@ fn concurrent_scrapes_share_one_scan_and_min_interval_zero_rescans() {
     let first = scrape_timestamp(addr);
     let second = scrape_timestamp(addr);
     assert!(second > first, "a new scan per scrape: {first} {second}");
+
+    // Scrapes sent together share scans rather than each running its own, also when every
+    // scan walks every process. (Which of them share which scan depends on when each
+    // arrives: a scrape that comes while a scan runs takes its result.)
+    let (_exp, addr) = exporter("true", "--min-interval 0 --full-walk-interval 0", &[]);
+    let together = std::sync::Arc::new(std::sync::Barrier::new(8));
+    let mut stamps: Vec<f64> = (0..8)
+        .map(|_| {
+            let together = std::sync::Arc::clone(&together);
+            std::thread::spawn(move || {
+                together.wait();
+                scrape_timestamp(addr)
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|t| t.join().unwrap())
+        .collect();
+    stamps.sort_by(f64::total_cmp);
+    stamps.dedup();
+    assert!(
+        stamps.len() < 8,
+        "scrapes sent together shared scans: {stamps:?}"
+    );
 }
 
 #[test]
@@ -946,4 +970,274 @@ fn prometheus_sees_a_containers_dev_shm_use_and_size_and_its_leak() {
     let shmem = query(api, &mut prometheus, "shmkit_shmem_bytes", 30);
     assert!(shmem >= 12582912.0 + 2097152.0, "{shmem}");
     exp.assert_running();
+}
+
+/// A program run inside the exporter's IPC namespace (`nsenter --ipc`) with its standard
+/// input on a pipe. Drop closes the pipe (`shmkit hold` and `leak ... wait` exit on end of
+/// file) and reaps it, killing it if it has not gone within 10 s.
+struct InNamespace {
+    child: Child,
+    first_line: String,
+}
+
+impl InNamespace {
+    /// Starts `program ARGS` in the IPC namespace of the process `pid` and waits for the
+    /// first line it prints (`ready PID`, or a segment's id).
+    fn start(pid: u32, program: &str, args: &[&str]) -> InNamespace {
+        let mut child = Command::new("nsenter")
+            .arg(format!("--ipc=/proc/{pid}/ns/ipc"))
+            .arg("--")
+            .arg(program)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn nsenter");
+        let mut first_line = String::new();
+        let stdout = child.stdout.take().expect("stdout");
+        let _ = BufReader::new(stdout).read_line(&mut first_line);
+        let started = InNamespace { child, first_line };
+        assert!(
+            !started.first_line.is_empty(),
+            "{program} {args:?} printed nothing"
+        );
+        started
+    }
+
+    /// Ends it (closes its input) and waits until it is gone.
+    fn end(self) {}
+}
+
+impl Drop for InNamespace {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while let Ok(None) = self.child.try_wait() {
+            if std::time::Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+/// Runs `program ARGS` to its end in the IPC namespace of `pid`, and returns its output.
+fn run_in_namespace(pid: u32, program: &str, args: &[&str]) -> String {
+    let out = Command::new("nsenter")
+        .arg(format!("--ipc=/proc/{pid}/ns/ipc"))
+        .arg("--")
+        .arg(program)
+        .args(args)
+        .output()
+        .expect("run nsenter");
+    assert!(out.status.success(), "{program} {args:?}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The value of `family` for the object at `address` (whatever its other labels).
+fn object_sample(text: &str, family: &str, address: &str) -> Option<f64> {
+    let label = format!("address=\"{address}\"");
+    text.lines().find_map(|l| {
+        let rest = l.strip_prefix(family)?.strip_prefix('{')?;
+        let (labels, value) = rest.split_once("} ")?;
+        labels
+            .split(',')
+            .any(|l| l == label)
+            .then(|| value.trim().parse().ok())?
+    })
+}
+
+/// A scrape's body, after asserting it was answered.
+fn scrape(addr: SocketAddr) -> String {
+    let r = get(addr, "/metrics", None);
+    assert_eq!(r.status, 200, "{r:?}");
+    r.body
+}
+
+/// The exporter keeps one live scan between scrapes and walks every process only once an
+/// hour here: what each scrape shows must come from facts read at that scrape (new segments,
+/// new processes, processes gone), never from the periodic full walk.
+#[test]
+fn each_scrape_shows_objects_made_and_holders_started_or_gone_since_the_last() {
+    if !common::needs_root(
+        "each_scrape_shows_objects_made_and_holders_started_or_gone_since_the_last",
+    ) {
+        return;
+    }
+    let (exp, addr) = exporter("true", "--min-interval 0 --full-walk-interval 1h", &[]);
+    let ns = exp.child.id();
+    let objects = "shmkit_objects{kind=\"sysv\",container=\"\"}";
+    let idle = "shmkit_idle_objects{kind=\"sysv\",container=\"\"}";
+    assert_eq!(sample(&scrape(addr), objects), Some(0.0), "a new namespace");
+
+    let made = run_in_namespace(ns, "ipcmk", &["-M", "65536"]);
+    let id = made
+        .trim()
+        .rsplit(' ')
+        .next()
+        .and_then(|n| n.parse::<i32>().ok())
+        .unwrap_or_else(|| panic!("ipcmk said {made:?}"));
+    let address = format!("sysv:id={id}");
+    let body = scrape(addr);
+    assert_eq!(sample(&body, objects), Some(1.0), "{body}");
+    assert_eq!(
+        object_sample(&body, "shmkit_object_size_bytes", &address),
+        Some(65536.0)
+    );
+    assert_eq!(
+        object_sample(&body, "shmkit_object_holders", &address),
+        Some(0.0)
+    );
+    assert_eq!(sample(&body, idle), Some(1.0));
+
+    let holder = InNamespace::start(
+        ns,
+        bin(),
+        &["hold", "--sysv-id", &id.to_string(), "--fill", "1"],
+    );
+    assert!(
+        holder.first_line.starts_with("ready "),
+        "{}",
+        holder.first_line
+    );
+    // The first scrape walks the new holder; the next ones reuse that walk.
+    for n in 0..3 {
+        let body = scrape(addr);
+        assert_eq!(
+            object_sample(&body, "shmkit_object_holders", &address),
+            Some(1.0),
+            "scrape {n} after the holder attached"
+        );
+        assert_eq!(
+            object_sample(&body, "shmkit_object_resident_bytes", &address),
+            Some(65536.0),
+            "the holder filled it"
+        );
+        assert_eq!(sample(&body, idle), Some(0.0));
+    }
+
+    holder.end();
+    let body = scrape(addr);
+    assert_eq!(
+        object_sample(&body, "shmkit_object_holders", &address),
+        Some(0.0),
+        "the holder exited: {body}"
+    );
+    assert_eq!(sample(&body, idle), Some(1.0));
+
+    run_in_namespace(ns, "ipcrm", &["-m", &id.to_string()]);
+    let body = scrape(addr);
+    assert_eq!(
+        object_sample(&body, "shmkit_object_size_bytes", &address),
+        None
+    );
+    assert_eq!(sample(&body, objects), Some(0.0));
+}
+
+/// The seed's leak judged scrape by scrape, with no periodic full walk to lean on: a private
+/// segment is no leak while its creator lives (attached or not) or while anyone is attached,
+/// and is one at the first scrape after the last of them is gone.
+#[test]
+fn a_leak_is_exported_only_once_it_is_one() {
+    if !common::needs_root("a_leak_is_exported_only_once_it_is_one") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let leak = leak_program(dir.path());
+    let (exp, addr) = exporter("true", "--min-interval 0 --full-walk-interval 1h", &[]);
+    let ns = exp.child.id();
+    let leaked = "shmkit_leaked_objects{kind=\"sysv\",container=\"\"}";
+    let leaked_bytes = "shmkit_leaked_bytes{kind=\"sysv\",container=\"\"}";
+    assert_eq!(sample(&scrape(addr), leaked), Some(0.0));
+
+    // IPC_PRIVATE, touched, detached; its creator waits on its input.
+    let creator = InNamespace::start(ns, leak.to_str().unwrap(), &["65536", "wait"]);
+    let id: i32 = creator
+        .first_line
+        .trim()
+        .parse()
+        .expect("leak prints the id");
+    let address = format!("sysv:id={id}");
+    for n in 0..2 {
+        let body = scrape(addr);
+        assert_eq!(
+            object_sample(&body, "shmkit_object_holders", &address),
+            Some(0.0),
+            "detached"
+        );
+        assert_eq!(
+            sample(&body, leaked),
+            Some(0.0),
+            "scrape {n}: its creator lives"
+        );
+    }
+
+    let holder = InNamespace::start(ns, bin(), &["hold", "--sysv-id", &id.to_string()]);
+    assert_eq!(sample(&scrape(addr), leaked), Some(0.0));
+    creator.end();
+    let body = scrape(addr);
+    assert_eq!(
+        object_sample(&body, "shmkit_object_holders", &address),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(&body, leaked),
+        Some(0.0),
+        "the creator exited but a holder is attached: {body}"
+    );
+
+    holder.end();
+    let body = scrape(addr);
+    assert_eq!(sample(&body, leaked), Some(1.0), "nobody left: {body}");
+    assert_eq!(
+        sample(&body, leaked_bytes),
+        Some(65536.0),
+        "leak.c touched every page"
+    );
+}
+
+/// This test process holds a POSIX object and was walked already when it lets go of it
+/// without exiting, which no cheap signal tells: the exporter may show the object in use
+/// until the next full walk, never idle while it is mapped, and idle at the first scrape
+/// once `--full-walk-interval` has passed.
+#[test]
+fn a_holder_that_lets_go_without_exiting_is_forgotten_at_the_next_full_walk() {
+    if !common::needs_root(
+        "a_holder_that_lets_go_without_exiting_is_forgotten_at_the_next_full_walk",
+    ) {
+        return;
+    }
+    use shmkit::sys::{self, posix::OpenMode};
+    use std::os::fd::AsFd;
+    let period = Duration::from_secs(2);
+    let object = common::kernel::posix_object("exporter-let-go", 1 << 16);
+    let address = format!("posix:{}", object.name);
+    let (_exp, addr) = exporter(
+        "true",
+        "--min-interval 0 --full-walk-interval 2s --max-objects 100000",
+        &[],
+    );
+    let holders = |body: &str| object_sample(body, "shmkit_object_holders", &address);
+    assert_eq!(holders(&scrape(addr)), Some(0.0));
+
+    let fd = sys::posix::shm_open(&object.name, OpenMode::ReadWrite, 0).expect("shm_open");
+    let mapping = sys::mapping::map_shared_fd(fd.as_fd(), 1 << 16, true).expect("mmap");
+    drop(fd);
+    mapping.fill(0, 1 << 16, 1).expect("touch");
+    for n in 0..3 {
+        assert_eq!(holders(&scrape(addr)), Some(1.0), "scrape {n} while mapped");
+    }
+
+    drop(mapping);
+    let body = scrape(addr);
+    let right_after = holders(&body);
+    assert!(
+        matches!(right_after, Some(h) if h == 0.0 || h == 1.0),
+        "in use until the next full walk, or idle if one ran: {body}"
+    );
+    std::thread::sleep(period);
+    let body = scrape(addr);
+    assert_eq!(holders(&body), Some(0.0), "a full walk ran: {body}");
 }

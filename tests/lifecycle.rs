@@ -324,10 +324,7 @@ fn sysv_private_creates_a_keyless_segment_and_prints_its_id() {
     let _guard = SysvId(id);
     assert_eq!(
         out.stdout,
-        format!(
-            "created sysv:id={id} (key 0x00000000, id {id}): 10 bytes, mode 0600, {}\n",
-            owner_words()
-        )
+        format!("created sysv:id={id} (key 0x00000000, id {id}): 10 bytes, mode 0600\n")
     );
 }
 
@@ -670,4 +667,54 @@ fn reading_a_large_object_streams_it_instead_of_copying_it_whole() {
              and --len\n"
         )
     );
+}
+
+#[test]
+fn create_leaves_a_sysv_segment_unattached_and_rm_measures_only_what_was_mapped() {
+    // `create` makes the segment the way ipcmk does: nobody attaches, so the kernel's last
+    // attach/detach times and pid stay unset.
+    let fresh = SysvKey::new("create_unattached_fresh");
+    let out = shmkit(&["create", &fresh.addr(), "--size", "8192"]);
+    let id = fresh.id().expect("created");
+    assert_eq!(
+        out.ok(),
+        format!(
+            "created {} (key 0x{:08x}, id {id}): 8192 bytes, mode 0600\n",
+            fresh.addr(),
+            fresh.0
+        )
+    );
+    let st = shmkit::sys::sysv::stat(id).unwrap();
+    assert_eq!(
+        (st.nattch, st.atime, st.dtime, st.lpid),
+        (0, 0, 0, 0),
+        "{st:?}"
+    );
+    // Opening what exists names its owner: it may be someone else's.
+    let again = shmkit(&["create", &fresh.addr(), "--size", "8192"]);
+    assert_eq!(
+        again.ok(),
+        format!(
+            "opened existing {} (key 0x{:08x}, id {id}): 8192 bytes, mode 0600, {}\n",
+            fresh.addr(),
+            fresh.0,
+            owner_words()
+        )
+    );
+    // Never attached, so none of its pages was ever allocated: nothing comes back.
+    let rm = json(&shmkit(&["rm", &fresh.addr(), "--json"]));
+    assert_eq!(rm["freed"], 0, "{rm}");
+    assert!(fresh.id().is_none());
+
+    // One page written through a mapping is one page back at removal.
+    let used = SysvKey::new("create_unattached_used");
+    shmkit(&["create", &used.addr(), "--size", "8192"]).ok();
+    shmkit(&["write", &used.addr(), "x"]).ok();
+    let id = used.id().expect("created");
+    assert!(
+        shmkit::sys::sysv::stat(id).unwrap().atime > 0,
+        "write attached it"
+    );
+    let rm = json(&shmkit(&["rm", &used.addr(), "--json"]));
+    assert_eq!(rm["freed"], shmkit::sys::page_size(), "{rm}");
 }

@@ -241,3 +241,29 @@ fn a_new_file_that_a_running_process_holds_is_never_shown_idle() {
     assert_eq!(seen, posix(&full(), &held.name));
     drop(fd);
 }
+
+/// A live scan bounded in time only (as the exporter's is): a holder that unmaps without
+/// exiting is forgotten at the first sample taken once the period has passed, however few
+/// samples were taken since, and the sample says how old its oldest reused walk is.
+#[test]
+fn an_unmapped_object_reads_idle_at_the_first_sample_after_the_period_in_time() {
+    let object = posix_object("live-scan-timed", 1 << 16);
+    let period = std::time::Duration::from_millis(500);
+    let mut live = LiveScan::every(ScanOptions::default(), u32::MAX).full_after(period);
+    let fd = sys::posix::shm_open(&object.name, OpenMode::ReadWrite, 0).expect("shm_open");
+    let mapping = sys::mapping::map_shared_fd(fd.as_fd(), 1 << 16, true).expect("mmap");
+    drop(fd);
+    assert_eq!(posix(&sample(&mut live), &object.name).usage, "in use");
+    assert_eq!(live.last().since_full_time, std::time::Duration::ZERO);
+    drop(mapping);
+    std::thread::sleep(period);
+    let now = sample(&mut live);
+    assert!(live.last().full.is_some(), "{:?}", live.last());
+    assert_eq!(live.last().since_full_time, std::time::Duration::ZERO);
+    assert_eq!(posix(&now, &object.name).usage, "idle", "{:?}", live.last());
+    let now = sample(&mut live);
+    if live.last().full.is_none() {
+        assert!(live.last().since_full_time > std::time::Duration::ZERO);
+    }
+    assert_eq!(posix(&now, &object.name), posix(&full(), &object.name));
+}

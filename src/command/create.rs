@@ -64,7 +64,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .exclusive(args.exclusive)
         .hugetlb(args.hugetlb)
         .prefault(args.prefault)
-        .allow_foreign_owner(args.allow_foreign);
+        .allow_foreign_owner(args.allow_foreign)
+        // Like ipcmk: making a segment is not using it, so its last-attach time and pid stay
+        // unset (and the command costs no mapping).
+        .attach(false);
     let seg = segment::create(&args.address, &opts)?;
     let stat = seg.stat()?;
     if seg.created() {
@@ -89,14 +92,21 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .as_ref()
         .map(|s| format!(" (key 0x{:08x}, id {})", s.key as u32, s.shmid))
         .unwrap_or_default();
+    // What this command made is the caller's (`stat` names the owner): only an object it
+    // opened can belong to someone else, and only then is the owner worth a user-database
+    // lookup.
+    let owner = if seg.created() {
+        String::new()
+    } else {
+        format!(", owner {}", lifecycle::describe_owner(stat.uid, stat.gid))
+    };
     // The segment's own address: for sysv:private that is its new id, the way to reach it.
     writeln!(
         output::stdout(),
-        "{verb} {}{id}: {} bytes, mode {:04o}, owner {}",
+        "{verb} {}{id}: {} bytes, mode {:04o}{owner}",
         seg.address(),
         stat.size,
         stat.mode,
-        lifecycle::describe_owner(stat.uid, stat.gid)
     )?;
     if !seg.created() && args.mode != DEFAULT_MODE && stat.mode != args.mode {
         msg!(

@@ -3,7 +3,22 @@
 //!
 //! The metrics come from the library's renderer ([`shmkit::report::metrics`]); this module
 //! only schedules scans and talks HTTP. Scrapes share scans: one runs at a time, a scrape that
-//! arrives while one runs takes its result, and a result is reused for `--min-interval`.
+//! arrives while one runs takes its result (if it started less than [`SHARE_WITHIN`] before the
+//! scrape arrived, else the scrape waits for the next one), and a result is reused for
+//! `--min-interval`.
+//!
+//! The server keeps one [`LiveScan`] between scrapes: each scrape re-reads meminfo, every
+//! segment's `nattch` and sizes, the mounts and the pid list, walks only the processes that
+//! are new since the last scrape, and walks every process again at the first scrape
+//! `--full-walk-interval` (60 s) or more after the last full walk, or at once when a cheap
+//! signal says a reused walk may be wrong (see [`shmkit::scan::LiveScan`]). What that bounds:
+//! an object is never exported idle or leaked while a process that holds it lives; a running
+//! process that unmaps or closes an object without exiting still counts as its holder until
+//! the next full walk, so the object reads "in use" (holders, `shmkit_idle_objects`) for at
+//! most that period plus one scrape interval after its last holder let go, never "idle"
+//! early. Leaks are judged from fresh facts only (`nattch` and whether the creator lives), so
+//! a leak shows at the first scrape after it happens and only once it is one. `--textfile`
+//! writes once, after one full scan.
 //! Connections are served by a fixed pool of threads with a bounded queue and deadlines on
 //! reading the request and writing the response, so slow or many clients cost a bounded
 //! amount of memory and cannot hold a scrape up for long; beyond the queue they get a 503.
@@ -12,7 +27,7 @@
 use clap::Args as ClapArgs;
 use shmkit::report::metrics::{Format, Metrics, MetricsOptions, ScrapeFacts};
 use shmkit::report::MemReport;
-use shmkit::scan::{ProcRoot, Scan, ScanOptions};
+use shmkit::scan::{LiveScan, ProcRoot, Scan, ScanError, ScanOptions};
 use shmkit::{Error, ErrorKind};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
@@ -39,6 +54,11 @@ const WRITE_DEADLINE: Duration = Duration::from_secs(10);
 const LINGER: Duration = Duration::from_secs(1);
 /// The largest request head read; real scrapers send a few hundred bytes.
 const MAX_HEAD: usize = 8 * 1024;
+/// A scrape that arrives while a scan runs takes that scan's result if the scan started at
+/// most this long before the scrape arrived: its facts are then hardly older than those of
+/// a scan started for it, and N scrapes at once (Prometheus servers in a pair, a dashboard)
+/// cost one scan, also with `--min-interval 0`.
+const SHARE_WITHIN: Duration = Duration::from_secs(1);
 
 /// Options of `shmkit exporter`.
 #[derive(Debug, ClapArgs)]
@@ -59,6 +79,11 @@ pub struct Args {
     /// Reuse a scan for scrapes within this interval (30s, 500ms, 0 = scan on every scrape).
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = super::flags::duration)]
     pub min_interval: Duration,
+    /// Read every process's mappings and descriptors again at the first scrape this long
+    /// after the last time (0 = on every scrape); between, only new processes are read, and
+    /// one that lets go of an object without exiting still counts as its holder.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = super::flags::duration)]
+    pub full_walk_interval: Duration,
     /// Export at most this many objects on their own series, the largest by resident bytes;
     /// the others are summed per kind and container under address="other".
     #[arg(long, value_name = "N", default_value_t = shmkit::report::metrics::DEFAULT_MAX_OBJECTS)]
@@ -91,7 +116,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         },
     };
     if let Some(path) = &args.textfile {
-        let text = source.render()?.encode(Format::Prometheus);
+        let text = source
+            .render(|root| Scan::collect(root, &ScanOptions::default()))?
+            .encode(Format::Prometheus);
         write_textfile(path, &text, args.textfile_mode)?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -103,12 +130,28 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     msg!("shmkit exporter: serving http://{addr}/metrics");
     serve(
         listener,
-        Arc::new(Scrapes::start(source, args.min_interval)?),
+        Arc::new(Scrapes::start(
+            source,
+            live_scan(args.full_walk_interval),
+            args.min_interval,
+        )?),
     );
     Ok(ExitCode::SUCCESS)
 }
 
-/// Where metrics come from: one scan of a root, rendered.
+/// The live scan the server samples at each scrape: it walks every process only when
+/// `full_walk_interval` has passed or a signal asks, never on a count of scrapes (scrapes
+/// come every 15 s or 60 s, or in bursts from several servers).
+fn live_scan(full_walk_interval: Duration) -> LiveScan {
+    let every = if full_walk_interval.is_zero() {
+        1
+    } else {
+        u32::MAX
+    };
+    LiveScan::every(ScanOptions::default(), every).full_after(full_walk_interval)
+}
+
+/// Where metrics come from: a scan of a root, rendered.
 #[derive(Debug)]
 struct Source {
     root: ProcRoot,
@@ -116,13 +159,17 @@ struct Source {
 }
 
 impl Source {
-    fn render(&self) -> Result<Metrics, Error> {
+    /// Renders the scan `scan` takes of the root (a full scan, or a live scan's sample).
+    fn render(
+        &self,
+        scan: impl FnOnce(&ProcRoot) -> Result<Scan, ScanError>,
+    ) -> Result<Metrics, Error> {
         let timestamp = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
             .as_secs_f64();
         let started = Instant::now();
-        let scan = Scan::collect(&self.root, &ScanOptions::default()).map_err(Error::from)?;
+        let scan = scan(&self.root).map_err(Error::from)?;
         let report = MemReport::new(&scan);
         let facts = ScrapeFacts {
             duration: started.elapsed(),
@@ -136,6 +183,7 @@ impl Source {
 #[derive(Debug)]
 struct Rendered {
     started: Instant,
+    finished: Instant,
     prometheus: String,
     openmetrics: String,
 }
@@ -160,18 +208,27 @@ impl Scrapes {
     /// scrape left the deep stack pages and the malloc arena it used resident in every
     /// worker, and the exporter's memory grew with the number of workers that had scanned
     /// (6.6 MiB after the first scrape, 22.5 MiB after 1,000 with the 1,000-process load).
-    fn start(source: Source, min_interval: Duration) -> std::io::Result<Scrapes> {
+    /// The thread owns the live scan, so what it keeps between scrapes stays with it.
+    fn start(
+        source: Source,
+        mut live: LiveScan,
+        min_interval: Duration,
+    ) -> std::io::Result<Scrapes> {
         let (ask, asked) = mpsc::channel::<()>();
         let (reply, answer) = mpsc::channel();
         std::thread::Builder::new()
             .name("scanner".into())
             .spawn(move || {
                 for () in asked {
-                    let rendered = source.render().map(|metrics| Rendered {
-                        started: Instant::now(),
-                        prometheus: metrics.encode(Format::Prometheus),
-                        openmetrics: metrics.encode(Format::OpenMetrics),
-                    });
+                    let rendered =
+                        source
+                            .render(|root| live.sample(root))
+                            .map(|metrics| Rendered {
+                                started: Instant::now(),
+                                finished: Instant::now(),
+                                prometheus: metrics.encode(Format::Prometheus),
+                                openmetrics: metrics.encode(Format::OpenMetrics),
+                            });
                     if reply.send(rendered).is_err() {
                         return;
                     }
@@ -187,13 +244,16 @@ impl Scrapes {
         })
     }
 
-    /// The metrics for a scrape that arrived at `asked`: the last scan's if it started after
-    /// `asked` (the scrape waited for it) or within `min_interval`, else a new scan's. Only
-    /// one scan runs at a time; the others wait on the lock and take its result.
+    /// The metrics for a scrape that arrived at `asked`: the last scan's if it finished
+    /// after `asked` and started at most [`SHARE_WITHIN`] before it (the scrape waited for
+    /// it), or if it started within `min_interval`; else a new scan's. Only one scan runs at
+    /// a time; the others wait on the lock and take its result.
     fn current(&self, asked: Instant) -> Result<Arc<Rendered>, Error> {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(r) = state.last.as_ref() {
-            if r.started >= asked || r.started.elapsed() < self.min_interval {
+            // `duration_since` is zero when the scan started after the scrape arrived.
+            let waited_for = r.finished >= asked && asked.duration_since(r.started) <= SHARE_WITHIN;
+            if waited_for || r.started.elapsed() < self.min_interval {
                 return Ok(Arc::clone(r));
             }
         }
@@ -204,6 +264,7 @@ impl Scrapes {
         state.ask.send(()).map_err(|_| gone())?;
         let mut rendered = state.answer.recv().map_err(|_| gone())??;
         rendered.started = started;
+        rendered.finished = Instant::now();
         let rendered = Arc::new(rendered);
         state.last = Some(Arc::clone(&rendered));
         Ok(rendered)

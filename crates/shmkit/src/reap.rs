@@ -752,9 +752,13 @@ pub fn remove_address(address: &Address, force: bool, dry_run: bool) -> Result<R
             freed = sysv_memory(s.shmid);
         }
     } else {
+        // SHM_INFO walks every segment of the namespace; a segment never attached (atime 0:
+        // nothing can have faulted a page in, since only a mapping allocates its pages) frees
+        // nothing, and needs no walk.
         let before = stat
             .sysv
             .as_ref()
+            .filter(|s| s.atime != 0)
             .and_then(|_| crate::sys::sysv::totals().ok());
         // The last look, as close to the removal as two system calls allow.
         if stat.sysv.is_some() && !force {

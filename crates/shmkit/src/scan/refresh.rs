@@ -10,9 +10,12 @@
 //! a process that exited holds nothing, and a new one is read before it is trusted.
 //!
 //! What a reused walk can miss is a process that was already running starting or stopping to
-//! hold something. Every [`FULL_EVERY`]th sample walks every process again, and a sample
-//! walks them all at once when a cheap signal says a reused walk may be wrong
-//! ([`Stale`]):
+//! hold something. Every [`FULL_EVERY`]th sample walks every process again, and so does the
+//! first sample taken [`FULL_AFTER`] or more after the last full walk (samples are counted
+//! for views sampled every second or two, time for callers that sample seldom or unevenly,
+//! like a Prometheus exporter scraped every 15 s or 60 s: counted alone, five samples
+//! would be minutes). A sample also walks them all at once when a cheap signal says a reused
+//! walk may be wrong ([`Stale`]):
 //! - a System V segment's `nattch` moved by more than the new and exited processes explain
 //!   (someone already running attached or detached it);
 //! - an idle file was opened and not released again, or renamed over (inotify on its
@@ -34,9 +37,12 @@
 //! through what no cheap signal sees: a descriptor received over a Unix socket by a process
 //! that was already running, for a file nobody else held or opened since. The other way round
 //! is bounded: a running process that unmaps or closes an object without exiting is still
-//! shown holding it for at most `FULL_EVERY` samples (10 s at `top`'s default interval), so
-//! an object can read "in use" that long after its last holder let go, never "idle" early.
-//! Leaks are judged from fresh facts only: `nattch` and whether the creator lives.
+//! shown holding it until the next full walk: at most [`FULL_EVERY`] samples later, and no
+//! later than the first sample taken [`FULL_AFTER`] (10 s) after the last full walk (or the
+//! caller's periods, [`LiveScan::every`] and [`LiveScan::full_after`]). So an object can read
+//! "in use" that long after its last holder let go, never "idle" early;
+//! [`Refresh::since_full_time`] says how old the oldest reused walk is. Leaks are judged
+//! from fresh facts only: `nattch` and whether the creator lives.
 
 use super::collect::{collect_with, Carry, Findings};
 use super::{ProcRoot, Scan, ScanError, ScanOptions};
@@ -46,9 +52,15 @@ use crate::sys::inotify::{
 };
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
-/// Every how many samples a live scan walks every process again, whatever the signals say.
+/// Every how many samples [`LiveScan::new`] walks every process again, whatever the signals
+/// say.
 pub const FULL_EVERY: u32 = 5;
+
+/// How long after its last full walk [`LiveScan::new`] walks every process again at its next
+/// sample, whatever the signals say and however few samples were taken since.
+pub const FULL_AFTER: Duration = Duration::from_secs(10);
 
 /// Why a sample walked every process.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,7 +68,8 @@ pub const FULL_EVERY: u32 = 5;
 pub enum Stale {
     /// The first sample.
     First,
-    /// [`FULL_EVERY`] samples since the last full walk.
+    /// The full-walk period passed: so many samples ([`FULL_EVERY`]) or so much time
+    /// ([`FULL_AFTER`]) since the last full walk.
     Periodic,
     /// The caller asked ([`LiveScan::walk_all_next`]).
     Asked,
@@ -94,6 +107,9 @@ pub struct Refresh {
     pub reused: usize,
     /// Samples since every process was last walked (0: in this one).
     pub since_full: u32,
+    /// Time from the start of the sample that last walked every process to the start of
+    /// this one (zero: this one did): the age of the oldest walk this sample reused.
+    pub since_full_time: Duration,
 }
 
 /// A scan repeated over time that reuses what has not changed (see the module's docs).
@@ -101,8 +117,11 @@ pub struct Refresh {
 pub struct LiveScan {
     opts: ScanOptions,
     full_every: u32,
+    full_after: Option<Duration>,
     carry: Carry,
     since_full: Option<u32>,
+    /// When the sample that last walked every process started.
+    last_full: Option<Instant>,
     asked: bool,
     /// The previous sample's `nattch` gaps, and the files it saw.
     gaps: HashMap<(Option<u64>, i32), i64>,
@@ -117,19 +136,23 @@ pub struct LiveScan {
 }
 
 impl LiveScan {
-    /// A live scan with these options, walking every process every [`FULL_EVERY`] samples.
+    /// A live scan with these options, walking every process every [`FULL_EVERY`] samples
+    /// and at the first sample [`FULL_AFTER`] or more after the last full walk.
     pub fn new(opts: ScanOptions) -> LiveScan {
-        LiveScan::every(opts, FULL_EVERY)
+        LiveScan::every(opts, FULL_EVERY).full_after(FULL_AFTER)
     }
 
     /// A live scan that walks every process every `full_every` samples (1: every sample,
-    /// as [`Scan::collect`] does).
+    /// as [`Scan::collect`] does; `u32::MAX`: only when a signal says so), with no bound in
+    /// time unless [`LiveScan::full_after`] sets one.
     pub fn every(opts: ScanOptions, full_every: u32) -> LiveScan {
         LiveScan {
             opts,
             full_every: full_every.max(1),
+            full_after: None,
             carry: Carry::default(),
             since_full: None,
+            last_full: None,
             asked: false,
             gaps: HashMap::new(),
             files: HashSet::new(),
@@ -138,6 +161,13 @@ impl LiveScan {
             watch: Watch::new(),
             last: Refresh::default(),
         }
+    }
+
+    /// Also walks every process at the first sample taken `period` or more after the last
+    /// full walk (zero: every sample).
+    pub fn full_after(mut self, period: Duration) -> LiveScan {
+        self.full_after = Some(period);
+        self
     }
 
     /// Makes the next sample walk every process (after a removal, or when the caller knows
@@ -151,13 +181,28 @@ impl LiveScan {
         &self.last
     }
 
-    /// Takes one sample.
+    /// Takes one sample. After a failed one the next walks every process: the failure may
+    /// have come halfway through the walks, and the file events it drained are gone.
     pub fn sample(&mut self, root: &ProcRoot) -> Result<Scan, ScanError> {
+        let sampled = self.try_sample(root);
+        if sampled.is_err() {
+            self.asked = true;
+        }
+        sampled
+    }
+
+    fn try_sample(&mut self, root: &ProcRoot) -> Result<Scan, ScanError> {
+        let started = Instant::now();
         self.samples += 1;
         let events = self.watch.drain();
+        let aged = self
+            .last_full
+            .zip(self.full_after)
+            .is_some_and(|(last, period)| started.duration_since(last) >= period);
         let before = before_walk(
             self.since_full,
             self.full_every,
+            aged,
             self.asked,
             events.opened.clone(),
         );
@@ -178,6 +223,7 @@ impl LiveScan {
         }
         if full.is_some() {
             self.pending.clear();
+            self.last_full = Some(started);
         } else {
             // A new file nobody walked holds may be held by a process that was already
             // running: unless its directory's events prove every open of it was released,
@@ -200,7 +246,7 @@ impl LiveScan {
         }
         let since_full = match (&full, self.since_full) {
             (Some(_), _) | (None, None) => 0,
-            (None, Some(n)) => n + 1,
+            (None, Some(n)) => n.saturating_add(1),
         };
         self.since_full = Some(since_full);
         self.gaps = std::mem::take(&mut findings.attach_gap);
@@ -215,6 +261,9 @@ impl LiveScan {
             walked: findings.walked,
             reused: findings.reused,
             since_full,
+            since_full_time: self
+                .last_full
+                .map_or(Duration::ZERO, |last| started.duration_since(last)),
         };
         Ok(scan)
     }
@@ -226,17 +275,19 @@ impl LiveScan {
 }
 
 /// Whether a sample walks every process before looking: the first, every `full_every`th,
-/// when asked, or when an idle file was opened since the last sample.
+/// once the full-walk period in time has passed (`aged`), when asked, or when an idle file
+/// was opened since the last sample.
 fn before_walk(
     since_full: Option<u32>,
     full_every: u32,
+    aged: bool,
     asked: bool,
     opened: Option<Stale>,
 ) -> Option<Stale> {
     match since_full {
         None => Some(Stale::First),
         _ if asked => Some(Stale::Asked),
-        Some(n) if n + 1 >= full_every => Some(Stale::Periodic),
+        Some(n) if n.saturating_add(1) >= full_every || aged => Some(Stale::Periodic),
         _ => opened,
     }
 }
@@ -438,21 +489,40 @@ mod tests {
     use std::os::fd::AsFd;
 
     #[test]
-    fn every_process_is_walked_first_then_every_nth_sample_or_when_asked() {
+    fn every_process_is_walked_first_then_every_nth_sample_or_period_or_when_asked() {
         let opened = || {
             Some(Stale::Opened {
                 name: "/x".to_string(),
             })
         };
-        assert_eq!(before_walk(None, 5, false, None), Some(Stale::First));
-        assert_eq!(before_walk(Some(0), 5, false, None), None);
-        assert_eq!(before_walk(Some(3), 5, false, None), None);
+        assert_eq!(before_walk(None, 5, false, false, None), Some(Stale::First));
+        assert_eq!(before_walk(Some(0), 5, false, false, None), None);
+        assert_eq!(before_walk(Some(3), 5, false, false, None), None);
         // Four samples reused walks: the fifth walks everything.
-        assert_eq!(before_walk(Some(4), 5, false, None), Some(Stale::Periodic));
-        assert_eq!(before_walk(Some(0), 5, true, None), Some(Stale::Asked));
-        assert_eq!(before_walk(Some(0), 5, false, opened()), opened());
+        assert_eq!(
+            before_walk(Some(4), 5, false, false, None),
+            Some(Stale::Periodic)
+        );
+        assert_eq!(
+            before_walk(Some(0), 5, false, true, None),
+            Some(Stale::Asked)
+        );
+        assert_eq!(before_walk(Some(0), 5, false, false, opened()), opened());
         // One sample per full walk: every sample walks everything.
-        assert_eq!(before_walk(Some(0), 1, false, None), Some(Stale::Periodic));
+        assert_eq!(
+            before_walk(Some(0), 1, false, false, None),
+            Some(Stale::Periodic)
+        );
+        // The period in time passed: however few samples since, and with no count at all.
+        assert_eq!(
+            before_walk(Some(0), 5, true, false, None),
+            Some(Stale::Periodic)
+        );
+        assert_eq!(
+            before_walk(Some(7), u32::MAX, true, false, opened()),
+            Some(Stale::Periodic)
+        );
+        assert_eq!(before_walk(Some(7), u32::MAX, false, false, None), None);
     }
 
     #[test]
@@ -510,6 +580,16 @@ mod tests {
                 name: "memfd:x".to_string()
             })
         );
+    }
+
+    #[test]
+    fn the_sample_after_a_failed_one_walks_every_process() {
+        let mut live = LiveScan::every(ScanOptions::default(), u32::MAX);
+        live.sample(&ProcRoot::live()).expect("a live scan");
+        let gone = tempfile::tempdir().unwrap();
+        assert!(live.sample(&ProcRoot::new(gone.path())).is_err());
+        live.sample(&ProcRoot::live()).expect("a live scan");
+        assert_eq!(live.last().full, Some(Stale::Asked));
     }
 
     fn in_dir(dir: &std::path::Path, name: &str, idle: bool) -> FileSeen {

@@ -84,10 +84,15 @@ pub struct CreateOptions {
     pub prefault: bool,
     /// Accept an existing object owned by another user (only without `exclusive`).
     pub allow_foreign_owner: bool,
+    /// System V: attach the segment, so that it can be read and written through the handle.
+    /// Without it (and without `prefault`) the segment is made and checked but nobody attaches:
+    /// its last-attach time and pid stay unset, as `ipcmk` leaves them, and the handle answers
+    /// only [`Segment::stat`] and [`Segment::remove`]. Other kinds are always mapped.
+    pub attach: bool,
 }
 
 impl CreateOptions {
-    /// `size` bytes, mode 0600, create-or-open, no huge pages, no prefault.
+    /// `size` bytes, mode 0600, create-or-open, no huge pages, no prefault, attached.
     pub fn new(size: u64) -> Self {
         CreateOptions {
             size,
@@ -96,6 +101,7 @@ impl CreateOptions {
             hugetlb: false,
             prefault: false,
             allow_foreign_owner: false,
+            attach: true,
         }
     }
 
@@ -126,6 +132,12 @@ impl CreateOptions {
     /// Accepts an existing object owned by another user.
     pub fn allow_foreign_owner(mut self, allow: bool) -> Self {
         self.allow_foreign_owner = allow;
+        self
+    }
+
+    /// System V: whether to attach the segment (the default); see [`CreateOptions::attach`].
+    pub fn attach(mut self, attach: bool) -> Self {
+        self.attach = attach;
         self
     }
 }

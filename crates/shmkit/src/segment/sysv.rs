@@ -93,6 +93,9 @@ impl SysvSegment {
                     mapping: None,
                 };
                 ctx.shmid = Some(id);
+                if !opts.attach && !opts.prefault {
+                    return Ok(seg);
+                }
                 if let Err(err) = seg.attach(&ctx, false, opts.prefault) {
                     // Leave nothing half-made behind.
                     let _ = sys::sysv::remove(id);
@@ -120,7 +123,9 @@ impl SysvSegment {
                     mapping: None,
                 };
                 check_owner(&seg.address, &seg.stat()?, opts.allow_foreign_owner)?;
-                seg.attach(&ctx, false, opts.prefault)?;
+                if opts.attach || opts.prefault {
+                    seg.attach(&ctx, false, opts.prefault)?;
+                }
                 Ok(seg)
             }
             Err(e) => Err(explain(Call::Shmget, &ctx, e)),

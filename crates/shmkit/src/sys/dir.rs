@@ -1,21 +1,20 @@
-//! Reading files relative to an open directory (`openat`, `readlinkat`, `fstatat`, `readdir`).
+//! Reading files relative to an open directory (`openat`, `readlinkat`, `fstatat`, `getdents64`).
 //!
 //! The scan reads a handful of files of every process: resolving `/proc/PID/fd/N` from the
 //! root for each of them walks `/proc`, the pid and `fd` again every time, and that walk costs
 //! more than the read. Opening `/proc/PID` once and naming its files relative to it leaves one
 //! path component per call.
 //!
-//! # Safety
-//!
-//! Names are NUL-terminated C strings that outlive each call; buffers handed to the kernel are
-//! the spare capacity of a `Vec` with its true length; `DIR` streams are owned by a guard that
-//! closes them exactly once.
+//! Every call goes through rustix (raw system calls, no `errno`): no `unsafe` here.
 
-use super::{cstring, cvt};
 use std::ffi::CStr;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::mem::MaybeUninit;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
+
+use rustix::fs::{AtFlags, Mode, OFlags, RawDir};
+use rustix::io::Errno;
 
 /// What `fstat` tells of a file: the fields the scan uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,7 +43,7 @@ impl FileStat {
         self.mode & libc::S_IFMT == libc::S_IFREG
     }
 
-    fn from_raw(st: &libc::stat) -> FileStat {
+    fn from_raw(st: &rustix::fs::Stat) -> FileStat {
         FileStat {
             dev: st.st_dev as u64,
             ino: st.st_ino as u64,
@@ -63,16 +62,11 @@ impl FileStat {
 /// # References
 /// - [Linux](https://man7.org/linux/man-pages/man2/open.2.html)
 pub fn open_dir(path: &Path) -> io::Result<OwnedFd> {
-    let c_path = cstring(path.as_os_str().as_encoded_bytes())?;
-    // SAFETY: `c_path` is NUL-terminated and outlives the call; open takes no other pointer.
-    let fd = cvt(unsafe {
-        libc::open(
-            c_path.as_ptr(),
-            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
-        )
-    })?;
-    // SAFETY: open returned a new descriptor that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    Ok(rustix::fs::open(
+        path,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?)
 }
 
 /// `openat(dir, name, O_RDONLY|O_CLOEXEC)`—Opens a file relative to a directory.
@@ -80,16 +74,12 @@ pub fn open_dir(path: &Path) -> io::Result<OwnedFd> {
 /// # References
 /// - [Linux](https://man7.org/linux/man-pages/man2/openat.2.html)
 pub fn open_at(dir: BorrowedFd<'_>, name: &CStr) -> io::Result<OwnedFd> {
-    // SAFETY: `name` is NUL-terminated and outlives the call; `dir` is an open descriptor.
-    let fd = cvt(unsafe {
-        libc::openat(
-            dir.as_raw_fd(),
-            name.as_ptr(),
-            libc::O_RDONLY | libc::O_CLOEXEC,
-        )
-    })?;
-    // SAFETY: openat returned a new descriptor that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    Ok(rustix::fs::openat(
+        dir,
+        name,
+        OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?)
 }
 
 /// `openat(dir, name, O_RDONLY|O_CLOEXEC)`, `read` until end of file, `close`—Reads a whole
@@ -100,43 +90,19 @@ pub fn open_at(dir: BorrowedFd<'_>, name: &CStr) -> io::Result<OwnedFd> {
 /// - [Linux read](https://man7.org/linux/man-pages/man2/read.2.html)
 pub fn read_at(dir: BorrowedFd<'_>, name: &CStr, buf: &mut Vec<u8>) -> io::Result<()> {
     buf.clear();
-    // SAFETY: `name` is NUL-terminated and outlives the call; `dir` is an open descriptor.
-    let fd = cvt(unsafe {
-        libc::openat(
-            dir.as_raw_fd(),
-            name.as_ptr(),
-            libc::O_RDONLY | libc::O_CLOEXEC,
-        )
-    })?;
-    // SAFETY: openat returned a new descriptor that nothing else owns; it closes on drop.
-    let file = unsafe { OwnedFd::from_raw_fd(fd) };
+    let file = open_at(dir, name)?;
     loop {
+        // `spare_capacity` reads into what the Vec has allocated and never grows it, and a
+        // read into no room returns 0, which would pass for the end of the file.
         if buf.capacity() - buf.len() < 4096 {
             buf.reserve(buf.capacity().max(16 * 1024));
         }
-        let spare = buf.spare_capacity_mut();
-        // SAFETY: the kernel writes at most `spare.len()` bytes into the spare capacity, which
-        // belongs to `buf` and is not aliased during the call.
-        let n = unsafe {
-            libc::read(
-                file.as_raw_fd(),
-                spare.as_mut_ptr().cast::<libc::c_void>(),
-                spare.len(),
-            )
-        };
-        if n < 0 {
-            let err = io::Error::last_os_error();
-            if err.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(err);
+        match rustix::io::read(&file, rustix::buffer::spare_capacity(buf)) {
+            Ok(0) => return Ok(()),
+            Ok(_) => {}
+            Err(Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
         }
-        if n == 0 {
-            return Ok(());
-        }
-        let n = n as usize;
-        // SAFETY: read initialised the first `n` bytes of the spare capacity.
-        unsafe { buf.set_len(buf.len() + n) };
     }
 }
 
@@ -151,28 +117,14 @@ pub fn readlink_at(dir: BorrowedFd<'_>, name: &CStr, buf: &mut Vec<u8>) -> io::R
         buf.reserve(256);
     }
     loop {
-        let cap = buf.capacity();
-        // SAFETY: the kernel writes at most `cap` bytes into `buf`'s allocation, which is not
-        // aliased during the call; `name` is NUL-terminated and outlives it.
-        let n = unsafe {
-            libc::readlinkat(
-                dir.as_raw_fd(),
-                name.as_ptr(),
-                buf.as_mut_ptr().cast::<libc::c_char>(),
-                cap,
-            )
-        };
-        if n < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let n = n as usize;
-        if n < cap {
-            // SAFETY: readlinkat initialised the first `n` bytes.
-            unsafe { buf.set_len(n) };
+        let room = buf.capacity();
+        let n = rustix::fs::readlinkat_raw(dir, name, rustix::buffer::spare_capacity(buf))?;
+        if n < room {
             return Ok(());
         }
         // The target may have been cut to the buffer: grow and ask again.
-        buf.reserve(cap * 2);
+        buf.clear();
+        buf.reserve(room * 2);
     }
 }
 
@@ -182,12 +134,11 @@ pub fn readlink_at(dir: BorrowedFd<'_>, name: &CStr, buf: &mut Vec<u8>) -> io::R
 /// # References
 /// - [Linux](https://man7.org/linux/man-pages/man2/fstatat.2.html)
 pub fn stat_at(dir: BorrowedFd<'_>, name: &CStr) -> io::Result<FileStat> {
-    let mut st = std::mem::MaybeUninit::<libc::stat>::zeroed();
-    // SAFETY: `name` is NUL-terminated and outlives the call; `st` is a writable `stat` the
-    // kernel fills on success.
-    cvt(unsafe { libc::fstatat(dir.as_raw_fd(), name.as_ptr(), st.as_mut_ptr(), 0) })?;
-    // SAFETY: fstatat returned 0, so it initialised the whole struct.
-    Ok(FileStat::from_raw(&unsafe { st.assume_init() }))
+    Ok(FileStat::from_raw(&rustix::fs::statat(
+        dir,
+        name,
+        AtFlags::empty(),
+    )?))
 }
 
 /// `fstatat(dir, name, &st, 0)`, the link count only: for `/proc/PID/task` that is two plus
@@ -196,15 +147,9 @@ pub fn stat_at(dir: BorrowedFd<'_>, name: &CStr) -> io::Result<FileStat> {
 /// # References
 /// - [Linux](https://man7.org/linux/man-pages/man2/fstatat.2.html)
 pub fn nlink_at(dir: BorrowedFd<'_>, name: &CStr) -> io::Result<u64> {
-    let mut st = std::mem::MaybeUninit::<libc::stat>::zeroed();
-    // SAFETY: `name` is NUL-terminated and outlives the call; `st` is a writable `stat` the
-    // kernel fills on success.
-    cvt(unsafe { libc::fstatat(dir.as_raw_fd(), name.as_ptr(), st.as_mut_ptr(), 0) })?;
-    // SAFETY: fstatat returned 0, so it initialised the whole struct.
-    let st = unsafe { st.assume_init() };
-    // nlink_t is u64 on x86_64 and u32 on other architectures.
-    #[allow(clippy::useless_conversion)]
-    Ok(u64::from(st.st_nlink))
+    let st = rustix::fs::statat(dir, name, AtFlags::empty())?;
+    // st_nlink is u64 on x86_64 and u32 on other architectures.
+    Ok(st.st_nlink as u64)
 }
 
 /// `fstat(fd, &st)`—Stats an open file or directory.
@@ -212,16 +157,19 @@ pub fn nlink_at(dir: BorrowedFd<'_>, name: &CStr) -> io::Result<u64> {
 /// # References
 /// - [Linux](https://man7.org/linux/man-pages/man2/fstat.2.html)
 pub fn fstat(fd: BorrowedFd<'_>) -> io::Result<FileStat> {
-    let mut st = std::mem::MaybeUninit::<libc::stat>::zeroed();
-    // SAFETY: `st` is a writable `stat` the kernel fills on success; fd is open.
-    cvt(unsafe { libc::fstat(fd.as_raw_fd(), st.as_mut_ptr()) })?;
-    // SAFETY: fstat returned 0, so it initialised the whole struct.
-    Ok(FileStat::from_raw(&unsafe { st.assume_init() }))
+    Ok(FileStat::from_raw(&rustix::fs::fstat(fd)?))
 }
 
 /// The longest record `getdents64` can produce: its 19-byte header, a 255-byte name, a NUL,
 /// padded to 8 bytes.
 const MAX_DIRENT: usize = 280;
+
+/// The size of the `linux_dirent64` record the kernel writes for a name of `name_len` bytes:
+/// the 19-byte header (`u64` inode, `i64` offset, `u16` length, `u8` type), the name and its
+/// NUL, rounded up to 8 bytes (`filldir64` in `fs/readdir.c`, the same for every filesystem).
+fn dirent_len(name_len: usize) -> usize {
+    (19 + name_len + 1).next_multiple_of(8)
+}
 
 /// `openat(dir, name, O_DIRECTORY)`, `getdents64` until the end—Calls `each` with the name of
 /// every entry but `.` and `..`, and the directory's descriptor, for `*_at` calls on the
@@ -239,51 +187,36 @@ pub fn for_each_entry_at(
     last_batch_is_short: bool,
     mut each: impl FnMut(&CStr, BorrowedFd<'_>),
 ) -> io::Result<()> {
-    // SAFETY: `name` is NUL-terminated and outlives the call; `dir` is an open descriptor.
-    let fd = cvt(unsafe {
-        libc::openat(
-            dir.as_raw_fd(),
-            name.as_ptr(),
-            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
-        )
-    })?;
-    // SAFETY: openat returned a new descriptor that nothing else owns; it closes on drop.
-    let sub = unsafe { OwnedFd::from_raw_fd(fd) };
-    let mut buf = [0u8; 16 * 1024];
+    let sub = rustix::fs::openat(
+        dir,
+        name,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    let mut buf = [MaybeUninit::<u8>::uninit(); 16 * 1024];
+    // RawDir starts its records at the first 8-byte-aligned byte of the buffer.
+    let room = buf.len() - buf.as_ptr().align_offset(8).min(buf.len());
+    let mut entries = RawDir::new(sub.as_fd(), &mut buf);
+    // RawDir does not tell how many bytes a getdents64 call returned; the records of the
+    // current batch add up to it.
+    let mut batch = 0;
     loop {
-        // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`, a local array not
-        // aliased during the call.
-        let n = unsafe {
-            libc::syscall(
-                libc::SYS_getdents64,
-                sub.as_raw_fd(),
-                buf.as_mut_ptr(),
-                buf.len(),
-            )
+        if entries.is_buffer_empty() {
+            batch = 0;
+        }
+        let entry = match entries.next() {
+            None => return Ok(()),
+            Some(Err(Errno::INTR)) => continue,
+            Some(Err(e)) => return Err(e.into()),
+            Some(Ok(entry)) => entry,
         };
-        if n < 0 {
-            return Err(io::Error::last_os_error());
+        let entry_name = entry.file_name();
+        let bytes = entry_name.to_bytes();
+        batch += dirent_len(bytes.len());
+        if bytes != b"." && bytes != b".." {
+            each(entry_name, sub.as_fd());
         }
-        let n = n as usize;
-        if n == 0 {
-            return Ok(());
-        }
-        let mut records = buf.get(..n).unwrap_or_default();
-        // linux_dirent64: u64 ino, i64 off, u16 reclen, u8 type, then the NUL-ended name.
-        while let Some(reclen) = records.get(16..18) {
-            let reclen = usize::from(u16::from_ne_bytes([reclen[0], reclen[1]]));
-            let Some(record) = records.get(..reclen).filter(|_| reclen > 19) else {
-                return Err(io::Error::from_raw_os_error(libc::EIO));
-            };
-            if let Ok(entry) = CStr::from_bytes_until_nul(&record[19..]) {
-                let bytes = entry.to_bytes();
-                if bytes != b"." && bytes != b".." {
-                    each(entry, sub.as_fd());
-                }
-            }
-            records = &records[reclen..];
-        }
-        if last_batch_is_short && n + MAX_DIRENT <= buf.len() {
+        if last_batch_is_short && entries.is_buffer_empty() && batch + MAX_DIRENT <= room {
             return Ok(());
         }
     }
@@ -292,6 +225,7 @@ pub fn for_each_entry_at(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::fd::AsRawFd;
 
     #[test]
     fn read_at_reads_a_proc_file_whole_and_stat_at_follows_links() {
@@ -303,6 +237,13 @@ mod tests {
         let mut buf = Vec::new();
         read_at(fd.as_fd(), c"f", &mut buf).unwrap();
         assert_eq!(buf, big);
+        readlink_at(fd.as_fd(), c"l", &mut buf).unwrap();
+        assert_eq!(buf, b"f");
+        // A target longer than the first buffer comes back whole, not cut.
+        let long = "d/".repeat(1500) + "end";
+        std::os::unix::fs::symlink(&long, dir.path().join("long")).unwrap();
+        readlink_at(fd.as_fd(), c"long", &mut buf).unwrap();
+        assert_eq!(buf, long.as_bytes());
         readlink_at(fd.as_fd(), c"l", &mut buf).unwrap();
         assert_eq!(buf, b"f");
         let st = stat_at(fd.as_fd(), c"l").unwrap();

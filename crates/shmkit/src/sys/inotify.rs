@@ -1,15 +1,14 @@
 //! inotify: told when a file in a watched directory is opened, so a live scan knows that an
 //! object it last saw unheld may have a holder now without walking every process again.
 //!
-//! # Safety
-//!
-//! `inotify_init1` takes integers; `inotify_add_watch` takes a
-//! NUL-terminated path that lives across the call; `read` fills a local byte buffer whose
-//! length is passed with it, and the events are decoded from the bytes the kernel reported
-//! written, each header copied out with an unaligned read after checking it fits.
+//! Through rustix (`rustix::fs::inotify`, whose reader decodes the event records): no `unsafe`
+//! here.
 
+use rustix::fs::inotify::{self, CreateFlags, WatchFlags};
+use rustix::io::Errno;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::mem::MaybeUninit;
+use std::os::fd::OwnedFd;
 use std::path::Path;
 
 /// `IN_OPEN`: a file (or the directory itself) was opened.
@@ -50,10 +49,7 @@ impl Inotify {
     /// # References
     /// - [Linux](https://man7.org/linux/man-pages/man2/inotify_init1.2.html)
     pub fn new() -> io::Result<Inotify> {
-        // SAFETY: inotify_init1 takes flags only and returns a new descriptor or -1.
-        let fd = super::cvt(unsafe { libc::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) })?;
-        // SAFETY: `fd` was just returned by the kernel and nothing else owns it.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let fd = inotify::init(CreateFlags::NONBLOCK | CreateFlags::CLOEXEC)?;
         Ok(Inotify { fd })
     }
 
@@ -63,15 +59,8 @@ impl Inotify {
     /// # References
     /// - [Linux](https://man7.org/linux/man-pages/man2/inotify_add_watch.2.html)
     pub fn add_watch(&self, path: &Path, mask: u32) -> io::Result<i32> {
-        let c_path = super::cstring(path.as_os_str().as_encoded_bytes())?;
-        // SAFETY: `c_path` is NUL-terminated and outlives the call; the descriptor is ours.
-        super::cvt(unsafe {
-            libc::inotify_add_watch(
-                self.fd.as_raw_fd(),
-                c_path.as_ptr(),
-                mask | libc::IN_ONLYDIR,
-            )
-        })
+        let flags = WatchFlags::from_bits_retain(mask) | WatchFlags::ONLYDIR;
+        Ok(inotify::add_watch(&self.fd, path, flags)?)
     }
 
     /// Reads every event queued now, without waiting.
@@ -79,50 +68,25 @@ impl Inotify {
     /// # References
     /// - [Linux](https://man7.org/linux/man-pages/man7/inotify.7.html)
     pub fn drain(&self) -> io::Result<Vec<Event>> {
-        const HEADER: usize = std::mem::size_of::<libc::inotify_event>();
         let mut events = Vec::new();
         // Room for many events at once; the kernel never splits one across reads.
-        let mut buf = vec![0u8; 64 * 1024];
+        let mut buf = vec![MaybeUninit::<u8>::uninit(); 64 * 1024];
+        let mut reader = inotify::Reader::new(&self.fd, &mut buf);
         loop {
-            // SAFETY: `buf` is a writable allocation of `buf.len()` bytes that outlives the
-            // call; the kernel writes at most that many.
-            let n = unsafe {
-                libc::read(
-                    self.fd.as_raw_fd(),
-                    buf.as_mut_ptr().cast::<libc::c_void>(),
-                    buf.len(),
-                )
-            };
-            if n < 0 {
-                let e = io::Error::last_os_error();
-                return match e.raw_os_error() {
-                    Some(libc::EAGAIN) => Ok(events),
-                    Some(libc::EINTR) => continue,
-                    _ => Err(e),
-                };
-            }
-            let n = usize::try_from(n).unwrap_or(0);
-            if n == 0 {
-                return Ok(events);
-            }
-            let mut at = 0;
-            while at + HEADER <= n {
-                // SAFETY: `at + HEADER <= n <= buf.len()`, so the header's bytes are inside
-                // what the kernel wrote; read_unaligned makes no alignment demand.
-                let ev = unsafe {
-                    std::ptr::read_unaligned(buf.as_ptr().add(at).cast::<libc::inotify_event>())
-                };
-                let len = ev.len as usize;
-                let end = (at + HEADER).saturating_add(len).min(n);
-                let raw = &buf[at + HEADER..end];
-                // The name is padded with NULs to an aligned length.
-                let name = raw.split(|&b| b == 0).next().unwrap_or_default().to_vec();
-                events.push(Event {
-                    wd: ev.wd,
-                    mask: ev.mask,
-                    name,
-                });
-                at = end;
+            match reader.next() {
+                Ok(event) => events.push(Event {
+                    wd: event.wd(),
+                    mask: event.events().bits(),
+                    // The kernel pads the name with NULs to an aligned length; the reader
+                    // gives it up to the first.
+                    name: event
+                        .file_name()
+                        .map(|n| n.to_bytes().to_vec())
+                        .unwrap_or_default(),
+                }),
+                Err(Errno::AGAIN) => return Ok(events),
+                Err(Errno::INTR) => continue,
+                Err(e) => return Err(e.into()),
             }
         }
     }
@@ -159,5 +123,29 @@ mod tests {
             ino.add_watch(&dir.join("watched"), IN_OPEN).is_err(),
             "not a directory"
         );
+        // Names of every length come back whole, without the NULs that pad them to 16 bytes,
+        // and in the order of the opens.
+        let names = [
+            "a",
+            "fifteen-bytes-x",
+            "sixteen-bytes-xy",
+            "seventeen-bytes-x",
+        ];
+        for n in names {
+            std::fs::write(dir.join(n), b"x").unwrap();
+        }
+        ino.drain().unwrap();
+        for n in names {
+            drop(std::fs::File::open(dir.join(n)).unwrap());
+        }
+        let opened: Vec<Vec<u8>> = ino
+            .drain()
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.wd == wd && e.mask & IN_OPEN != 0)
+            .map(|e| e.name)
+            .collect();
+        let expected: Vec<Vec<u8>> = names.iter().map(|n| n.as_bytes().to_vec()).collect();
+        assert_eq!(opened, expected);
     }
 }

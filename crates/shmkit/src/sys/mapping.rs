@@ -8,7 +8,12 @@
 //!
 //! A `Mapping` owns `[ptr, ptr+len)` from a successful `mmap` or `shmat` until it is dropped,
 //! when it is unmapped or detached exactly once. Every access is checked against `len` first.
+//!
+//! `mmap`, `munmap`, `msync` and `madvise` go through `rustix::mm`, which still marks them
+//! `unsafe`: they act on raw address ranges. `mincore` (which rustix lacks) and `shmdt`
+//! (System V) call libc.
 
+use rustix::mm::{Advice, MapFlags, MsyncFlags, ProtFlags};
 use std::io;
 use std::ptr::NonNull;
 
@@ -157,8 +162,8 @@ impl Mapping {
         }
         // SAFETY: ptr/len describe a live mapping owned by self; msync does not access memory
         // on our behalf beyond the kernel's page tables.
-        super::cvt(unsafe { libc::msync(self.ptr.as_ptr().cast(), self.len, libc::MS_SYNC) })
-            .map(drop)
+        unsafe { rustix::mm::msync(self.ptr.as_ptr().cast(), self.len, MsyncFlags::SYNC) }?;
+        Ok(())
     }
 
     /// `madvise(MADV_POPULATE_WRITE)` or a read pass: faults every page in now ("prefault").
@@ -167,13 +172,14 @@ impl Mapping {
             return Ok(());
         }
         let advice = if self.writable {
-            libc::MADV_POPULATE_WRITE
+            Advice::LinuxPopulateWrite
         } else {
-            libc::MADV_POPULATE_READ
+            Advice::LinuxPopulateRead
         };
         // SAFETY: ptr/len describe a live mapping owned by self; madvise only changes the
         // kernel's page tables for that range.
-        super::cvt(unsafe { libc::madvise(self.ptr.as_ptr().cast(), self.len, advice) }).map(drop)
+        unsafe { rustix::mm::madvise(self.ptr.as_ptr().cast(), self.len, advice) }?;
+        Ok(())
     }
 }
 
@@ -195,15 +201,15 @@ impl Mapping {
         let span =
             usize::try_from(end - start).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
         let advice = if self.writable {
-            libc::MADV_POPULATE_WRITE
+            Advice::LinuxPopulateWrite
         } else {
-            libc::MADV_POPULATE_READ
+            Advice::LinuxPopulateRead
         };
         // SAFETY: `start` is page-aligned within the mapping (the mapping itself starts on a
         // page boundary) and `start + span <= len`, so the range lies in the live mapping that
         // `self` owns; madvise only changes the kernel's page tables for it.
-        super::cvt(unsafe { libc::madvise(self.ptr.as_ptr().add(start_us).cast(), span, advice) })
-            .map(drop)
+        unsafe { rustix::mm::madvise(self.ptr.as_ptr().add(start_us).cast(), span, advice) }?;
+        Ok(())
     }
 }
 
@@ -257,8 +263,8 @@ impl Mapping {
         }
         // SAFETY: ptr/len describe a live mapping owned by self; MADV_PAGEOUT only moves pages
         // out of memory, their contents stay reachable through the same addresses.
-        super::cvt(unsafe { libc::madvise(self.ptr.as_ptr().cast(), self.len, libc::MADV_PAGEOUT) })
-            .map(drop)
+        unsafe { rustix::mm::madvise(self.ptr.as_ptr().cast(), self.len, Advice::LinuxPageOut) }?;
+        Ok(())
     }
 
     /// `mincore(ptr, len, vec)`—How many bytes of this mapping are resident in memory now
@@ -295,7 +301,7 @@ impl Drop for Mapping {
             // SAFETY: the range came from mmap (constructor's contract) and is unmapped once,
             // here; nothing can use it after drop.
             Release::Munmap if self.len > 0 => unsafe {
-                libc::munmap(self.ptr.as_ptr().cast(), self.len);
+                let _ = rustix::mm::munmap(self.ptr.as_ptr().cast(), self.len);
             },
             Release::Munmap => {}
             // SAFETY: the address came from shmat (constructor's contract) and is detached
@@ -319,29 +325,20 @@ pub fn map_shared_fd(
     len: u64,
     writable: bool,
 ) -> io::Result<Mapping> {
-    use std::os::fd::AsRawFd;
     let len = usize::try_from(len).map_err(|_| io::Error::from_raw_os_error(libc::ENOMEM))?;
     if len == 0 {
         return Ok(empty(writable));
     }
     let prot = if writable {
-        libc::PROT_READ | libc::PROT_WRITE
+        ProtFlags::READ | ProtFlags::WRITE
     } else {
-        libc::PROT_READ
+        ProtFlags::READ
     };
     // SAFETY: a NULL hint lets the kernel choose a fresh range, so no existing memory of ours
     // is replaced; the fd is borrowed for the call only (the mapping keeps its own reference).
-    let ptr = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            len,
-            prot,
-            libc::MAP_SHARED,
-            fd.as_raw_fd(),
-            0,
-        )
-    };
-    wrap_mmap(ptr, len, writable)
+    let ptr =
+        unsafe { rustix::mm::mmap(std::ptr::null_mut(), len, prot, MapFlags::SHARED, fd, 0) }?;
+    own_mmap(ptr, len, writable)
 }
 
 /// `mmap(NULL, len, PROT_READ|PROT_WRITE, MAP_SHARED|MAP_ANONYMOUS, -1, 0)`—Shared anonymous
@@ -356,31 +353,104 @@ pub fn map_shared_anonymous(len: u64) -> io::Result<Mapping> {
     }
     // SAFETY: anonymous mapping with a NULL hint: a fresh range, no fd involved.
     let ptr = unsafe {
-        libc::mmap(
+        rustix::mm::mmap_anonymous(
             std::ptr::null_mut(),
             len,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_SHARED | libc::MAP_ANONYMOUS,
-            -1,
-            0,
+            ProtFlags::READ | ProtFlags::WRITE,
+            MapFlags::SHARED,
         )
-    };
-    wrap_mmap(ptr, len, true)
+    }?;
+    own_mmap(ptr, len, true)
 }
 
-fn wrap_mmap(ptr: *mut libc::c_void, len: usize, writable: bool) -> io::Result<Mapping> {
-    // mmap reports failure as MAP_FAILED, never NULL (the seed's mmap.c checks NULL).
-    if ptr == libc::MAP_FAILED {
-        return Err(io::Error::last_os_error());
-    }
+fn own_mmap(ptr: *mut std::ffi::c_void, len: usize, writable: bool) -> io::Result<Mapping> {
     let ptr =
         NonNull::new(ptr.cast::<u8>()).ok_or_else(|| io::Error::from_raw_os_error(libc::ENOMEM))?;
     // SAFETY: ptr/len come from a successful mmap just above and are owned by the new Mapping.
     Ok(unsafe { Mapping::from_raw(ptr, len, writable, false) })
 }
 
+/// A mapping of nothing: it owns no memory, so it needs no `mmap` behind it (every access is
+/// bounds-checked against length 0, and `Drop` unmaps nothing of length 0).
 fn empty(writable: bool) -> Mapping {
-    // SAFETY: a zero-length mapping is never dereferenced (every access is bounds-checked
-    // against len 0) and never unmapped (Drop skips len 0).
-    unsafe { Mapping::from_raw(NonNull::dangling(), 0, writable, false) }
+    Mapping {
+        ptr: NonNull::dangling(),
+        len: 0,
+        writable,
+        release: Release::Munmap,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsFd;
+
+    #[test]
+    fn two_mappings_of_one_memfd_share_their_bytes_and_bounds_hold() {
+        let page = super::super::page_size();
+        let fd = super::super::memfd::memfd_create("shmkit-mapping-test", false, false).unwrap();
+        rustix::fs::ftruncate(&fd, 4 * page).unwrap();
+        let writer = map_shared_fd(fd.as_fd(), 4 * page, true).unwrap();
+        let reader = map_shared_fd(fd.as_fd(), 4 * page, false).unwrap();
+        assert_eq!(reader.resident_bytes().unwrap(), 0, "nothing written yet");
+        writer.write_at(page + 3, b"shared").unwrap();
+        let mut got = [0u8; 6];
+        reader.read_at(page + 3, &mut got).unwrap();
+        assert_eq!(&got, b"shared");
+        assert_eq!(reader.resident_bytes().unwrap(), page, "one page touched");
+        let mut pages = Vec::new();
+        reader.residency(0, 4 * page, &mut pages).unwrap();
+        assert_eq!(
+            pages.iter().map(|p| p & 1).collect::<Vec<_>>(),
+            [0, 1, 0, 0]
+        );
+        writer.prefault_range(2 * page, 1).unwrap();
+        assert_eq!(reader.resident_bytes().unwrap(), 2 * page);
+        writer.prefault().unwrap();
+        assert_eq!(reader.resident_bytes().unwrap(), 4 * page);
+        writer.fill(0, 2, b'z').unwrap();
+        reader.read_at(0, &mut got[..2]).unwrap();
+        assert_eq!(&got[..2], b"zz");
+        writer.flush().unwrap();
+        writer.pageout().unwrap();
+
+        let past = reader.read_at(4 * page - 2, &mut got).unwrap_err();
+        assert_eq!(
+            (past.offset, past.len, past.size),
+            (4 * page - 2, 6, 4 * page)
+        );
+        assert!(reader.read_at(u64::MAX, &mut got).is_err());
+        let e = writer.write_at(4 * page, b"x").unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+        let e = reader.write_at(0, b"x").unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::EACCES), "read-only mapping");
+        let e = reader.fill(0, 1, 0).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::EACCES));
+    }
+
+    #[test]
+    fn empty_and_anonymous_mappings() {
+        let fd = super::super::memfd::memfd_create("shmkit-mapping-empty", false, false).unwrap();
+        let empty = map_shared_fd(fd.as_fd(), 0, true).unwrap();
+        assert!(empty.is_empty());
+        assert_eq!(empty.resident_bytes().unwrap(), 0);
+        empty.prefault().unwrap();
+        empty.flush().unwrap();
+        assert!(empty.write_at(0, b"x").is_err());
+        empty.write_at(0, b"").unwrap();
+
+        let e = map_shared_anonymous(0).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::EINVAL));
+        let anon = map_shared_anonymous(8192).unwrap();
+        assert!(anon.is_writable());
+        anon.write_at(8000, b"end").unwrap();
+        let mut got = [0u8; 3];
+        anon.read_at(8000, &mut got).unwrap();
+        assert_eq!(&got, b"end");
+        // What cannot be mapped (a directory) is an error from the kernel, not a bad pointer.
+        let dir = std::fs::File::open("/").unwrap();
+        let e = map_shared_fd(dir.as_fd(), 4096, false).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::ENODEV));
+    }
 }

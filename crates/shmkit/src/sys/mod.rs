@@ -7,12 +7,16 @@
 //! pointers and lengths handed to the kernel are valid. Nothing outside this module may use
 //! `unsafe`: the crate root denies it, and only this module allows it.
 //!
-//! Calls rustix has (open flags, statfs, mount, setns, memfd, fallocate, flock, kill,
-//! waitpid, ...) go through it and need no `unsafe` here. `libc` is used directly, in one
-//! style (one documented function per call, with `# References`), for what rustix lacks or
-//! words differently: System V shared memory, `PROCMAP_QUERY`, NSS lookups, `shm_open`
-//! (rustix's adds neither `O_NOFOLLOW` nor `O_NONBLOCK`), `mmap` and `shmat` mappings,
-//! `kcmp`, `sync_file_range`, `sigaction`, `malloc_trim` and the `getdents64` reader.
+//! Calls rustix has go through it: open, `openat`, `readlinkat`, `fstatat`, directory
+//! reading (`getdents64`), inotify, statfs, mount, setns, unshare, memfd, fallocate, flock,
+//! kill, waitpid, prctl, and `mmap`/`munmap`/`msync`/`madvise`; POSIX `shm_open` and
+//! `shm_unlink` are the `open` and `unlink` under `/dev/shm` that glibc makes of them. Where
+//! rustix still marks a call `unsafe` (it acts on raw address ranges, or `unshare` could take
+//! `CLONE_FILES`) the block stays, with its `// SAFETY:` comment. `libc` is used directly, in
+//! one style (one documented function per call, with `# References`), only for what rustix
+//! lacks: System V shared memory (`shmget`, `shmat`, `shmctl`, `shmdt`), `PROCMAP_QUERY`, NSS
+//! lookups, `mincore`, `kcmp`, `sync_file_range`, `sigaction` (rustix has only the raw kernel
+//! call, which does not install glibc's signal trampoline) and `malloc_trim`.
 #![allow(unsafe_code)]
 // Field widths of libc structs differ between architectures; casts that are no-ops on x86_64
 // are needed elsewhere.

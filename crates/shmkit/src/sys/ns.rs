@@ -14,8 +14,8 @@
 //!
 //! # Safety
 //!
-//! Every call takes plain integers, a borrowed descriptor, or NUL-terminated strings that
-//! outlive the call.
+//! Every call goes through rustix. Its `unshare` is `unsafe` because of `CLONE_FILES`, which
+//! this module never passes.
 
 use std::fs::File;
 use std::io;
@@ -29,8 +29,11 @@ use std::path::Path;
 /// # References
 /// - [Linux](https://man7.org/linux/man-pages/man2/unshare.2.html)
 pub fn unshare_ipc() -> io::Result<()> {
-    // SAFETY: unshare takes a flag word, no pointers.
-    super::cvt(unsafe { libc::unshare(libc::CLONE_NEWIPC) }).map(drop)
+    use rustix::thread::{unshare_unsafe, UnshareFlags};
+    // SAFETY: rustix marks unshare unsafe for CLONE_FILES only (a thread would lose the
+    // descriptors others hold); a new IPC namespace leaves the descriptor table alone.
+    unsafe { unshare_unsafe(UnshareFlags::NEWIPC) }?;
+    Ok(())
 }
 
 /// `setns(fd, CLONE_NEWIPC)`—Joins the IPC namespace that `fd` (an open
@@ -65,9 +68,11 @@ pub fn setns_mnt(fd: BorrowedFd<'_>) -> io::Result<()> {
 /// - [Linux](https://man7.org/linux/man-pages/man2/unshare.2.html)
 /// - [Linux](https://man7.org/linux/man-pages/man7/mount_namespaces.7.html)
 pub fn unshare_mount_private() -> io::Result<()> {
-    // SAFETY: unshare takes a flag word, no pointers.
-    super::cvt(unsafe { libc::unshare(libc::CLONE_NEWNS) })?;
     use rustix::mount::MountPropagationFlags;
+    use rustix::thread::{unshare_unsafe, UnshareFlags};
+    // SAFETY: rustix marks unshare unsafe for CLONE_FILES only (a thread would lose the
+    // descriptors others hold); a new mount namespace leaves the descriptor table alone.
+    unsafe { unshare_unsafe(UnshareFlags::NEWNS) }?;
     rustix::mount::mount_change(
         "/",
         MountPropagationFlags::REC | MountPropagationFlags::PRIVATE,
@@ -153,6 +158,35 @@ pub fn ns_inode(link: &Path) -> io::Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `unshare(CLONE_NEWIPC)` on a helper thread gives that thread an empty IPC namespace of
+    /// its own; the process's stays as it was.
+    #[test]
+    fn unshare_ipc_on_a_thread_moves_that_thread_only() {
+        if super::super::geteuid() != 0 {
+            assert!(
+                std::env::var_os("SHMKIT_TEST_REQUIRE_ROOT").is_none(),
+                "unshare(CLONE_NEWIPC) needs root, and SHMKIT_TEST_REQUIRE_ROOT forbids skipping"
+            );
+            let _ = std::io::Write::write_all(
+                &mut std::io::stderr(),
+                b"skipped sys::ns unshare test: unshare(CLONE_NEWIPC) needs root\n",
+            );
+            return;
+        }
+        let ours = ns_inode(Path::new("/proc/self/ns/ipc")).unwrap();
+        let (theirs, segments) = std::thread::spawn(|| {
+            unshare_ipc().unwrap();
+            let theirs = ns_inode(Path::new("/proc/thread-self/ns/ipc")).unwrap();
+            let table = std::fs::read_to_string("/proc/sysvipc/shm").unwrap();
+            (theirs, table.lines().skip(1).count())
+        })
+        .join()
+        .unwrap();
+        assert_ne!(theirs, ours);
+        assert_eq!(segments, 0, "a new IPC namespace holds no segments");
+        assert_eq!(ns_inode(Path::new("/proc/self/ns/ipc")).unwrap(), ours);
+    }
 
     /// A helper thread joins another IPC namespace and sees its segments, while the rest of
     /// the process stays in its own: IPC setns is per thread.

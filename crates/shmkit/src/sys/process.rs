@@ -5,10 +5,10 @@
 //!
 //! # Safety
 //!
-//! `kill`, `waitpid` and `flock` go through rustix. `kcmp`, which rustix lacks, takes
-//! integers and no pointers. The `pre_exec` hook runs in the forked child before `exec`,
-//! where only async-signal-safe calls are allowed: it makes exactly two (`prctl`, `getppid`)
-//! and allocates nothing.
+//! `kill`, `waitpid`, `flock`, `prctl` and `getppid` go through rustix. `kcmp`, which rustix
+//! lacks, takes integers and no pointers. The `pre_exec` hook (`unsafe` in std) runs in the
+//! forked child before `exec`, where only async-signal-safe calls are allowed: it makes
+//! exactly two raw system calls (`prctl`, `getppid`) and allocates nothing.
 
 use std::io;
 use std::os::fd::BorrowedFd;
@@ -82,18 +82,16 @@ pub fn same_files(pid1: u32, pid2: u32) -> io::Result<bool> {
 /// # References
 /// - [Linux](https://man7.org/linux/man-pages/man2/PR_SET_PDEATHSIG.2const.html)
 pub fn spawn_dying_with_parent(command: &mut Command, signal: i32) -> io::Result<Child> {
-    let parent = rustix::process::getpid().as_raw_nonzero().get();
-    let signal =
-        libc::c_ulong::try_from(signal).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
-    // SAFETY: the hook runs in the child after fork; it calls only prctl and getppid, both
-    // async-signal-safe, touches no lock and allocates nothing (io::Error from a raw errno
-    // holds no heap memory).
+    let parent = rustix::process::getpid();
+    let signal = rustix::process::Signal::from_named_raw(signal)
+        .ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: the hook runs in the child after fork; it makes only the prctl and getppid
+    // system calls (rustix issues them directly, without libc's locks), touches no lock and
+    // allocates nothing (io::Error from a raw errno holds no heap memory).
     unsafe {
         command.pre_exec(move || {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, signal, 0, 0, 0) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            if libc::getppid() != parent {
+            rustix::process::set_parent_process_death_signal(Some(signal))?;
+            if rustix::process::getppid() != Some(parent) {
                 return Err(io::Error::from_raw_os_error(libc::ESRCH));
             }
             Ok(())

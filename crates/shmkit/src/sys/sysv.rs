@@ -9,7 +9,7 @@
 //! `shmid_ds` buffers are zero-initialised locals that the kernel fills; attachments are owned
 //! by [`Mapping`], which detaches exactly once.
 
-use super::{cstring, cvt, Mapping};
+use super::{cvt, Mapping};
 use std::io;
 use std::ptr::NonNull;
 
@@ -243,18 +243,50 @@ pub fn lock(id: i32, locked: bool) -> io::Result<()> {
 
 /// `ftok(path, proj)`—The System V key that programs derive from a path and a project byte.
 ///
-/// `ftok` is not a system call: it combines the file's inode, device and `proj`, so the key
-/// changes if the file is replaced.
+/// `ftok` is not a system call: glibc stats the file and packs the low 16 bits of its inode,
+/// the low 8 bits of its device and `proj` into the key, so the key changes if the file is
+/// replaced. The same is done here with rustix's `stat`.
 ///
 /// # References
 /// - [POSIX](https://pubs.opengroup.org/onlinepubs/9799919799/functions/ftok.html)
+/// - [Linux](https://man7.org/linux/man-pages/man3/ftok.3.html)
 pub fn ftok(path: &std::path::Path, proj: u8) -> io::Result<i32> {
-    let c_path = cstring(path.as_os_str().as_encoded_bytes())?;
-    // SAFETY: `c_path` is NUL-terminated and outlives the call.
-    let key = unsafe { libc::ftok(c_path.as_ptr(), libc::c_int::from(proj)) };
-    if key == -1 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(key)
+    let st = rustix::fs::stat(path)?;
+    let key =
+        (st.st_ino as u32 & 0xffff) | ((st.st_dev as u32 & 0xff) << 16) | (u32::from(proj) << 24);
+    Ok(key as i32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ftok_derives_the_key_glibc_derives() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut paths = vec![
+            std::path::PathBuf::from("/"),
+            std::path::PathBuf::from("/proc/self"),
+        ];
+        for i in 0..8 {
+            let p = dir.path().join(format!("f{i}"));
+            std::fs::write(&p, b"").unwrap();
+            paths.push(p);
+        }
+        for path in &paths {
+            let c_path = super::super::cstring(path.as_os_str().as_encoded_bytes()).unwrap();
+            for proj in [1u8, b'A', 0x7f, 0x80, 0xff] {
+                // SAFETY: `c_path` is NUL-terminated and outlives the call.
+                let theirs = unsafe { libc::ftok(c_path.as_ptr(), libc::c_int::from(proj)) };
+                assert_eq!(
+                    ftok(path, proj).unwrap(),
+                    theirs,
+                    "{} {proj}",
+                    path.display()
+                );
+            }
+        }
+        let e = ftok(&dir.path().join("missing"), 1).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::NotFound);
     }
 }

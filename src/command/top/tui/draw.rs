@@ -161,7 +161,7 @@ fn draw_title(f: &mut Frame, app: &App, area: Rect) {
     // Holders of processes that were already running are read again every few samples (or
     // at once when a signal says they changed): say how old the oldest reading is.
     let holders_age = app.sample.as_ref().map(|s| {
-        let age = app.interval.as_secs_f64() * f64::from(s.refresh.since_full);
+        let age = s.refresh.since_full_time.as_secs_f64();
         format!("  holders read {}s ago", age.round())
     });
     let shown = app
