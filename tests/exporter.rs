@@ -1061,9 +1061,8 @@ fn scrape(addr: SocketAddr) -> String {
 /// new processes, processes gone), never from the periodic full walk.
 #[test]
 fn each_scrape_shows_objects_made_and_holders_started_or_gone_since_the_last() {
-    if !common::needs_root(
-        "each_scrape_shows_objects_made_and_holders_started_or_gone_since_the_last",
-    ) {
+    if !common::as_root("each_scrape_shows_objects_made_and_holders_started_or_gone_since_the_last")
+    {
         return;
     }
     let (exp, addr) = exporter("true", "--min-interval 0 --full-walk-interval 1h", &[]);
@@ -1141,7 +1140,7 @@ fn each_scrape_shows_objects_made_and_holders_started_or_gone_since_the_last() {
 /// and is one at the first scrape after the last of them is gone.
 #[test]
 fn a_leak_is_exported_only_once_it_is_one() {
-    if !common::needs_root("a_leak_is_exported_only_once_it_is_one") {
+    if !common::as_root("a_leak_is_exported_only_once_it_is_one") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -1204,9 +1203,8 @@ fn a_leak_is_exported_only_once_it_is_one() {
 /// once `--full-walk-interval` has passed.
 #[test]
 fn a_holder_that_lets_go_without_exiting_is_forgotten_at_the_next_full_walk() {
-    if !common::needs_root(
-        "a_holder_that_lets_go_without_exiting_is_forgotten_at_the_next_full_walk",
-    ) {
+    if !common::as_root("a_holder_that_lets_go_without_exiting_is_forgotten_at_the_next_full_walk")
+    {
         return;
     }
     use shmkit::sys::{self, posix::OpenMode};
