@@ -254,7 +254,9 @@ pub fn write_table(
 
 /// The column list for a command's `--help`: default columns, then the optional ones.
 pub fn columns_help(table: &Table) -> String {
-    let (defaults, optional) = table.columns();
+    let shmkit::render::table::Columns {
+        defaults, optional, ..
+    } = table.columns();
     let mut text = format!("Columns (-o): {}", defaults.join(","));
     if !optional.is_empty() {
         text.push_str(&format!("; also {}", optional.join(",")));

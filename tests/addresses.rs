@@ -116,7 +116,7 @@ fn every_object_ls_lists_has_an_address_stat_accepts() {
     ]);
 
     let ls = json(&["ls", "--json"]);
-    assert_eq!(ls["schema"], "shmkit.ls/4");
+    assert_eq!(ls["schema"], "shmkit.ls/5");
     let mut ours = Vec::new();
     for listed in objects(&ls) {
         let address = listed["address"]
@@ -206,7 +206,7 @@ fn a_segment_has_one_address_in_mem_ls_stat_rm_and_snapshot_ls() {
     );
 
     let mem = json(&["mem", "--json"]);
-    assert_eq!(mem["schema"], "shmkit.mem/4");
+    assert_eq!(mem["schema"], "shmkit.mem/5");
     assert!(
         mem["pinned"]["items"]
             .as_array()

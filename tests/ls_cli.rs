@@ -237,7 +237,7 @@ fn ls_json_parses_and_carries_every_object() {
     let tree = common::fixture_copy("scan-host");
     let out = stdout(&ls(tree.path(), &["--json"]));
     let doc: serde_json::Value = serde_json::from_str(&out).expect("valid JSON");
-    assert_eq!(doc["schema"], "shmkit.ls/4");
+    assert_eq!(doc["schema"], "shmkit.ls/5");
     let objects = doc["objects"].as_array().expect("objects");
     assert_eq!(objects.len(), 17);
     let kinds: std::collections::BTreeSet<&str> =
@@ -253,7 +253,10 @@ fn ls_json_parses_and_carries_every_object() {
     assert_eq!(leak["uid"], 100_000);
     assert_eq!(leak["user"], "bigid");
     assert_eq!(leak["status"]["orphan"], true);
-    assert_eq!(leak["free_command"], "ipcrm -m 7");
+    assert_eq!(
+        leak["remedy"],
+        serde_json::json!({"action": "remove-segment", "shmid": 7})
+    );
     assert_eq!(leak["sysv"]["creator"]["comm"], serde_json::Value::Null);
     let held = objects
         .iter()

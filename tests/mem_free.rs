@@ -83,7 +83,7 @@ fn mem_header_equals_free_b() {
     // little). On a quiet machine the window is a few MiB wide and a wrong figure fails; on a
     // busy one it is as wide as the other work made it, and no wider.
     let (mem, readings) = free_b_around(mem_json);
-    assert_eq!(mem["schema"], "shmkit.mem/4");
+    assert_eq!(mem["schema"], "shmkit.mem/5");
     let floor = 8 << 20;
     for (ours, theirs) in [
         ("total", "mem.total"),

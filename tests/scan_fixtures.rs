@@ -16,7 +16,7 @@
 mod common;
 
 use common::{fixture_copy, FIXTURE_MTIME};
-use shmkit::scan::{HoldVia, Kind, LeakReason, Object, ProcRoot, Scan, ScanOptions, Usage};
+use shmkit::scan::{HoldVia, Kind, LeakReason, Object, ProcRoot, Remedy, Scan, ScanOptions, Usage};
 
 fn scan(name: &str) -> (tempfile::TempDir, Scan) {
     let tree = fixture_copy(name);
@@ -37,6 +37,21 @@ fn sysv(scan: &Scan, shmid: i32) -> &Object {
         .iter()
         .find(|o| o.sysv.as_ref().is_some_and(|s| s.shmid == shmid))
         .unwrap_or_else(|| panic!("no segment {shmid}"))
+}
+
+/// The typed remedy in the words of the command it stands for, as `ls` words it.
+fn remedy(r: Option<&Remedy>) -> String {
+    match r {
+        None => "-".to_string(),
+        Some(Remedy::RemoveSegment { shmid }) => format!("ipcrm -m {shmid}"),
+        Some(Remedy::UnlinkFile { path }) => {
+            use std::os::unix::ffi::OsStrExt;
+            let path = shmkit::render::shell::quote_bytes(path.as_os_str().as_bytes());
+            format!("rm {path}")
+        }
+        Some(Remedy::EndHolders { pids }) => format!("kill {pids:?}"),
+        Some(other) => format!("{other:?}"),
+    }
 }
 
 /// One line per object: what the fixture controls (not the disk's block counts).
@@ -68,7 +83,7 @@ fn summary(scan: &Scan) -> Vec<String> {
                 holders.join(" "),
                 flags,
                 o.address,
-                o.free_command.as_deref().unwrap_or("-"),
+                remedy(o.remedy.as_ref()),
             )
         })
         .collect()
@@ -92,7 +107,7 @@ fn scan_host_finds_every_object_once_with_its_holders_and_status() {
         r#"tmpfs "/mnt/my ram/small" 4096 [] -I--- file:/mnt/my ram/small rm '/mnt/my ram/small'"#,
         r#"tmpfs "/mnt/my ram/sub/nested" 4096 [] -I--- file:/mnt/my ram/sub/nested rm '/mnt/my ram/sub/nested'"#,
         r#"tmpfs "/mnt/rf/blob" 4096 [] -I--- file:/mnt/rf/blob rm /mnt/rf/blob"#,
-        r#"tmpfs "/mnt/my ram/gone (deleted)" 4096 [300:Map:4096] ----X tmpfs:300@0x7f0000400000 kill 300"#,
+        r#"tmpfs "/mnt/my ram/gone (deleted)" 4096 [300:Map:4096] ----X tmpfs:300@0x7f0000400000 kill [300]"#,
         r#"shared-anon "shared-anon:1234" 1048576 [300:Map:1048576 302:Map:1048576] ----- shared-anon:300@0x7f0000500000 -"#,
         r#"memfd "memfd:my buf (deleted)" 2097152 [300:Map:2097152] ----- memfd:300@0x7f0000600000 -"#,
     ];
@@ -133,7 +148,10 @@ fn mountinfo_octal_escape_names_the_mount_and_its_files() {
         .iter()
         .find(|m| m.mount_point == "/mnt/my ram")
         .expect("mount with a space");
-    assert_eq!((m.fs_type.as_str(), m.dev, m.files), ("tmpfs", (0, 40), 3));
+    assert_eq!(
+        (m.fs_type.as_str(), m.dev, m.files),
+        ("tmpfs", shmkit::DeviceId::new(0, 40), 3)
+    );
     let o = find(&scan, Kind::Tmpfs, "/mnt/my ram/sub/nested");
     assert_eq!(o.mount.as_deref(), Some("/mnt/my ram"));
     assert_eq!(o.created, Some(FIXTURE_MTIME));
@@ -261,7 +279,7 @@ fn shared_anonymous_memory_is_counted_once_for_all_its_holders() {
 fn a_file_of_a_hidden_dev_shm_stays_posix_and_is_reached_through_its_holder() {
     let (_tree, scan) = scan("scan-host");
     let o = find(&scan, Kind::Posix, "/dev/shm/old");
-    assert_eq!(o.dev, Some((0, 23)));
+    assert_eq!(o.dev, Some(shmkit::DeviceId::new(0, 23)));
     assert_eq!(o.address.to_string(), "posix:302@0x7f0000100000", "{o:?}");
     assert_eq!(o.mount.as_deref(), Some("/dev/shm"));
     assert!(scan

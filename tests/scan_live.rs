@@ -8,7 +8,7 @@ mod common;
 
 use common::kernel::{posix_object, sysv_with_unique_key, SysvGuard};
 
-use shmkit::scan::{HoldVia, Kind, LeakReason, Object, ProcRoot, Scan, ScanOptions, Usage};
+use shmkit::scan::{HoldVia, Kind, LeakReason, Object, ProcRoot, Remedy, Scan, ScanOptions, Usage};
 use shmkit::sys::{self, sysv::GetFlags};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -243,10 +243,7 @@ fn every_kind_is_found_with_size_resident_and_holder() {
         "we created it and are alive"
     );
     assert!(!o.status.orphan && o.orphan_reason.is_none());
-    assert_eq!(
-        o.free_command.as_deref(),
-        Some(&*format!("ipcrm -m {}", seg.shmid))
-    );
+    assert_eq!(o.remedy, Some(Remedy::RemoveSegment { shmid: seg.shmid }));
 
     let o = by_name(&scan, Kind::Posix, &posix.name);
     assert_eq!(o.address.to_string(), format!("posix:{}", posix.name));
@@ -320,8 +317,10 @@ fn every_kind_is_found_with_size_resident_and_holder() {
         assert!(o.status.uncertain.is_some(), "{o:?}");
     }
     assert_eq!(
-        o.free_command.as_deref(),
-        Some(&*format!("rm /dev/shm/{}", &posix.name[1..]))
+        o.remedy,
+        Some(Remedy::UnlinkFile {
+            path: format!("/dev/shm/{}", &posix.name[1..]).into()
+        })
     );
 }
 
@@ -384,7 +383,12 @@ fn an_unattached_private_segment_whose_creator_exited_is_an_orphan() {
             }
         }
     );
-    assert_eq!(o.free_command, Some(format!("ipcrm -m {}", leaked.shmid)));
+    assert_eq!(
+        o.remedy,
+        Some(Remedy::RemoveSegment {
+            shmid: leaked.shmid
+        })
+    );
 
     // A keyed segment whose creator exited: anyone with the key may attach it again (the
     // seed's article 2 reader comes after its writer). Idle since its creation, not a leak.
@@ -428,7 +432,12 @@ fn a_deleted_tmpfs_file_still_mapped_is_flagged_with_its_holder_and_in_use() {
     assert_eq!(o.size, 256 * 1024);
     assert_eq!(o.resident, Some(256 * 1024));
     assert_held_only_by(o, child.pid, HoldVia::MapAndFd, 256 * 1024);
-    assert_eq!(o.free_command, Some(format!("kill {}", child.pid)));
+    assert_eq!(
+        o.remedy,
+        Some(Remedy::EndHolders {
+            pids: vec![child.pid]
+        })
+    );
     let mount = scan
         .mounts
         .iter()

@@ -2,7 +2,7 @@
 //! what survives a process exit, a container restart and a reboot here.
 
 use crate::output::{colour_enabled, paint, print_versioned, Colour};
-use shmkit::doctor::{self, PlaceKind, Report};
+use shmkit::doctor::{self, PlaceKind, Report, Warning};
 use shmkit::procfs::ProcRoot;
 use shmkit::render::size::human;
 use shmkit::render::table::{sanitize, Align, Table};
@@ -42,7 +42,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         doctor::examine(&root, fs, shmkit::sys::page_size())
     };
     if args.json {
-        print_versioned("shmkit.doctor/2", &report)?;
+        print_versioned("shmkit.doctor/3", &DoctorOut::from(&report))?;
     } else {
         print_human(&report, &mut crate::output::stdout(), colour_enabled())?;
     }
@@ -50,6 +50,147 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(shmkit::error::EXIT_CHECK_FAILED));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What `doctor --json` prints (`shmkit.doctor/3`): the library's report, each warning with
+/// its words.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct DoctorOut<'a> {
+    /// Host or container.
+    place: &'a doctor::Place,
+    /// Whether this IPC namespace is the host's (initial) one; null if unreadable.
+    ipc_initial: Option<bool>,
+    /// This process's namespaces against pid 1's and the initial ones.
+    namespaces: &'a [doctor::NsCompare],
+    /// /dev/shm.
+    dev_shm: &'a doctor::DevShm,
+    /// System V limits and usage.
+    sysv: &'a doctor::SysvLimits,
+    /// The memory cgroup, if one was found.
+    cgroup: Option<&'a doctor::CgroupMemory>,
+    /// systemd-logind's RemoveIPC, if logind's configuration is visible.
+    remove_ipc: Option<&'a doctor::RemoveIpc>,
+    /// What survives what, per kind.
+    verdicts: &'a [doctor::Verdict],
+    /// Problems: `{code, ...figures}` as the library gives them, with `message` and `fix`.
+    warnings: Vec<WordedWarning<'a>>,
+    /// The container examined from the host (`doctor --container`); null for this process.
+    container: Option<&'a doctor::ContainerSubject>,
+}
+
+/// A warning's code and figures, and its words.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct WordedWarning<'a> {
+    #[serde(flatten)]
+    warning: &'a Warning,
+    /// What is wrong, in words.
+    message: String,
+    /// What to do.
+    fix: &'static str,
+}
+
+impl<'a> From<&'a Report> for DoctorOut<'a> {
+    fn from(r: &'a Report) -> Self {
+        DoctorOut {
+            place: &r.place,
+            ipc_initial: r.ipc_initial,
+            namespaces: &r.namespaces,
+            dev_shm: &r.dev_shm,
+            sysv: &r.sysv,
+            cgroup: r.cgroup.as_ref(),
+            remove_ipc: r.remove_ipc.as_ref(),
+            verdicts: &r.verdicts,
+            warnings: r
+                .warnings
+                .iter()
+                .map(|w| WordedWarning {
+                    warning: w,
+                    message: warning_message(w),
+                    fix: warning_fix(w),
+                })
+                .collect(),
+            container: r.container.as_ref(),
+        }
+    }
+}
+
+/// What a warning means, in words.
+pub fn warning_message(w: &Warning) -> String {
+    match w {
+        Warning::PrivateIpc => "this IPC namespace is private: its System V segments are destroyed when its last process exits (a container restart)".to_owned(),
+        Warning::PrivateDevShm => "POSIX shared memory lives in this container's own /dev/shm and dies with the container".to_owned(),
+        Warning::SmallDevShm { size } => {
+            let size = size.map_or_else(|| "?".to_owned(), human);
+            format!("/dev/shm is only {size} (Docker's default is 64M): programs that use more crash with SIGBUS (\"Bus error\") or \"insufficient shared memory\"")
+        }
+        Warning::DevShmFull { used, total } => format!(
+            "/dev/shm is {}% full ({} of {}): {}",
+            used.saturating_mul(100) / (*total).max(1),
+            human(*used),
+            human(*total),
+            shmkit::report::DEV_SHM_WARNING
+        ),
+        Warning::SigbusSparseDevShm { unbacked, left, largest } => {
+            let largest = largest
+                .as_ref()
+                .map(|f| {
+                    format!(
+                        "; largest: {} ({}, {} allocated)",
+                        f.name,
+                        human(f.size),
+                        human(f.allocated)
+                    )
+                })
+                .unwrap_or_default();
+            format!(
+                "the sparse files in /dev/shm can still grow by {} without a write, more than the {} left: the process that touches those pages of a mapping gets SIGBUS{largest}",
+                human(*unbacked),
+                human(*left)
+            )
+        }
+        Warning::DevShmAboveMemoryLimit { dev_shm, limit } => format!(
+            "/dev/shm may hold {} but the memory limit is {}: its pages count toward the limit, so filling it gets the container OOM-killed before /dev/shm is full",
+            human(*dev_shm),
+            human(*limit)
+        ),
+        Warning::ShmRmidForced => "kernel.shm_rmid_forced=1: a System V segment is destroyed as soon as its creator has exited and nobody is attached, so programs that rely on segments outliving them (the seed's article 2) break".to_owned(),
+        Warning::ShmmniNear { segments, shmmni } => {
+            format!("{segments} of kernel.shmmni={shmmni} segments are in use")
+        }
+        Warning::ShmallNear { pages, shmall_pages } => {
+            format!("{pages} of kernel.shmall={shmall_pages} pages are in use")
+        }
+        Warning::CgroupLimit { shmem, limit } | Warning::CgroupShmemHigh { shmem, limit } => format!(
+            "shared memory counts against this cgroup's memory limit: {} shmem of a {} limit{}",
+            human(*shmem),
+            human(*limit),
+            if matches!(w, Warning::CgroupShmemHigh { .. }) {
+                " (a quarter or more of it)"
+            } else {
+                ""
+            }
+        ),
+        Warning::RemoveIpc { source } => format!("systemd-logind RemoveIPC=yes ({source}): the System V and POSIX objects of a regular user (not a system user) are removed when that user's last session ends"),
+        other => format!("{} (see `shmkit doctor --json`)", other.code()),
+    }
+}
+
+/// What to do about a warning.
+pub fn warning_fix(w: &Warning) -> &'static str {
+    match w {
+        Warning::PrivateIpc => "run the program under `shmkit run --persist /volume/shm.snap -- CMD`, or share a longer-lived namespace: `docker run --ipc=shareable` for one container and `--ipc=container:NAME` for the others (Kubernetes: containers of one pod share it), or `--ipc=host`",
+        Warning::PrivateDevShm => "use `shmkit run --persist /volume/shm.snap -- CMD`, or keep files that must outlive the container on a volume",
+        Warning::SmallDevShm { .. } => "docker run --shm-size=1g (compose: shm_size; Kubernetes: an emptyDir with medium: Memory mounted at /dev/shm)",
+        Warning::DevShmFull { .. } => "remove leaked objects (`shmkit ls`, `shmkit rm --orphans`) or enlarge /dev/shm",
+        Warning::SigbusSparseDevShm { .. } => "enlarge /dev/shm (docker run --shm-size; Kubernetes: the emptyDir's sizeLimit), remove what is not needed (`shmkit ls --kind posix`), or allocate up front (posix_fallocate; `shmkit create` does) so a full /dev/shm fails with ENOSPC at creation instead",
+        Warning::DevShmAboveMemoryLimit { .. } => "make --shm-size smaller than --memory, leaving room for the program itself (Kubernetes: emptyDir sizeLimit below the memory limit)",
+        Warning::ShmRmidForced => "sysctl -w kernel.shm_rmid_forced=0 (per IPC namespace; in a container: docker run --sysctl kernel.shm_rmid_forced=0)",
+        Warning::ShmmniNear { .. } => "remove leaked segments or raise it: sysctl -w kernel.shmmni=N",
+        Warning::ShmallNear { .. } => "remove leaked segments or raise it (in pages, not bytes): sysctl -w kernel.shmall=N",
+        Warning::CgroupLimit { .. } | Warning::CgroupShmemHigh { .. } => "size the limit for the program and its shared memory together (docker run --memory; Kubernetes: resources.limits.memory; an emptyDir of medium Memory counts too)",
+        Warning::RemoveIpc { .. } => "run the program as a system user, or set RemoveIPC=no in /etc/systemd/logind.conf (or a logind.conf.d drop-in)",
+        _ => "see `shmkit doctor --help`",
+    }
 }
 
 /// The report on a container (or process) judged from the host: its `/dev/shm` through
@@ -302,9 +443,9 @@ fn print_human(r: &Report, out: &mut dyn Write, colour: bool) -> std::io::Result
                 out,
                 "{} {}",
                 paint("warning:", Colour::Yellow, colour),
-                sanitize(&w.message)
+                sanitize(&warning_message(w))
             )?;
-            writeln!(out, "  fix: {}", sanitize(&w.fix))?;
+            writeln!(out, "  fix: {}", sanitize(warning_fix(w)))?;
         }
     }
     Ok(())
@@ -359,5 +500,60 @@ pub fn answer_word(answer: Answer) -> &'static str {
         Answer::Yes => "yes",
         Answer::No => "no",
         Answer::Depends => "depends",
+    }
+}
+
+#[cfg(test)]
+mod warning_words_tests {
+    use super::*;
+
+    #[test]
+    fn warnings_are_worded_from_their_figures() {
+        assert_eq!(
+            warning_message(&Warning::SmallDevShm {
+                size: Some(64 << 20)
+            }),
+            "/dev/shm is only 64.0M (Docker's default is 64M): programs that use more crash with SIGBUS (\"Bus error\") or \"insufficient shared memory\""
+        );
+        assert_eq!(
+            warning_message(&Warning::ShmmniNear {
+                segments: 3900,
+                shmmni: 4096
+            }),
+            "3900 of kernel.shmmni=4096 segments are in use"
+        );
+        let high = warning_message(&Warning::CgroupShmemHigh {
+            shmem: 512 << 20,
+            limit: 1 << 30,
+        });
+        assert!(high.ends_with(" limit (a quarter or more of it)"), "{high}");
+        let low = warning_message(&Warning::CgroupLimit {
+            shmem: 1 << 20,
+            limit: 1 << 30,
+        });
+        assert!(low.ends_with(" limit"), "{low}");
+        assert!(warning_fix(&Warning::PrivateIpc).contains("--ipc=shareable"));
+    }
+
+    #[test]
+    fn the_json_warning_is_the_code_its_figures_and_its_words() {
+        let w = Warning::DevShmFull {
+            used: 60 << 20,
+            total: 64 << 20,
+        };
+        let worded = WordedWarning {
+            warning: &w,
+            message: warning_message(&w),
+            fix: warning_fix(&w),
+        };
+        let v = serde_json::to_value(&worded).unwrap();
+        assert_eq!(v["code"], "dev-shm-full");
+        assert_eq!(v["used"], 60 << 20);
+        assert_eq!(v["total"], 64 << 20);
+        assert!(v["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("/dev/shm is 93% full"));
+        assert!(v["fix"].as_str().unwrap().contains("shmkit rm --orphans"));
     }
 }

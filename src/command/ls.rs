@@ -6,7 +6,7 @@ use serde::Serialize;
 use shmkit::render::time::{self, TimeFormat};
 use shmkit::render::{size, table::sanitize, table::Align, table::Table};
 use shmkit::scan::{
-    Blindness, Coverage, Kind, LeakReason, Object, ProcRoot, Scan, ScanOptions, Usage,
+    Blindness, Coverage, Kind, LeakReason, Object, ProcRoot, Remedy, Scan, ScanOptions, Usage,
 };
 use std::io::Write;
 use std::process::ExitCode;
@@ -139,7 +139,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     if args.json {
         output::print_json(&LsJson {
-            schema: "shmkit.ls/4",
+            schema: "shmkit.ls/5",
             objects,
             coverage: &scan.coverage,
         })?;
@@ -289,6 +289,30 @@ pub fn leak_words(reason: &LeakReason) -> String {
         ),
         LeakReason::PrivateSegmentCreatorUnknown => "an IPC_PRIVATE segment with no attachment (nattch 0) whose creator is pid 0 here: it runs or ran in a pid namespace this one cannot see".to_string(),
         _ => "a leak".to_string(),
+    }
+}
+
+/// The command line that carries out a remedy, quoted so that bash reads back the very bytes
+/// of every name.
+pub fn remedy_command(remedy: &Remedy) -> String {
+    use shmkit::render::shell::{quote, quote_bytes};
+    use std::os::unix::ffi::OsStrExt;
+    match remedy {
+        Remedy::RemoveSegment { shmid } => format!("ipcrm -m {shmid}"),
+        Remedy::UnlinkFile { path } => format!("rm {}", quote_bytes(path.as_os_str().as_bytes())),
+        Remedy::EndHolders { pids } => {
+            let pids: Vec<String> = pids.iter().map(u32::to_string).collect();
+            format!("kill {}", pids.join(" "))
+        }
+        Remedy::RemoveInContainer { container, address } => format!(
+            "shmkit rm --container {} {}",
+            quote(container),
+            quote(&address.to_string())
+        ),
+        Remedy::RemoveInNamespace { pid, address } => {
+            format!("shmkit rm --target {pid} {}", quote(&address.to_string()))
+        }
+        _ => "shmkit rm --help".to_string(),
     }
 }
 
@@ -448,7 +472,7 @@ pub fn build_table(objects: &[&Object], exact: bool, now: i64, times: TimeFormat
 
 /// Lists the leaks among `objects`, each with why it is one and the command that frees it.
 pub fn write_free_commands(out: &mut dyn Write, objects: &[&Object]) -> std::io::Result<()> {
-    let leaks: Vec<(&str, String)> = objects
+    let leaks: Vec<(String, String)> = objects
         .iter()
         .filter_map(|o| {
             let Usage::Leaked { reason } = &o.status.usage else {
@@ -462,7 +486,7 @@ pub fn write_free_commands(out: &mut dyn Write, objects: &[&Object]) -> std::io:
             if let Some(blind) = &o.status.uncertain {
                 why.push_str(&format!(" (uncertain: {})", blindness_words(blind)));
             }
-            Some((o.free_command.as_deref()?, format!("{name}: {why}")))
+            Some((remedy_command(o.remedy.as_ref()?), format!("{name}: {why}")))
         })
         .collect();
     if leaks.is_empty() {
@@ -494,4 +518,51 @@ pub fn write_coverage(out: &mut dyn Write, coverage: &Coverage) -> std::io::Resu
         writeln!(out, "note: {note}")?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remedies_are_worded_as_the_command_lines_that_carry_them_out() {
+        assert_eq!(
+            remedy_command(&Remedy::RemoveSegment { shmid: 294918 }),
+            "ipcrm -m 294918"
+        );
+        assert_eq!(
+            remedy_command(&Remedy::EndHolders {
+                pids: vec![42, 4242]
+            }),
+            "kill 42 4242"
+        );
+        assert_eq!(
+            remedy_command(&Remedy::RemoveInContainer {
+                container: "web".into(),
+                address: "sysv:id=3".parse().unwrap(),
+            }),
+            "shmkit rm --container web sysv:id=3"
+        );
+        assert_eq!(
+            remedy_command(&Remedy::RemoveInNamespace {
+                pid: 77,
+                address: "posix:/orders".parse().unwrap(),
+            }),
+            "shmkit rm --target 77 posix:/orders"
+        );
+    }
+
+    #[test]
+    fn an_unlink_remedy_names_a_hostile_path_exactly_on_one_line() {
+        use std::os::unix::ffi::OsStrExt;
+        let path = std::ffi::OsStr::from_bytes(b"/dev/shm/a\nrm -rf ~ \xff").into();
+        let line = remedy_command(&Remedy::UnlinkFile { path });
+        assert_eq!(line, r"rm $'/dev/shm/a\nrm -rf ~ \xff'");
+        assert_eq!(
+            remedy_command(&Remedy::UnlinkFile {
+                path: "/dev/shm/orders".into()
+            }),
+            "rm /dev/shm/orders"
+        );
+    }
 }

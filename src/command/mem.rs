@@ -20,7 +20,7 @@ use std::process::ExitCode;
 
 Notes on what the scan could not see go to stderr.")]
 pub struct Args {
-    /// Print JSON (schema `shmkit.mem/4`, documented in docs/json.md).
+    /// Print JSON (schema `shmkit.mem/5`, documented in docs/json.md).
     #[arg(long)]
     pub json: bool,
     /// Print sizes in bytes.
@@ -337,7 +337,9 @@ pub fn write_report(
                     if leak.uncertain { " ?" } else { "" }
                 ),
                 sz(leak.bytes),
-                leak.command.as_deref().map_or(String::new(), sanitize),
+                leak.remedy
+                    .as_ref()
+                    .map_or(String::new(), crate::command::ls::remedy_command),
                 format!(
                     "{}{}",
                     crate::command::ls::leak_words(&leak.reason),

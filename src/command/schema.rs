@@ -61,7 +61,10 @@ pub fn all() -> Vec<(&'static str, schemars::Schema)> {
         ("lab-all", schema_for!(super::lab::AllOut)),
         ("reclaim", schema_for!(shmkit::reclaim::Prediction)),
         ("reclaim-measure", schema_for!(shmkit::reclaim::Measurement)),
-        ("doctor", schema_for!(Versioned<shmkit::doctor::Report>)),
+        (
+            "doctor",
+            schema_for!(Versioned<super::doctor::DoctorOut<'static>>),
+        ),
         (
             "snapshot-save",
             schema_for!(Versioned<super::snapshot::SaveOut>),

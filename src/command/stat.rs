@@ -171,7 +171,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             ));
         }
         lines.extend([
-            ("device", format!("{}:{}", f.dev.0, f.dev.1)),
+            ("device", f.dev.to_string()),
             ("inode", f.inode.to_string()),
             ("links", f.nlink.to_string()),
             (

@@ -223,16 +223,103 @@ pub struct Verdict {
     pub reboot: Survival,
 }
 
-/// A problem, with what to do about it.
+/// A problem, as a code with the figures it is about. The renderers word it, and what to do
+/// about it; JSON gives it as `{"code": "...", ...}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(tag = "code", rename_all = "kebab-case")]
 #[non_exhaustive]
-pub struct Warning {
-    /// A stable identifier (`private-ipc`, `small-dev-shm`, …).
-    pub id: &'static str,
-    /// What is wrong.
-    pub message: String,
-    /// What to do.
-    pub fix: String,
+pub enum Warning {
+    /// This IPC namespace is not the host's: its System V segments go with its last process
+    /// (a container restart).
+    PrivateIpc,
+    /// In a container with its own `/dev/shm`: POSIX objects go with the container.
+    PrivateDevShm,
+    /// `/dev/shm` is small (Docker's default 64M): programs that need more get SIGBUS.
+    SmallDevShm {
+        /// Its size in bytes, if known.
+        size: Option<u64>,
+    },
+    /// `/dev/shm` is [`crate::report::DEV_SHM_WARN_PERCENT`]% full or more.
+    DevShmFull {
+        /// Bytes in use.
+        used: u64,
+        /// Its size in bytes.
+        total: u64,
+    },
+    /// Sparse files in `/dev/shm` can grow, by being touched through a mapping, beyond the
+    /// space left: the process that touches those pages gets SIGBUS.
+    SigbusSparseDevShm {
+        /// Bytes the sparse files can still grow by without a write.
+        unbacked: u64,
+        /// Bytes left in `/dev/shm`.
+        left: u64,
+        /// The largest file there, if any.
+        largest: Option<ShmFile>,
+    },
+    /// `/dev/shm` may hold more than the memory cgroup's limit: filling it gets the
+    /// container OOM-killed first.
+    DevShmAboveMemoryLimit {
+        /// `/dev/shm`'s size in bytes.
+        dev_shm: u64,
+        /// The memory limit in bytes.
+        limit: u64,
+    },
+    /// `kernel.shm_rmid_forced=1`: a segment goes once its creator exited and nobody is
+    /// attached.
+    ShmRmidForced,
+    /// Segments in use are 90% or more of `kernel.shmmni`.
+    ShmmniNear {
+        /// Segments in use.
+        segments: u64,
+        /// `kernel.shmmni`.
+        shmmni: u64,
+    },
+    /// Pages of segments in use are 90% or more of `kernel.shmall`.
+    ShmallNear {
+        /// Pages in use.
+        pages: u64,
+        /// `kernel.shmall`, in pages.
+        shmall_pages: u64,
+    },
+    /// Shared memory counts against this cgroup's memory limit.
+    CgroupLimit {
+        /// Shmem charged to the cgroup, bytes.
+        shmem: u64,
+        /// The limit, bytes.
+        limit: u64,
+    },
+    /// As [`Warning::CgroupLimit`], with shmem a quarter of the limit or more.
+    CgroupShmemHigh {
+        /// Shmem charged to the cgroup, bytes.
+        shmem: u64,
+        /// The limit, bytes.
+        limit: u64,
+    },
+    /// systemd-logind's `RemoveIPC=yes`: a regular user's objects go at their last logout.
+    RemoveIpc {
+        /// The file that sets it.
+        source: String,
+    },
+}
+
+impl Warning {
+    /// Its stable code (`private-ipc`, `small-dev-shm`, …), as JSON gives it.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Warning::PrivateIpc => "private-ipc",
+            Warning::PrivateDevShm => "private-dev-shm",
+            Warning::SmallDevShm { .. } => "small-dev-shm",
+            Warning::DevShmFull { .. } => "dev-shm-full",
+            Warning::SigbusSparseDevShm { .. } => "sigbus-sparse-dev-shm",
+            Warning::DevShmAboveMemoryLimit { .. } => "dev-shm-above-memory-limit",
+            Warning::ShmRmidForced => "shm-rmid-forced",
+            Warning::ShmmniNear { .. } => "shmmni-near",
+            Warning::ShmallNear { .. } => "shmall-near",
+            Warning::CgroupLimit { .. } => "cgroup-limit",
+            Warning::CgroupShmemHigh { .. } => "cgroup-shmem-high",
+            Warning::RemoveIpc { .. } => "remove-ipc",
+        }
+    }
 }
 
 /// Everything the doctor found.
@@ -851,45 +938,20 @@ fn warnings(
     let mut w = Vec::new();
     let in_container = place.kind == PlaceKind::Container;
     if ipc_initial == Some(false) {
-        w.push(Warning {
-            id: "private-ipc",
-            message: "this IPC namespace is private: its System V segments are destroyed when its last process exits (a container restart)".to_owned(),
-            fix: "run the program under `shmkit run --persist /volume/shm.snap -- CMD`, or share a longer-lived namespace: `docker run --ipc=shareable` for one container and `--ipc=container:NAME` for the others (Kubernetes: containers of one pod share it), or `--ipc=host`".to_owned(),
-        });
+        w.push(Warning::PrivateIpc);
     }
     if in_container && ipc_initial != Some(true) {
-        w.push(Warning {
-            id: "private-dev-shm",
-            message: "POSIX shared memory lives in this container's own /dev/shm and dies with the container".to_owned(),
-            fix: "use `shmkit run --persist /volume/shm.snap -- CMD`, or keep files that must outlive the container on a volume".to_owned(),
-        });
+        w.push(Warning::PrivateDevShm);
     }
     if dev_shm.small {
-        let size = dev_shm
-            .total
-            .map_or_else(|| "?".to_owned(), crate::render::size::human);
-        w.push(Warning {
-            id: "small-dev-shm",
-            message: format!("/dev/shm is only {size} (Docker's default is 64M): programs that use more crash with SIGBUS (\"Bus error\") or \"insufficient shared memory\""),
-            fix: "docker run --shm-size=1g (compose: shm_size; Kubernetes: an emptyDir with medium: Memory mounted at /dev/shm)".to_owned(),
+        w.push(Warning::SmallDevShm {
+            size: dev_shm.total,
         });
     }
     if let (Some(total), Some(used)) = (dev_shm.total, dev_shm.used) {
         let percent = crate::report::DEV_SHM_WARN_PERCENT;
         if total > 0 && used.saturating_mul(100) >= total.saturating_mul(percent) {
-            w.push(Warning {
-                id: "dev-shm-full",
-                message: format!(
-                    "/dev/shm is {}% full ({} of {}): {}",
-                    used.saturating_mul(100) / total,
-                    crate::render::size::human(used),
-                    crate::render::size::human(total),
-                    crate::report::DEV_SHM_WARNING
-                ),
-                fix:
-                    "remove leaked objects (`shmkit ls`, `shmkit rm --orphans`) or enlarge /dev/shm"
-                        .to_owned(),
-            });
+            w.push(Warning::DevShmFull { used, total });
         }
     }
     // A sparse file's missing pages are allocated when touched: through a mapping, a full
@@ -899,90 +961,52 @@ fn warnings(
         .zip(dev_shm.used)
         .map(|(t, u)| t.saturating_sub(u));
     if let Some(left) = left.filter(|&left| dev_shm.unbacked > left) {
-        let largest = dev_shm
-            .largest
-            .first()
-            .map(|f| {
-                format!(
-                    "; largest: {} ({}, {} allocated)",
-                    f.name,
-                    crate::render::size::human(f.size),
-                    crate::render::size::human(f.allocated)
-                )
-            })
-            .unwrap_or_default();
-        w.push(Warning {
-            id: "sigbus-sparse-dev-shm",
-            message: format!(
-                "the sparse files in /dev/shm can still grow by {} without a write, more than the {} left: the process that touches those pages of a mapping gets SIGBUS{largest}",
-                crate::render::size::human(dev_shm.unbacked),
-                crate::render::size::human(left)
-            ),
-            fix: "enlarge /dev/shm (docker run --shm-size; Kubernetes: the emptyDir's sizeLimit), remove what is not needed (`shmkit ls --kind posix`), or allocate up front (posix_fallocate; `shmkit create` does) so a full /dev/shm fails with ENOSPC at creation instead".to_owned(),
+        w.push(Warning::SigbusSparseDevShm {
+            unbacked: dev_shm.unbacked,
+            left,
+            largest: dev_shm.largest.first().cloned(),
         });
     }
     if let (Some(total), Some(limit)) = (dev_shm.total, cgroup.and_then(|c| c.limit)) {
         if total > limit {
-            w.push(Warning {
-                id: "dev-shm-above-memory-limit",
-                message: format!(
-                    "/dev/shm may hold {} but the memory limit is {}: its pages count toward the limit, so filling it gets the container OOM-killed before /dev/shm is full",
-                    crate::render::size::human(total),
-                    crate::render::size::human(limit)
-                ),
-                fix: "make --shm-size smaller than --memory, leaving room for the program itself (Kubernetes: emptyDir sizeLimit below the memory limit)".to_owned(),
+            w.push(Warning::DevShmAboveMemoryLimit {
+                dev_shm: total,
+                limit,
             });
         }
     }
     if sysv.shm_rmid_forced == Some(true) {
-        w.push(Warning {
-            id: "shm-rmid-forced",
-            message: "kernel.shm_rmid_forced=1: a System V segment is destroyed as soon as its creator has exited and nobody is attached, so programs that rely on segments outliving them (the seed's article 2) break".to_owned(),
-            fix: "sysctl -w kernel.shm_rmid_forced=0 (per IPC namespace; in a container: docker run --sysctl kernel.shm_rmid_forced=0)".to_owned(),
-        });
+        w.push(Warning::ShmRmidForced);
     }
     if let (Some(mni), true) = (sysv.shmmni, sysv.segments > 0) {
         if sysv.segments.saturating_mul(10) >= mni.saturating_mul(9) {
-            w.push(Warning {
-                id: "shmmni-near",
-                message: format!(
-                    "{} of kernel.shmmni={mni} segments are in use",
-                    sysv.segments
-                ),
-                fix: "remove leaked segments or raise it: sysctl -w kernel.shmmni=N".to_owned(),
+            w.push(Warning::ShmmniNear {
+                segments: sysv.segments,
+                shmmni: mni,
             });
         }
     }
     if let (Some(all), true) = (sysv.shmall_pages, sysv.pages > 0) {
         if sysv.pages.saturating_mul(10) >= all.saturating_mul(9) {
-            w.push(Warning {
-                id: "shmall-near",
-                message: format!("{} of kernel.shmall={all} pages are in use", sysv.pages),
-                fix: "remove leaked segments or raise it (in pages, not bytes): sysctl -w kernel.shmall=N".to_owned(),
+            w.push(Warning::ShmallNear {
+                pages: sysv.pages,
+                shmall_pages: all,
             });
         }
     }
     if let Some(cg) = cgroup {
         if let (Some(limit), Some(shmem)) = (cg.limit, cg.shmem) {
-            let severe = shmem.saturating_mul(4) >= limit;
-            w.push(Warning {
-                id: if severe { "cgroup-shmem-high" } else { "cgroup-limit" },
-                message: format!(
-                    "shared memory counts against this cgroup's memory limit: {} shmem of a {} limit{}",
-                    crate::render::size::human(shmem),
-                    crate::render::size::human(limit),
-                    if severe { " (a quarter or more of it)" } else { "" }
-                ),
-                fix: "size the limit for the program and its shared memory together (docker run --memory; Kubernetes: resources.limits.memory; an emptyDir of medium Memory counts too)".to_owned(),
+            w.push(if shmem.saturating_mul(4) >= limit {
+                Warning::CgroupShmemHigh { shmem, limit }
+            } else {
+                Warning::CgroupLimit { shmem, limit }
             });
         }
     }
     if let Some(r) = remove_ipc {
         if r.enabled && r.systemd_running {
-            w.push(Warning {
-                id: "remove-ipc",
-                message: format!("systemd-logind RemoveIPC=yes ({}): the System V and POSIX objects of a regular user (not a system user) are removed when that user's last session ends", r.source),
-                fix: "run the program as a system user, or set RemoveIPC=no in /etc/systemd/logind.conf (or a logind.conf.d drop-in)".to_owned(),
+            w.push(Warning::RemoveIpc {
+                source: r.source.clone(),
             });
         }
     }

@@ -33,3 +33,12 @@ pub(crate) fn path_escaped<S: Serializer>(
         None => s.serialize_none(),
     }
 }
+
+/// A path that is always there, escaped as [`path_escaped`] escapes it.
+pub(crate) fn path_escaped_always<S: Serializer>(
+    path: &std::path::Path,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    use std::os::unix::ffi::OsStrExt;
+    s.serialize_str(&crate::address::escape_bytes(path.as_os_str().as_bytes()))
+}

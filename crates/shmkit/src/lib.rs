@@ -29,6 +29,7 @@
 
 pub mod accounts;
 pub mod address;
+pub mod device;
 pub mod doctor;
 pub mod duration;
 pub mod error;
@@ -44,5 +45,6 @@ pub mod snapshot;
 pub mod survival;
 pub mod sys;
 
+pub use device::{DeviceId, FileId};
 pub use error::{Error, ErrorKind, Result};
 pub use shmkit_procfs as procfs;

@@ -175,7 +175,7 @@ pub enum Identity {
     /// A file: its device and inode.
     File {
         /// Device (major, minor).
-        dev: (u32, u32),
+        dev: crate::DeviceId,
         /// Inode number.
         inode: u64,
     },
@@ -488,9 +488,9 @@ pub fn object_holders(object: &Object) -> Vec<Holder> {
 
 /// The processes other than this one that map or hold open the file `dev`/`inode` now, in
 /// any thread.
-fn file_holders_now(dev: (u32, u32), inode: u64) -> Vec<Holder> {
+fn file_holders_now(dev: crate::DeviceId, inode: u64) -> Vec<Holder> {
     let me = std::process::id();
-    let now = holders_now(&ProcRoot::live(), &[(dev.0, dev.1, inode)], &[]);
+    let now = holders_now(&ProcRoot::live(), &[crate::FileId::new(dev, inode)], &[]);
     now.holders
         .into_values()
         .flatten()
@@ -531,10 +531,10 @@ pub fn remove(candidate: &Candidate, dry_run: bool) -> Result<Removed> {
 /// (each a few microseconds): the window in which a new holder goes unseen is that one pass,
 /// as it would be for each object alone, without a pass per object.
 pub fn remove_all(candidates: &[Candidate], dry_run: bool) -> Vec<Result<Removed>> {
-    let files: Vec<(u32, u32, u64)> = candidates
+    let files: Vec<crate::FileId> = candidates
         .iter()
         .filter_map(|c| match c.identity {
-            Identity::File { dev, inode } => Some((dev.0, dev.1, inode)),
+            Identity::File { dev, inode } => Some(crate::FileId::new(dev, inode)),
             _ => None,
         })
         .collect();
@@ -652,7 +652,7 @@ fn remove_checked(
             let me = std::process::id();
             let holders: Vec<Holder> = now
                 .holders
-                .get(&(dev.0, dev.1, inode))
+                .get(&crate::FileId::new(dev, inode))
                 .into_iter()
                 .flatten()
                 .filter(|h| h.pid != me)

@@ -29,7 +29,7 @@ pub enum Identity {
         /// The kind (a file and a mapping of it are different rows).
         kind: Kind,
         /// Device (major, minor).
-        dev: (u32, u32),
+        dev: shmkit::DeviceId,
         /// Inode number.
         inode: u64,
     },
@@ -401,60 +401,28 @@ pub fn since_cell(g: &Growth) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shmkit::scan::{
-        Blindness, HoldVia, Holder, LeakReason, Location, ProcessRef, Status, SysvDetails,
-    };
+    use shmkit::scan::{Blindness, HoldVia, Holder, LeakReason, ProcessRef, SysvDetails};
 
     const MIB: u64 = 1 << 20;
 
     fn object(kind: Kind, name: &str, inode: u64, resident: u64) -> Object {
-        Object {
-            kind,
-            address: format!("{kind}:{name}")
-                .parse()
-                .unwrap_or_else(|_| shmkit::address::Address::File(name.into())),
-            name: name.to_string(),
-            dev: Some((0, 1)),
-            inode: Some(inode),
-            size: resident,
-            resident: Some(resident),
-            swapped: None,
-            uid: 0,
-            gid: 0,
-            user: None,
-            mode: 0o600,
-            holders: Vec::new(),
-            created: Some(1000 + inode as i64),
-            mount: None,
-            status: Status::default(),
-            orphan_reason: None,
-            free_command: None,
-            sysv: None,
-            location: Location::default(),
-        }
+        let address = format!("{kind}:{name}")
+            .parse()
+            .unwrap_or_else(|_| shmkit::address::Address::File(name.into()));
+        let mut o = Object::new(kind, address, name);
+        o.dev = Some(shmkit::DeviceId::new(0, 1));
+        o.inode = Some(inode);
+        o.size = resident;
+        o.resident = Some(resident);
+        o.mode = 0o600;
+        o.created = Some(1000 + inode as i64);
+        o
     }
 
     fn segment(shmid: i32, creator: u32, resident: u64) -> Object {
         let mut o = object(Kind::Sysv, "0x00000000", shmid as u64, resident);
         o.address = format!("sysv:id={shmid}").parse().unwrap();
-        o.sysv = Some(SysvDetails {
-            key: 0,
-            shmid,
-            nattch: 0,
-            creator: ProcessRef {
-                pid: creator,
-                comm: None,
-            },
-            last: ProcessRef {
-                pid: creator,
-                comm: None,
-            },
-            cuid: 0,
-            cgid: 0,
-            atime: 0,
-            dtime: 0,
-            ctime: 0,
-        });
+        o.sysv = Some(SysvDetails::new(0, shmid, ProcessRef::new(creator, None)));
         o
     }
 
@@ -570,13 +538,8 @@ mod tests {
         idle.status.marked_for_destruction = true;
         assert_eq!(status(&idle), "removed");
         let mut held = object(Kind::Posix, "/h", 3, MIB);
-        held.holders.push(Holder {
-            pid: 42,
-            comm: "db".into(),
-            uid: 0,
-            via: HoldVia::Map,
-            mapped: MIB,
-        });
+        held.holders
+            .push(Holder::new(42, "db", 0, HoldVia::Map, MIB));
         assert_eq!(status(&held), "in use");
         assert_eq!(holders_cell(&held), "42/db");
     }

@@ -55,6 +55,7 @@ pub struct ChildProc {
 
 /// How a child ended.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Ended {
     /// Its exit code (`None` when a signal killed it).
     pub code: Option<i32>,

@@ -257,7 +257,12 @@ pub fn run(
 
     let mut lab = Lab::start(options, tolerance, on_step)?;
     let outcome = (experiment.run)(&mut lab);
-    let (steps, kept, cleanup_errors) = lab.finish();
+    let runner::Finished {
+        steps,
+        kept,
+        cleanup_errors,
+        ..
+    } = lab.finish();
     if runner::is_interrupted(options) {
         return Err(runner::interrupted_error());
     }

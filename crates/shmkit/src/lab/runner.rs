@@ -78,6 +78,18 @@ struct Cleanup {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CleanupId(usize);
 
+/// What a finished [`Lab`] hands back.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Finished {
+    /// Each step's samples and verdicts, in order.
+    pub steps: Vec<StepReport>,
+    /// The objects left in place (`--keep`), each as how to remove it.
+    pub kept: Vec<String>,
+    /// The cleanups that failed, described.
+    pub cleanup_errors: Vec<String>,
+}
+
 /// The context an experiment runs in.
 pub struct Lab<'a> {
     options: &'a LabOptions,
@@ -306,13 +318,13 @@ impl<'a> Lab<'a> {
 
     /// Runs the remaining cleanups (newest first) and returns what was measured, what was kept
     /// and what could not be removed.
-    pub fn finish(mut self) -> (Vec<StepReport>, Vec<String>, Vec<String>) {
+    pub fn finish(mut self) -> Finished {
         self.run_cleanups();
-        (
-            std::mem::take(&mut self.steps),
-            std::mem::take(&mut self.kept),
-            std::mem::take(&mut self.cleanup_errors),
-        )
+        Finished {
+            steps: std::mem::take(&mut self.steps),
+            kept: std::mem::take(&mut self.kept),
+            cleanup_errors: std::mem::take(&mut self.cleanup_errors),
+        }
     }
 
     fn run_cleanups(&mut self) {

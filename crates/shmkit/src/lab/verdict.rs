@@ -38,6 +38,7 @@ impl Since {
 
 /// One thing an experiment expects.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Expectation {
     /// `counter` changes by `by` (± tolerance) since `since`; `by = 0` means "unchanged".
     Changes {

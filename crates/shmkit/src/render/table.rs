@@ -27,6 +27,16 @@ pub struct Table {
     marked: Vec<bool>,
 }
 
+/// A table's column names, as [`Table::columns`] gives them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Columns<'a> {
+    /// Shown unless `-o` picks others.
+    pub defaults: &'a [String],
+    /// Shown only when asked (`-o`, `--output-all`).
+    pub optional: &'a [String],
+}
+
 /// How a table is written: which columns, with or without the header, aligned or raw, and
 /// how wide the line may be. The default is every default column, a header, aligned, any
 /// width.
@@ -122,8 +132,9 @@ impl Table {
     }
 
     /// The column names: the default ones, then the optional ones.
-    pub fn columns(&self) -> (&[String], &[String]) {
-        self.headers.split_at(self.defaults.min(self.headers.len()))
+    pub fn columns(&self) -> Columns<'_> {
+        let (defaults, optional) = self.headers.split_at(self.defaults.min(self.headers.len()));
+        Columns { defaults, optional }
     }
 
     /// Adds a row; missing cells are blank, extra cells are dropped.

@@ -189,7 +189,7 @@ mod tests {
             mount: None,
             status: Status::default(),
             orphan_reason: None,
-            free_command: None,
+            remedy: None,
             sysv: None,
             location: Location {
                 namespaces: Namespaces {
@@ -219,7 +219,7 @@ mod tests {
                 limit: Some(12 * MIB),
                 usage: None,
             }),
-            dev_shm: Some((0, 77)),
+            dev_shm: Some(crate::DeviceId::new(0, 77)),
         }
     }
 
@@ -233,7 +233,7 @@ mod tests {
             mounts: vec![TmpfsMount {
                 mount_point: "/dev/shm".into(),
                 fs_type: "tmpfs".into(),
-                dev: (0, 77),
+                dev: crate::DeviceId::new(0, 77),
                 size_limit: Some(16 * MIB),
                 used: 16 * MIB * 81 / 100,
                 files: 1,

@@ -76,6 +76,7 @@ impl Format {
 
 /// One sample: its labels and its value.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Sample {
     /// Label names and values, in the order they are written.
     pub labels: Vec<(&'static str, String)>,
@@ -105,6 +106,7 @@ impl Value {
 
 /// One metric family: a name, its help text and its samples (all gauges).
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Family {
     /// The metric name (`shmkit_shmem_bytes`).
     pub name: &'static str,
@@ -678,7 +680,7 @@ mod tests {
                 .parse()
                 .expect("a valid address"),
             name: name.to_string(),
-            dev: Some((0, 1)),
+            dev: Some(crate::DeviceId::new(0, 1)),
             inode: Some(77),
             size: resident * 2,
             resident: Some(resident),
@@ -692,7 +694,7 @@ mod tests {
             mount: None,
             status: Status::default(),
             orphan_reason: None,
-            free_command: None,
+            remedy: None,
             sysv: None,
             location: Location::default(),
         }
@@ -706,7 +708,7 @@ mod tests {
             mounts: vec![TmpfsMount {
                 mount_point: "/dev/shm".into(),
                 fs_type: "tmpfs".into(),
-                dev: (0, 23),
+                dev: crate::DeviceId::new(0, 23),
                 size_limit: Some(64 * MIB),
                 used: 3 * MIB,
                 files: 1,
@@ -952,7 +954,7 @@ mod tests {
         s.mounts.push(TmpfsMount {
             mount_point: "/dev/shm".into(),
             fs_type: "tmpfs".into(),
-            dev: (0, 77),
+            dev: crate::DeviceId::new(0, 77),
             size_limit: Some(16 * MIB),
             used: 12 * MIB,
             files: 1,
@@ -971,7 +973,7 @@ mod tests {
                 limit: Some(64 * MIB),
                 usage: None,
             }),
-            dev_shm: Some((0, 77)),
+            dev_shm: Some(crate::DeviceId::new(0, 77)),
         });
         let m = metrics(&s, 10);
         let db = [("container", "db")];

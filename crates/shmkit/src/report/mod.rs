@@ -18,7 +18,7 @@
 pub mod metrics;
 
 use crate::address::Address;
-use crate::scan::{Blindness, Coverage, Holder, Kind, LeakReason, Object, Scan, Usage};
+use crate::scan::{Blindness, Coverage, Holder, Kind, LeakReason, Object, Remedy, Scan, Usage};
 use serde::Serialize;
 
 mod containers;
@@ -27,7 +27,7 @@ pub use containers::{
 };
 
 /// The version of the JSON document `shmkit mem --json` prints.
-pub const SCHEMA: &str = "shmkit.mem/4";
+pub const SCHEMA: &str = "shmkit.mem/5";
 
 /// The header `free -b` prints, field for field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
@@ -239,8 +239,9 @@ pub struct Leak {
     pub blindness: Option<Blindness>,
     /// Huge pages (`SHM_HUGETLB`): what it pins is in `HugePages_*`, not in `Shmem`.
     pub hugetlb: bool,
-    /// The exact command that frees it.
-    pub command: Option<String>,
+    /// What frees it, from the host (for a container's object, removing it from inside the
+    /// container); the renderers word it as the command that does it.
+    pub remedy: Option<Remedy>,
 }
 
 /// Huge pages (hugetlbfs, `SHM_HUGETLB` segments): a pool of its own, counted in
@@ -315,7 +316,7 @@ impl MemReport {
                     uncertain: o.status.uncertain.is_some(),
                     blindness: o.status.uncertain,
                     hugetlb: o.status.hugetlb,
-                    command: o.free_command.clone(),
+                    remedy: o.remedy.clone(),
                 }),
                 _ => None,
             })
@@ -590,7 +591,7 @@ mod tests {
             mount: mount.map(str::to_string),
             status: Status::default(),
             orphan_reason: None,
-            free_command: None,
+            remedy: None,
             sysv: None,
             location: Location::default(),
         }
@@ -604,7 +605,7 @@ mod tests {
             reason: crate::scan::LeakReason::PrivateSegmentCreatorExited { creator: 7 },
         };
         segment.status = crate::scan::Status::judged(leaked, None);
-        segment.free_command = Some("ipcrm -m 5".into());
+        segment.remedy = Some(Remedy::RemoveSegment { shmid: 5 });
         segment.address = "sysv:id=5".parse().unwrap();
         let mut anon = object(Kind::SharedAnon, "shared-anon:9", 20 * MIB, None);
         anon.holders.push(Holder {
@@ -624,7 +625,7 @@ mod tests {
             mounts: vec![TmpfsMount {
                 mount_point: "/dev/shm".into(),
                 fs_type: "tmpfs".into(),
-                dev: (0, 23),
+                dev: crate::DeviceId::new(0, 23),
                 size_limit: Some(1024 * MIB),
                 used: 30 * MIB,
                 files: 1,
@@ -710,7 +711,7 @@ mod tests {
         assert_eq!(r.leaks.len(), 1);
         assert_eq!(r.leaks[0].address.to_string(), "sysv:id=5");
         assert_eq!(r.leaks[0].bytes, 40 * MIB);
-        assert_eq!(r.leaks[0].command.as_deref(), Some("ipcrm -m 5"));
+        assert_eq!(r.leaks[0].remedy, Some(Remedy::RemoveSegment { shmid: 5 }));
     }
 
     #[test]

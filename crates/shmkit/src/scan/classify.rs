@@ -22,9 +22,9 @@ use super::model::*;
 use super::mounts::WalkedFile;
 use crate::accounts::Accounts;
 use crate::address::{Address, HeldAddress, SysvAddress};
+use crate::DeviceId;
 use shmkit_procfs::SysvShm;
 use std::collections::HashMap;
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 
 /// How much later than a segment's ctime its creator may seem to have started and still be
@@ -47,7 +47,7 @@ pub(super) struct Sight<'a> {
 /// that has the file's filesystem mounted and the right to open it (root, the owner, or
 /// anyone the mode lets in; group membership is not resolved, so any group bit counts as a
 /// way in).
-pub(super) fn could_open_count(unseen: &Unseen, owner: u32, mode: u32, dev: (u32, u32)) -> usize {
+pub(super) fn could_open_count(unseen: &Unseen, owner: u32, mode: u32, dev: DeviceId) -> usize {
     unseen
         .0
         .iter()
@@ -121,7 +121,7 @@ pub(super) fn file_usage(
     mtime: i64,
     owner: u32,
     mode: u32,
-    dev: (u32, u32),
+    dev: DeviceId,
     sight: Sight<'_>,
 ) -> (Usage, Option<Blindness>) {
     if held {
@@ -212,7 +212,7 @@ pub(super) fn sysv_object(
             Usage::Leaked { reason } => Some(reason),
             _ => None,
         },
-        free_command: (!marked).then(|| format!("ipcrm -m {}", seg.shmid)),
+        remedy: (!marked).then_some(Remedy::RemoveSegment { shmid: seg.shmid }),
         sysv: Some(SysvDetails {
             key: seg.key,
             shmid: seg.shmid,
@@ -286,10 +286,9 @@ pub(super) fn file_object(
         mount: Some(file.mount),
         status: Status::judged(usage, uncertain),
         orphan_reason: None,
-        free_command: Some(format!(
-            "rm {}",
-            shell_quote_bytes(file.raw_path.as_os_str().as_bytes())
-        )),
+        remedy: Some(Remedy::UnlinkFile {
+            path: file.raw_path.clone(),
+        }),
         sysv: None,
         location: Location::default(),
     }
@@ -324,13 +323,13 @@ pub(super) fn hidden_object(
     } else {
         f.name.clone()
     };
-    let pids: Vec<String> = holders.iter().map(|h| h.pid.to_string()).collect();
+    let pids: Vec<u32> = holders.iter().map(|h| h.pid).collect();
     Object {
         kind,
         address: hidden_address(kind, &f, deleted, path_reachable),
         name,
-        dev: Some((id.0, id.1)),
-        inode: Some(id.2),
+        dev: Some(id.dev),
+        inode: Some(id.inode),
         size,
         resident,
         swapped: None,
@@ -346,68 +345,9 @@ pub(super) fn hidden_object(
             ..Status::judged(Usage::InUse, None)
         },
         orphan_reason: None,
-        free_command: (deleted && !pids.is_empty()).then(|| format!("kill {}", pids.join(" "))),
+        remedy: (deleted && !pids.is_empty()).then_some(Remedy::EndHolders { pids }),
         sysv: None,
         location: Location::default(),
-    }
-}
-/// [`shell_quote`] for a path that may not be UTF-8: its other bytes are written `\xNN` inside
-/// `$'...'`, so the command names exactly that file.
-pub(crate) fn shell_quote_bytes(path: &[u8]) -> String {
-    match std::str::from_utf8(path) {
-        Ok(text) => shell_quote(text),
-        Err(_) => {
-            let mut out = String::from("$'");
-            for chunk in path.utf8_chunks() {
-                for c in chunk.valid().chars() {
-                    push_dollar_quoted(&mut out, c);
-                }
-                for b in chunk.invalid() {
-                    out.push_str(&format!("\\x{b:02x}"));
-                }
-            }
-            out.push('\'');
-            out
-        }
-    }
-}
-
-/// One character inside bash's `$'...'`.
-fn push_dollar_quoted(out: &mut String, c: char) {
-    match c {
-        '\\' => out.push_str("\\\\"),
-        '\'' => out.push_str("\\'"),
-        '\n' => out.push_str("\\n"),
-        '\t' => out.push_str("\\t"),
-        c if c.is_control() => {
-            let mut utf8 = [0u8; 4];
-            for b in c.encode_utf8(&mut utf8).bytes() {
-                out.push_str(&format!("\\x{b:02x}"));
-            }
-        }
-        c => out.push(c),
-    }
-}
-
-/// Quotes a path for a shell command line when it needs quoting. A name with control
-/// characters (a newline in a /dev/shm name is legal) is written `$'...'` with escapes, so
-/// the command stays on one line and means exactly that file when pasted.
-pub(crate) fn shell_quote(text: &str) -> String {
-    if !text.is_empty()
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"/._-+:,@%=".contains(&b))
-    {
-        text.to_string()
-    } else if text.chars().any(char::is_control) {
-        let mut out = String::from("$'");
-        for c in text.chars() {
-            push_dollar_quoted(&mut out, c);
-        }
-        out.push('\'');
-        out
-    } else {
-        format!("'{}'", text.replace('\'', r"'\''"))
     }
 }
 
@@ -490,7 +430,7 @@ mod tests {
                 CTIME,
                 1000,
                 0o600,
-                (0, 23),
+                DeviceId::new(0, 23),
                 sight(&none, false)
             ),
             (
@@ -507,7 +447,7 @@ mod tests {
                 CTIME,
                 1000,
                 0o600,
-                (0, 23),
+                DeviceId::new(0, 23),
                 sight(&none, false)
             ),
             (Usage::InUse, None)
@@ -525,7 +465,7 @@ mod tests {
                 CTIME,
                 1000,
                 0o600,
-                (0, 23),
+                DeviceId::new(0, 23),
                 sight(&none, true)
             )
             .1,
@@ -534,7 +474,7 @@ mod tests {
         // An unreadable process that mounts the file's filesystem and may open it.
         let owner_elsewhere = Unseen(vec![UnseenProc {
             uid: Some(1000),
-            devs: Some([(0, 23)].into()),
+            devs: Some([DeviceId::new(0, 23)].into()),
         }]);
         assert_eq!(
             file_usage(
@@ -543,7 +483,7 @@ mod tests {
                 CTIME,
                 1000,
                 0o600,
-                (0, 23),
+                DeviceId::new(0, 23),
                 sight(&owner_elsewhere, false)
             )
             .1,
@@ -558,7 +498,7 @@ mod tests {
                 CTIME,
                 1000,
                 0o600,
-                (0, 99),
+                DeviceId::new(0, 99),
                 sight(&owner_elsewhere, false)
             )
             .1,
@@ -575,7 +515,7 @@ mod tests {
                 CTIME,
                 1000,
                 0o600,
-                (0, 23),
+                DeviceId::new(0, 23),
                 sight(&stranger, false)
             )
             .1,
@@ -588,7 +528,7 @@ mod tests {
                 CTIME,
                 1000,
                 0o644,
-                (0, 23),
+                DeviceId::new(0, 23),
                 sight(&stranger, false)
             )
             .1,
@@ -600,7 +540,16 @@ mod tests {
             child_pid_ns: false,
         };
         assert_eq!(
-            file_usage(false, CTIME, CTIME, 1000, 0o600, (0, 23), blind).1,
+            file_usage(
+                false,
+                CTIME,
+                CTIME,
+                1000,
+                0o600,
+                DeviceId::new(0, 23),
+                blind
+            )
+            .1,
             Some(Blindness::HoldersNotScanned)
         );
     }
@@ -633,31 +582,5 @@ mod tests {
         assert_eq!(nspid_levels("Name:\tsh\nNSpid:\t4242\t1\n"), 2);
         assert_eq!(nspid_levels("Name:\tsh\nNSpid:\t4242\n"), 1);
         assert_eq!(nspid_levels("Name:\tsh\n"), 1);
-    }
-
-    #[test]
-    fn shell_quote_keeps_a_hostile_name_on_one_line_and_exact() {
-        assert_eq!(shell_quote("/dev/shm/orders"), "/dev/shm/orders");
-        assert_eq!(shell_quote("/mnt/my ram/x"), "'/mnt/my ram/x'");
-        assert_eq!(shell_quote("/dev/shm/it's"), r"'/dev/shm/it'\''s'");
-        let q = shell_quote("/dev/shm/a\nrm -rf ~\t'\\\u{1b}");
-        assert_eq!(q, r"$'/dev/shm/a\nrm -rf ~\t\'\\\x1b'");
-        assert!(!q.chars().any(char::is_control));
-        // bash reads it back as the very same name.
-        let out = std::process::Command::new("bash")
-            .arg("-c")
-            .arg(format!("printf %s {q}"))
-            .output()
-            .expect("bash");
-        assert_eq!(out.stdout, "/dev/shm/a\nrm -rf ~\t'\\\u{1b}".as_bytes());
-        // Bytes that are not UTF-8 too.
-        let q = shell_quote_bytes(b"/dev/shm/a\xff'b");
-        assert_eq!(q, r"$'/dev/shm/a\xff\'b'");
-        let out = std::process::Command::new("bash")
-            .arg("-c")
-            .arg(format!("printf %s {q}"))
-            .output()
-            .expect("bash");
-        assert_eq!(out.stdout, b"/dev/shm/a\xff'b");
     }
 }

@@ -9,9 +9,7 @@ use super::classify::{
     file_object, hidden_object, hugetlb_resident, is_creator, rss_says_hugetlb, sysv_object,
     Creator, Sight,
 };
-use super::facts::{
-    boot_time, dev_major, dev_minor, in_child_pid_namespace, Identity, Known, ProcInfo,
-};
+use super::facts::{boot_time, in_child_pid_namespace, Identity, Known, ProcInfo};
 use super::merge::{holder, holders_of, merge, Found, Merged};
 use super::model::*;
 use super::mounts::{join_mount, scan_mounts, HiddenMount, MountTable};
@@ -20,6 +18,7 @@ use super::process::{is_live, read_proc_info, scan_processes, ProcResult};
 use super::ScanOptions;
 use crate::address::{Address, Handle};
 use crate::sys;
+use crate::{DeviceId, FileId};
 use shmkit_procfs::{MemInfo, ProcRoot};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::os::fd::AsFd;
@@ -47,6 +46,7 @@ impl From<ScanError> for crate::Error {
 
 /// Every shared-memory object on the host at one moment, and what could not be seen.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Scan {
     /// The objects, System V first, then POSIX, tmpfs, shared anonymous, memfd, file.
     pub objects: Vec<Object>,
@@ -91,7 +91,7 @@ pub(super) struct Carry {
 }
 
 /// The shmem devices and descriptor prefixes a walk classifies against.
-pub(super) type MountsKey = (Vec<(u32, u32)>, Vec<(String, (u32, u32), bool)>);
+pub(super) type MountsKey = (Vec<DeviceId>, Vec<(String, DeviceId, bool)>);
 
 /// What a sample saw that tells a live scan whether the walks it reused still hold.
 #[derive(Debug, Default)]
@@ -171,7 +171,7 @@ pub(super) fn collect_with(
             .collect();
         let mut other_tables = Vec::new();
         // Each mount namespace's /dev/shm device, for its containers' report.
-        let mut dev_shm_of: HashMap<u64, (u32, u32)> = HashMap::new();
+        let mut dev_shm_of: HashMap<u64, DeviceId> = HashMap::new();
         // Other namespaces are entered with setns, which only a live host has.
         if opts.all_namespaces && is_live(root) {
             for (ns, segs) in foreign_segments(root, &view, &mut coverage.notes) {
@@ -181,7 +181,7 @@ pub(super) fn collect_with(
                 // The last mount at a point is the one its path reaches.
                 if let Some(m) = infos.iter().rev().find(|m| m.mount_point == "/dev/shm") {
                     if m.fs_type == "tmpfs" || m.fs_type == "ramfs" {
-                        dev_shm_of.insert(ns, (m.major, m.minor));
+                        dev_shm_of.insert(ns, DeviceId::new(m.major, m.minor));
                     }
                 }
                 other_tables.push(MountTable {
@@ -346,7 +346,7 @@ pub(super) fn collect_with(
             );
         }
         for file in files.drain(..) {
-            let id = (file.dev.0, file.dev.1, file.file.inode);
+            let id = FileId::new(file.dev, file.file.inode);
             let held = found.remove(&id);
             let ns = file.ns;
             let dir_and_name = file.place.clone();
@@ -379,7 +379,7 @@ pub(super) fn collect_with(
             // descriptor number since: only the same file counts. (Not for regular files,
             // whose maps line names overlayfs's real inode and whose stat the overlay's.)
             let same = |m: &std::fs::Metadata| {
-                let found = (dev_major(m.dev()), dev_minor(m.dev()), m.ino());
+                let found = FileId::new(DeviceId::from_dev(m.dev()), m.ino());
                 kind == Kind::File || !is_live(root) || found == id
             };
             let meta = stat_path
@@ -396,20 +396,20 @@ pub(super) fn collect_with(
             }
             // A file of a mount that is hidden, or of another mount namespace, cannot be
             // reached by its path from here: only through a holder.
-            let path_reachable = mounts.iter().any(|m| m.dev == (id.0, id.1));
+            let path_reachable = mounts.iter().any(|m| m.dev == id.dev);
             let mut obj = hidden_object(id, kind, f, meta, &procs, path_reachable);
             obj.user = users.user_name(obj.uid);
-            if let Some((mount_point, _)) = known.shmem_devs.get(&(id.0, id.1)) {
+            if let Some((mount_point, _)) = known.shmem_devs.get(&id.dev) {
                 obj.mount = Some(mount_point.clone());
             }
             // A file lives where its filesystem is mounted; memory that only mappings and
             // descriptors hold lives with its first holder.
-            obj.location = match mounts.iter().find(|m| m.dev == (id.0, id.1)) {
+            obj.location = match mounts.iter().find(|m| m.dev == id.dev) {
                 Some(m) => m.location.clone(),
                 None => {
                     let first = obj.holders.first().and_then(|h| view.of_pid.get(&h.pid));
                     match first {
-                        Some(&(ipc, mnt)) => {
+                        Some(&Namespaces { ipc, mnt }) => {
                             let foreign = ipc != view.ours_ipc || mnt != view.ours_mnt;
                             let mut l = place(&view, None, Some(mnt), foreign);
                             l.namespaces.ipc = ipc;
@@ -461,7 +461,7 @@ pub(super) fn collect_with(
 }
 
 fn mounts_key(known: &Known) -> MountsKey {
-    let mut devs: Vec<(u32, u32)> = known.shmem_devs.keys().copied().collect();
+    let mut devs: Vec<DeviceId> = known.shmem_devs.keys().copied().collect();
     devs.sort_unstable();
     (devs, known.mounts_by_prefix.clone())
 }
@@ -496,31 +496,33 @@ fn place(
     }
 }
 
-/// An object in another namespace is freed from inside it: its free command says how.
+/// An object in another namespace is freed from inside it: its remedy says how.
 fn reach_inside(obj: &mut Object) {
     if !obj.location.foreign {
         return;
     }
-    if obj.free_command.is_none() || matches!(obj.address, Address::Held(_)) {
+    if obj.remedy.is_none() || matches!(obj.address, Address::Held(_)) {
         return;
     }
-    let address = &obj.address;
+    let address = obj.address.clone();
     if obj.status.deleted {
         return;
     }
-    let target = match (&obj.location.container, obj.location.pid) {
-        (Some(c), _) => format!("--container {}", c.label()),
-        (None, Some(pid)) => format!("--target {pid}"),
+    obj.remedy = match (&obj.location.container, obj.location.pid) {
+        (Some(c), _) => Some(Remedy::RemoveInContainer {
+            container: c.label().to_string(),
+            address,
+        }),
+        (None, Some(pid)) => Some(Remedy::RemoveInNamespace { pid, address }),
         (None, None) => return,
     };
-    obj.free_command = Some(format!("shmkit rm {target} {address}"));
 }
 
 /// Each container's processes, namespaces, neighbours and memory cgroup.
 fn container_infos(
     root: &ProcRoot,
     view: &NsView,
-    dev_shm_of: &HashMap<u64, (u32, u32)>,
+    dev_shm_of: &HashMap<u64, DeviceId>,
 ) -> Vec<ContainerInfo> {
     let mut pids_of: std::collections::BTreeMap<&str, Vec<u32>> = Default::default();
     for (pid, id) in &view.container_of {
@@ -535,7 +537,7 @@ fn container_infos(
     for (id, c) in &view.containers {
         let mut pids = pids_of.remove(id.as_str()).unwrap_or_default();
         pids.sort_unstable();
-        let (ipc, mnt) = pids
+        let Namespaces { ipc, mnt } = pids
             .first()
             .and_then(|p| view.of_pid.get(p))
             .copied()
@@ -579,7 +581,7 @@ fn container_infos(
 fn known(root: &ProcRoot, mounts: &[TmpfsMount], hidden: &[HiddenMount]) -> Known {
     // Every tmpfs and ramfs device of every mount table, also those hidden under another
     // mount: a file of one that a process maps is shmem however it is reached.
-    let mut shmem_devs: HashMap<(u32, u32), (String, bool)> = hidden
+    let mut shmem_devs: HashMap<DeviceId, (String, bool)> = hidden
         .iter()
         .map(|m| (m.dev, (m.mount_point.clone(), m.is_dev_shm)))
         .collect();
@@ -588,7 +590,7 @@ fn known(root: &ProcRoot, mounts: &[TmpfsMount], hidden: &[HiddenMount]) -> Know
     }
     // Descriptors name paths, not devices: a path under one of our tmpfs mount points is a
     // candidate, longest mount point first so /dev/shm wins over /dev.
-    let mut mounts_by_prefix: Vec<(String, (u32, u32), bool)> = mounts
+    let mut mounts_by_prefix: Vec<(String, DeviceId, bool)> = mounts
         .iter()
         .filter(|m| !m.location.foreign)
         .map(|m| (join_mount(&m.mount_point, ""), m.dev, m.is_dev_shm))
@@ -603,7 +605,7 @@ fn known(root: &ProcRoot, mounts: &[TmpfsMount], hidden: &[HiddenMount]) -> Know
         internal_shm_dev: is_live(root)
             .then(|| sys::memfd::memfd_create("shmkit-scan-probe", false, false))
             .and_then(|fd| sys::dir::fstat(fd.ok()?.as_fd()).ok())
-            .map(|st| (dev_major(st.dev), dev_minor(st.dev))),
+            .map(|st| DeviceId::from_dev(st.dev)),
         // A fixture tree's maps are text files.
         procmap_query: std::sync::atomic::AtomicBool::new(is_live(root)),
         read_threads: true,
@@ -612,10 +614,11 @@ fn known(root: &ProcRoot, mounts: &[TmpfsMount], hidden: &[HiddenMount]) -> Know
 
 /// Who holds some files now, asked again right before removing them.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct HoldersNow {
     /// For each (device major, minor, inode) asked about that some process maps or holds
     /// open: those processes (any of their threads).
-    pub holders: BTreeMap<(u32, u32, u64), Vec<Holder>>,
+    pub holders: BTreeMap<FileId, Vec<Holder>>,
     /// For each System V id asked about that a process of our IPC namespace attaches: those
     /// processes.
     pub sysv: BTreeMap<i32, Vec<Holder>>,
@@ -627,7 +630,7 @@ pub struct HoldersNow {
 /// differ) once more, for the files `ids` and the System V segments `shmids` only: what
 /// [`Scan::collect`] does for holders, without walking mounts or judging anything, so that a
 /// removal can re-check just before it acts.
-pub fn holders_now(root: &ProcRoot, ids: &[(u32, u32, u64)], shmids: &[i32]) -> HoldersNow {
+pub fn holders_now(root: &ProcRoot, ids: &[FileId], shmids: &[i32]) -> HoldersNow {
     let mut coverage = Coverage::default();
     let opts = ScanOptions {
         top_files: 0,

@@ -3,6 +3,7 @@
 //! scan could not see.
 
 use crate::sys;
+use crate::DeviceId;
 use shmkit_procfs::ProcRoot;
 use std::collections::{HashMap, HashSet};
 use std::os::unix::fs::MetadataExt;
@@ -17,22 +18,22 @@ pub(super) struct ProcInfo {
 }
 
 /// The identity that mappings and descriptors share: (device major, minor, inode).
-pub(super) type Identity = (u32, u32, u64);
+pub(super) type Identity = crate::FileId;
 
 /// What the per-process pass needs to know of the host, learnt before it.
 #[derive(Debug)]
 pub(super) struct Known {
     /// Every tmpfs and ramfs device of our mount table → (mount point, is `/dev/shm`).
-    pub(super) shmem_devs: HashMap<(u32, u32), (String, bool)>,
+    pub(super) shmem_devs: HashMap<DeviceId, (String, bool)>,
     /// Visible tmpfs mount points with a trailing `/`, longest first: descriptors name paths.
-    pub(super) mounts_by_prefix: Vec<(String, (u32, u32), bool)>,
+    pub(super) mounts_by_prefix: Vec<(String, DeviceId, bool)>,
     /// Boot time (unix seconds), to turn process start ticks into dates.
     pub(super) boot_time: Option<i64>,
     /// The inode of our IPC namespace, when known.
     pub(super) our_ipc: Option<u64>,
     /// The device of the kernel's internal shmem mount (memfds, shared anonymous memory,
     /// System V), learnt from a memfd of our own; live scans only.
-    pub(super) internal_shm_dev: Option<(u32, u32)>,
+    pub(super) internal_shm_dev: Option<DeviceId>,
     /// Whether `maps` answers `PROCMAP_QUERY` (Linux 6.11+); cleared at the first refusal.
     pub(super) procmap_query: std::sync::atomic::AtomicBool,
     /// Whether to look into the threads of multi-threaded processes (their maps when the
@@ -52,16 +53,6 @@ pub(super) fn file_stat(m: &std::fs::Metadata) -> sys::dir::FileStat {
         gid: m.gid(),
         mtime: m.mtime(),
     }
-}
-
-/// `major(dev)` as glibc computes it.
-pub(super) fn dev_major(dev: u64) -> u32 {
-    (((dev >> 32) & 0xffff_f000) | ((dev >> 8) & 0x0000_0fff)) as u32
-}
-
-/// `minor(dev)` as glibc computes it.
-pub(super) fn dev_minor(dev: u64) -> u32 {
-    (((dev >> 12) & 0xffff_ff00) | (dev & 0x0000_00ff)) as u32
 }
 
 /// When a process started (unix seconds), from boot time and its start in clock ticks.
@@ -88,7 +79,7 @@ pub(super) struct UnseenProc {
     /// Its owner (`None`: unknown).
     pub(super) uid: Option<u32>,
     /// The devices of its mount table (`None`: unknown).
-    pub(super) devs: Option<HashSet<(u32, u32)>>,
+    pub(super) devs: Option<HashSet<DeviceId>>,
 }
 
 /// The inode of the initial pid namespace (`PROC_PID_INIT_INO`), the same on every boot.

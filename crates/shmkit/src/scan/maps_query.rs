@@ -4,6 +4,7 @@
 
 use super::facts::Known;
 use crate::sys;
+use crate::DeviceId;
 use shmkit_procfs::{MapEntry, MapPath};
 use std::os::fd::AsFd;
 
@@ -60,7 +61,7 @@ pub(super) fn query_maps(
     addr = 0;
     while let Some(v) = query(fd.as_fd(), addr, FILE_BACKED, None)? {
         any = true;
-        let dev = (v.dev_major, v.dev_minor);
+        let dev = DeviceId::new(v.dev_major, v.dev_minor);
         if !v.shared
             && v.inode != 0
             && (known.shmem_devs.contains_key(&dev) || known.internal_shm_dev == Some(dev))

@@ -5,6 +5,7 @@ use super::facts::{Identity, ProcInfo, Unseen, UnseenProc};
 use super::model::*;
 use super::process::{ProcResult, Seen};
 use crate::address::Handle;
+use crate::DeviceId;
 use shmkit_procfs::ProcRoot;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -93,7 +94,7 @@ enum Reach {
     /// Every thread of it is past the point of exit that closes its descriptors: nothing.
     Exited,
     /// Files of the mounts of these devices (`None`: of any).
-    Devices(Option<HashSet<(u32, u32)>>),
+    Devices(Option<HashSet<DeviceId>>),
 }
 
 /// What an unreadable process may hold files of: its mount table is readable when its
@@ -108,15 +109,16 @@ enum Reach {
 /// program exiting during a scan would otherwise be one that may hold anything. A leader
 /// that exited while its other threads run on has no table either, so each thread is asked.
 fn mount_devices(root: &ProcRoot, pid: u32) -> Reach {
-    let devices =
-        |ms: Vec<shmkit_procfs::MountInfo>| ms.iter().map(|m| (m.major, m.minor)).collect();
+    let devices = |ms: Vec<shmkit_procfs::MountInfo>| {
+        ms.iter().map(|m| DeviceId::new(m.major, m.minor)).collect()
+    };
     if let Ok(ms) = root.mountinfo(Some(pid)) {
         return Reach::Devices(Some(devices(ms)));
     }
     let Ok(tasks) = std::fs::read_dir(root.path(format!("/proc/{pid}/task"))) else {
         return Reach::Devices(None);
     };
-    let mut alive: Option<HashSet<(u32, u32)>> = None;
+    let mut alive: Option<HashSet<DeviceId>> = None;
     for task in tasks {
         let Some(tid) = task
             .ok()
@@ -288,7 +290,7 @@ mod tests {
         process(dir.path(), &[(300, true)]);
         process(dir.path(), &[(400, false), (401, false)]);
         let root = ProcRoot::new(dir.path());
-        let dev_shm = Reach::Devices(Some([(0, 23)].into()));
+        let dev_shm = Reach::Devices(Some([DeviceId::new(0, 23)].into()));
         assert_eq!(mount_devices(&root, 100), Reach::Exited);
         // The leader exited while a thread runs on: that thread may hold what it mounts.
         assert_eq!(mount_devices(&root, 200), dev_shm);

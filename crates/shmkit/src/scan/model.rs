@@ -159,6 +159,7 @@ pub enum HoldVia {
 
 /// A process that maps or holds an object open.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct Holder {
     /// Its pid.
     pub pid: u32,
@@ -172,13 +173,35 @@ pub struct Holder {
     pub mapped: u64,
 }
 
+impl Holder {
+    /// A holder: `pid` and its command, its real uid, how it holds the object and how many
+    /// bytes of it it maps.
+    pub fn new(pid: u32, comm: impl Into<String>, uid: u32, via: HoldVia, mapped: u64) -> Holder {
+        Holder {
+            pid,
+            comm: comm.into(),
+            uid,
+            via,
+            mapped,
+        }
+    }
+}
+
 /// A process named by a kernel field (a System V creator or last user), alive or not.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct ProcessRef {
     /// The pid the kernel recorded.
     pub pid: u32,
     /// Its command if the process is still alive, `None` if it exited.
     pub comm: Option<String>,
+}
+
+impl ProcessRef {
+    /// The process the kernel recorded as `pid`, with its command if it is still alive.
+    pub fn new(pid: u32, comm: Option<String>) -> ProcessRef {
+        ProcessRef { pid, comm }
+    }
 }
 
 /// Whether anyone uses an object, as far as the scan can tell (PRODUCT.md, "Leaked, idle, in
@@ -297,8 +320,52 @@ impl Status {
     }
 }
 
+/// What frees an object's memory. The renderers word it as the command that does it; JSON
+/// gives it as `{"action": "...", ...}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(tag = "action", rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Remedy {
+    /// Remove the System V segment (`ipcrm -m SHMID`): freed at once with nobody attached,
+    /// else at its last detach.
+    RemoveSegment {
+        /// Its id.
+        shmid: i32,
+    },
+    /// Unlink the file (`rm PATH`): freed once nobody maps or holds it open.
+    UnlinkFile {
+        /// Its path, as the kernel's bytes; JSON escapes it as addresses are.
+        #[serde(serialize_with = "crate::json::path_escaped_always")]
+        #[schemars(with = "String")]
+        path: std::path::PathBuf,
+    },
+    /// End the processes that hold it (`kill PIDS`): an unlinked file, memory no name
+    /// reaches, frees itself when they let go.
+    EndHolders {
+        /// Their pids, lowest first.
+        pids: Vec<u32>,
+    },
+    /// Remove it from inside the container whose namespace holds it
+    /// (`shmkit rm --container NAME ADDRESS`).
+    RemoveInContainer {
+        /// The container's name or short id.
+        container: String,
+        /// The object's address inside it.
+        address: Address,
+    },
+    /// Remove it from inside the namespace of a process no runtime made
+    /// (`shmkit rm --target PID ADDRESS`).
+    RemoveInNamespace {
+        /// A process in that namespace.
+        pid: u32,
+        /// The object's address inside it.
+        address: Address,
+    },
+}
+
 /// System V details of an object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct SysvDetails {
     /// The key (`0` is `IPC_PRIVATE`).
     pub key: i32,
@@ -327,8 +394,29 @@ pub struct SysvDetails {
     pub ctime: i64,
 }
 
+impl SysvDetails {
+    /// The details of segment `shmid` with `key`, created by `creator` who was also its last
+    /// user; no attachment, creator ids 0, never attached or detached, changed at time 0.
+    /// The scan fills every field from the kernel; callers set the rest by field.
+    pub fn new(key: i32, shmid: i32, creator: ProcessRef) -> SysvDetails {
+        SysvDetails {
+            key,
+            shmid,
+            nattch: 0,
+            last: creator.clone(),
+            creator,
+            cuid: 0,
+            cgid: 0,
+            atime: 0,
+            dtime: 0,
+            ctime: 0,
+        }
+    }
+}
+
 /// One shared-memory object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct Object {
     /// Its kind.
     pub kind: Kind,
@@ -339,8 +427,8 @@ pub struct Object {
     pub address: Address,
     /// What a person calls it: a key (`0x0000162e`), a name (`/orders`), a path, a memfd name.
     pub name: String,
-    /// Device (major, minor) and inode, the identity that maps and fds share.
-    pub dev: Option<(u32, u32)>,
+    /// Device (major, minor): with the inode, the identity that maps and fds share.
+    pub dev: Option<crate::DeviceId>,
     /// Inode number (for System V the kernel sets it to the shmid).
     pub inode: Option<u64>,
     /// Size in bytes.
@@ -369,13 +457,63 @@ pub struct Object {
     pub status: Status,
     /// Why it is a leak, when it is one (the same as in [`Usage::Leaked`]).
     pub orphan_reason: Option<LeakReason>,
-    /// The command that frees it (`ipcrm -m 294918`, `rm /dev/shm/x`), when one can.
-    pub free_command: Option<String>,
+    /// What frees it (remove the segment, unlink the file, end its holders), when something
+    /// can. The command line renderers word it into (`ipcrm -m 294918`, `rm /dev/shm/x`).
+    pub remedy: Option<Remedy>,
     /// System V details.
     pub sysv: Option<SysvDetails>,
     /// Where it lives: host or container, and its namespaces.
     #[serde(flatten)]
     pub location: Location,
+}
+
+impl Object {
+    /// An object of `kind` at `address` called `name`, with nothing else known: size 0, owned
+    /// by root with mode 0, no holders, in use, on the host. The scan fills every field from
+    /// the kernel; callers set the rest by field.
+    ///
+    /// ```
+    /// use shmkit::scan::{HoldVia, Holder, Kind, Object};
+    ///
+    /// let mut o = Object::new(Kind::Posix, "posix:/orders".parse()?, "/orders");
+    /// o.size = 4096;
+    /// o.holders.push(Holder::new(42, "db", 1000, HoldVia::Map, 4096));
+    /// assert_eq!(o.address.to_string(), "posix:/orders");
+    /// assert!(!o.status.usage.is_leaked());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn new(kind: Kind, address: Address, name: impl Into<String>) -> Object {
+        Object {
+            kind,
+            address,
+            name: name.into(),
+            dev: None,
+            inode: None,
+            size: 0,
+            resident: None,
+            swapped: None,
+            uid: 0,
+            gid: 0,
+            user: None,
+            mode: 0,
+            holders: Vec::new(),
+            created: None,
+            mount: None,
+            status: Status::default(),
+            orphan_reason: None,
+            remedy: None,
+            sysv: None,
+            location: Location::default(),
+        }
+    }
+}
+
+impl Object {
+    /// Its device and inode, when it is file-like and both are known: what its holders'
+    /// mappings and descriptors name.
+    pub fn file_id(&self) -> Option<crate::FileId> {
+        Some(crate::FileId::new(self.dev?, self.inode?))
+    }
 }
 
 /// A tmpfs or ramfs mount and what it holds.
@@ -387,7 +525,7 @@ pub struct TmpfsMount {
     /// `tmpfs` or `ramfs`.
     pub fs_type: String,
     /// Device (major, minor).
-    pub dev: (u32, u32),
+    pub dev: crate::DeviceId,
     /// Its `size=` limit in bytes (`None` for ramfs: unlimited).
     pub size_limit: Option<u64>,
     /// Bytes allocated in it (files, including deleted files still held).
@@ -420,7 +558,7 @@ pub struct ContainerInfo {
     /// Its memory cgroup: shmem charged to it and its limit.
     pub cgroup: Option<super::container::CgroupShmem>,
     /// The device of the tmpfs at `/dev/shm` in its mount namespace.
-    pub dev_shm: Option<(u32, u32)>,
+    pub dev_shm: Option<crate::DeviceId>,
 }
 
 /// What the scan could not see, so the report can say how much stays unattributed.

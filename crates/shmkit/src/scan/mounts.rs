@@ -9,6 +9,7 @@ use super::model::*;
 use super::ScanOptions;
 use crate::address::escape_bytes;
 use crate::sys;
+use crate::DeviceId;
 use shmkit_procfs::ProcRoot;
 use std::collections::BTreeMap;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
@@ -31,7 +32,7 @@ pub(super) struct WalkedFile {
     /// The POSIX name as it is, when it is UTF-8 (a `posix:` address can carry it).
     pub(super) posix_utf8: Option<String>,
     pub(super) mount: String,
-    pub(super) dev: (u32, u32),
+    pub(super) dev: DeviceId,
     /// What the walk saw of it.
     pub(super) file: Entry,
     /// The directory that holds it as reachable from here (through `/proc/PID/root` for
@@ -89,7 +90,7 @@ pub(super) fn scan_mounts(
     let rank = |t: usize, mi: &shmkit_procfs::MountInfo| {
         (mi.mount_point != "/dev/shm", t != 0, mi.mount_point.len())
     };
-    let mut by_dev: BTreeMap<(u32, u32), (usize, &shmkit_procfs::MountInfo)> = BTreeMap::new();
+    let mut by_dev: BTreeMap<DeviceId, (usize, &shmkit_procfs::MountInfo)> = BTreeMap::new();
     for (t, table) in tables.iter().enumerate() {
         // A mount stacked on the same mount point hides the one below (mountinfo lists the
         // lower first): only the last one at each point is reachable by path.
@@ -98,7 +99,7 @@ pub(super) fn scan_mounts(
             visible.insert(mi.mount_point.as_str(), mi);
         }
         for mi in visible.into_values().filter(is_shmem_fs) {
-            let dev = (mi.major, mi.minor);
+            let dev = DeviceId::new(mi.major, mi.minor);
             let better = by_dev
                 .get(&dev)
                 .is_none_or(|(ot, old)| rank(t, mi) < rank(*ot, old));
@@ -112,7 +113,7 @@ pub(super) fn scan_mounts(
     let mut hidden: Vec<HiddenMount> = Vec::new();
     for (t, table) in tables.iter().enumerate() {
         for mi in table.infos.iter().filter(is_shmem_fs) {
-            let dev = (mi.major, mi.minor);
+            let dev = DeviceId::new(mi.major, mi.minor);
             if by_dev.contains_key(&dev) || hidden.iter().any(|h| h.dev == dev) {
                 continue;
             }
@@ -230,7 +231,7 @@ pub(super) fn scan_mounts(
 #[derive(Debug)]
 pub(super) struct HiddenMount {
     pub(super) mount_point: String,
-    pub(super) dev: (u32, u32),
+    pub(super) dev: DeviceId,
     pub(super) is_dev_shm: bool,
     /// Its mount namespace, when not ours.
     pub(super) ns: Option<u64>,

@@ -18,6 +18,7 @@
 //!   longest: the one that made it (the pod's sandbox, the shareable container).
 
 use super::container::{self, Container};
+use super::model::Namespaces;
 use crate::sys;
 use shmkit_procfs::{MountInfo, ProcRoot, SysvShm};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -25,6 +26,7 @@ use std::fs::File;
 
 /// The processes of one namespace and the containers they belong to.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct NsGroup {
     /// Its processes, lowest pid first.
     pub pids: Vec<u32>,
@@ -44,13 +46,14 @@ impl NsGroup {
 
 /// What the scan knows of namespaces and containers.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct NsView {
     /// The scan's own IPC namespace.
     pub ours_ipc: Option<u64>,
     /// The scan's own mount namespace.
     pub ours_mnt: Option<u64>,
-    /// Each process's (IPC, mount) namespace inodes.
-    pub of_pid: HashMap<u32, (Option<u64>, Option<u64>)>,
+    /// Each process's IPC and mount namespace inodes.
+    pub of_pid: HashMap<u32, Namespaces>,
     /// IPC namespaces by inode.
     pub ipc: BTreeMap<u64, NsGroup>,
     /// Mount namespaces by inode.
@@ -111,7 +114,7 @@ impl NsView {
             let Some(&(ipc, mnt)) = cache.links.get(&pid) else {
                 continue;
             };
-            view.of_pid.insert(pid, (ipc, mnt));
+            view.of_pid.insert(pid, Namespaces { ipc, mnt });
             if let Some(i) = ipc {
                 view.ipc.entry(i).or_default().pids.push(pid);
             }
@@ -200,7 +203,7 @@ impl NsView {
     }
 
     /// The other IPC namespaces, with a process of each.
-    pub fn foreign_ipc(&self) -> impl Iterator<Item = (u64, u32)> + '_ {
+    pub(crate) fn foreign_ipc(&self) -> impl Iterator<Item = (u64, u32)> + '_ {
         self.ipc
             .iter()
             .filter(|(i, _)| Some(**i) != self.ours_ipc)
@@ -208,7 +211,7 @@ impl NsView {
     }
 
     /// The other mount namespaces, with a process of each.
-    pub fn foreign_mnt(&self) -> impl Iterator<Item = (u64, u32)> + '_ {
+    pub(crate) fn foreign_mnt(&self) -> impl Iterator<Item = (u64, u32)> + '_ {
         self.mnt
             .iter()
             .filter(|(m, _)| Some(**m) != self.ours_mnt)
@@ -219,7 +222,7 @@ impl NsView {
 /// What [`NsView::discover_with`] keeps between calls.
 #[derive(Debug, Clone, Default)]
 pub struct NsCache {
-    /// Each process's (IPC, mount) namespace inodes.
+    /// Each process's IPC and mount namespace inodes.
     links: HashMap<u32, (Option<u64>, Option<u64>)>,
     /// The container of each namespace pair outside ours (`None`: no runtime made it).
     pairs: HashMap<(Option<u64>, Option<u64>), Option<String>>,

@@ -6,10 +6,11 @@
 //! ([`super::maps_query`]); older kernels and fixture trees read the text. A private mapping
 //! of a shmem file keeps it alive as surely as a shared one, so it is a holder too.
 
-use super::facts::{dev_major, dev_minor, file_stat, started, Identity, Known, ProcInfo};
+use super::facts::{file_stat, started, Identity, Known, ProcInfo};
 use super::maps_query::query_maps;
 use super::model::*;
 use crate::sys;
+use crate::{DeviceId, FileId};
 use shmkit_procfs::{MapEntry, MapPath, ProcRoot};
 use std::collections::HashMap;
 use std::os::fd::AsFd;
@@ -136,7 +137,7 @@ pub(super) struct Scratch {
     pub(super) maps: Vec<MapEntry>,
     /// Per device outside our mount table: is its filesystem tmpfs or ramfs (a container's
     /// own mount)?
-    pub(super) on_shmem_fs: HashMap<(u32, u32), bool>,
+    pub(super) on_shmem_fs: HashMap<DeviceId, bool>,
 }
 
 /// How an I/O error on a process's files reads: it exited, or we may not look (then its
@@ -162,7 +163,7 @@ pub(super) fn gone_or_hidden(
 /// (a read cut short).
 pub(super) fn maps_line_matters(
     line: &str,
-    shmem_devs: &HashMap<(u32, u32), (String, bool)>,
+    shmem_devs: &HashMap<DeviceId, (String, bool)>,
 ) -> Option<bool> {
     let mut fields = line.splitn(6, ' ');
     let (_range, perms, _offset, dev) = (
@@ -176,7 +177,7 @@ pub(super) fn maps_line_matters(
         return Some(true);
     }
     let (major, minor) = dev.split_once(':')?;
-    let dev = (
+    let dev = DeviceId::new(
         u32::from_str_radix(major, 16).ok()?,
         u32::from_str_radix(minor, 16).ok()?,
     );
@@ -395,8 +396,8 @@ pub(super) fn scan_process_rest(
     } = scratch;
     let mut seen = Vec::new();
     for e in maps.iter() {
-        let id = (e.dev_major, e.dev_minor, e.inode);
-        let dev = (e.dev_major, e.dev_minor);
+        let id = FileId::new(DeviceId::new(e.dev_major, e.dev_minor), e.inode);
+        let dev = DeviceId::new(e.dev_major, e.dev_minor);
         let map_file =
             || Some(root.path(format!("{view_path}/map_files/{:x}-{:x}", e.start, e.end)));
         if !e.shared {
@@ -532,7 +533,7 @@ pub(super) fn scan_process_rest(
                 // walk, the mount table's device is their identity.
                 let dev = match mount_dev {
                     Some(dev) if !live => dev,
-                    _ => (dev_major(meta.dev), dev_minor(meta.dev)),
+                    _ => DeviceId::from_dev(meta.dev),
                 };
                 if !meta.is_file() {
                     return;
@@ -542,7 +543,7 @@ pub(super) fn scan_process_rest(
                     None => target.to_string(),
                 };
                 fds.push(FdSeen {
-                    id: (dev.0, dev.1, meta.ino),
+                    id: FileId::new(dev, meta.ino),
                     kind,
                     name,
                     size: meta.size,
@@ -743,8 +744,8 @@ mod tests {
 
     #[test]
     fn only_maps_lines_that_can_name_shared_memory_matter() {
-        let devs: HashMap<(u32, u32), (String, bool)> =
-            [((0, 42), ("/dev/shm".to_string(), true))].into();
+        let devs: HashMap<DeviceId, (String, bool)> =
+            [(DeviceId::new(0, 42), ("/dev/shm".to_string(), true))].into();
         let matters = |l: &str| maps_line_matters(l, &devs);
         // A library, the heap, an anonymous region: skipped unparsed.
         assert_eq!(

@@ -125,10 +125,10 @@ pub struct LiveScan {
     asked: bool,
     /// The previous sample's `nattch` gaps, and the files it saw.
     gaps: HashMap<(Option<u64>, i32), i64>,
-    files: HashSet<(u32, u32, u64)>,
+    files: HashSet<crate::FileId>,
     /// Files that appeared since the last full walk that no walk saw held and no event
     /// proved unheld: shown in use until the next full walk says.
-    pending: HashSet<(u32, u32, u64)>,
+    pending: HashSet<crate::FileId>,
     /// Samples taken.
     samples: u64,
     watch: Watch,
@@ -465,12 +465,9 @@ impl Watch {
 }
 
 /// Shows these files in use: something may hold them that no walk has seen yet.
-fn mark_in_use(scan: &mut Scan, ids: &HashSet<(u32, u32, u64)>) {
+fn mark_in_use(scan: &mut Scan, ids: &HashSet<crate::FileId>) {
     for o in &mut scan.objects {
-        let id = o
-            .dev
-            .zip(o.inode)
-            .map(|((major, minor), ino)| (major, minor, ino));
+        let id = o.file_id();
         if id.is_some_and(|id| ids.contains(&id)) && !matches!(o.status.usage, Usage::InUse) {
             o.status = Status {
                 deleted: o.status.deleted,
@@ -594,7 +591,7 @@ mod tests {
 
     fn in_dir(dir: &std::path::Path, name: &str, idle: bool) -> FileSeen {
         FileSeen {
-            id: (0, 0, name.len() as u64),
+            id: crate::FileId::new(crate::DeviceId::new(0, 0), name.len() as u64),
             name: format!("file:{name}"),
             idle,
             place: (dir.to_path_buf(), name.as_bytes().to_vec()),
@@ -718,7 +715,7 @@ mod tests {
         };
         let o = ours(&scan);
         assert!(matches!(o.status.usage, Usage::Idle { .. }), "{o:?}");
-        let id = (o.dev.unwrap().0, o.dev.unwrap().1, o.inode.unwrap());
+        let id = o.file_id().unwrap();
         let idle_before = scan
             .objects
             .iter()

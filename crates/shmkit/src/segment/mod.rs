@@ -266,7 +266,7 @@ pub struct FileStat {
     #[schemars(with = "Option<String>")]
     pub path: Option<std::path::PathBuf>,
     /// Device (major, minor).
-    pub dev: (u32, u32),
+    pub dev: crate::DeviceId,
     /// Inode number.
     pub inode: u64,
     /// Hard links (0 once unlinked, while still open).
@@ -536,7 +536,7 @@ fn file_stat(
         sysv: None,
         file: Some(FileStat {
             path,
-            dev: (libc::major(dev), libc::minor(dev)),
+            dev: crate::DeviceId::from_dev(dev),
             inode: meta.ino(),
             nlink: meta.nlink(),
             allocated: meta.blocks() * 512,

@@ -18,6 +18,7 @@ use std::io::{self, Read};
 /// Why a snapshot was refused: what is wrong, and at which byte offset.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{what} (at byte {offset})")]
+#[non_exhaustive]
 pub struct FormatError {
     /// Offset in the file where the problem was found.
     pub offset: u64,
