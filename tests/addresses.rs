@@ -86,7 +86,10 @@ fn same_object(listed: &Value, stat: &Value) -> bool {
 
 #[test]
 fn every_object_ls_lists_has_an_address_stat_accepts() {
-    if !common::needs_root("every_object_ls_lists_has_an_address_stat_accepts") {
+    if !common::needs_host_root(
+        "every_object_ls_lists_has_an_address_stat_accepts",
+        common::MAP_FILES,
+    ) {
         return;
     }
     let posix = Posix(format!("/shmkit-addr-{:x}", unique()));
@@ -190,7 +193,7 @@ fn every_object_ls_lists_has_an_address_stat_accepts() {
 
 #[test]
 fn a_segment_has_one_address_in_mem_ls_stat_rm_and_snapshot_ls() {
-    if !common::needs_root("a_segment_has_one_address_in_mem_ls_stat_rm_and_snapshot_ls") {
+    if !common::as_root("a_segment_has_one_address_in_mem_ls_stat_rm_and_snapshot_ls") {
         return;
     }
     let segment = Segment::create();

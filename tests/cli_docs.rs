@@ -140,7 +140,7 @@ fn completion_scripts_are_valid_shell() {
 
 #[test]
 fn stat_time_format_iso_follows_tz() {
-    if !common::needs_root("stat_time_format_iso_follows_tz") {
+    if !common::as_root("stat_time_format_iso_follows_tz") {
         return;
     }
     let script = r#"$S create sysv:0x7a7a --size 4K >/dev/null || exit 1

@@ -265,7 +265,10 @@ fn a_16m_dev_shm_filled_to_90_percent_is_shown_with_the_sigbus_warning() {
 /// host's tmpfs mounts, which the new mount namespace also has, are listed once.
 #[test]
 fn an_unshared_namespace_is_scanned_read_and_collected_without_docker() {
-    if !common::needs_root("an_unshared_namespace_is_scanned_read_and_collected_without_docker") {
+    if !common::needs_host_root(
+        "an_unshared_namespace_is_scanned_read_and_collected_without_docker",
+        common::OTHER_NAMESPACES,
+    ) {
         return;
     }
     let bin = tempfile::tempdir().expect("tempdir");
@@ -358,7 +361,10 @@ fn an_unshared_namespace_is_scanned_read_and_collected_without_docker() {
 /// Bad input: a container nobody runs is one line naming it, with exit 3.
 #[test]
 fn an_unknown_container_is_a_one_line_error_with_exit_3() {
-    if !common::needs_root("an_unknown_container_is_a_one_line_error_with_exit_3") {
+    if !common::needs_host_root(
+        "an_unknown_container_is_a_one_line_error_with_exit_3",
+        common::DOCKER,
+    ) {
         return;
     }
     let (code, out, err) =
@@ -429,7 +435,10 @@ fn doctor_judges_a_container_from_the_host_and_warns_of_the_coming_sigbus() {
 /// host's /dev/shm still there, they do.
 #[test]
 fn in_a_private_mount_namespace_posix_objects_do_not_outlive_it() {
-    if !common::needs_root("in_a_private_mount_namespace_posix_objects_do_not_outlive_it") {
+    if !common::needs_host_root(
+        "in_a_private_mount_namespace_posix_objects_do_not_outlive_it",
+        "it compares a private /dev/shm with the host's own",
+    ) {
         return;
     }
     let bin = tempfile::tempdir().expect("tempdir");

@@ -221,9 +221,8 @@ fn live_doctor_agrees_with_the_kernel_and_df() {
 
 #[test]
 fn doctor_in_a_new_ipc_namespace_says_it_is_private_and_counts_its_segments() {
-    if !common::needs_root(
-        "doctor_in_a_new_ipc_namespace_says_it_is_private_and_counts_its_segments",
-    ) {
+    if !common::as_root("doctor_in_a_new_ipc_namespace_says_it_is_private_and_counts_its_segments")
+    {
         return;
     }
     // unshare --ipc: a fresh namespace with one 5000-byte segment made by ipcmk.

@@ -130,7 +130,10 @@ fn enoent_missing_objects_are_not_created_by_reading() {
 
 #[test]
 fn eacces_nobody_may_not_read_roots_0600_segment() {
-    if !common::needs_root("eacces_nobody_may_not_read_roots_0600_segment") {
+    if !common::needs_host_root(
+        "eacces_nobody_may_not_read_roots_0600_segment",
+        common::OTHER_UIDS,
+    ) {
         return;
     }
     let nobody = Nobody::new();
@@ -155,7 +158,10 @@ fn eacces_nobody_may_not_read_roots_0600_segment() {
 
 #[test]
 fn eacces_nobody_may_not_write_roots_posix_object() {
-    if !common::needs_root("eacces_nobody_may_not_write_roots_posix_object") {
+    if !common::needs_host_root(
+        "eacces_nobody_may_not_write_roots_posix_object",
+        common::OTHER_UIDS,
+    ) {
         return;
     }
     let nobody = Nobody::new();
@@ -180,8 +186,9 @@ fn eacces_nobody_may_not_write_roots_posix_object() {
 
 #[test]
 fn eacces_nobody_may_not_create_a_file_in_roots_directory_and_nothing_is_left() {
-    if !common::needs_root(
+    if !common::needs_host_root(
         "eacces_nobody_may_not_create_a_file_in_roots_directory_and_nothing_is_left",
+        common::OTHER_UIDS,
     ) {
         return;
     }
@@ -202,8 +209,9 @@ fn eacces_nobody_may_not_create_a_file_in_roots_directory_and_nothing_is_left() 
 
 #[test]
 fn a_segment_planted_by_another_user_is_refused_even_after_it_was_given_to_root() {
-    if !common::needs_root(
+    if !common::needs_host_root(
         "a_segment_planted_by_another_user_is_refused_even_after_it_was_given_to_root",
+        common::OTHER_UIDS,
     ) {
         return;
     }
@@ -234,7 +242,10 @@ fn a_segment_planted_by_another_user_is_refused_even_after_it_was_given_to_root(
 
 #[test]
 fn eperm_only_owner_creator_or_root_may_remove_or_chmod() {
-    if !common::needs_root("eperm_only_owner_creator_or_root_may_remove_or_chmod") {
+    if !common::needs_host_root(
+        "eperm_only_owner_creator_or_root_may_remove_or_chmod",
+        common::OTHER_UIDS,
+    ) {
         return;
     }
     let nobody = Nobody::new();
@@ -276,7 +287,7 @@ fn in_private_ipc(script: &str) -> Run {
 
 #[test]
 fn einval_size_above_kernel_shmmax_names_the_limit_and_the_sysctl() {
-    if !common::needs_root("einval_size_above_kernel_shmmax_names_the_limit_and_the_sysctl") {
+    if !common::as_root("einval_size_above_kernel_shmmax_names_the_limit_and_the_sysctl") {
         return;
     }
     let out = in_private_ipc(
@@ -297,7 +308,7 @@ fn einval_size_above_kernel_shmmax_names_the_limit_and_the_sysctl() {
 
 #[test]
 fn einval_size_below_shmmin_or_above_the_existing_segment() {
-    if !common::needs_root("einval_size_below_shmmin_or_above_the_existing_segment") {
+    if !common::as_root("einval_size_below_shmmin_or_above_the_existing_segment") {
         return;
     }
     let out = in_private_ipc(
@@ -323,7 +334,7 @@ fn einval_size_below_shmmin_or_above_the_existing_segment() {
 
 #[test]
 fn enospc_shmmni_exhausted_shows_usage() {
-    if !common::needs_root("enospc_shmmni_exhausted_shows_usage") {
+    if !common::as_root("enospc_shmmni_exhausted_shows_usage") {
         return;
     }
     let out = in_private_ipc(
@@ -350,7 +361,7 @@ fn enospc_shmmni_exhausted_shows_usage() {
 
 #[test]
 fn enospc_shmall_exhausted_shows_pages_used() {
-    if !common::needs_root("enospc_shmall_exhausted_shows_pages_used") {
+    if !common::as_root("enospc_shmall_exhausted_shows_pages_used") {
         return;
     }
     let page = shmkit::sys::page_size();
@@ -374,7 +385,7 @@ fn enospc_shmall_exhausted_shows_pages_used() {
 
 #[test]
 fn enospc_shmall_exhausted_by_huge_noreserve_segments_does_not_overflow() {
-    if !common::needs_root("enospc_shmall_exhausted_by_huge_noreserve_segments_does_not_overflow") {
+    if !common::as_root("enospc_shmall_exhausted_by_huge_noreserve_segments_does_not_overflow") {
         return;
     }
     // Four segments of 2^62 bytes are 2^64 bytes in use: more than a u64 counts.
@@ -401,7 +412,7 @@ fn enospc_shmall_exhausted_by_huge_noreserve_segments_does_not_overflow() {
 
 #[test]
 fn enospc_full_dev_shm_fails_at_create_and_resize_not_later_with_sigbus() {
-    if !common::needs_root("enospc_full_dev_shm_fails_at_create_and_resize_not_later_with_sigbus") {
+    if !common::as_root("enospc_full_dev_shm_fails_at_create_and_resize_not_later_with_sigbus") {
         return;
     }
     // POSIX shm always lives in /dev/shm: put a 64 KiB tmpfs over it in a private mount
@@ -446,7 +457,10 @@ fn enospc_full_dev_shm_fails_at_create_and_resize_not_later_with_sigbus() {
 
 #[test]
 fn enospc_on_a_disk_filesystem_leaves_the_file_as_it_was() {
-    if !common::needs_root("enospc_on_a_disk_filesystem_leaves_the_file_as_it_was") {
+    if !common::needs_host_root(
+        "enospc_on_a_disk_filesystem_leaves_the_file_as_it_was",
+        "mounts an ext4 image on a loop device",
+    ) {
         return;
     }
     // Unlike tmpfs, ext4 keeps what a failed fallocate allocated, and the size it reached: a
@@ -492,7 +506,7 @@ fn enospc_on_a_disk_filesystem_leaves_the_file_as_it_was() {
 
 #[test]
 fn enospc_no_inode_left_in_dev_shm_says_so() {
-    if !common::needs_root("enospc_no_inode_left_in_dev_shm_says_so") {
+    if !common::as_root("enospc_no_inode_left_in_dev_shm_says_so") {
         return;
     }
     // A tmpfs with nr_inodes=2 has room for its root and one object: the next shm_open fails
@@ -515,7 +529,7 @@ fn enospc_no_inode_left_in_dev_shm_says_so() {
 
 #[test]
 fn enomem_segment_larger_than_memory() {
-    if !common::needs_root("enomem_segment_larger_than_memory") {
+    if !common::as_root("enomem_segment_larger_than_memory") {
         return;
     }
     // With vm.overcommit_memory=1 the kernel promises any size, so there is no ENOMEM to see.
@@ -539,7 +553,10 @@ fn enomem_segment_larger_than_memory() {
 
 #[test]
 fn enomem_huge_pages_not_reserved_names_vm_nr_hugepages() {
-    if !common::needs_root("enomem_huge_pages_not_reserved_names_vm_nr_hugepages") {
+    if !common::needs_host_root(
+        "enomem_huge_pages_not_reserved_names_vm_nr_hugepages",
+        common::HUGE_PAGES,
+    ) {
         return;
     }
     let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap();
@@ -572,7 +589,10 @@ fn enomem_huge_pages_not_reserved_names_vm_nr_hugepages() {
 
 #[test]
 fn the_owner_may_chmod_and_chown_its_object_at_mode_0000() {
-    if !common::needs_root("the_owner_may_chmod_and_chown_its_object_at_mode_0000") {
+    if !common::needs_host_root(
+        "the_owner_may_chmod_and_chown_its_object_at_mode_0000",
+        common::OTHER_UIDS,
+    ) {
         return;
     }
     // The owner may not open a 0000 object for reading, so stat, chmod and chown work through

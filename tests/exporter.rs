@@ -252,7 +252,7 @@ fn leak_program(dir: &Path) -> PathBuf {
 
 #[test]
 fn prometheus_scrapes_the_leaked_segment_and_shmem() {
-    if !common::needs_root("prometheus_scrapes_the_leaked_segment_and_shmem") {
+    if !common::as_root("prometheus_scrapes_the_leaked_segment_and_shmem") {
         return;
     }
     if !common::needs_programs(
@@ -335,7 +335,7 @@ fn prometheus_scrapes_the_leaked_segment_and_shmem() {
 
 #[test]
 fn promtool_accepts_the_output_in_both_formats() {
-    if !common::needs_root("promtool_accepts_the_output_in_both_formats") {
+    if !common::as_root("promtool_accepts_the_output_in_both_formats") {
         return;
     }
     if !common::needs_programs(
@@ -452,7 +452,7 @@ fn alert_rules_pass_promtool_check_and_unit_tests() {
 
 #[test]
 fn concurrent_scrapes_share_one_scan_and_min_interval_zero_rescans() {
-    if !common::needs_root("concurrent_scrapes_share_one_scan_and_min_interval_zero_rescans") {
+    if !common::as_root("concurrent_scrapes_share_one_scan_and_min_interval_zero_rescans") {
         return;
     }
     let (_exp, addr) = exporter("true", "--min-interval 1h", &[]);
@@ -500,7 +500,7 @@ fn concurrent_scrapes_share_one_scan_and_min_interval_zero_rescans() {
 
 #[test]
 fn idle_and_excess_connections_are_refused_or_dropped_and_scrapes_go_on() {
-    if !common::needs_root("idle_and_excess_connections_are_refused_or_dropped_and_scrapes_go_on") {
+    if !common::as_root("idle_and_excess_connections_are_refused_or_dropped_and_scrapes_go_on") {
         return;
     }
     let (mut exp, addr) = exporter("true", "--min-interval 0", &[]);
@@ -533,7 +533,7 @@ fn idle_and_excess_connections_are_refused_or_dropped_and_scrapes_go_on() {
 
 #[test]
 fn max_objects_folds_the_smaller_segments_into_other() {
-    if !common::needs_root("max_objects_folds_the_smaller_segments_into_other") {
+    if !common::as_root("max_objects_folds_the_smaller_segments_into_other") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -674,16 +674,17 @@ fn a_missing_textfile_directory_is_exit_3_and_nothing_is_made() {
 
 #[test]
 fn a_read_only_textfile_directory_is_exit_5_and_the_old_file_stays_whole() {
-    if !common::needs_root("a_read_only_textfile_directory_is_exit_5_and_the_old_file_stays_whole")
-    {
+    if !common::as_root("a_read_only_textfile_directory_is_exit_5_and_the_old_file_stays_whole") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     let mnt = dir.path().join("ro");
     std::fs::create_dir(&mnt).unwrap();
-    // A private mount namespace: the read-only tmpfs is gone when the script ends.
+    // A private mount namespace: the read-only tmpfs is gone when the script ends. The mount,
+    // not its superblock, is made read-only: mount(8) remounts a tmpfs with the uid= its
+    // mountinfo shows, a uid of the initial user namespace that a user namespace rejects.
     let script = "set -e\nmount -t tmpfs -o size=1m shmkit-exporter-ro \"$MNT\"\n\
-                  echo 'old 1' > \"$MNT/shmkit.prom\"\nmount -o remount,ro \"$MNT\"\n\
+                  echo 'old 1' > \"$MNT/shmkit.prom\"\nmount -o remount,bind,ro \"$MNT\"\n\
                   set +e\n\"$SHMKIT\" exporter --textfile \"$MNT/shmkit.prom\"\necho \"exit=$?\"\n\
                   ls -A \"$MNT\"\ncat \"$MNT/shmkit.prom\"";
     let run = run(
@@ -1060,9 +1061,8 @@ fn scrape(addr: SocketAddr) -> String {
 /// new processes, processes gone), never from the periodic full walk.
 #[test]
 fn each_scrape_shows_objects_made_and_holders_started_or_gone_since_the_last() {
-    if !common::needs_root(
-        "each_scrape_shows_objects_made_and_holders_started_or_gone_since_the_last",
-    ) {
+    if !common::as_root("each_scrape_shows_objects_made_and_holders_started_or_gone_since_the_last")
+    {
         return;
     }
     let (exp, addr) = exporter("true", "--min-interval 0 --full-walk-interval 1h", &[]);
@@ -1140,7 +1140,7 @@ fn each_scrape_shows_objects_made_and_holders_started_or_gone_since_the_last() {
 /// and is one at the first scrape after the last of them is gone.
 #[test]
 fn a_leak_is_exported_only_once_it_is_one() {
-    if !common::needs_root("a_leak_is_exported_only_once_it_is_one") {
+    if !common::as_root("a_leak_is_exported_only_once_it_is_one") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -1203,9 +1203,8 @@ fn a_leak_is_exported_only_once_it_is_one() {
 /// once `--full-walk-interval` has passed.
 #[test]
 fn a_holder_that_lets_go_without_exiting_is_forgotten_at_the_next_full_walk() {
-    if !common::needs_root(
-        "a_holder_that_lets_go_without_exiting_is_forgotten_at_the_next_full_walk",
-    ) {
+    if !common::as_root("a_holder_that_lets_go_without_exiting_is_forgotten_at_the_next_full_walk")
+    {
         return;
     }
     use shmkit::sys::{self, posix::OpenMode};

@@ -78,7 +78,7 @@ fn a_bad_address_on_the_command_line_is_a_json_error_too() {
 
 #[test]
 fn a_conflict_under_snapshot_restore_dry_run_is_told_in_its_json() {
-    if !common::needs_root("a_conflict_under_snapshot_restore_dry_run_is_told_in_its_json") {
+    if !common::as_root("a_conflict_under_snapshot_restore_dry_run_is_told_in_its_json") {
         return;
     }
     struct Removed(String);

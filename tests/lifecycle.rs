@@ -28,7 +28,7 @@ fn every_lifecycle_command_has_help_with_examples() {
 
 #[test]
 fn posix_object_full_life_cycle() {
-    if !common::needs_root("posix_object_full_life_cycle") {
+    if !common::needs_host_root("posix_object_full_life_cycle", common::OTHER_UIDS) {
         return;
     }
     let name = PosixName::new("posix_full");

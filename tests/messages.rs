@@ -86,7 +86,7 @@ fn a_memfd_address_is_refused_with_a_listed_command_as_the_fix() {
 
 #[test]
 fn counts_agree_in_number() {
-    if !common::needs_root("counts_agree_in_number") {
+    if !common::as_root("counts_agree_in_number") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -114,7 +114,7 @@ fn counts_agree_in_number() {
 
 #[test]
 fn check_exits_8_on_a_leak_for_mem_ls_and_rm_orphans_dry_run() {
-    if !common::needs_root("check_exits_8_on_a_leak_for_mem_ls_and_rm_orphans_dry_run") {
+    if !common::as_root("check_exits_8_on_a_leak_for_mem_ls_and_rm_orphans_dry_run") {
         return;
     }
     // A fixture host with leaks: mem and ls say so with exit 8 under --check, 0 without.

@@ -62,8 +62,9 @@ fn json(dir: &Path, name: &str) -> Value {
 
 #[test]
 fn an_account_only_nss_knows_is_named_by_stat_ls_and_rm_and_taken_by_chown() {
-    if !common::needs_root(
+    if !common::needs_host_root(
         "an_account_only_nss_knows_is_named_by_stat_ls_and_rm_and_taken_by_chown",
+        common::OTHER_UIDS,
     ) {
         return;
     }

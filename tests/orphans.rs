@@ -50,7 +50,7 @@ while ! grep -q ready "$OUT/hold.out" 2>/dev/null; do sleep 0.05; done
 
 #[test]
 fn dry_run_lists_exactly_the_leak_and_rm_frees_it() {
-    if !common::needs_root("dry_run_lists_exactly_the_leak_and_rm_frees_it") {
+    if !common::as_root("dry_run_lists_exactly_the_leak_and_rm_frees_it") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -163,7 +163,7 @@ wait
 
 #[test]
 fn older_than_and_user_narrow_the_collection() {
-    if !common::needs_root("older_than_and_user_narrow_the_collection") {
+    if !common::as_root("older_than_and_user_narrow_the_collection") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -233,7 +233,7 @@ exec 4<&-
 
 #[test]
 fn a_posix_object_nobody_holds_is_idle_and_only_rm_idle_takes_it_never_a_held_one() {
-    if !common::needs_root(
+    if !common::as_root(
         "a_posix_object_nobody_holds_is_idle_and_only_rm_idle_takes_it_never_a_held_one",
     ) {
         return;
@@ -278,7 +278,7 @@ wait
 
 #[test]
 fn a_segment_attached_from_another_ipc_namespace_is_never_collected() {
-    if !common::needs_root("a_segment_attached_from_another_ipc_namespace_is_never_collected") {
+    if !common::as_root("a_segment_attached_from_another_ipc_namespace_is_never_collected") {
         return;
     }
     // A process that attached the segment and then moved to another IPC namespace holds it: the
@@ -337,7 +337,7 @@ wait
 
 #[test]
 fn a_hostile_object_name_cannot_forge_lines_or_drive_the_terminal() {
-    if !common::needs_root("a_hostile_object_name_cannot_forge_lines_or_drive_the_terminal") {
+    if !common::as_root("a_hostile_object_name_cannot_forge_lines_or_drive_the_terminal") {
         return;
     }
     // Any user may name a file in /dev/shm with escape sequences and newlines; `rm --idle`
@@ -365,8 +365,9 @@ fn a_hostile_object_name_cannot_forge_lines_or_drive_the_terminal() {
 
 #[test]
 fn a_posix_object_is_not_collected_when_processes_that_may_hold_it_cannot_be_read() {
-    if !common::needs_root(
+    if !common::needs_host_root(
         "a_posix_object_is_not_collected_when_processes_that_may_hold_it_cannot_be_read",
+        common::OTHER_UIDS,
     ) {
         return;
     }

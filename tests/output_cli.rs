@@ -77,7 +77,7 @@ run create-json     $S create sysv:5680 --size 4K --json
 run stat            $S stat sysv:5678
 run stat-json       $S stat posix:/shmkit-out --json
 run chmod           $S chmod sysv:5678 640
-run chown           $S chown posix:/shmkit-out :65534
+run chown           $S chown posix:/shmkit-out :0
 run resize          $S resize posix:/shmkit-out 8K
 run read            $S read sysv:5678 --format hex
 run ls              $S ls
@@ -103,7 +103,7 @@ echo "orphans left: $($S ls --orphans 2>/dev/null | grep -c '^sysv')"
 
 #[test]
 fn a_closed_pipe_ends_every_command_quietly_with_exit_0() {
-    if !common::needs_root("a_closed_pipe_ends_every_command_quietly_with_exit_0") {
+    if !common::as_root("a_closed_pipe_ends_every_command_quietly_with_exit_0") {
         return;
     }
     let script = format!("OUT='>&0 </dev/null'\n{COMMANDS}");
@@ -127,7 +127,7 @@ fn a_closed_pipe_ends_every_command_quietly_with_exit_0() {
 
 #[test]
 fn a_full_stdout_is_one_line_and_exit_1_saying_what_was_done() {
-    if !common::needs_root("a_full_stdout_is_one_line_and_exit_1_saying_what_was_done") {
+    if !common::as_root("a_full_stdout_is_one_line_and_exit_1_saying_what_was_done") {
         return;
     }
     let script = format!("OUT='>/dev/full'\n{COMMANDS}");

@@ -43,8 +43,7 @@ fn text(b: &[u8]) -> String {
 
 #[test]
 fn sysv_segment_survives_the_end_of_its_ipc_namespace_through_run_persist() {
-    if !common::needs_root("sysv_segment_survives_the_end_of_its_ipc_namespace_through_run_persist")
-    {
+    if !common::as_root("sysv_segment_survives_the_end_of_its_ipc_namespace_through_run_persist") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -139,7 +138,7 @@ fn sysv_segment_survives_the_end_of_its_ipc_namespace_through_run_persist() {
 
 #[test]
 fn sigterm_is_forwarded_then_saved_and_the_exit_status_is_the_commands() {
-    if !common::needs_root("sigterm_is_forwarded_then_saved_and_the_exit_status_is_the_commands") {
+    if !common::as_root("sigterm_is_forwarded_then_saved_and_the_exit_status_is_the_commands") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -210,7 +209,7 @@ fn sigterm_is_forwarded_then_saved_and_the_exit_status_is_the_commands() {
 
 #[test]
 fn a_missing_command_fails_before_anything_runs() {
-    if !common::needs_root("a_missing_command_fails_before_anything_runs") {
+    if !common::as_root("a_missing_command_fails_before_anything_runs") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

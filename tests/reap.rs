@@ -55,7 +55,7 @@ start_holder() {
 /// two the segment is idle, not leaked: `rm --orphans` leaves it, and the reader reads.
 #[test]
 fn article2s_segment_survives_rm_orphans_and_its_reader_still_reads() {
-    if !common::needs_root("article2s_segment_survives_rm_orphans_and_its_reader_still_reads") {
+    if !common::as_root("article2s_segment_survives_rm_orphans_and_its_reader_still_reads") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -111,8 +111,7 @@ NO_COLOR=1 "$SHMKIT" mem > mem.txt
 /// its id any more: a leak, which `rm --orphans` frees; `rm --idle` would not take it.
 #[test]
 fn a_private_segment_whose_creator_exited_is_a_leak_that_rm_orphans_frees() {
-    if !common::needs_root("a_private_segment_whose_creator_exited_is_a_leak_that_rm_orphans_frees")
-    {
+    if !common::as_root("a_private_segment_whose_creator_exited_is_a_leak_that_rm_orphans_frees") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -150,7 +149,10 @@ cat /proc/sysvipc/shm > after.txt
 /// empty (the zombie leader has no memory of its own) while another thread maps the object.
 #[test]
 fn an_object_mapped_by_a_thread_after_its_leader_exited_is_held() {
-    if !common::needs_root("an_object_mapped_by_a_thread_after_its_leader_exited_is_held") {
+    if !common::needs_host_root(
+        "an_object_mapped_by_a_thread_after_its_leader_exited_is_held",
+        "a zombie thread-group leader's /proc/PID/fd belongs to root of the machine",
+    ) {
         return;
     }
     thread_held(
@@ -163,7 +165,7 @@ fn an_object_mapped_by_a_thread_after_its_leader_exited_is_held() {
 /// which `/proc/PID/fd` does not show.
 #[test]
 fn an_object_open_in_a_threads_own_descriptor_table_is_held() {
-    if !common::needs_root("an_object_open_in_a_threads_own_descriptor_table_is_held") {
+    if !common::as_root("an_object_open_in_a_threads_own_descriptor_table_is_held") {
         return;
     }
     thread_held(
@@ -219,7 +221,7 @@ wait
 /// may go without --force, and pid 0 is "unknown", never "exited".
 #[test]
 fn a_sidecar_in_a_child_pid_namespace_removes_nothing_without_force() {
-    if !common::needs_root("a_sidecar_in_a_child_pid_namespace_removes_nothing_without_force") {
+    if !common::as_root("a_sidecar_in_a_child_pid_namespace_removes_nothing_without_force") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -297,7 +299,10 @@ wait
 /// neither in the Shmem itemisation nor at the 512-fold size the kernel's rss reports.
 #[test]
 fn a_hugetlb_segment_is_not_counted_as_shmem() {
-    if !common::needs_root("a_hugetlb_segment_is_not_counted_as_shmem") {
+    if !common::needs_host_root(
+        "a_hugetlb_segment_is_not_counted_as_shmem",
+        common::HUGE_PAGES,
+    ) {
         return;
     }
     let huge = 2 << 20;
@@ -361,7 +366,7 @@ NO_COLOR=1 "$SHMKIT" ls > ls.txt
 /// and a `sem.`-prefixed name is listed like any other.
 #[test]
 fn a_name_that_is_not_utf8_is_listed_escaped_and_removed_exactly() {
-    if !common::needs_root("a_name_that_is_not_utf8_is_listed_escaped_and_removed_exactly") {
+    if !common::as_root("a_name_that_is_not_utf8_is_listed_escaped_and_removed_exactly") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -147,7 +147,7 @@ impl Drop for KillOnDrop {
 
 #[test]
 fn sighup_saves_at_once_then_reaches_the_command() {
-    if !common::needs_root("sighup_saves_at_once_then_reaches_the_command") {
+    if !common::as_root("sighup_saves_at_once_then_reaches_the_command") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -169,7 +169,7 @@ fn sighup_saves_at_once_then_reaches_the_command() {
 
 #[test]
 fn killing_shmkit_kills_the_command_too() {
-    if !common::needs_root("killing_shmkit_kills_the_command_too") {
+    if !common::as_root("killing_shmkit_kills_the_command_too") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -193,7 +193,7 @@ fn killing_shmkit_kills_the_command_too() {
 
 #[test]
 fn periodic_saves_go_on_after_a_sigterm_the_command_ignores() {
-    if !common::needs_root("periodic_saves_go_on_after_a_sigterm_the_command_ignores") {
+    if !common::as_root("periodic_saves_go_on_after_a_sigterm_the_command_ignores") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -220,7 +220,7 @@ fn periodic_saves_go_on_after_a_sigterm_the_command_ignores() {
 
 #[test]
 fn exec_failures_exit_126_or_127_like_a_shell() {
-    if !common::needs_root("exec_failures_exit_126_or_127_like_a_shell") {
+    if !common::as_root("exec_failures_exit_126_or_127_like_a_shell") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -257,7 +257,7 @@ fn exec_failures_exit_126_or_127_like_a_shell() {
 
 #[test]
 fn as_pid_1_it_reaps_orphaned_grandchildren() {
-    if !common::needs_root("as_pid_1_it_reaps_orphaned_grandchildren") {
+    if !common::as_root("as_pid_1_it_reaps_orphaned_grandchildren") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -290,7 +290,7 @@ fn as_pid_1_it_reaps_orphaned_grandchildren() {
 
 #[test]
 fn a_second_run_on_the_same_file_refuses_while_the_first_runs() {
-    if !common::needs_root("a_second_run_on_the_same_file_refuses_while_the_first_runs") {
+    if !common::as_root("a_second_run_on_the_same_file_refuses_while_the_first_runs") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -193,7 +193,10 @@ fn assert_held_only_by(o: &Object, pid: u32, via: HoldVia, mapped: u64) {
 
 #[test]
 fn every_kind_is_found_with_size_resident_and_holder() {
-    if !common::needs_root("every_kind_is_found_with_size_resident_and_holder") {
+    if !common::needs_host_root(
+        "every_kind_is_found_with_size_resident_and_holder",
+        common::MAP_FILES,
+    ) {
         return;
     }
     let sysv_size = 2 * 1024 * 1024 + 5;
@@ -410,9 +413,7 @@ fn an_unattached_private_segment_whose_creator_exited_is_an_orphan() {
 
 #[test]
 fn a_deleted_tmpfs_file_still_mapped_is_flagged_with_its_holder_and_in_use() {
-    if !common::needs_root(
-        "a_deleted_tmpfs_file_still_mapped_is_flagged_with_its_holder_and_in_use",
-    ) {
+    if !common::as_root("a_deleted_tmpfs_file_still_mapped_is_flagged_with_its_holder_and_in_use") {
         return;
     }
     let tmpfs = TmpfsGuard::mount();
@@ -507,8 +508,9 @@ fn objects_and_processes_vanishing_mid_scan_never_fail_it() {
 /// same id as ours.
 #[test]
 fn a_holder_in_another_ipc_namespace_does_not_hold_our_segment_of_the_same_id() {
-    if !common::needs_root(
+    if !common::needs_host_root(
         "a_holder_in_another_ipc_namespace_does_not_hold_our_segment_of_the_same_id",
+        common::OTHER_NAMESPACES,
     ) {
         return;
     }
@@ -555,7 +557,7 @@ fn a_holder_in_another_ipc_namespace_does_not_hold_our_segment_of_the_same_id() 
 /// still map them: they stay shmem (kind tmpfs), not ordinary page cache.
 #[test]
 fn a_file_of_a_tmpfs_hidden_under_another_mount_is_still_tmpfs() {
-    if !common::needs_root("a_file_of_a_tmpfs_hidden_under_another_mount_is_still_tmpfs") {
+    if !common::as_root("a_file_of_a_tmpfs_hidden_under_another_mount_is_still_tmpfs") {
         return;
     }
     let _mounts = mount_namespaces();
@@ -593,7 +595,10 @@ fn a_file_of_a_tmpfs_hidden_under_another_mount_is_still_tmpfs() {
 /// (kind tmpfs), with its holder, located in that namespace.
 #[test]
 fn a_file_of_a_tmpfs_in_another_mount_namespace_is_still_tmpfs() {
-    if !common::needs_root("a_file_of_a_tmpfs_in_another_mount_namespace_is_still_tmpfs") {
+    if !common::needs_host_root(
+        "a_file_of_a_tmpfs_in_another_mount_namespace_is_still_tmpfs",
+        common::OTHER_NAMESPACES,
+    ) {
         return;
     }
     let _mounts = mount_namespaces();
@@ -646,7 +651,10 @@ fn a_file_of_a_tmpfs_in_another_mount_namespace_is_still_tmpfs() {
 /// (so that `rm --orphans` keeps it).
 #[test]
 fn without_root_what_unreadable_processes_may_hold_says_so() {
-    if !common::needs_root("without_root_what_unreadable_processes_may_hold_says_so") {
+    if !common::needs_host_root(
+        "without_root_what_unreadable_processes_may_hold_says_so",
+        common::OTHER_UIDS,
+    ) {
         return;
     }
     let posix = posix_object("live-posix", 64 * 1024);

@@ -126,8 +126,9 @@ impl Drop for PosixName {
 
 #[test]
 fn sysv_round_trip_keeps_key_mode_owner_size_and_content_and_stores_zero_pages_sparse() {
-    if !common::needs_root(
+    if !common::needs_host_root(
         "sysv_round_trip_keeps_key_mode_owner_size_and_content_and_stores_zero_pages_sparse",
+        common::OTHER_UIDS,
     ) {
         return;
     }
@@ -175,7 +176,10 @@ fn sysv_round_trip_keeps_key_mode_owner_size_and_content_and_stores_zero_pages_s
 
 #[test]
 fn posix_round_trip_keeps_name_mode_owner_and_content() {
-    if !common::needs_root("posix_round_trip_keeps_name_mode_owner_and_content") {
+    if !common::needs_host_root(
+        "posix_round_trip_keeps_name_mode_owner_and_content",
+        common::OTHER_UIDS,
+    ) {
         return;
     }
     private_ipc_namespace();
@@ -209,7 +213,7 @@ fn posix_round_trip_keeps_name_mode_owner_and_content() {
 
 #[test]
 fn restore_where_one_key_exists_creates_nothing_without_replace_and_replaces_with_it() {
-    if !common::needs_root(
+    if !common::as_root(
         "restore_where_one_key_exists_creates_nothing_without_replace_and_replaces_with_it",
     ) {
         return;
@@ -266,7 +270,7 @@ fn restore_where_one_key_exists_creates_nothing_without_replace_and_replaces_wit
 
 #[test]
 fn restore_of_a_segment_above_shmmax_creates_nothing() {
-    if !common::needs_root("restore_of_a_segment_above_shmmax_creates_nothing") {
+    if !common::as_root("restore_of_a_segment_above_shmmax_creates_nothing") {
         return;
     }
     private_ipc_namespace();
@@ -308,7 +312,7 @@ fn restore_of_a_segment_above_shmmax_creates_nothing() {
 /// A snapshot of two segments and a POSIX object, with the objects removed again.
 fn small_snapshot(dir: &Path, posix_name: &PosixName) -> Vec<u8> {
     let file = dir.join("small.snap");
-    make_segment(3001, &pattern(20000, 1), 0o644, 7, 8);
+    make_segment(3001, &pattern(20000, 1), 0o644, 0, 0);
     make_segment(3002, &pattern(100, 2), 0o600, 0, 0);
     posix_name.create(&pattern(5000, 3), 0o600, 0, 0);
     let sel = format!("posix:{}", posix_name.0);
@@ -323,9 +327,7 @@ fn small_snapshot(dir: &Path, posix_name: &PosixName) -> Vec<u8> {
 
 #[test]
 fn flipped_bytes_and_truncations_are_refused_as_corrupt_and_create_nothing() {
-    if !common::needs_root(
-        "flipped_bytes_and_truncations_are_refused_as_corrupt_and_create_nothing",
-    ) {
+    if !common::as_root("flipped_bytes_and_truncations_are_refused_as_corrupt_and_create_nothing") {
         return;
     }
     private_ipc_namespace();
@@ -391,9 +393,7 @@ fn flipped_bytes_and_truncations_are_refused_as_corrupt_and_create_nothing() {
 
 #[test]
 fn attached_segments_are_reported_as_possibly_torn_and_wait_detached_waits() {
-    if !common::needs_root(
-        "attached_segments_are_reported_as_possibly_torn_and_wait_detached_waits",
-    ) {
+    if !common::as_root("attached_segments_are_reported_as_possibly_torn_and_wait_detached_waits") {
         return;
     }
     private_ipc_namespace();
@@ -463,8 +463,7 @@ impl XorShift {
 
 #[test]
 fn killing_the_saver_at_random_moments_leaves_the_old_or_the_new_snapshot() {
-    if !common::needs_root("killing_the_saver_at_random_moments_leaves_the_old_or_the_new_snapshot")
-    {
+    if !common::as_root("killing_the_saver_at_random_moments_leaves_the_old_or_the_new_snapshot") {
         return;
     }
     private_ipc_namespace();
@@ -554,7 +553,7 @@ fn killing_the_saver_at_random_moments_leaves_the_old_or_the_new_snapshot() {
 
 #[test]
 fn bad_selectors_missing_objects_and_missing_files_fail_with_documented_codes() {
-    if !common::needs_root(
+    if !common::as_root(
         "bad_selectors_missing_objects_and_missing_files_fail_with_documented_codes",
     ) {
         return;
@@ -615,7 +614,7 @@ fn segment_rss(key: i32) -> u64 {
 
 #[test]
 fn saving_a_sparse_segment_does_not_fault_in_its_holes() {
-    if !common::needs_root("saving_a_sparse_segment_does_not_fault_in_its_holes") {
+    if !common::as_root("saving_a_sparse_segment_does_not_fault_in_its_holes") {
         return;
     }
     // Kernel quirk: a read fault on a never-written shmem page allocates a page, so a naive
@@ -661,7 +660,7 @@ fn saving_a_sparse_segment_does_not_fault_in_its_holes() {
 
 #[test]
 fn ipc_private_segments_saved_by_id_come_back_as_new_private_segments() {
-    if !common::needs_root("ipc_private_segments_saved_by_id_come_back_as_new_private_segments") {
+    if !common::as_root("ipc_private_segments_saved_by_id_come_back_as_new_private_segments") {
         return;
     }
     private_ipc_namespace();
@@ -817,7 +816,7 @@ fn temp_objects_of(tag: &str) -> Vec<String> {
 
 #[test]
 fn killing_restore_at_random_moments_is_completed_by_the_next_restore() {
-    if !common::needs_root("killing_restore_at_random_moments_is_completed_by_the_next_restore") {
+    if !common::as_root("killing_restore_at_random_moments_is_completed_by_the_next_restore") {
         return;
     }
     private_ipc_namespace();
@@ -869,7 +868,7 @@ fn killing_restore_at_random_moments_is_completed_by_the_next_restore() {
 
 #[test]
 fn sigterm_during_restore_rolls_back_or_finishes_with_a_message() {
-    if !common::needs_root("sigterm_during_restore_rolls_back_or_finishes_with_a_message") {
+    if !common::as_root("sigterm_during_restore_rolls_back_or_finishes_with_a_message") {
         return;
     }
     private_ipc_namespace();
@@ -918,7 +917,7 @@ fn sigterm_during_restore_rolls_back_or_finishes_with_a_message() {
 
 #[test]
 fn replace_under_a_low_shmmax_is_refused_first_and_leaves_the_live_objects_intact() {
-    if !common::needs_root(
+    if !common::as_root(
         "replace_under_a_low_shmmax_is_refused_first_and_leaves_the_live_objects_intact",
     ) {
         return;
@@ -993,7 +992,7 @@ fn replace_under_a_low_shmmax_is_refused_first_and_leaves_the_live_objects_intac
 
 #[test]
 fn a_directory_at_a_posix_name_is_refused_before_anything_is_created() {
-    if !common::needs_root("a_directory_at_a_posix_name_is_refused_before_anything_is_created") {
+    if !common::as_root("a_directory_at_a_posix_name_is_refused_before_anything_is_created") {
         return;
     }
     private_ipc_namespace();
@@ -1027,7 +1026,7 @@ fn a_directory_at_a_posix_name_is_refused_before_anything_is_created() {
 
 #[test]
 fn two_savers_as_pid_1_in_two_pid_namespaces_serialise_on_one_file() {
-    if !common::needs_root("two_savers_as_pid_1_in_two_pid_namespaces_serialise_on_one_file") {
+    if !common::as_root("two_savers_as_pid_1_in_two_pid_namespaces_serialise_on_one_file") {
         return;
     }
     // Two containers running shmkit as pid 1 on one volume once shared the temporary name
@@ -1096,8 +1095,9 @@ impl Drop for HugePages {
 
 #[test]
 fn a_huge_page_segment_round_trips_as_a_huge_page_segment_or_is_refused_clearly() {
-    if !common::needs_root(
+    if !common::needs_host_root(
         "a_huge_page_segment_round_trips_as_a_huge_page_segment_or_is_refused_clearly",
+        common::HUGE_PAGES,
     ) {
         return;
     }
@@ -1169,7 +1169,7 @@ fn a_huge_page_segment_round_trips_as_a_huge_page_segment_or_is_refused_clearly(
 
 #[test]
 fn only_regular_files_are_read_or_replaced() {
-    if !common::needs_root("only_regular_files_are_read_or_replaced") {
+    if !common::as_root("only_regular_files_are_read_or_replaced") {
         return;
     }
     private_ipc_namespace();
@@ -1257,7 +1257,7 @@ fn raw_shm_path(name: &[u8]) -> std::path::PathBuf {
 
 #[test]
 fn names_are_bytes_semaphores_are_saved_and_nothing_is_skipped_silently() {
-    if !common::needs_root("names_are_bytes_semaphores_are_saved_and_nothing_is_skipped_silently") {
+    if !common::as_root("names_are_bytes_semaphores_are_saved_and_nothing_is_skipped_silently") {
         return;
     }
     private_ipc_namespace();
@@ -1352,8 +1352,7 @@ fn names_are_bytes_semaphores_are_saved_and_nothing_is_skipped_silently() {
 
 #[test]
 fn sparse_posix_objects_restore_sparse_and_dev_shm_space_is_checked_first() {
-    if !common::needs_root("sparse_posix_objects_restore_sparse_and_dev_shm_space_is_checked_first")
-    {
+    if !common::as_root("sparse_posix_objects_restore_sparse_and_dev_shm_space_is_checked_first") {
         return;
     }
     private_ipc_namespace();
@@ -1415,7 +1414,7 @@ fn sparse_posix_objects_restore_sparse_and_dev_shm_space_is_checked_first() {
 
 #[test]
 fn a_snapshot_kept_in_dev_shm_never_saves_itself() {
-    if !common::needs_root("a_snapshot_kept_in_dev_shm_never_saves_itself") {
+    if !common::as_root("a_snapshot_kept_in_dev_shm_never_saves_itself") {
         return;
     }
     private_ipc_namespace();
@@ -1440,7 +1439,7 @@ fn a_snapshot_kept_in_dev_shm_never_saves_itself() {
 
 #[test]
 fn a_fifo_swapped_into_dev_shm_cannot_hang_save() {
-    if !common::needs_root("a_fifo_swapped_into_dev_shm_cannot_hang_save") {
+    if !common::as_root("a_fifo_swapped_into_dev_shm_cannot_hang_save") {
         return;
     }
     // An unprivileged user may rename files in the world-writable /dev/shm: swapping a FIFO
@@ -1505,8 +1504,9 @@ fn shmkit_as_nobody(args: &[&str]) -> Output {
 
 #[test]
 fn as_non_root_a_foreign_segment_is_skipped_by_name_and_a_dry_run_predicts_eperm() {
-    if !common::needs_root(
+    if !common::needs_host_root(
         "as_non_root_a_foreign_segment_is_skipped_by_name_and_a_dry_run_predicts_eperm",
+        common::OTHER_UIDS,
     ) {
         return;
     }
@@ -1555,8 +1555,9 @@ fn as_non_root_a_foreign_segment_is_skipped_by_name_and_a_dry_run_predicts_eperm
 
 #[test]
 fn a_non_root_restore_reports_the_owner_it_set_and_warns_of_world_writable_objects() {
-    if !common::needs_root(
+    if !common::needs_host_root(
         "a_non_root_restore_reports_the_owner_it_set_and_warns_of_world_writable_objects",
+        common::OTHER_UIDS,
     ) {
         return;
     }
@@ -1593,7 +1594,7 @@ fn a_non_root_restore_reports_the_owner_it_set_and_warns_of_world_writable_objec
 
 #[test]
 fn a_dry_run_of_60000_records_is_linear_and_names_them_all() {
-    if !common::needs_root("a_dry_run_of_60000_records_is_linear_and_names_them_all") {
+    if !common::as_root("a_dry_run_of_60000_records_is_linear_and_names_them_all") {
         return;
     }
     // Restore once compared every record with every earlier one: 153 s for 60,000.
@@ -1652,7 +1653,7 @@ fn a_dry_run_of_60000_records_is_linear_and_names_them_all() {
 
 #[test]
 fn verify_ls_and_restore_refuse_the_same_duplicate_records() {
-    if !common::needs_root("verify_ls_and_restore_refuse_the_same_duplicate_records") {
+    if !common::as_root("verify_ls_and_restore_refuse_the_same_duplicate_records") {
         return;
     }
     private_ipc_namespace();
@@ -1693,8 +1694,7 @@ fn verify_ls_and_restore_refuse_the_same_duplicate_records() {
 
 #[test]
 fn a_snapshot_on_a_read_only_volume_restores_with_its_journal_in_dev_shm() {
-    if !common::needs_root("a_snapshot_on_a_read_only_volume_restores_with_its_journal_in_dev_shm")
-    {
+    if !common::as_root("a_snapshot_on_a_read_only_volume_restores_with_its_journal_in_dev_shm") {
         return;
     }
     private_ipc_namespace();
@@ -1732,8 +1732,7 @@ fn a_snapshot_on_a_read_only_volume_restores_with_its_journal_in_dev_shm() {
 
 #[test]
 fn temporary_objects_of_a_killed_restore_are_removed_by_any_later_restore() {
-    if !common::needs_root("temporary_objects_of_a_killed_restore_are_removed_by_any_later_restore")
-    {
+    if !common::as_root("temporary_objects_of_a_killed_restore_are_removed_by_any_later_restore") {
         return;
     }
     private_ipc_namespace();

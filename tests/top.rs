@@ -273,7 +273,7 @@ fn leak_new_object_sort_and_quit(test: &str, width: u16, height: u16) {
 
 #[test]
 fn at_160x40_top_shows_the_leak_a_new_object_sorts_and_quits() {
-    if !common::needs_root("at_160x40_top_shows_the_leak_a_new_object_sorts_and_quits") {
+    if !common::as_root("at_160x40_top_shows_the_leak_a_new_object_sorts_and_quits") {
         return;
     }
     if !common::needs_programs(
@@ -287,7 +287,7 @@ fn at_160x40_top_shows_the_leak_a_new_object_sorts_and_quits() {
 
 #[test]
 fn at_80x24_top_shows_the_leak_a_new_object_sorts_and_quits() {
-    if !common::needs_root("at_80x24_top_shows_the_leak_a_new_object_sorts_and_quits") {
+    if !common::as_root("at_80x24_top_shows_the_leak_a_new_object_sorts_and_quits") {
         return;
     }
     if !common::needs_programs(
@@ -309,7 +309,7 @@ fn table_row<'a>(screen: &'a str, kind: &str, address: &str) -> Option<(usize, &
 
 #[test]
 fn d_removes_a_leak_after_naming_it_and_refuses_an_object_in_use() {
-    if !common::needs_root("d_removes_a_leak_after_naming_it_and_refuses_an_object_in_use") {
+    if !common::as_root("d_removes_a_leak_after_naming_it_and_refuses_an_object_in_use") {
         return;
     }
     if !common::needs_programs(
@@ -379,7 +379,7 @@ ipcs -m | awk '$2 ~ /^[0-9]+$/ {print $2}' > "$OUT/ids.after"
 
 #[test]
 fn a_resize_storm_then_ctrl_c_leaves_a_working_screen_and_terminal() {
-    if !common::needs_root("a_resize_storm_then_ctrl_c_leaves_a_working_screen_and_terminal") {
+    if !common::as_root("a_resize_storm_then_ctrl_c_leaves_a_working_screen_and_terminal") {
         return;
     }
     if !common::needs_programs(
@@ -420,7 +420,7 @@ fn a_resize_storm_then_ctrl_c_leaves_a_working_screen_and_terminal() {
 
 #[test]
 fn a_panic_or_a_signal_leaves_the_terminal_as_it_was() {
-    if !common::needs_root("a_panic_or_a_signal_leaves_the_terminal_as_it_was") {
+    if !common::as_root("a_panic_or_a_signal_leaves_the_terminal_as_it_was") {
         return;
     }
     if !common::needs_programs(
@@ -492,7 +492,7 @@ wait_for() { while ! grep -q "$2" "$1" 2>/dev/null; do sleep 0.05; done; }
 
 #[test]
 fn once_and_batch_print_plain_tables_with_growth_between_samples() {
-    if !common::needs_root("once_and_batch_print_plain_tables_with_growth_between_samples") {
+    if !common::as_root("once_and_batch_print_plain_tables_with_growth_between_samples") {
         return;
     }
     if !common::needs_programs(
@@ -555,7 +555,7 @@ wait $!
 
 #[test]
 fn ls_and_mem_watch_repeat_with_what_changed() {
-    if !common::needs_root("ls_and_mem_watch_repeat_with_what_changed") {
+    if !common::as_root("ls_and_mem_watch_repeat_with_what_changed") {
         return;
     }
     if !common::needs_programs(
@@ -618,7 +618,7 @@ kill $LS $MEM
 
 #[test]
 fn kind_filter_grouping_and_pause_keys() {
-    if !common::needs_root("kind_filter_grouping_and_pause_keys") {
+    if !common::as_root("kind_filter_grouping_and_pause_keys") {
         return;
     }
     if !common::needs_programs("kind_filter_grouping_and_pause_keys", &[("tmux", "tmux")]) {
@@ -701,8 +701,9 @@ impl Drop for Namespace {
 
 #[test]
 fn an_object_of_another_namespace_shows_its_place_and_is_removed_only_there() {
-    if !common::needs_root(
+    if !common::needs_host_root(
         "an_object_of_another_namespace_shows_its_place_and_is_removed_only_there",
+        common::OTHER_NAMESPACES,
     ) {
         return;
     }

@@ -1,4 +1,7 @@
-//! Helpers shared by the fixture tests: a private copy of a fixture tree, made ready to scan.
+//! Helpers shared by the tests: a private copy of a fixture tree, made ready to scan, and the
+//! tiers of privilege a test may need, each a visible skip where it is missing (see [`skip`]):
+//! root of its own namespaces ([`as_root`]: off root, the test runs again in a private user
+//! namespace), root of the machine ([`needs_host_root`], saying why), Docker, programs.
 //!
 //! Fixture trees (`tests/fixtures/scan-*`) hold `proc/`, `etc/` and the directories of their
 //! tmpfs mounts (`dev/shm/`, `mnt/…`). Two things in them cannot be fixed in the repository,
@@ -140,13 +143,171 @@ pub fn fixture_shmkit() -> std::process::Command {
     }
 }
 
-/// Whether this test may run: true as root, else a visible skip (see [`skip`]).
-pub fn needs_root(test: &str) -> bool {
+/// Whether this process is root of the whole machine: uid 0 in the initial user namespace,
+/// whose uid map is the identity over every uid. Root of a user namespace (see [`as_root`])
+/// has a map of one line and only the powers that namespace gives.
+pub fn is_host_root() -> bool {
     is_root()
+        && std::fs::read_to_string("/proc/self/uid_map")
+            .is_ok_and(|map| map.split_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"])
+}
+
+/// Whether this test may run: true as root of the machine, else a visible skip (see
+/// [`skip`]). For a test whose body works as root of a private user namespace, use
+/// [`as_root`] instead; for one that needs the machine, say why with [`needs_host_root`].
+pub fn needs_root(test: &str) -> bool {
+    is_host_root()
         || skip(
             test,
             "needs root (real uids, mounts, namespaces, sysctls); run the tests as root to cover it",
         )
+}
+
+/// Whether this test may run: true as root of the machine, else a visible skip saying `why`
+/// root of a private user namespace ([`as_root`]) is not enough.
+pub fn needs_host_root(test: &str, why: &str) -> bool {
+    is_host_root()
+        || skip(
+            test,
+            &format!("needs root of the machine ({why}); run the tests as root to cover it"),
+        )
+}
+
+/// Why a test needs root of the machine: it runs shmkit as, or gives objects to, uids other
+/// than its own, and a user namespace maps only one (the test's own user, as root).
+pub const OTHER_UIDS: &str =
+    "it uses uids other than its own, which a user namespace of one uid cannot map";
+
+/// Why a test needs root of the machine: huge pages (`vm.nr_hugepages`, and `CAP_IPC_LOCK`
+/// for `SHM_HUGETLB`) belong to the machine, not to a user namespace.
+pub const HUGE_PAGES: &str = "huge pages: vm.nr_hugepages and CAP_IPC_LOCK belong to the machine";
+
+/// Why a test needs root of the machine: opening `/proc/PID/map_files/` needs
+/// `CAP_SYS_ADMIN` (or `CAP_CHECKPOINT_RESTORE`) in the initial user namespace.
+pub const MAP_FILES: &str =
+    "it opens /proc/PID/map_files, which needs CAP_SYS_ADMIN of the machine";
+
+/// Why a test needs root of the machine: the scan looks into other IPC and mount namespaces
+/// only from the host's IPC namespace (from a private one, the host's would be "other" too).
+pub const OTHER_NAMESPACES: &str =
+    "a scan looks into other namespaces only from the host's IPC namespace";
+
+/// Why a test needs root of the machine: it asks the Docker Engine, whose socket is root's,
+/// and looks into containers' namespaces from the host.
+pub const DOCKER: &str = "it asks the Docker Engine and looks into containers from the host";
+
+/// Set in the environment of a test re-run by [`as_root`] inside its private namespaces.
+const IN_USER_NAMESPACE: &str = "SHMKIT_TEST_IN_USER_NAMESPACE";
+
+/// The size of the tmpfs a re-run test gets over `/dev/shm`: room for the largest object a
+/// test makes, and a bound on what a runaway one can pin.
+const PRIVATE_DEV_SHM_SIZE: &str = "size=1g";
+
+/// Whether this test's body runs in this process, for `if !common::as_root(TEST) { return }`.
+///
+/// As root of the machine, and inside the re-run below, it does. Off root, `test` (its full
+/// path in this binary, as `--exact` takes it) is run again from this test binary as root of
+/// a private user namespace: `unshare --user --map-root-user --ipc --mount --fork`, with a
+/// tmpfs of its own over `/dev/shm`. There the test's System V segments and POSIX objects are
+/// its own, and it may mount tmpfs and set the IPC namespace's sysctls (`kernel.shm*`); it may
+/// not read other users' processes, set the machine's sysctls, or use uids other than its own.
+/// This test then passes if and only if that run ran this one test and it passed, and returns
+/// false; the run's output is in the failure message, and a skip inside it is shown here.
+/// Where user namespaces are refused, a visible skip.
+///
+/// No pid namespace: from a child one, the scan rightly calls nothing idle or leaked, since
+/// processes outside it, unseen, may hold it. In the host's, the processes it cannot read
+/// are other users', and it weighs what they may reach (their mounts, an object's mode) as
+/// it does for any user.
+pub fn as_root(test: &str) -> bool {
+    if is_host_root() {
+        return true;
+    }
+    if std::env::var_os(IN_USER_NAMESPACE).is_some() {
+        assert!(
+            is_root(),
+            "{IN_USER_NAMESPACE} is set but this is not root of a user namespace"
+        );
+        return true;
+    }
+    if let Err(why) = user_namespaces_work() {
+        return skip(
+            test,
+            &format!("needs root, or user namespaces for an ordinary user ({why})"),
+        );
+    }
+    let exe = std::env::current_exe().expect("the path of this test binary");
+    // tmux keeps its sockets in /tmp/tmux-UID and refuses a directory it does not own:
+    // /tmp/tmux-0 is the machine root's, an unmapped uid in the user namespace.
+    let tmux_dir = tempfile::Builder::new()
+        .prefix("shmkit-test-tmux-")
+        .tempdir()
+        .expect("tempdir");
+    let script = format!(
+        r#"mount -t tmpfs -o mode=1777,{PRIVATE_DEV_SHM_SIZE} shmkit-test-dev-shm /dev/shm || exit 97
+exec "$0" "$@""#
+    );
+    let out = std::process::Command::new("unshare")
+        .args(UNSHARE_ARGS)
+        .args(["sh", "-c", &script])
+        .arg(&exe)
+        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env(IN_USER_NAMESPACE, "1")
+        .env("TMUX_TMPDIR", tmux_dir.path())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run unshare");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for line in stderr.lines().filter(|l| l.starts_with("skipped: ")) {
+        let _ = std::io::Write::write_all(&mut std::io::stderr(), format!("{line}\n").as_bytes());
+    }
+    assert!(
+        out.status.success(),
+        "{test}, run as root of a private user namespace, failed ({}):\n{stdout}\n{stderr}",
+        out.status
+    );
+    assert!(
+        stdout.contains("test result: ok. 1 passed"),
+        "{test} is not a test of {} (pass its full path): {stdout}",
+        exe.display()
+    );
+    false
+}
+
+/// What [`as_root`] puts a re-run test in.
+const UNSHARE_ARGS: [&str; 7] = [
+    "--user",
+    "--map-root-user",
+    "--ipc",
+    "--mount",
+    "--fork",
+    // If unshare is killed, so is the test it runs.
+    "--kill-child",
+    "--propagation=private",
+];
+
+/// Whether this user may make the namespaces [`as_root`] needs; asked once.
+fn user_namespaces_work() -> Result<(), String> {
+    static ANSWER: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    ANSWER
+        .get_or_init(|| {
+            let out = std::process::Command::new("unshare")
+                .args(UNSHARE_ARGS)
+                .args(["mount", "-t", "tmpfs", "shmkit-test-dev-shm", "/dev/shm"])
+                .stdin(std::process::Stdio::null())
+                .output()
+                .map_err(|e| format!("unshare: {e}"))?;
+            if out.status.success() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "`unshare --user --map-root-user ...` failed: {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ))
+            }
+        })
+        .clone()
 }
 
 /// Whether `program` is on PATH.
@@ -174,7 +335,7 @@ pub fn needs_programs(test: &str, programs: &[(&str, &str)]) -> bool {
 /// Whether this test may run: true as root with a Docker Engine answering, else a visible
 /// skip.
 pub fn needs_docker(test: &str) -> bool {
-    if !needs_root(test) {
+    if !needs_host_root(test, DOCKER) {
         return false;
     }
     let answers = std::process::Command::new("docker")
