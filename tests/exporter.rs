@@ -477,6 +477,12 @@ fn concurrent_scrapes_share_one_scan_and_min_interval_zero_rescans() {
     // scan walks every process. (Which of them share which scan depends on when each
     // arrives: a scrape that comes while a scan runs takes its result.)
     let (_exp, addr) = exporter("true", "--min-interval 0 --full-walk-interval 0", &[]);
+    let body = scrape(addr);
+    assert_eq!(
+        sample(&body, "shmkit_scrape_holders_age_seconds"),
+        Some(0.0),
+        "--full-walk-interval 0 walks every process for every scrape: {body}"
+    );
     let together = std::sync::Arc::new(std::sync::Barrier::new(8));
     let mut stamps: Vec<f64> = (0..8)
         .map(|_| {
@@ -1231,11 +1237,17 @@ fn a_holder_that_lets_go_without_exiting_is_forgotten_at_the_next_full_walk() {
     drop(mapping);
     let body = scrape(addr);
     let right_after = holders(&body);
+    let age = |body: &str| sample(body, "shmkit_scrape_holders_age_seconds").expect("age");
     assert!(
         matches!(right_after, Some(h) if h == 0.0 || h == 1.0),
         "in use until the next full walk, or idle if one ran: {body}"
     );
+    if right_after == Some(1.0) {
+        // Shown as still held: the scrape reused a walk, and says how old it is.
+        assert!(age(&body) > 0.0, "a reused walk has an age: {body}");
+    }
     std::thread::sleep(period);
     let body = scrape(addr);
     assert_eq!(holders(&body), Some(0.0), "a full walk ran: {body}");
+    assert_eq!(age(&body), 0.0, "every process was walked for it: {body}");
 }

@@ -117,7 +117,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     if let Some(path) = &args.textfile {
         let text = source
-            .render(|root| Scan::collect(root, &ScanOptions::default()))?
+            .render(|root| {
+                Scan::collect(root, &ScanOptions::default()).map(|scan| (scan, Duration::ZERO))
+            })?
             .encode(Format::Prometheus);
         write_textfile(path, &text, args.textfile_mode)?;
         return Ok(ExitCode::SUCCESS);
@@ -162,18 +164,19 @@ impl Source {
     /// Renders the scan `scan` takes of the root (a full scan, or a live scan's sample).
     fn render(
         &self,
-        scan: impl FnOnce(&ProcRoot) -> Result<Scan, ScanError>,
+        scan: impl FnOnce(&ProcRoot) -> Result<(Scan, Duration), ScanError>,
     ) -> Result<Metrics, Error> {
         let timestamp = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
             .as_secs_f64();
         let started = Instant::now();
-        let scan = scan(&self.root).map_err(Error::from)?;
+        let (scan, holders_age) = scan(&self.root).map_err(Error::from)?;
         let report = MemReport::new(&scan);
         let facts = ScrapeFacts {
             duration: started.elapsed(),
             timestamp,
+            holders_age,
         };
         Ok(Metrics::new(&scan, &report, &facts, &self.opts))
     }
@@ -220,15 +223,17 @@ impl Scrapes {
             .name("scanner".into())
             .spawn(move || {
                 for () in asked {
-                    let rendered =
-                        source
-                            .render(|root| live.sample(root))
-                            .map(|metrics| Rendered {
-                                started: Instant::now(),
-                                finished: Instant::now(),
-                                prometheus: metrics.encode(Format::Prometheus),
-                                openmetrics: metrics.encode(Format::OpenMetrics),
-                            });
+                    let rendered = source
+                        .render(|root| {
+                            let scan = live.sample(root)?;
+                            Ok((scan, live.last().since_full_time))
+                        })
+                        .map(|metrics| Rendered {
+                            started: Instant::now(),
+                            finished: Instant::now(),
+                            prometheus: metrics.encode(Format::Prometheus),
+                            openmetrics: metrics.encode(Format::OpenMetrics),
+                        });
                     if reply.send(rendered).is_err() {
                         return;
                     }

@@ -36,6 +36,9 @@ pub struct ScrapeFacts {
     pub duration: Duration,
     /// When the scan started, in seconds since the epoch.
     pub timestamp: f64,
+    /// How old the oldest process walk the scan reused is (zero: it walked every process,
+    /// as a one-shot scan does). A holder that let go without exiting can be shown that long.
+    pub holders_age: Duration,
 }
 
 /// How metrics are built.
@@ -221,6 +224,14 @@ impl Metrics {
             samples: vec![Sample {
                 labels: Vec::new(),
                 value: Value::Float(facts.timestamp),
+            }],
+        });
+        families.push(Family {
+            name: "shmkit_scrape_holders_age_seconds",
+            help: "How old the oldest process walk these metrics reuse is (0: every process was walked for them); a holder that let go without exiting can be shown that long.",
+            samples: vec![Sample {
+                labels: Vec::new(),
+                value: Value::Float(facts.holders_age.as_secs_f64()),
             }],
         });
         families.push(gauge(
@@ -730,6 +741,7 @@ mod tests {
         let facts = ScrapeFacts {
             duration: Duration::from_millis(250),
             timestamp: 1_700_000_000.0,
+            holders_age: Duration::from_millis(7500),
         };
         Metrics::new(
             scan,
@@ -910,6 +922,10 @@ mod tests {
         );
         assert!(
             text.contains("shmkit_scrape_duration_seconds 0.25\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("shmkit_scrape_holders_age_seconds 7.5\n"),
             "{text}"
         );
         assert!(!text.contains("# EOF"), "{text}");
