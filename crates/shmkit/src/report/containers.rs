@@ -147,7 +147,7 @@ pub fn containers(scan: &Scan) -> Vec<ContainerReport> {
 mod tests {
     use super::*;
     use crate::scan::{
-        ContainerInfo, Coverage, HoldVia, Holder, Location, Namespaces, Object, Status, TmpfsMount,
+        ContainerInfo, Coverage, HoldVia, Holder, Location, Namespaces, Object, TmpfsMount,
     };
 
     const MIB: u64 = 1 << 20;
@@ -162,45 +162,19 @@ mod tests {
     }
 
     fn in_ns(kind: Kind, resident: u64, ipc: u64, holder: Option<u32>) -> Object {
-        Object {
-            kind,
-            address: crate::address::Address::Sysv(crate::address::SysvAddress::Id(0)),
-            name: "x".into(),
-            dev: None,
-            inode: None,
-            size: resident,
-            resident: Some(resident),
-            swapped: Some(0),
-            uid: 0,
-            gid: 0,
-            user: None,
-            mode: 0o600,
-            holders: holder
-                .map(|pid| Holder {
-                    pid,
-                    comm: "app".into(),
-                    uid: 0,
-                    via: HoldVia::Map,
-                    mapped: resident,
-                })
-                .into_iter()
-                .collect(),
-            created: None,
-            mount: None,
-            status: Status::default(),
-            orphan_reason: None,
-            remedy: None,
-            sysv: None,
-            location: Location {
-                namespaces: Namespaces {
-                    ipc: Some(ipc),
-                    mnt: None,
-                },
-                container: None,
-                foreign: true,
-                pid: None,
-            },
-        }
+        let address = crate::address::Address::Sysv(crate::address::SysvAddress::Id(0));
+        let mut o = Object::new(kind, address, "x");
+        o.size = resident;
+        o.resident = Some(resident);
+        o.swapped = Some(0);
+        o.mode = 0o600;
+        o.holders = holder
+            .map(|pid| Holder::new(pid, "app", 0, HoldVia::Map, resident))
+            .into_iter()
+            .collect();
+        o.location.namespaces.ipc = Some(ipc);
+        o.location.foreign = true;
+        o
     }
 
     fn info(name: &str, pids: Vec<u32>, ipc: u64, owner: Option<&str>) -> ContainerInfo {

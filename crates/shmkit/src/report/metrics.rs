@@ -684,31 +684,19 @@ mod tests {
     const MIB: u64 = 1 << 20;
 
     fn object(kind: Kind, address: Option<&str>, name: &str, resident: u64) -> Object {
-        Object {
-            kind,
-            address: address
-                .unwrap_or("memfd:4242/5")
-                .parse()
-                .expect("a valid address"),
-            name: name.to_string(),
-            dev: Some(crate::DeviceId::new(0, 1)),
-            inode: Some(77),
-            size: resident * 2,
-            resident: Some(resident),
-            swapped: None,
-            uid: 1000,
-            gid: 1000,
-            user: None,
-            mode: 0o600,
-            holders: Vec::new(),
-            created: None,
-            mount: None,
-            status: Status::default(),
-            orphan_reason: None,
-            remedy: None,
-            sysv: None,
-            location: Location::default(),
-        }
+        let address = address
+            .unwrap_or("memfd:4242/5")
+            .parse()
+            .expect("a valid address");
+        let mut o = Object::new(kind, address, name);
+        o.dev = Some(crate::DeviceId::new(0, 1));
+        o.inode = Some(77);
+        o.size = resident * 2;
+        o.resident = Some(resident);
+        o.uid = 1000;
+        o.gid = 1000;
+        o.mode = 0o600;
+        o
     }
 
     fn scan(objects: Vec<Object>) -> Scan {

@@ -560,7 +560,7 @@ fn pinned(scan: &Scan) -> Pinned {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scan::{HoldVia, Holder, Location, Status, TmpfsMount};
+    use crate::scan::{HoldVia, Holder, Location, TmpfsMount};
 
     const MIB: u64 = 1 << 20;
 
@@ -573,28 +573,12 @@ mod tests {
     }
 
     fn object(kind: Kind, name: &str, resident: u64, mount: Option<&str>) -> Object {
-        Object {
-            kind,
-            address: crate::address::Address::File(name.into()),
-            name: name.to_string(),
-            dev: None,
-            inode: None,
-            size: resident,
-            resident: Some(resident),
-            swapped: None,
-            uid: 0,
-            gid: 0,
-            user: None,
-            mode: 0o600,
-            holders: Vec::new(),
-            created: None,
-            mount: mount.map(str::to_string),
-            status: Status::default(),
-            orphan_reason: None,
-            remedy: None,
-            sysv: None,
-            location: Location::default(),
-        }
+        let mut o = Object::new(kind, crate::address::Address::File(name.into()), name);
+        o.size = resident;
+        o.resident = Some(resident);
+        o.mode = 0o600;
+        o.mount = mount.map(str::to_string);
+        o
     }
 
     /// A host with 100 MiB Shmem: a /dev/shm holding 30 MiB, a 40 MiB orphan segment, a

@@ -456,19 +456,12 @@ mod tests {
 
     #[test]
     fn an_unheld_file_is_uncertain_when_the_scan_is_blind_to_who_may_hold_it() {
+        // Why an unheld file of uid 1000 could still be held, as the scan sees.
+        let unheld = |mode, dev, sight| file_usage(false, CTIME, CTIME, 1000, mode, dev, sight).1;
         let none = Unseen::default();
         // From a child pid namespace, processes outside it are invisible (a sidecar).
         assert_eq!(
-            file_usage(
-                false,
-                CTIME,
-                CTIME,
-                1000,
-                0o600,
-                DeviceId::new(0, 23),
-                sight(&none, true)
-            )
-            .1,
+            unheld(0o600, DeviceId::new(0, 23), sight(&none, true)),
             Some(Blindness::ChildPidNamespace)
         );
         // An unreadable process that mounts the file's filesystem and may open it.
@@ -477,31 +470,13 @@ mod tests {
             devs: Some([DeviceId::new(0, 23)].into()),
         }]);
         assert_eq!(
-            file_usage(
-                false,
-                CTIME,
-                CTIME,
-                1000,
-                0o600,
-                DeviceId::new(0, 23),
-                sight(&owner_elsewhere, false)
-            )
-            .1,
+            unheld(0o600, DeviceId::new(0, 23), sight(&owner_elsewhere, false)),
             Some(Blindness::UnreadableProcesses { count: 1 })
         );
         // One that has not that filesystem mounted, or may not open a 0600 file of another
         // user, cannot hold it.
         assert_eq!(
-            file_usage(
-                false,
-                CTIME,
-                CTIME,
-                1000,
-                0o600,
-                DeviceId::new(0, 99),
-                sight(&owner_elsewhere, false)
-            )
-            .1,
+            unheld(0o600, DeviceId::new(0, 99), sight(&owner_elsewhere, false)),
             None
         );
         let stranger = Unseen(vec![UnseenProc {
@@ -509,29 +484,11 @@ mod tests {
             devs: None,
         }]);
         assert_eq!(
-            file_usage(
-                false,
-                CTIME,
-                CTIME,
-                1000,
-                0o600,
-                DeviceId::new(0, 23),
-                sight(&stranger, false)
-            )
-            .1,
+            unheld(0o600, DeviceId::new(0, 23), sight(&stranger, false)),
             None
         );
         assert_eq!(
-            file_usage(
-                false,
-                CTIME,
-                CTIME,
-                1000,
-                0o644,
-                DeviceId::new(0, 23),
-                sight(&stranger, false)
-            )
-            .1,
+            unheld(0o644, DeviceId::new(0, 23), sight(&stranger, false)),
             Some(Blindness::UnreadableProcesses { count: 1 })
         );
         // Without a holder pass nothing is known to be unheld.
@@ -540,16 +497,7 @@ mod tests {
             child_pid_ns: false,
         };
         assert_eq!(
-            file_usage(
-                false,
-                CTIME,
-                CTIME,
-                1000,
-                0o600,
-                DeviceId::new(0, 23),
-                blind
-            )
-            .1,
+            unheld(0o600, DeviceId::new(0, 23), blind),
             Some(Blindness::HoldersNotScanned)
         );
     }
