@@ -1,6 +1,14 @@
 //! The `shmkit` command: parses the command line, runs one subcommand, maps errors to exit
 //! codes. Each subcommand lives in `command/<name>.rs` with one `run` function; `dispatch`
 //! calls it. Imports point down: main → dispatch → cli → command → the library.
+//!
+//! The C runtime calls [`main`] directly (`#![no_main]`): std's own start-up reads all of
+//! `/proc/self/maps` to find the main thread's stack guard and sets up a signal stack, which
+//! is a tenth of what `shmkit rm` costs. What a command-line process does need from it (the
+//! standard descriptors open, SIGPIPE ignored, stdout flushed at exit, a panic reported and
+//! exit code 101) is done here.
+
+#![no_main]
 
 #[macro_use]
 mod output;
@@ -11,7 +19,32 @@ mod dispatch;
 use output::StdoutFailure;
 use std::process::ExitCode;
 
-fn main() -> ExitCode {
+/// The process's entry point, called by the C runtime with the arguments std also reads.
+#[no_mangle]
+pub extern "C" fn main(
+    _argc: std::ffi::c_int,
+    _argv: *const *const std::ffi::c_char,
+) -> std::ffi::c_int {
+    // Each can fail only if the process may not open /dev/null or change a signal action;
+    // the command still runs, as it would under std's start-up.
+    let _ = shmkit::sys::startup::open_standard_streams();
+    let _ = shmkit::sys::startup::ignore_sigpipe();
+    // A panic has printed its message through the hook; 101 is the exit code std gives it.
+    let code = std::panic::catch_unwind(run).map_or(101, exit_status);
+    output::flush();
+    std::ffi::c_int::from(code)
+}
+
+/// The number in an `ExitCode`, which std keeps private (`ExitCode::exit_process` is not
+/// stable): the one `u8` that makes an equal code.
+fn exit_status(code: ExitCode) -> u8 {
+    (0..=u8::MAX)
+        .find(|&n| ExitCode::from(n) == code)
+        .unwrap_or(1)
+}
+
+/// Parses the command line, runs the subcommand and words its failure.
+fn run() -> ExitCode {
     let cli = match cli::parse() {
         Ok(cli) => cli,
         Err(err) => return clap_exit(&err),
