@@ -2,6 +2,8 @@
 //! 1 and 2 open before it opens anything, SIGPIPE ignored so that a closed pipe is an error it
 //! handles, and no `libgcc_s.so.1` to load (its unwinder is linked in, see `build.rs`).
 
+mod common;
+
 use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::ExitStatusExt;
@@ -65,4 +67,37 @@ fn the_binary_does_not_load_libgcc_s() {
         !libraries.contains("libgcc_s"),
         "build.rs did not link the static unwinder:\n{libraries}"
     );
+}
+
+#[test]
+fn with_stdout_closed_and_no_dev_null_it_stops_before_creating_anything() {
+    if !common::as_root("with_stdout_closed_and_no_dev_null_it_stops_before_creating_anything") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("made");
+    // In a private mount namespace, a read-only file over /dev/null: opening it read-write
+    // fails (EROFS), so the closed stdout cannot be filled.
+    let out = Command::new("unshare")
+        .args([
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            r#"touch "$D/null" && mount --bind "$D/null" /dev/null && mount -o remount,bind,ro /dev/null || exit 99
+exec "$S" create "file:$F" --size 4096 >&-"#,
+        ])
+        .env("S", SHMKIT)
+        .env("D", dir.path())
+        .env("F", &path)
+        .output()
+        .expect("unshare runs (util-linux)");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        stderr.contains("/dev/null cannot be opened") && stderr.lines().count() == 1,
+        "{stderr}"
+    );
+    assert!(!path.exists(), "the file was created");
 }
