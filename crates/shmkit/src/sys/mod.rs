@@ -16,7 +16,9 @@
 //! one style (one documented function per call, with `# References`), only for what rustix
 //! lacks: System V shared memory (`shmget`, `shmat`, `shmctl`, `shmdt`), `PROCMAP_QUERY`, NSS
 //! lookups, `mincore`, `kcmp`, `sync_file_range`, `sigaction` (rustix has only the raw kernel
-//! call, which does not install glibc's signal trampoline) and `malloc_trim`.
+//! call, which does not install glibc's signal trampoline) and `malloc_trim`; and, before
+//! `main`, `poll` on descriptors 0-2 that may be closed (rustix's needs them borrowed) and
+//! `signal(SIGPIPE, SIG_IGN)` ([`startup`]).
 #![allow(unsafe_code)]
 // Field widths of libc structs differ between architectures; casts that are no-ops on x86_64
 // are needed elsewhere.
@@ -34,6 +36,7 @@ pub mod posix;
 pub mod process;
 pub(crate) mod procmap;
 pub mod signal;
+pub mod startup;
 pub mod sysv;
 
 pub use mapping::{Mapping, OutOfBounds};
