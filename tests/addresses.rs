@@ -259,3 +259,50 @@ fn a_file_whose_name_is_not_utf8_keeps_its_bytes_in_stat() {
     assert_eq!(stat["file"]["path"], escaped.as_str(), "{stat}");
     assert_eq!(stat["size"], 1, "{stat}");
 }
+
+#[test]
+fn a_tmpfs_mounted_at_a_path_that_is_not_utf8_is_walked_and_its_files_stat() {
+    if !common::as_root("a_tmpfs_mounted_at_a_path_that_is_not_utf8_is_walked_and_its_files_stat") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mount = format!("{}/mnt\\xfe", dir.path().display());
+    let address = format!("file:{mount}/f");
+    // In a private mount namespace: a tmpfs at DIR/mnt<0xfe> holding one 8 KiB file, which a
+    // process holds open. Before, mountinfo was read as lossy text: the mount point could not
+    // be opened, the file was missing from ls, and its holder's descriptor (a lossy link
+    // target) matched no mount.
+    let script = r#"M="$D/$(printf 'mnt\376')"
+mkdir "$M" && mount -t tmpfs -o size=1m shmkit-test "$M" || exit 99
+head -c 8192 /dev/zero > "$M/f"
+sleep 60 < "$M/f" & holder=$!
+"$S" ls --json --kind tmpfs
+echo '--- stat'
+"$S" stat "$A" --json
+kill $holder; wait
+umount "$M""#;
+    let out = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", script])
+        .env("S", SHMKIT)
+        .env("D", dir.path())
+        .env("A", &address)
+        .output()
+        .expect("unshare runs (util-linux)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    let (ls, stat) = stdout.split_once("--- stat\n").expect("both documents");
+    let ls: Value = serde_json::from_str(ls).unwrap();
+    let listed = ls["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["address"] == address.as_str())
+        .unwrap_or_else(|| panic!("{address} is not listed: {ls}"));
+    assert_eq!(listed["kind"], "tmpfs", "{listed}");
+    assert_eq!(listed["size"], 8192, "{listed}");
+    assert_eq!(listed["mount"], mount.as_str(), "{listed}");
+    assert_eq!(listed["holders"][0]["comm"], "sleep", "{listed}");
+    let stat: Value = serde_json::from_str(stat).unwrap();
+    assert_eq!(stat["address"], address.as_str(), "{stat}");
+    assert_eq!(stat["size"], 8192, "{stat}");
+}

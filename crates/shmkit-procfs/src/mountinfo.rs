@@ -3,9 +3,13 @@
 //! Format (proc(5)): `id parent major:minor root mount_point options [optional…] - fstype
 //! source super_options`. The kernel escapes space, tab, newline and backslash in paths as
 //! `\040`, `\011`, `\012`, `\134`; they are unescaped here, so paths are the real names.
+//! Every other byte of a path is the kernel's as it is, valid UTF-8 or not: the root and the
+//! mount point are bytes (`PathBuf`), so a mount at `/mnt/caf\xe9` can be opened and walked.
 
 use crate::error::ParseError;
-use crate::util::{dec_u32, numbered_lines, split_once_byte, unescape_octal};
+use crate::util::{dec_u32, split_once_byte, unescape_octal_bytes};
+use std::os::unix::ffi::OsStringExt;
+use std::path::PathBuf;
 
 /// One mount.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,17 +22,18 @@ pub struct MountInfo {
     pub major: u32,
     /// Device minor number.
     pub minor: u32,
-    /// The directory of the filesystem that is the root of this mount (unescaped).
-    pub root: String,
-    /// Mount point relative to the process's root (unescaped).
-    pub mount_point: String,
+    /// The directory of the filesystem that is the root of this mount (unescaped bytes).
+    pub root: PathBuf,
+    /// Mount point relative to the process's root (unescaped bytes).
+    pub mount_point: PathBuf,
     /// Per-mount options (`rw,nosuid,relatime`).
     pub mount_options: String,
     /// Optional fields such as `shared:1`, `master:2`, `propagate_from:3`, `unbindable`.
     pub optional: Vec<String>,
     /// Filesystem type (`tmpfs`, `ext4`, `cgroup2`, `fuse.sshfs`).
     pub fs_type: String,
-    /// Filesystem-specific source (unescaped), `none` or similar when there is none.
+    /// Filesystem-specific source (unescaped; bytes that are not UTF-8 become U+FFFD), `none`
+    /// or similar when there is none.
     pub source: String,
     /// Per-superblock options (`rw,size=65536k,mode=1777`).
     pub super_options: String,
@@ -57,36 +62,41 @@ fn option<'a>(opts: &'a str, name: &str) -> Option<&'a str> {
 }
 
 /// Parse one mountinfo line (without its newline).
-pub fn parse_line(l: &str, line: usize) -> Result<MountInfo, ParseError> {
-    let trunc = |what: &str| ParseError::new(line, format!("truncated line: no {what} in {l:?}"));
-    let mut f = l.split(' ');
-    let mount_id = dec_u32(f.next().ok_or_else(|| trunc("mount id"))?, line, "mount id")?;
-    let parent_id = dec_u32(
-        f.next().ok_or_else(|| trunc("parent id"))?,
-        line,
-        "parent id",
-    )?;
-    let dev = f.next().ok_or_else(|| trunc("major:minor"))?;
-    let (maj, min) = split_once_byte(dev, b':')
+pub fn parse_line(l: impl AsRef<[u8]>, line: usize) -> Result<MountInfo, ParseError> {
+    let l = l.as_ref();
+    let shown = || String::from_utf8_lossy(l).into_owned();
+    let trunc =
+        |what: &str| ParseError::new(line, format!("truncated line: no {what} in {:?}", shown()));
+    // Fields other than paths are the kernel's own ASCII (numbers, options, type names).
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    let path = |b: &[u8]| PathBuf::from(std::ffi::OsString::from_vec(unescape_octal_bytes(b)));
+    let mut f = l.split(|&b| b == b' ');
+    let mut field = |what: &str| f.next().ok_or_else(|| trunc(what));
+    let mount_id = dec_u32(&text(field("mount id")?), line, "mount id")?;
+    let parent_id = dec_u32(&text(field("parent id")?), line, "parent id")?;
+    let dev = text(field("major:minor")?);
+    let (maj, min) = split_once_byte(&dev, b':')
         .ok_or_else(|| ParseError::new(line, format!("bad major:minor {dev:?}")))?;
     let major = dec_u32(maj, line, "major")?;
     let minor = dec_u32(min, line, "minor")?;
-    let root = unescape_octal(f.next().ok_or_else(|| trunc("root"))?);
-    let mount_point = unescape_octal(f.next().ok_or_else(|| trunc("mount point"))?);
-    let mount_options = f.next().ok_or_else(|| trunc("mount options"))?.to_owned();
+    let root = path(field("root")?);
+    let mount_point = path(field("mount point")?);
+    let mount_options = text(field("mount options")?);
     let mut optional = Vec::new();
     loop {
-        match f.next() {
-            None => return Err(trunc("'-' separator")),
-            Some("-") => break,
-            Some(o) => optional.push(o.to_owned()),
+        match field("'-' separator")? {
+            b"-" => break,
+            o => optional.push(text(o)),
         }
     }
-    let fs_type = f.next().ok_or_else(|| trunc("filesystem type"))?.to_owned();
-    let source = unescape_octal(f.next().ok_or_else(|| trunc("source"))?);
-    let super_options = f.next().ok_or_else(|| trunc("super options"))?.to_owned();
+    let fs_type = text(field("filesystem type")?);
+    let source = text(&unescape_octal_bytes(field("source")?));
+    let super_options = text(field("super options")?);
     if f.next().is_some() {
-        return Err(ParseError::new(line, format!("extra fields in {l:?}")));
+        return Err(ParseError::new(
+            line,
+            format!("extra fields in {:?}", shown()),
+        ));
     }
     Ok(MountInfo {
         mount_id,
@@ -103,9 +113,13 @@ pub fn parse_line(l: &str, line: usize) -> Result<MountInfo, ParseError> {
     })
 }
 
-/// Parse the text of `/proc/PID/mountinfo`. An empty text gives no mounts.
-pub fn parse(text: &str) -> Result<Vec<MountInfo>, ParseError> {
-    numbered_lines(text)
+/// Parse `/proc/PID/mountinfo` as the kernel wrote it (bytes). An empty text gives no mounts.
+pub fn parse(text: impl AsRef<[u8]>) -> Result<Vec<MountInfo>, ParseError> {
+    text.as_ref()
+        .split(|&b| b == b'\n')
+        .enumerate()
+        .map(|(i, l)| (i.saturating_add(1), l))
+        .filter(|(_, l)| !l.iter().all(u8::is_ascii_whitespace))
         .map(|(line, l)| parse_line(l, line))
         .collect()
 }
@@ -113,6 +127,18 @@ pub fn parse(text: &str) -> Result<Vec<MountInfo>, ParseError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::ffi::OsStrExt;
+    use std::path::Path;
+
+    #[test]
+    fn a_mount_point_that_is_not_utf8_keeps_its_bytes() {
+        let v = parse(b"1 0 0:1 / /mnt/caf\xe9\\040x\xff rw - tmpfs t\xfe rw\n").unwrap();
+        assert_eq!(
+            v[0].mount_point.as_os_str().as_bytes(),
+            b"/mnt/caf\xe9 x\xff"
+        );
+        assert_eq!(v[0].source, "t\u{fffd}");
+    }
 
     #[test]
     fn octal_escapes_in_mount_point_root_and_source_are_undone() {
@@ -121,8 +147,8 @@ mod tests {
             1,
         )
         .unwrap();
-        assert_eq!(m.mount_point, "/mnt/my dir");
-        assert_eq!(m.root, "/sub\\dir");
+        assert_eq!(m.mount_point, Path::new("/mnt/my dir"));
+        assert_eq!(m.root, Path::new("/sub\\dir"));
         assert_eq!(m.source, "my\tsrc");
         assert_eq!(m.optional, vec!["shared:5", "master:1"]);
         assert_eq!((m.mount_id, m.parent_id, m.major, m.minor), (97, 27, 0, 45));
@@ -138,7 +164,7 @@ mod tests {
     fn newline_in_mount_point_is_escaped_so_lines_stay_lines() {
         let v = parse("1 0 0:1 / /a\\012b rw - tmpfs none rw\n2 1 0:2 / /c rw - proc proc rw\n")
             .unwrap();
-        assert_eq!(v[0].mount_point, "/a\nb");
+        assert_eq!(v[0].mount_point, Path::new("/a\nb"));
         assert_eq!(v[1].fs_type, "proc");
         assert!(v[1].optional.is_empty());
     }
@@ -164,7 +190,7 @@ mod tests {
             "22",
             "22 27 021 / /proc rw - proc proc rw",
         ] {
-            let e = parse(&format!("1 0 0:1 / / rw - ext4 /dev/sda rw\n{l}\n")).unwrap_err();
+            let e = parse(format!("1 0 0:1 / / rw - ext4 /dev/sda rw\n{l}\n")).unwrap_err();
             assert_eq!(e.line, 2, "{l}");
         }
     }

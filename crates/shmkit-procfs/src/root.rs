@@ -140,12 +140,18 @@ impl ProcRoot {
             .unwrap_or_default())
     }
 
-    /// `/proc/PID/mountinfo`, or `/proc/self/mountinfo` for `None`.
+    /// `/proc/PID/mountinfo`, or `/proc/self/mountinfo` for `None`, read as bytes: a path in
+    /// it may be any bytes.
     pub fn mountinfo(&self, pid: Option<u32>) -> Result<Vec<MountInfo>> {
-        self.required(
-            &format!("/proc/{}/mountinfo", pid_dir(pid)),
-            mountinfo::parse,
-        )
+        let abs = format!("/proc/{}/mountinfo", pid_dir(pid));
+        let mut buf = Vec::new();
+        if !self.read_into(&abs, &mut buf)? {
+            return Err(Error::io(
+                self.path(&abs),
+                std::io::Error::from(std::io::ErrorKind::NotFound),
+            ));
+        }
+        mountinfo::parse(&buf).map_err(|e| Error::parse(self.path(&abs), e))
     }
 
     /// The numeric entries of `/proc` (process ids), sorted.

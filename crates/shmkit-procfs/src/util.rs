@@ -60,7 +60,13 @@ pub(crate) fn unescape_octal(s: &str) -> String {
     if !s.contains('\\') {
         return s.to_owned();
     }
-    let bytes = s.as_bytes();
+    let out = unescape_octal_bytes(s.as_bytes());
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// [`unescape_octal`] on bytes, for paths: every byte the kernel did not escape is kept as it
+/// is, valid UTF-8 or not.
+pub(crate) fn unescape_octal_bytes(bytes: &[u8]) -> Vec<u8> {
     let mut out: Vec<u8> = Vec::with_capacity(bytes.len());
     let mut i = 0usize;
     while let Some(&b) = bytes.get(i) {
@@ -74,7 +80,7 @@ pub(crate) fn unescape_octal(s: &str) -> String {
         out.push(b);
         i += 1;
     }
-    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    out
 }
 
 fn octal3(d: Option<&[u8]>) -> Option<u8> {

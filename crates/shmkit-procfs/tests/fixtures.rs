@@ -204,11 +204,14 @@ fn mount_with_escaped_space() {
         .iter()
         .find(|m| m.fs_type == "tmpfs" && m.source == "shmkit src")
         .unwrap();
-    assert_eq!(m.mount_point, "/tmp/shmkit my\tdir");
+    assert_eq!(m.mount_point, std::path::Path::new("/tmp/shmkit my\tdir"));
     assert_eq!((m.mount_id, m.parent_id, m.major, m.minor), (42, 27, 0, 39));
     assert_eq!(m.super_option("size"), Some("1024k"));
     assert_eq!(m.mount_options, "rw,relatime");
-    let shm = mounts.iter().find(|m| m.mount_point == "/dev/shm").unwrap();
+    let shm = mounts
+        .iter()
+        .find(|m| m.mount_point == std::path::Path::new("/dev/shm"))
+        .unwrap();
     assert_eq!(shm.super_option("size"), Some("24684100k"));
     assert_eq!(mounts[0].fs_type, "proc");
 }

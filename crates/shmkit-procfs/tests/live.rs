@@ -167,8 +167,10 @@ fn mountinfo_and_cgroup_agree() {
     let mounts = r.mountinfo(None).unwrap();
     assert!(mounts
         .iter()
-        .any(|m| m.mount_point == "/proc" && m.fs_type == "proc"));
-    assert!(mounts.iter().any(|m| m.mount_point == "/"));
+        .any(|m| m.mount_point == std::path::Path::new("/proc") && m.fs_type == "proc"));
+    assert!(mounts
+        .iter()
+        .any(|m| m.mount_point == std::path::Path::new("/")));
     let cg = r.pid_cgroup(None).unwrap().unwrap();
     assert!(!cg.is_empty());
     // Every mounted v1 hierarchy's controllers appear on one line of /proc/self/cgroup, and a

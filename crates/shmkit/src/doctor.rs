@@ -415,11 +415,16 @@ fn examine_as(
     dev_shm.hosts = match dev_shm.private_mount_ns {
         Some(false) => Some(true),
         _ => {
-            let here = mounts.iter().rev().find(|m| m.mount_point == "/dev/shm");
+            let here = mounts
+                .iter()
+                .rev()
+                .find(|m| m.mount_point == std::path::Path::new("/dev/shm"));
             let host = root.mountinfo(Some(1)).ok();
-            let host = host
-                .as_ref()
-                .and_then(|ms| ms.iter().rev().find(|m| m.mount_point == "/dev/shm"));
+            let host = host.as_ref().and_then(|ms| {
+                ms.iter()
+                    .rev()
+                    .find(|m| m.mount_point == std::path::Path::new("/dev/shm"))
+            });
             match (here, host) {
                 (Some(a), Some(b)) => Some((a.major, a.minor) == (b.major, b.minor)),
                 (None, Some(_)) => Some(false),
@@ -613,7 +618,10 @@ fn size_option(text: &str) -> Option<u64> {
 
 fn dev_shm_info(mounts: &[MountInfo], fs: Option<FsStat>) -> DevShm {
     // The last mount on /dev/shm is the one on top (mounts can stack).
-    let m = mounts.iter().rev().find(|m| m.mount_point == "/dev/shm");
+    let m = mounts
+        .iter()
+        .rev()
+        .find(|m| m.mount_point == std::path::Path::new("/dev/shm"));
     let size_option = m.and_then(|m| m.super_option("size")).and_then(size_option);
     let total = fs.map(|f| f.total).or(size_option);
     DevShm {
@@ -839,7 +847,7 @@ fn fs_type(root: &ProcRoot, path: &std::path::Path) -> Option<String> {
     mounts
         .iter()
         .filter(|m| canonical.starts_with(&m.mount_point))
-        .max_by_key(|m| m.mount_point.len())
+        .max_by_key(|m| m.mount_point.as_os_str().len())
         .map(|m| m.fs_type.clone())
 }
 

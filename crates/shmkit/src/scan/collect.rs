@@ -22,6 +22,7 @@ use crate::{DeviceId, FileId};
 use shmkit_procfs::{MemInfo, ProcRoot};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::os::fd::AsFd;
+use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::MetadataExt;
 
 /// The one thing a scan cannot do without: `/proc/meminfo`.
@@ -179,7 +180,7 @@ pub(super) fn collect_with(
             }
             for (ns, pid, infos) in foreign_mount_tables(root, &view, &mut coverage.notes) {
                 // The last mount at a point is the one its path reaches.
-                if let Some(m) = infos.iter().rev().find(|m| m.mount_point == "/dev/shm") {
+                if let Some(m) = infos.iter().rev().find(|m| super::mounts::is_dev_shm(m)) {
                     if m.fs_type == "tmpfs" || m.fs_type == "ramfs" {
                         dev_shm_of.insert(ns, DeviceId::new(m.major, m.minor));
                     }
@@ -195,11 +196,17 @@ pub(super) fn collect_with(
         let (mounts, mut files, hidden) = scan_mounts(root, opts, other_tables, &mut coverage);
         findings.mount_dirs = mounts
             .iter()
-            .map(|m| match m.location.pid {
-                Some(pid) if m.location.foreign => {
-                    root.path(format!("/proc/{pid}/root{}", m.mount_point))
+            .map(|m| {
+                // The shown mount point reads back to its bytes.
+                let bytes = std::ffi::OsString::from_vec(crate::address::unescape(&m.mount_point));
+                match m.location.pid {
+                    Some(pid) if m.location.foreign => {
+                        let mut under = std::ffi::OsString::from(format!("/proc/{pid}/root"));
+                        under.push(&bytes);
+                        root.path(under)
+                    }
+                    _ => root.path(bytes),
                 }
-                _ => root.path(&m.mount_point),
             })
             .collect();
         let known = known(root, &mounts, &hidden);

@@ -21,7 +21,8 @@ pub(super) fn query_maps(
     use sys::procmap::{query, Vma, FILE_BACKED, SHARED};
     let fd = sys::dir::open_at(pid_dir, c"maps")?;
     let entry = |v: &Vma, name: &[u8]| {
-        let name = String::from_utf8_lossy(name);
+        // Escaped as the walk's paths and the mount points are (`\xNN`).
+        let name = crate::address::escape_bytes(name);
         let path = if name.is_empty() {
             MapPath::None
         } else if name.starts_with('/') {
@@ -31,12 +32,12 @@ pub(super) fn query_maps(
                     deleted: true,
                 },
                 None => MapPath::Path {
-                    path: name.into_owned(),
+                    path: name,
                     deleted: false,
                 },
             }
         } else {
-            MapPath::Special(name.into_owned())
+            MapPath::Special(name)
         };
         MapEntry {
             start: v.start,

@@ -126,7 +126,7 @@ fn mount_devices(root: &ProcRoot, pid: u32) -> Reach {
         else {
             return Reach::Devices(None);
         };
-        match std::fs::read_to_string(root.path(format!("/proc/{pid}/task/{tid}/mountinfo"))) {
+        match std::fs::read(root.path(format!("/proc/{pid}/task/{tid}/mountinfo"))) {
             Ok(text) => match shmkit_procfs::mountinfo::parse(&text) {
                 Ok(ms) => alive.get_or_insert_default().extend(devices(ms)),
                 Err(_) => return Reach::Devices(None),

@@ -451,7 +451,8 @@ pub struct Object {
     /// (unix seconds).
     #[serde(rename = "created_unix")]
     pub created: Option<i64>,
-    /// The tmpfs mount point that holds it (tmpfs and POSIX objects).
+    /// The tmpfs mount point that holds it (tmpfs and POSIX objects), as address text: bytes
+    /// that are not UTF-8 as `\xNN` ([`crate::address::unescape`] gives the bytes back).
     pub mount: Option<String>,
     /// Status flags.
     pub status: Status,
@@ -520,7 +521,7 @@ impl Object {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[non_exhaustive]
 pub struct TmpfsMount {
-    /// Where it is mounted.
+    /// Where it is mounted, as address text (bytes that are not UTF-8 as `\xNN`).
     pub mount_point: String,
     /// `tmpfs` or `ramfs`.
     pub fs_type: String,

@@ -54,10 +54,14 @@ pub(super) struct MountTable {
 
 impl MountTable {
     /// Where a mount point of this namespace is, below the root.
-    fn dir(&self, root: &ProcRoot, mount_point: &str) -> std::path::PathBuf {
+    fn dir(&self, root: &ProcRoot, mount_point: &Path) -> std::path::PathBuf {
         match self.via {
             None => root.path(mount_point),
-            Some(pid) => root.path(format!("/proc/{pid}/root{mount_point}")),
+            Some(pid) => {
+                let mut under = std::ffi::OsString::from(format!("/proc/{pid}/root"));
+                under.push(mount_point.as_os_str());
+                root.path(under)
+            }
         }
     }
 }
@@ -88,15 +92,15 @@ pub(super) fn scan_mounts(
     let is_shmem_fs = |m: &&shmkit_procfs::MountInfo| m.fs_type == "tmpfs" || m.fs_type == "ramfs";
     // The rank of a place to list a filesystem under: lower is better.
     let rank = |t: usize, mi: &shmkit_procfs::MountInfo| {
-        (mi.mount_point != "/dev/shm", t != 0, mi.mount_point.len())
+        (!is_dev_shm(mi), t != 0, mi.mount_point.as_os_str().len())
     };
     let mut by_dev: BTreeMap<DeviceId, (usize, &shmkit_procfs::MountInfo)> = BTreeMap::new();
     for (t, table) in tables.iter().enumerate() {
         // A mount stacked on the same mount point hides the one below (mountinfo lists the
         // lower first): only the last one at each point is reachable by path.
-        let mut visible: BTreeMap<&str, &shmkit_procfs::MountInfo> = BTreeMap::new();
+        let mut visible: BTreeMap<&Path, &shmkit_procfs::MountInfo> = BTreeMap::new();
         for mi in &table.infos {
-            visible.insert(mi.mount_point.as_str(), mi);
+            visible.insert(mi.mount_point.as_path(), mi);
         }
         for mi in visible.into_values().filter(is_shmem_fs) {
             let dev = DeviceId::new(mi.major, mi.minor);
@@ -120,13 +124,13 @@ pub(super) fn scan_mounts(
             if t == 0 {
                 coverage.notes.push(format!(
                     "{} at {} (device {}:{}) is hidden under another mount: its files are not listed, only those a process maps or holds open",
-                    mi.fs_type, mi.mount_point, mi.major, mi.minor
+                    mi.fs_type, shown(&mi.mount_point), mi.major, mi.minor
                 ));
             }
             hidden.push(HiddenMount {
-                mount_point: mi.mount_point.clone(),
+                mount_point: shown(&mi.mount_point),
                 dev,
-                is_dev_shm: mi.mount_point == "/dev/shm",
+                is_dev_shm: is_dev_shm(mi),
                 ns: table.ns,
             });
         }
@@ -135,7 +139,8 @@ pub(super) fn scan_mounts(
     let mut files = Vec::new();
     for (dev, (t, mi)) in by_dev {
         let table = &tables[t];
-        let is_dev_shm = mi.mount_point == "/dev/shm";
+        let is_dev_shm = is_dev_shm(mi);
+        let mount_point = shown(&mi.mount_point);
         let dir = table.dir(root, &mi.mount_point);
         let fs = sys::statvfs(&dir);
         let mut walked = Vec::new();
@@ -143,7 +148,7 @@ pub(super) fn scan_mounts(
         match std::fs::symlink_metadata(&dir) {
             Ok(meta) => walk(
                 &dir,
-                &mi.mount_point,
+                &mount_point,
                 meta.dev(),
                 &mut walked,
                 &mut entries,
@@ -152,13 +157,13 @@ pub(super) fn scan_mounts(
             ),
             Err(e) => coverage
                 .notes
-                .push(format!("{}: not walked: {e}", mi.mount_point)),
+                .push(format!("{mount_point}: not walked: {e}")),
         }
         // The walk counts one entry past the limit when it stops early.
         if entries > opts.walk_limit {
             coverage.notes.push(format!(
-                "{}: stopped after {} entries; its largest files may be missing",
-                mi.mount_point, opts.walk_limit
+                "{mount_point}: stopped after {} entries; its largest files may be missing",
+                opts.walk_limit
             ));
         }
         let walked_bytes: u64 = walked.iter().map(|w: &Entry| w.allocated).sum();
@@ -175,9 +180,15 @@ pub(super) fn scan_mounts(
         }
         for w in walked {
             let rel = escape_bytes(&w.rel);
-            let path = join_mount(&escape_bytes(mi.mount_point.as_bytes()), &rel);
+            let path = join_mount(&mount_point, &rel);
+            let mount_bytes = mi.mount_point.as_os_str().as_bytes();
+            let slash: &[u8] = if mount_bytes.ends_with(b"/") {
+                b""
+            } else {
+                b"/"
+            };
             let raw_path = std::path::PathBuf::from(std::ffi::OsString::from_vec(
-                [join_mount(&mi.mount_point, "").as_bytes(), &w.rel].concat(),
+                [mount_bytes, slash, &w.rel].concat(),
             ));
             let (parent, name) = match w.rel.iter().rposition(|&b| b == b'/') {
                 Some(i) => (&w.rel[..i], &w.rel[i + 1..]),
@@ -194,13 +205,13 @@ pub(super) fn scan_mounts(
                     .flatten(),
                 path,
                 raw_path,
-                mount: mi.mount_point.clone(),
+                mount: mount_point.clone(),
                 dev,
                 file: w,
             });
         }
         mounts.push(TmpfsMount {
-            mount_point: mi.mount_point.clone(),
+            mount_point,
             fs_type: mi.fs_type.clone(),
             dev,
             size_limit,
@@ -237,6 +248,18 @@ pub(super) struct HiddenMount {
     pub(super) ns: Option<u64>,
 }
 
+/// A mount point as the model shows it: [`escape_bytes`]'s text, which reads back to the same
+/// bytes (`/mnt/caf\xe9`).
+pub(super) fn shown(mount_point: &Path) -> String {
+    escape_bytes(mount_point.as_os_str().as_bytes())
+}
+
+/// Whether `mi` is mounted at `/dev/shm`.
+pub(super) fn is_dev_shm(mi: &shmkit_procfs::MountInfo) -> bool {
+    mi.mount_point == Path::new("/dev/shm")
+}
+
+/// `rel` (shown text) under `mount_point` (shown text).
 pub(super) fn join_mount(mount_point: &str, rel: &str) -> String {
     if mount_point.ends_with('/') {
         format!("{mount_point}{rel}")

@@ -9,11 +9,13 @@
 use super::facts::{file_stat, started, Identity, Known, ProcInfo};
 use super::maps_query::query_maps;
 use super::model::*;
+use crate::address::escape_bytes;
 use crate::sys;
 use crate::{DeviceId, FileId};
 use shmkit_procfs::{MapEntry, MapPath, ProcRoot};
 use std::collections::HashMap;
 use std::os::fd::AsFd;
+use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
@@ -322,7 +324,17 @@ fn read_maps(
     if let Err(e) = sys::dir::read_at(dir, c"maps", &mut scratch.buf) {
         return Err(gone_or_hidden(&e, pid, Some(dir)));
     }
-    let text = String::from_utf8_lossy(&scratch.buf);
+    // A line that is not UTF-8 (a path's bytes) is escaped as the walk's paths are; the
+    // others are kept as they are, as PROCMAP_QUERY's names are not on kernels without it.
+    let text: String = scratch
+        .buf
+        .split(|&b| b == b'\n')
+        .map(|line| match std::str::from_utf8(line) {
+            Ok(line) => std::borrow::Cow::Borrowed(line),
+            Err(_) => std::borrow::Cow::Owned(escape_bytes(line)),
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
     let mut lines = 0usize;
     for (i, line) in text.split('\n').enumerate() {
         if line.is_empty() {
@@ -499,8 +511,9 @@ pub(super) fn scan_process_rest(
                 if sys::dir::readlink_at(fd_dir, name, link).is_err() {
                     return;
                 }
-                let Ok(link) =
-                    shmkit_procfs::fd::parse(&fd.to_string(), &String::from_utf8_lossy(link))
+                // Escaped as the walk's paths and the mount points are (`\xNN`), so a target
+                // that is not UTF-8 still matches its mount and its file.
+                let Ok(link) = shmkit_procfs::fd::parse(&fd.to_string(), &escape_bytes(link))
                 else {
                     return;
                 };
@@ -524,6 +537,7 @@ pub(super) fn scan_process_rest(
                 let stat = if live {
                     sys::dir::stat_at(fd_dir, name)
                 } else {
+                    let target = std::ffi::OsString::from_vec(crate::address::unescape(target));
                     std::fs::metadata(root.path(target)).map(|m| file_stat(&m))
                 };
                 let Ok(meta) = stat else {
