@@ -846,7 +846,11 @@ fn killing_restore_at_random_moments_is_completed_by_the_next_restore() {
         let when = format!("run {run}");
         assert_nothing_final_is_incomplete(&posix, &when);
         let tag = journal_tag(&file);
-        if status.success() {
+        // Killed after its last step (every object final, the journal removed) but before it
+        // exited: it finished. Without a journal the objects are all there or none is: the
+        // journal is written before the first object and removed after the last.
+        let finished_before_exit = !status.success() && tag.is_none() && segment_count() > 0;
+        if status.success() || finished_before_exit {
             // It finished before the kill.
             assert_big_restored(&posix, &when);
         } else {
