@@ -180,6 +180,22 @@ impl Address {
 /// is, a backslash as `\\`, and every other byte (invalid UTF-8, control characters, DEL)
 /// as `\xNN`. The result holds no control character, so it is safe on a terminal too.
 pub fn escape_bytes(bytes: &[u8]) -> String {
+    escaped(bytes).into_owned()
+}
+
+/// [`escape_bytes`] without a copy when there is nothing to escape (printable UTF-8 with no
+/// backslash, the common case): for the scan, which shows every descriptor target and mapped
+/// path this way.
+pub fn escaped(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) if !text.chars().any(|c| c == '\\' || c.is_control()) => {
+            std::borrow::Cow::Borrowed(text)
+        }
+        _ => std::borrow::Cow::Owned(escape_all(bytes)),
+    }
+}
+
+fn escape_all(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len());
     for chunk in bytes.utf8_chunks() {
         for c in chunk.valid().chars() {
@@ -466,6 +482,22 @@ impl<'de> serde::Deserialize<'de> for Address {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn escaped_borrows_plain_text_and_escapes_the_rest_as_escape_bytes_does() {
+        use std::borrow::Cow;
+        assert!(matches!(
+            escaped(b"/dev/shm/orders"),
+            Cow::Borrowed("/dev/shm/orders")
+        ));
+        for bytes in [&b"caf\xe9"[..], b"a\\b", b"tab\there", b"/x (deleted)"] {
+            let text = escaped(bytes);
+            assert_eq!(unescape(&text), bytes, "{text}");
+            assert!(!text.chars().any(char::is_control), "{text}");
+        }
+        assert_eq!(escaped(b"caf\xe9"), "caf\\xe9");
+        assert_eq!(escaped(b"a\\b"), "a\\\\b");
+    }
 
     fn parse(s: &str) -> Result<Address> {
         s.parse()

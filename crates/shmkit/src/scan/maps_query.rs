@@ -22,7 +22,7 @@ pub(super) fn query_maps(
     let fd = sys::dir::open_at(pid_dir, c"maps")?;
     let entry = |v: &Vma, name: &[u8]| {
         // Escaped as the walk's paths and the mount points are (`\xNN`).
-        let name = crate::address::escape_bytes(name);
+        let name = crate::address::escaped(name);
         let path = if name.is_empty() {
             MapPath::None
         } else if name.starts_with('/') {
@@ -32,12 +32,12 @@ pub(super) fn query_maps(
                     deleted: true,
                 },
                 None => MapPath::Path {
-                    path: name,
+                    path: name.into_owned(),
                     deleted: false,
                 },
             }
         } else {
-            MapPath::Special(name)
+            MapPath::Special(name.into_owned())
         };
         MapEntry {
             start: v.start,

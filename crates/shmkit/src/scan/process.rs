@@ -9,7 +9,7 @@
 use super::facts::{file_stat, started, Identity, Known, ProcInfo};
 use super::maps_query::query_maps;
 use super::model::*;
-use crate::address::escape_bytes;
+use crate::address::{escape_bytes, escaped};
 use crate::sys;
 use crate::{DeviceId, FileId};
 use shmkit_procfs::{MapEntry, MapPath, ProcRoot};
@@ -326,15 +326,20 @@ fn read_maps(
     }
     // A line that is not UTF-8 (a path's bytes) is escaped as the walk's paths are; the
     // others are kept as they are, as PROCMAP_QUERY's names are not on kernels without it.
-    let text: String = scratch
-        .buf
-        .split(|&b| b == b'\n')
-        .map(|line| match std::str::from_utf8(line) {
-            Ok(line) => std::borrow::Cow::Borrowed(line),
-            Err(_) => std::borrow::Cow::Owned(escape_bytes(line)),
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
+    let text = match std::str::from_utf8(&scratch.buf) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(_) => std::borrow::Cow::Owned(
+            scratch
+                .buf
+                .split(|&b| b == b'\n')
+                .map(|line| match std::str::from_utf8(line) {
+                    Ok(line) => std::borrow::Cow::Borrowed(line),
+                    Err(_) => std::borrow::Cow::Owned(escape_bytes(line)),
+                })
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ),
+    };
     let mut lines = 0usize;
     for (i, line) in text.split('\n').enumerate() {
         if line.is_empty() {
@@ -513,8 +518,7 @@ pub(super) fn scan_process_rest(
                 }
                 // Escaped as the walk's paths and the mount points are (`\xNN`), so a target
                 // that is not UTF-8 still matches its mount and its file.
-                let Ok(link) = shmkit_procfs::fd::parse(&fd.to_string(), &escape_bytes(link))
-                else {
+                let Ok(link) = shmkit_procfs::fd::parse(&fd.to_string(), &escaped(link)) else {
                     return;
                 };
                 let Some(target) = link.target_path() else {
